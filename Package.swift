@@ -1,0 +1,58 @@
+// swift-tools-version: 6.1
+//
+// secagg: secure aggregation (Bonawitz et al. 2017, SecAgg+ of Bell et al. 2020) in Swift.
+//
+// Layering, downward only (see README "Layout"):
+//   CSodium -> SecAggCrypto (the only importer of libsodium)
+//   SecAggMath (Shamir over GF(2^61-1), Z_{2^bits} vectors, neighbour graphs, (k, t) parameter finder)
+//   SecAggWire (canonical codec and messages, no dependencies)
+//   SecAggProtocol (sans-IO state machines; Crypto + Math + Wire)
+//   SecAggSimulation (seeded randomness, in-process round driver; never linked by a daemon or client)
+//   secagg (command line)
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "secagg",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "SecAggCrypto", targets: ["SecAggCrypto"]),
+        .library(name: "SecAggMath", targets: ["SecAggMath"]),
+        .library(name: "SecAggWire", targets: ["SecAggWire"]),
+        .library(name: "SecAggProtocol", targets: ["SecAggProtocol"]),
+        .library(name: "SecAggSimulation", targets: ["SecAggSimulation"]),
+        .executable(name: "secagg", targets: ["secagg"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        .target(name: "SecAggCrypto", dependencies: ["CSodium"], swiftSettings: strictSettings),
+        .target(name: "SecAggMath", dependencies: ["SecAggCrypto"], swiftSettings: strictSettings),
+        .target(name: "SecAggWire", swiftSettings: strictSettings),
+        .target(name: "SecAggProtocol", dependencies: ["SecAggCrypto", "SecAggMath", "SecAggWire"], swiftSettings: strictSettings),
+        .target(name: "SecAggSimulation", dependencies: ["SecAggProtocol", "SecAggMath", "SecAggCrypto", "SecAggWire"], swiftSettings: strictSettings),
+        .executableTarget(
+            name: "secagg",
+            dependencies: [
+                "SecAggSimulation", "SecAggProtocol", "SecAggMath", "SecAggCrypto", "SecAggWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(name: "SecAggCryptoTests", dependencies: ["SecAggCrypto"], swiftSettings: strictSettings),
+        .testTarget(name: "SecAggMathTests", dependencies: ["SecAggMath", "SecAggCrypto"], swiftSettings: strictSettings),
+        .testTarget(name: "SecAggWireTests", dependencies: ["SecAggWire"], swiftSettings: strictSettings),
+        .testTarget(name: "SecAggProtocolTests", dependencies: ["SecAggProtocol", "SecAggSimulation"], swiftSettings: strictSettings),
+        .testTarget(name: "SecAggSimulationTests", dependencies: ["SecAggSimulation"], swiftSettings: strictSettings),
+    ],
+    swiftLanguageModes: [.v6]
+)

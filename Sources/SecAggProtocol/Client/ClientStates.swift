@@ -1,0 +1,395 @@
+import SecAggCrypto
+import SecAggMath
+import SecAggWire
+
+// One type per client state (SPEC §6.1). Each `handle` validates its input completely before building the
+// next state, so a throw leaves the machine untouched.
+
+/// Waiting for the coordinator's invitation (``AdvertiseKeysRequest``).
+struct AwaitingInvitation: Sendable {
+    let input: [UInt64]
+
+    func handle(
+        _ request: AdvertiseKeysRequest, configuration: ClientConfiguration, random: inout some RandomSource
+    ) -> Transition {
+        let parameters = request.parameters
+        let index = request.participant
+        if let refusal = refusal(of: request, configuration: configuration) {
+            return .abort(roundID: parameters.roundID, participant: index, .parametersRejected, refusal)
+        }
+        let encryptionKey = X25519.PrivateKey(using: &random)
+        let maskingKey = X25519.PrivateKey(using: &random)
+        let digest = Derivation.roundDigest(parameters)
+        let signed = Derivation.advertisementMessage(
+            roundDigest: digest, index: index,
+            encryptionKey: encryptionKey.publicKey.rawRepresentation, maskingKey: maskingKey.publicKey.rawRepresentation)
+        let signature = configuration.identity.signature(for: signed)
+        // Keep the input in its compact lane form (4 bytes per entry for bits ≤ 32) from here on.
+        guard let compactInput = try? ModularVector(values: input, bits: Int(parameters.bits)) else {
+            return .abort(roundID: parameters.roundID, participant: index, .parametersRejected, "input does not fit 2^bits")
+        }
+        let next = AdvertisedKeys(
+            parameters: parameters, index: index, roundDigest: digest, input: compactInput,
+            encryptionKey: encryptionKey, maskingKey: maskingKey)
+        let message = AdvertiseKeys(
+            roundID: parameters.roundID, encryptionKey: encryptionKey.publicKey.rawRepresentation,
+            maskingKey: maskingKey.publicKey.rawRepresentation, signature: signature.rawRepresentation)
+        return Transition(next: .advertised(next), actions: [.send(.advertiseKeys(message))])
+    }
+
+    /// Why the client will not join, or nil. Covers parameter sanity, the client's own policy, and the input.
+    private func refusal(of request: AdvertiseKeysRequest, configuration: ClientConfiguration) -> String? {
+        let parameters = request.parameters
+        do {
+            try parameters.validate()
+        } catch {
+            return error.description
+        }
+        guard request.participant >= 1, request.participant <= parameters.invitedCount else {
+            return "participant index \(request.participant) outside 1...\(parameters.invitedCount)"
+        }
+        guard parameters.threshold >= configuration.minimumThreshold else {
+            return "threshold \(parameters.threshold) below this client's minimum \(configuration.minimumThreshold)"
+        }
+        guard parameters.minimumSurvivors >= configuration.minimumSurvivors else {
+            return "minimum survivors \(parameters.minimumSurvivors) below this client's minimum \(configuration.minimumSurvivors)"
+        }
+        if configuration.requireActiveMode, parameters.mode != .active {
+            return "this client only joins active-mode rounds"
+        }
+        guard input.count == Int(parameters.dimension) else {
+            return "input has \(input.count) entries, the round needs \(parameters.dimension)"
+        }
+        if let position = input.firstIndex(where: { $0 > parameters.maximumInput }) {
+            return "input entry \(position) exceeds the round's maximum \(parameters.maximumInput)"
+        }
+        return nil
+    }
+}
+
+/// Keys advertised; waiting for everybody's advertisements (``ShareKeysRequest``).
+struct AdvertisedKeys: Sendable {
+    let parameters: RoundParameters
+    let index: ParticipantIndex
+    let roundDigest: [UInt8]
+    let input: ModularVector
+    let encryptionKey: X25519.PrivateKey
+    let maskingKey: X25519.PrivateKey
+
+    func handle(
+        _ request: ShareKeysRequest, configuration: ClientConfiguration, random: inout some RandomSource
+    ) throws(ClientError) -> Transition {
+        guard request.roundID == parameters.roundID else {
+            throw .coordinatorViolation(.wrongRound(expected: parameters.roundID, actual: request.roundID))
+        }
+        let advertisements = request.advertisements
+        guard let own = advertisements.first(where: { $0.index == index }) else {
+            throw .coordinatorViolation(.inconsistentView(reason: "own advertisement missing from U1"))
+        }
+        guard own.identityKey == configuration.identity.verifyingKey.rawRepresentation,
+              own.encryptionKey == encryptionKey.publicKey.rawRepresentation,
+              own.maskingKey == maskingKey.publicKey.rawRepresentation else {
+            throw .coordinatorViolation(.inconsistentView(reason: "own advertisement was altered"))
+        }
+        guard advertisements.allSatisfy({ $0.index <= parameters.invitedCount }) else {
+            throw .coordinatorViolation(.inconsistentView(reason: "advertisement index beyond the invited count"))
+        }
+        let context: SessionContext
+        do {
+            context = try SessionContext(parameters: parameters, roundDigest: roundDigest, advertisements: advertisements)
+        } catch {
+            throw .coordinatorViolation(.inconsistentView(reason: "cannot build the neighbour graph: \(error)"))
+        }
+        if advertisements.count < context.requiredSurvivors {
+            return .abort(roundID: parameters.roundID, participant: index, .tooFewAdvertised,
+                          "\(advertisements.count) clients advertised keys, the round needs \(context.requiredSurvivors)")
+        }
+        let neighbourIndices = context.graph.neighbors(of: index)
+        if neighbourIndices.count < context.threshold {
+            return .abort(roundID: parameters.roundID, participant: index, .tooFewNeighbours,
+                          "\(neighbourIndices.count) neighbours, threshold is \(context.threshold)")
+        }
+        // Verify every neighbour's advertisement before using any of its keys.
+        var neighbours: [ParticipantIndex: VerifiedNeighbour] = [:]
+        let byIndex = Dictionary(uniqueKeysWithValues: advertisements.map { ($0.index, $0) })
+        for neighbourIndex in neighbourIndices {
+            guard let advertisement = byIndex[neighbourIndex] else { continue }
+            neighbours[neighbourIndex] = try VerifiedNeighbour(
+                advertisement, roundDigest: roundDigest, authority: configuration.enrollmentAuthority)
+        }
+
+        // Draw b_u and share it and the masking key among the neighbours (x = their indices).
+        let selfMaskSeed = SecureBytes(randomCount: 32, using: &random)
+        let recipients = neighbourIndices
+        let selfMaskShares: [ShamirShare]
+        let maskingKeyShares: [ShamirShare]
+        do {
+            selfMaskShares = try Shamir.split(
+                selfMaskSeed, threshold: context.threshold, xCoordinates: recipients, using: &random)
+            maskingKeyShares = try Shamir.split(
+                maskingKey.rawRepresentation, threshold: context.threshold, xCoordinates: recipients, using: &random)
+        } catch {
+            return .abort(roundID: parameters.roundID, participant: index, .parametersRejected, "cannot share secrets: \(error)")
+        }
+        var sealed: [EncryptedShare] = []
+        sealed.reserveCapacity(recipients.count)
+        for (position, recipient) in recipients.enumerated() {
+            guard let neighbour = neighbours[recipient] else { continue }
+            let agreement: SharedSecret
+            do {
+                agreement = try encryptionKey.sharedSecret(with: neighbour.encryptionKey)
+            } catch {
+                throw .coordinatorViolation(.invalidKey(owner: recipient, what: "encryption"))
+            }
+            let key = Derivation.shareEncryptionKey(
+                agreement: agreement, sessionID: context.sessionID, sender: index, recipient: recipient)
+            let bundle = ShareBundle(
+                owner: index, holder: recipient,
+                selfMaskShare: selfMaskShares[position].encoded, maskingKeyShare: maskingKeyShares[position].encoded)
+            let plaintext = SecureBytes(copying: bundle.encoded)
+            let binding = Derivation.shareBinding(sessionID: context.sessionID, sender: index, recipient: recipient)
+            guard let ciphertext = try? ChaChaPoly.seal(
+                plaintext, using: key, nonce: Derivation.zeroNonce, authenticating: binding) else {
+                preconditionFailure("the zero nonce has the AEAD's nonce length")
+            }
+            sealed.append(EncryptedShare(sender: index, recipient: recipient, ciphertext: ciphertext))
+        }
+        let commitment = Derivation.selfMaskCommitment(seed: selfMaskSeed, sessionID: context.sessionID, owner: index)
+        let next = SharedKeys(
+            context: context, index: index, input: input, encryptionKey: encryptionKey, maskingKey: maskingKey,
+            selfMaskSeed: selfMaskSeed, neighbours: neighbours)
+        let message = ShareKeys(roundID: parameters.roundID, selfMaskCommitment: commitment, shares: sealed)
+        return Transition(next: .shared(next), actions: [.send(.shareKeys(message))])
+    }
+}
+
+/// A neighbour whose advertisement signature (and endorsement, when required) verified.
+struct VerifiedNeighbour: Sendable {
+    let index: ParticipantIndex
+    let identity: Ed25519.VerifyingKey
+    let encryptionKey: X25519.PublicKey
+    let maskingKey: X25519.PublicKey
+
+    init(
+        _ advertisement: KeyAdvertisement, roundDigest: [UInt8], authority: Ed25519.VerifyingKey?
+    ) throws(ClientError) {
+        let index = advertisement.index
+        guard let identity = try? Ed25519.VerifyingKey(rawRepresentation: advertisement.identityKey),
+              let encryptionKey = try? X25519.PublicKey(rawRepresentation: advertisement.encryptionKey),
+              let maskingKey = try? X25519.PublicKey(rawRepresentation: advertisement.maskingKey),
+              let signature = try? Ed25519.Signature(rawRepresentation: advertisement.signature) else {
+            throw .coordinatorViolation(.invalidKey(owner: index, what: "advertised"))
+        }
+        let signed = Derivation.advertisementMessage(
+            roundDigest: roundDigest, index: index,
+            encryptionKey: advertisement.encryptionKey, maskingKey: advertisement.maskingKey)
+        guard identity.isValidSignature(signature, for: signed) else {
+            throw .coordinatorViolation(.badSignature(signer: index, what: "advertisement"))
+        }
+        if let authority {
+            guard let endorsement = try? Ed25519.Signature(rawRepresentation: advertisement.endorsement),
+                  authority.isValidSignature(
+                    endorsement, for: Derivation.endorsementMessage(identityKey: advertisement.identityKey)) else {
+                throw .coordinatorViolation(.badSignature(signer: index, what: "endorsement"))
+            }
+        }
+        self.index = index
+        self.identity = identity
+        self.encryptionKey = encryptionKey
+        self.maskingKey = maskingKey
+    }
+}
+
+/// Shares sent; waiting for the neighbours' shares (``MaskedInputRequest``).
+struct SharedKeys: Sendable {
+    let context: SessionContext
+    let index: ParticipantIndex
+    let input: ModularVector
+    let encryptionKey: X25519.PrivateKey
+    let maskingKey: X25519.PrivateKey
+    let selfMaskSeed: SecureBytes
+    let neighbours: [ParticipantIndex: VerifiedNeighbour]
+
+    func handle(_ request: MaskedInputRequest) throws(ClientError) -> Transition {
+        let parameters = context.parameters
+        guard request.roundID == parameters.roundID else {
+            throw .coordinatorViolation(.wrongRound(expected: parameters.roundID, actual: request.roundID))
+        }
+        for share in request.shares {
+            guard share.recipient == index, neighbours[share.sender] != nil else {
+                throw .coordinatorViolation(.inconsistentView(
+                    reason: "share from \(share.sender) to \(share.recipient) is not from a neighbour to this client"))
+            }
+        }
+        let senders = request.shares.map(\.sender)
+        if senders.count < context.threshold {
+            return .abort(roundID: parameters.roundID, participant: index, .tooFewNeighbours,
+                          "\(senders.count) neighbours shared keys, threshold is \(context.threshold)")
+        }
+        // Open every bundle now. A bundle that fails is the sender's fault (or the coordinator's): this client
+        // still masks with that neighbour (the coordinator counts on it) but holds no share of its secrets.
+        var held: [ParticipantIndex: HeldShares] = [:]
+        for share in request.shares {
+            if let shares = open(share) { held[share.sender] = shares }
+        }
+        // y_u = x_u + PRG(b_u) + Σ_{v ∈ N(u) ∩ U2} ±PRG(s_uv)  (mod 2^bits)
+        var vector = input
+        vector.applyMask(
+            seed: Derivation.selfMaskKey(seed: selfMaskSeed, sessionID: context.sessionID, owner: index), direction: .add)
+        for sender in senders {
+            guard let neighbour = neighbours[sender] else { continue }
+            let agreement: SharedSecret
+            do {
+                agreement = try maskingKey.sharedSecret(with: neighbour.maskingKey)
+            } catch {
+                throw .coordinatorViolation(.invalidKey(owner: sender, what: "masking"))
+            }
+            let key = Derivation.pairwiseMaskKey(agreement: agreement, sessionID: context.sessionID, index, sender)
+            vector.applyMask(seed: key, direction: Derivation.pairwiseDirection(owner: index, neighbour: sender))
+        }
+        let next = MaskedInputSent(
+            context: context, index: index, senders: Set(senders), held: held,
+            neighbourIdentities: neighbours.mapValues(\.identity))
+        let message = MaskedInput(roundID: parameters.roundID, vector: vector.encoded())
+        return Transition(next: .maskedInputSent(next), actions: [.send(.maskedInput(message))])
+    }
+
+    /// Decrypts and checks one bundle; nil if it fails authentication or is malformed or misaddressed.
+    private func open(_ share: EncryptedShare) -> HeldShares? {
+        guard let neighbour = neighbours[share.sender],
+              let agreement = try? encryptionKey.sharedSecret(with: neighbour.encryptionKey) else { return nil }
+        let key = Derivation.shareEncryptionKey(
+            agreement: agreement, sessionID: context.sessionID, sender: share.sender, recipient: index)
+        let binding = Derivation.shareBinding(sessionID: context.sessionID, sender: share.sender, recipient: index)
+        guard let plaintext = try? ChaChaPoly.open(
+                share.ciphertext, using: key, nonce: Derivation.zeroNonce, authenticating: binding),
+              let bundle = try? ShareBundle(decoding: plaintext.unsafeCopyToArray()),
+              bundle.owner == share.sender, bundle.holder == index,
+              let selfMask = try? ShamirShare(x: index, encoded: bundle.selfMaskShare),
+              let maskingKey = try? ShamirShare(x: index, encoded: bundle.maskingKeyShare),
+              selfMask.values.count == encodedSecretShareBytes / 8,
+              maskingKey.values.count == encodedSecretShareBytes / 8 else { return nil }
+        return HeldShares(selfMask: selfMask, maskingKey: maskingKey)
+    }
+}
+
+/// The two shares a client holds for one neighbour.
+struct HeldShares: Sendable {
+    let selfMask: ShamirShare
+    let maskingKey: ShamirShare
+}
+
+/// Masked input sent; waiting for the survivor set (``ConsistencyCheckRequest`` in active mode, else
+/// ``UnmaskRequest``).
+struct MaskedInputSent: Sendable {
+    let context: SessionContext
+    let index: ParticipantIndex
+    /// N(u) ∩ U2: the neighbours whose masks this client added.
+    let senders: Set<ParticipantIndex>
+    let held: [ParticipantIndex: HeldShares]
+    let neighbourIdentities: [ParticipantIndex: Ed25519.VerifyingKey]
+
+    /// Checks a survivor set U3 against what this client knows; returns an abort transition if the round cannot
+    /// go on, throws if the coordinator contradicts itself.
+    func check(survivors: [ParticipantIndex], roundID: RoundID) throws(ClientError) -> Transition? {
+        let parameters = context.parameters
+        guard roundID == parameters.roundID else {
+            throw .coordinatorViolation(.wrongRound(expected: parameters.roundID, actual: roundID))
+        }
+        let survivorSet = Set(survivors)
+        guard survivorSet.contains(index) else {
+            throw .coordinatorViolation(.inconsistentView(reason: "this client is missing from the survivor set"))
+        }
+        for survivor in survivors where survivor != index && context.graph.areNeighbors(index, survivor) {
+            guard senders.contains(survivor) else {
+                throw .coordinatorViolation(.inconsistentView(
+                    reason: "neighbour \(survivor) is listed as a survivor but never shared keys"))
+            }
+        }
+        guard survivors.allSatisfy({ $0 <= parameters.invitedCount }) else {
+            throw .coordinatorViolation(.inconsistentView(reason: "survivor index beyond the invited count"))
+        }
+        if survivors.count < context.requiredSurvivors {
+            return .abort(roundID: parameters.roundID, participant: index, .tooFewMaskedInputs,
+                          "\(survivors.count) survivors, the round needs \(context.requiredSurvivors)")
+        }
+        return nil
+    }
+
+    func handle(_ request: ConsistencyCheckRequest, identity: Ed25519.SigningKey) throws(ClientError) -> Transition {
+        if let abort = try check(survivors: request.survivors, roundID: request.roundID) { return abort }
+        let signature = identity.signature(
+            for: Derivation.consistencyMessage(sessionID: context.sessionID, survivors: request.survivors))
+        let message = ConsistencyResponse(roundID: request.roundID, signature: signature.rawRepresentation)
+        return Transition(
+            next: .survivorsSigned(SurvivorsSigned(sent: self, survivors: request.survivors)),
+            actions: [.send(.consistencyResponse(message))])
+    }
+
+    /// Honest-but-curious unmasking: reveal according to the survivor set as given.
+    func handleUnmask(_ request: UnmaskRequest) throws(ClientError) -> Transition {
+        if let abort = try check(survivors: request.survivors, roundID: request.roundID) { return abort }
+        guard request.signatures.isEmpty else {
+            throw .coordinatorViolation(.inconsistentView(reason: "consistency signatures in an honest-but-curious round"))
+        }
+        return reveal(survivors: Set(request.survivors))
+    }
+
+    /// Builds the one and only unmasking response: for each neighbour v in U2 whose bundle this client holds,
+    /// the share of b_v if v survived, else the share of s_sk_v — never both.
+    func reveal(survivors: Set<ParticipantIndex>) -> Transition {
+        var revealed: [RevealedShare] = []
+        for owner in held.keys.sorted() {
+            guard let shares = held[owner] else { continue }
+            if survivors.contains(owner) {
+                revealed.append(RevealedShare(owner: owner, kind: .selfMask, share: shares.selfMask.encoded))
+            } else {
+                revealed.append(RevealedShare(owner: owner, kind: .maskingKey, share: shares.maskingKey.encoded))
+            }
+        }
+        let roundID = context.parameters.roundID
+        let message = UnmaskResponse(roundID: roundID, shares: revealed)
+        return Transition(
+            next: .awaitingOutcome(AwaitingOutcome(roundID: roundID, index: index)),
+            actions: [.send(.unmaskResponse(message))])
+    }
+}
+
+/// Active mode: the survivor set is signed; waiting for the others' signatures (``UnmaskRequest``).
+struct SurvivorsSigned: Sendable {
+    let sent: MaskedInputSent
+    let survivors: [ParticipantIndex]
+
+    func handle(_ request: UnmaskRequest) throws(ClientError) -> Transition {
+        let context = sent.context
+        guard request.roundID == context.parameters.roundID else {
+            throw .coordinatorViolation(.wrongRound(expected: context.parameters.roundID, actual: request.roundID))
+        }
+        guard request.survivors == survivors else {
+            throw .coordinatorViolation(.inconsistentView(reason: "unmasking survivor set differs from the one signed"))
+        }
+        // At least t valid signatures over this exact set, from distinct neighbours that are in it.
+        let signed = Derivation.consistencyMessage(sessionID: context.sessionID, survivors: survivors)
+        let survivorSet = Set(survivors)
+        var valid = 0
+        for entry in request.signatures where entry.index != sent.index && survivorSet.contains(entry.index) {
+            guard let identity = sent.neighbourIdentities[entry.index] else { continue }
+            guard let signature = try? Ed25519.Signature(rawRepresentation: entry.signature),
+                  identity.isValidSignature(signature, for: signed) else {
+                throw .coordinatorViolation(.badSignature(signer: entry.index, what: "consistency"))
+            }
+            valid += 1
+        }
+        if valid < context.threshold {
+            return .abort(roundID: context.parameters.roundID, participant: sent.index, .consistencyCheckFailed,
+                          "\(valid) neighbours signed the survivor set, threshold is \(context.threshold)")
+        }
+        return sent.reveal(survivors: survivorSet)
+    }
+}
+
+/// Shares revealed; waiting for the coordinator's ``RoundOutcome``.
+struct AwaitingOutcome: Sendable {
+    let roundID: RoundID
+    let index: ParticipantIndex
+}

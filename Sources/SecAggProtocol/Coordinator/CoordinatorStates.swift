@@ -1,0 +1,287 @@
+import SecAggCrypto
+import SecAggMath
+import SecAggWire
+
+// One type per coordinator state (SPEC §6.2). Each `accept` validates a message completely before it mutates
+// anything, so a rejected message leaves the state as it was.
+
+/// An advertisement whose signature verified against the sender's enrolled identity.
+struct AcceptedAdvertisement: Sendable {
+    let advertisement: KeyAdvertisement
+    let maskingKey: X25519.PublicKey
+}
+
+/// Phase 0: collecting signed key advertisements.
+struct CollectingAdvertisements: Sendable {
+    var received: [ParticipantIndex: AcceptedAdvertisement] = [:]
+
+    mutating func accept(
+        _ message: AdvertiseKeys, from sender: ParticipantIndex,
+        roster: [ParticipantIndex: RosterEntry], roundDigest: [UInt8]
+    ) throws(ProtocolViolation) {
+        guard received[sender] == nil else { throw .duplicateMessage(phase: .advertiseKeys) }
+        guard let entry = roster[sender] else { throw .notAParticipant(sender) }
+        guard let encryptionKey = try? X25519.PublicKey(rawRepresentation: message.encryptionKey),
+              let maskingKey = try? X25519.PublicKey(rawRepresentation: message.maskingKey) else {
+            throw .invalidKey(owner: sender, what: "advertised")
+        }
+        guard message.encryptionKey != message.maskingKey else {
+            throw .invalidKey(owner: sender, what: "advertised (encryption and masking keys are equal)")
+        }
+        // Reject keys on which X25519 yields the all-zero secret (low-order points) before anyone uses them.
+        guard encryptionKey.isUsableForAgreement, maskingKey.isUsableForAgreement else {
+            throw .invalidKey(owner: sender, what: "advertised (low-order point)")
+        }
+        guard let signature = try? Ed25519.Signature(rawRepresentation: message.signature),
+              entry.identity.isValidSignature(signature, for: Derivation.advertisementMessage(
+                roundDigest: roundDigest, index: sender,
+                encryptionKey: message.encryptionKey, maskingKey: message.maskingKey)) else {
+            throw .badSignature(signer: sender, what: "advertisement")
+        }
+        let advertisement = KeyAdvertisement(
+            index: sender, identityKey: entry.identity.rawRepresentation, encryptionKey: message.encryptionKey,
+            maskingKey: message.maskingKey, signature: message.signature, endorsement: entry.endorsement)
+        received[sender] = AcceptedAdvertisement(advertisement: advertisement, maskingKey: maskingKey)
+    }
+}
+
+/// Phase 1: collecting encrypted shares (routed, never opened) and self-mask commitments.
+struct CollectingShares: Sendable {
+    struct Submission: Sendable {
+        let selfMaskCommitment: [UInt8]
+        let shares: [EncryptedShare]
+    }
+
+    let context: SessionContext
+    /// U1.
+    let members: Set<ParticipantIndex>
+    let maskingKeys: [ParticipantIndex: X25519.PublicKey]
+    var received: [ParticipantIndex: Submission] = [:]
+
+    mutating func accept(_ message: ShareKeys, from sender: ParticipantIndex) throws(ProtocolViolation) {
+        guard members.contains(sender) else { throw .notAParticipant(sender) }
+        guard received[sender] == nil else { throw .duplicateMessage(phase: .shareKeys) }
+        // Exactly one bundle per neighbour in U1, from the sender, of the fixed sealed size.
+        let neighbours = context.graph.neighbors(of: sender)
+        guard message.shares.map(\.recipient) == neighbours else {
+            throw .inconsistentView(reason: "shares must address exactly the sender's \(neighbours.count) neighbours")
+        }
+        for share in message.shares {
+            guard share.sender == sender else {
+                throw .invalidShare(owner: sender, holder: share.recipient, reason: "sender field is \(share.sender)")
+            }
+            guard share.ciphertext.count == sealedBundleBytes else {
+                throw .invalidShare(owner: sender, holder: share.recipient,
+                                    reason: "ciphertext is \(share.ciphertext.count) bytes, expected \(sealedBundleBytes)")
+            }
+        }
+        received[sender] = Submission(selfMaskCommitment: message.selfMaskCommitment, shares: message.shares)
+    }
+}
+
+/// Phase 2: adding masked inputs into the running sum as they arrive.
+struct CollectingMaskedInputs: Sendable {
+    let context: SessionContext
+    /// U2.
+    let members: Set<ParticipantIndex>
+    let maskingKeys: [ParticipantIndex: X25519.PublicKey]
+    let commitments: [ParticipantIndex: [UInt8]]
+    /// Σ y_u over `received`.
+    var sum: ModularVector
+    /// U3 so far.
+    var received: Set<ParticipantIndex> = []
+
+    init(
+        context: SessionContext, members: Set<ParticipantIndex>, maskingKeys: [ParticipantIndex: X25519.PublicKey],
+        commitments: [ParticipantIndex: [UInt8]]
+    ) throws(VectorError) {
+        self.context = context
+        self.members = members
+        self.maskingKeys = maskingKeys
+        self.commitments = commitments
+        sum = try ModularVector(zeros: Int(context.parameters.dimension), bits: Int(context.parameters.bits))
+    }
+
+    mutating func accept(_ message: MaskedInput, from sender: ParticipantIndex) throws(ProtocolViolation) {
+        guard members.contains(sender) else { throw .notAParticipant(sender) }
+        guard !received.contains(sender) else { throw .duplicateMessage(phase: .maskedInputCollection) }
+        let vector: ModularVector
+        do {
+            vector = try ModularVector(
+                decoding: message.vector, count: Int(context.parameters.dimension), bits: Int(context.parameters.bits))
+        } catch {
+            throw .invalidVector(reason: "\(error)")
+        }
+        do {
+            try sum.add(vector)
+        } catch {
+            throw .invalidVector(reason: "\(error)")
+        }
+        received.insert(sender)
+    }
+}
+
+/// Phase 3 (active mode): collecting signatures over U3.
+struct CollectingSignatures: Sendable {
+    let collected: CollectingMaskedInputs
+    /// U3.
+    let survivors: [ParticipantIndex]
+    let consistencyMessage: [UInt8]
+    var signatures: [ParticipantIndex: [UInt8]] = [:]
+
+    init(collected: CollectingMaskedInputs, survivors: [ParticipantIndex]) {
+        self.collected = collected
+        self.survivors = survivors
+        consistencyMessage = Derivation.consistencyMessage(sessionID: collected.context.sessionID, survivors: survivors)
+    }
+
+    var members: Set<ParticipantIndex> { collected.received }
+
+    mutating func accept(
+        _ message: ConsistencyResponse, from sender: ParticipantIndex, roster: [ParticipantIndex: RosterEntry]
+    ) throws(ProtocolViolation) {
+        guard collected.received.contains(sender) else { throw .notAParticipant(sender) }
+        guard signatures[sender] == nil else { throw .duplicateMessage(phase: .consistencyCheck) }
+        guard let identity = roster[sender]?.identity,
+              let signature = try? Ed25519.Signature(rawRepresentation: message.signature),
+              identity.isValidSignature(signature, for: consistencyMessage) else {
+            throw .badSignature(signer: sender, what: "consistency")
+        }
+        signatures[sender] = message.signature
+    }
+}
+
+/// Phase 4: collecting revealed shares, then reconstructing and removing the masks.
+struct CollectingUnmaskResponses: Sendable {
+    let collected: CollectingMaskedInputs
+    /// U3.
+    let survivors: [ParticipantIndex]
+    /// Who was asked to unmask.
+    let recipients: Set<ParticipantIndex>
+    let survivorSet: Set<ParticipantIndex>
+    var responded: Set<ParticipantIndex> = []
+    var selfMaskShares: [ParticipantIndex: [ShamirShare]] = [:]
+    var maskingKeyShares: [ParticipantIndex: [ShamirShare]] = [:]
+
+    init(collected: CollectingMaskedInputs, survivors: [ParticipantIndex], recipients: Set<ParticipantIndex>) {
+        self.collected = collected
+        self.survivors = survivors
+        self.recipients = recipients
+        survivorSet = Set(survivors)
+    }
+
+    mutating func accept(_ message: UnmaskResponse, from sender: ParticipantIndex) throws(ProtocolViolation) {
+        guard recipients.contains(sender) else { throw .notAParticipant(sender) }
+        guard !responded.contains(sender) else { throw .duplicateMessage(phase: .unmasking) }
+        let context = collected.context
+        // The sender may only reveal shares of its neighbours in U2, of the kind that owner's status calls for.
+        var accepted: [(owner: ParticipantIndex, kind: ShareKind, share: ShamirShare)] = []
+        for revealed in message.shares {
+            let owner = revealed.owner
+            guard owner != sender, collected.members.contains(owner), context.graph.areNeighbors(owner, sender) else {
+                throw .invalidShare(owner: owner, holder: sender, reason: "the holder is not the owner's neighbour in U2")
+            }
+            let expectedKind: ShareKind = survivorSet.contains(owner) ? .selfMask : .maskingKey
+            guard revealed.kind == expectedKind else {
+                throw .invalidShare(owner: owner, holder: sender, reason: "revealed \(revealed.kind), expected \(expectedKind)")
+            }
+            guard let share = try? ShamirShare(x: sender, encoded: revealed.share),
+                  share.values.count == encodedSecretShareBytes / 8 else {
+                throw .invalidShare(owner: owner, holder: sender, reason: "malformed share")
+            }
+            accepted.append((owner, revealed.kind, share))
+        }
+        for entry in accepted {
+            switch entry.kind {
+            case .selfMask: selfMaskShares[entry.owner, default: []].append(entry.share)
+            case .maskingKey: maskingKeyShares[entry.owner, default: []].append(entry.share)
+            }
+        }
+        responded.insert(sender)
+    }
+
+    struct Unmasked {
+        var sum: ModularVector
+        var inconsistentHolders: [ParticipantIndex: [ParticipantIndex]]
+    }
+
+    /// Removes every self mask of U3 and every pairwise mask between U3 and the dropped members of U2.
+    func reconstructSum() -> Result<Unmasked, AbortReason> {
+        let context = collected.context
+        let threshold = context.threshold
+        var sum = collected.sum
+        var inconsistent: [ParticipantIndex: [ParticipantIndex]] = [:]
+
+        for owner in survivors {
+            let shares = selfMaskShares[owner] ?? []
+            guard shares.count >= threshold else {
+                return .failure(AbortReason(.reconstructionFailed,
+                    "only \(shares.count) shares of the self-mask seed of participant \(owner), threshold is \(threshold)"))
+            }
+            guard let commitment = collected.commitments[owner],
+                  let (seed, bad) = try? Shamir.robustCombine(
+                    shares, threshold: threshold, secretByteCount: 32,
+                    isValid: { constantTimeEquals(
+                        Derivation.selfMaskCommitment(seed: $0, sessionID: context.sessionID, owner: owner), commitment) })
+            else {
+                return .failure(AbortReason(.reconstructionFailed,
+                    "the self-mask seed of participant \(owner) does not match its commitment"))
+            }
+            if !bad.isEmpty { inconsistent[owner] = bad }
+            sum.applyMask(seed: Derivation.selfMaskKey(seed: seed, sessionID: context.sessionID, owner: owner),
+                          direction: .subtract)
+        }
+
+        let dropped = collected.members.subtracting(survivorSet).sorted()
+        for owner in dropped {
+            let survivingNeighbours = context.graph.neighbors(of: owner).filter { survivorSet.contains($0) }
+            if survivingNeighbours.isEmpty { continue }
+            let shares = maskingKeyShares[owner] ?? []
+            guard shares.count >= threshold else {
+                return .failure(AbortReason(.reconstructionFailed,
+                    "only \(shares.count) shares of the masking key of dropped participant \(owner), threshold is \(threshold)"))
+            }
+            guard let publicKey = collected.maskingKeys[owner],
+                  let (secret, bad) = try? Shamir.robustCombine(
+                    shares, threshold: threshold, secretByteCount: 32,
+                    isValid: { candidate in
+                        guard let key = try? X25519.PrivateKey(rawRepresentation: candidate) else { return false }
+                        return key.publicKey == publicKey
+                    }),
+                  let maskingKey = try? X25519.PrivateKey(rawRepresentation: secret)
+            else {
+                return .failure(AbortReason(.reconstructionFailed,
+                    "the masking key of dropped participant \(owner) does not match its advertised key"))
+            }
+            if !bad.isEmpty { inconsistent[owner] = bad }
+            for survivor in survivingNeighbours {
+                guard let survivorKey = collected.maskingKeys[survivor],
+                      let agreement = try? maskingKey.sharedSecret(with: survivorKey) else {
+                    return .failure(AbortReason(.reconstructionFailed,
+                        "cannot agree the pairwise mask of participants \(owner) and \(survivor)"))
+                }
+                let key = Derivation.pairwiseMaskKey(agreement: agreement, sessionID: context.sessionID, owner, survivor)
+                // The survivor added its mask for `owner` with this direction; take it out again.
+                let added = Derivation.pairwiseDirection(owner: survivor, neighbour: owner)
+                sum.applyMask(seed: key, direction: added == .add ? .subtract : .add)
+            }
+        }
+        return .success(Unmasked(sum: sum, inconsistentHolders: inconsistent))
+    }
+}
+
+extension X25519.PublicKey {
+    /// False for the small-order points on which X25519 gives the all-zero secret.
+    var isUsableForAgreement: Bool {
+        var probe = FixedProbe()
+        let key = X25519.PrivateKey(using: &probe)
+        return (try? key.sharedSecret(with: self)) != nil
+    }
+}
+
+/// A constant, public, non-secret scalar used only to test whether a public key is of small order.
+private struct FixedProbe: RandomSource {
+    mutating func fill(_ buffer: UnsafeMutableRawBufferPointer) {
+        for position in buffer.indices { buffer[position] = UInt8(truncatingIfNeeded: 0x5a &+ position) }
+    }
+}

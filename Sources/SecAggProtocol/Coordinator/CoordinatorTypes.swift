@@ -1,0 +1,169 @@
+import SecAggCrypto
+import SecAggMath
+import SecAggWire
+
+/// A point in time as the driver measures it (nanoseconds on any monotonic clock). The state machine never
+/// reads a clock: every call that cares about time takes `now`.
+public struct ProtocolInstant: Sendable, Hashable, Comparable {
+    public var nanoseconds: UInt64
+
+    public init(nanoseconds: UInt64) { self.nanoseconds = nanoseconds }
+
+    /// The instant `duration` later (saturating).
+    public func advanced(by duration: Duration) -> ProtocolInstant {
+        let (seconds, attoseconds) = duration.components
+        let nanos = max(0, seconds) &* 1_000_000_000 &+ max(0, attoseconds / 1_000_000_000)
+        let (sum, overflow) = nanoseconds.addingReportingOverflow(UInt64(nanos))
+        return ProtocolInstant(nanoseconds: overflow ? .max : sum)
+    }
+
+    public static func < (lhs: ProtocolInstant, rhs: ProtocolInstant) -> Bool { lhs.nanoseconds < rhs.nanoseconds }
+}
+
+/// An enrolled client invited to the round, as the coordinator knows it from enrollment and the transport.
+public struct RosterEntry: Sendable, Hashable {
+    public var identity: Ed25519.VerifyingKey
+    /// The enrollment authority's signature over the identity, relayed to neighbours (empty if none).
+    public var endorsement: [UInt8]
+
+    public init(identity: Ed25519.VerifyingKey, endorsement: [UInt8] = []) {
+        self.identity = identity
+        self.endorsement = endorsement
+    }
+}
+
+/// How long each phase may stay open before the driver's timeout closes it.
+public struct PhaseTimeouts: Sendable, Hashable {
+    public var advertiseKeys: Duration
+    public var shareKeys: Duration
+    public var maskedInputCollection: Duration
+    public var consistencyCheck: Duration
+    public var unmasking: Duration
+
+    public init(
+        advertiseKeys: Duration = .seconds(30), shareKeys: Duration = .seconds(30),
+        maskedInputCollection: Duration = .seconds(60), consistencyCheck: Duration = .seconds(30),
+        unmasking: Duration = .seconds(30)
+    ) {
+        self.advertiseKeys = advertiseKeys
+        self.shareKeys = shareKeys
+        self.maskedInputCollection = maskedInputCollection
+        self.consistencyCheck = consistencyCheck
+        self.unmasking = unmasking
+    }
+
+    /// The same timeout for every phase.
+    public static func uniform(_ duration: Duration) -> PhaseTimeouts {
+        PhaseTimeouts(advertiseKeys: duration, shareKeys: duration, maskedInputCollection: duration,
+                      consistencyCheck: duration, unmasking: duration)
+    }
+
+    public subscript(phase: RoundPhase) -> Duration {
+        switch phase {
+        case .advertiseKeys: return advertiseKeys
+        case .shareKeys: return shareKeys
+        case .maskedInputCollection: return maskedInputCollection
+        case .consistencyCheck: return consistencyCheck
+        case .unmasking: return unmasking
+        }
+    }
+}
+
+/// Everything the coordinator needs to run one round.
+public struct CoordinatorConfiguration: Sendable {
+    public var parameters: RoundParameters
+    /// Invited participants, indexed 1...parameters.invitedCount (every index present).
+    public var roster: [ParticipantIndex: RosterEntry]
+    public var timeouts: PhaseTimeouts
+
+    public init(parameters: RoundParameters, roster: [ParticipantIndex: RosterEntry], timeouts: PhaseTimeouts = PhaseTimeouts()) {
+        self.parameters = parameters
+        self.roster = roster
+        self.timeouts = timeouts
+    }
+}
+
+/// Why a participant left the round, as the coordinator records it.
+public enum DropReason: Sendable, Hashable, CustomStringConvertible {
+    /// The driver reported the connection gone (or a timeout passed without its message).
+    case disconnected
+    /// Its phase message never arrived before the phase closed.
+    case silent
+    /// It broke the protocol.
+    case violation(ProtocolViolation)
+    /// It left with an abort message.
+    case aborted(code: UInt16, reason: String)
+    /// It has fewer than t neighbours that shared keys, so its masks could not be removed.
+    case tooFewNeighbours
+
+    public var description: String {
+        switch self {
+        case .disconnected: return "disconnected"
+        case .silent: return "no message before the phase closed"
+        case let .violation(violation): return "protocol violation: \(violation)"
+        case let .aborted(code, reason): return "aborted (0x\(String(code, radix: 16))): \(reason)"
+        case .tooFewNeighbours: return "too few neighbours shared keys"
+        }
+    }
+}
+
+/// What the coordinator state machine asks its driver to do or tells it happened.
+public enum CoordinatorAction: Sendable {
+    /// Send `message` to each listed participant.
+    case send(CoordinatorMessage, to: [ParticipantIndex])
+    /// A phase opened; close it with ``CoordinatorStateMachine/advance(now:)`` once ready, or at `deadline` at the latest.
+    case phaseStarted(RoundPhase, participants: Int, deadline: ProtocolInstant)
+    /// A participant is out of the round from now on (the driver may close its connection).
+    case participantDropped(ParticipantIndex, phase: RoundPhase, reason: DropReason)
+    /// Shares from these holders did not lie on the reconstructed polynomial (they lied or were corrupted).
+    case inconsistentShares(owner: ParticipantIndex, holders: [ParticipantIndex])
+    /// The round released its sum.
+    case completed(RoundResult)
+    /// The round ended without a result.
+    case aborted(AbortReason)
+}
+
+/// The result of a completed round.
+public struct RoundResult: Sendable, Equatable {
+    public var roundID: RoundID
+    /// Σ x_u over `survivors`, exact (the parameters guarantee no wrap-around).
+    public var sum: ModularVector
+    /// U3: the participants whose inputs are in the sum.
+    public var survivors: [ParticipantIndex]
+    /// Participants per phase: |U1| … |U5| (consistency count equals U3's in honest-but-curious mode).
+    public var phaseCounts: [RoundPhase: Int]
+}
+
+/// Progress of the open phase, for the driver's decision to advance.
+public struct PhaseProgress: Sendable, Hashable {
+    public var phase: RoundPhase
+    /// Participants still expected to answer in this phase (connected, not dropped).
+    public var expected: Int
+    /// Valid messages received in this phase.
+    public var received: Int
+    /// Fewest messages with which closing the phase does not abort.
+    public var required: Int
+    /// When the phase should be closed at the latest.
+    public var deadline: ProtocolInstant
+
+    /// Every expected participant has answered: advance now.
+    public var isComplete: Bool { received >= expected }
+    /// Enough participants answered that closing now would not abort.
+    public var canAdvance: Bool { received >= required }
+}
+
+/// Why the coordinator state machine rejected an input; the state is unchanged.
+public enum CoordinatorError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The participant broke the protocol: close its connection and call
+    /// ``CoordinatorStateMachine/participantDisconnected(_:now:)``.
+    case participantViolation(ParticipantIndex, ProtocolViolation)
+    /// The caller used the state machine wrongly.
+    case usage(UsageError)
+
+    public var description: String {
+        switch self {
+        case let .participantViolation(index, violation): return "participant \(index): \(violation)"
+        case let .usage(error): return "usage error: \(error)"
+        }
+    }
+}

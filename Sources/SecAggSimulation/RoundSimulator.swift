@@ -1,0 +1,295 @@
+import SecAggCrypto
+import SecAggMath
+import SecAggProtocol
+import SecAggWire
+
+/// What a simulated round measured and concluded.
+public struct SimulationReport: Sendable {
+    public var configuration: SimulationConfiguration
+    public var parameters: ResolvedParameters
+    /// The released sum equals the plain sum of the survivors' inputs.
+    public var verified: Bool
+    public var abortReason: AbortReason?
+    /// |U3|: inputs in the sum (0 if aborted before).
+    public var survivors: Int
+    /// Participants that closed each phase.
+    public var survivorsPerPhase: [(phase: RoundPhase, count: Int)]
+    /// Wall time of each phase (client work, routing, coordinator work).
+    public var phaseSeconds: [(phase: RoundPhase, seconds: Double)]
+    public var wallSeconds: Double
+    /// Mean encoded bytes sent by / to one client over the round.
+    public var bytesUpPerClient: Double
+    public var bytesDownPerClient: Double
+    /// Participants the coordinator dropped, by phase.
+    public var droppedPerPhase: [RoundPhase: Int]
+}
+
+/// Runs one round in-process with the real client and coordinator state machines, every message going through
+/// the canonical encoding, clients working in parallel (SPEC §6; README "Simulate").
+public struct RoundSimulator: Sendable {
+    public let configuration: SimulationConfiguration
+    private let resolved: ResolvedParameters
+    private let progress: (@Sendable (String) -> Void)?
+
+    /// - Throws: ``SimulationConfigurationError`` for unusable options.
+    public init(
+        configuration: SimulationConfiguration, progress: (@Sendable (String) -> Void)? = nil
+    ) throws(SimulationConfigurationError) {
+        self.configuration = configuration
+        resolved = try configuration.resolve()
+        self.progress = progress
+    }
+
+    /// The parameters the configuration resolved to.
+    public var parameters: ResolvedParameters { resolved }
+
+    /// The input of `client`: uniform in 0...maximumInput, reproducible from the seed.
+    public func input(of client: ParticipantIndex) -> [UInt64] {
+        var random = SeededRandom(seed: configuration.seed, stream: "input-\(client)")
+        let bound = resolved.maximumInput
+        var values = [UInt64](repeating: 0, count: configuration.dimension)
+        if bound == .max {
+            for position in values.indices { values[position] = random.nextUInt64() }
+        } else if bound < UInt64(UInt32.max) {
+            for position in values.indices { values[position] = random.uniform(below: bound + 1) }
+        } else {
+            let mask = bound.nextPowerOfTwoMask
+            for position in values.indices {
+                var candidate = random.nextUInt64() & mask
+                while candidate > bound { candidate = random.nextUInt64() & mask }
+                values[position] = candidate
+            }
+        }
+        return values
+    }
+
+    /// Which clients drop, and in which phase: floor(rate · n) clients chosen from the seed.
+    public func dropPlan() -> [ParticipantIndex: RoundPhase] {
+        let count = Int((configuration.dropoutRate * Double(configuration.clients)).rounded(.down))
+        var random = SeededRandom(seed: configuration.seed, stream: "dropouts")
+        var indices = (1...UInt32(configuration.clients)).map { $0 }
+        for position in stride(from: indices.count - 1, to: 0, by: -1) {
+            let other = Int(random.uniform(below: UInt64(position + 1)))
+            indices.swapAt(position, other)
+        }
+        let phases: [RoundPhase] = configuration.mode == .active
+            ? RoundPhase.allCases
+            : RoundPhase.allCases.filter { $0 != .consistencyCheck }
+        var plan: [ParticipantIndex: RoundPhase] = [:]
+        for index in indices.prefix(count) {
+            plan[index] = configuration.dropPhase.roundPhase
+                ?? phases[Int(random.uniform(below: UInt64(phases.count)))]
+        }
+        return plan
+    }
+
+    /// Runs the round to completion or abort.
+    public func run() async -> SimulationReport {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let count = configuration.clients
+        let indices = (1...UInt32(count)).map { $0 }
+        let plan = dropPlan()
+
+        // Identities and the coordinator.
+        var identities: [ParticipantIndex: Ed25519.SigningKey] = [:]
+        var roster: [ParticipantIndex: RosterEntry] = [:]
+        for index in indices {
+            var random = SeededRandom(seed: configuration.seed, stream: "identity-\(index)")
+            let key = Ed25519.SigningKey(using: &random)
+            identities[index] = key
+            roster[index] = RosterEntry(identity: key.verifyingKey)
+        }
+        var nonceSource = SeededRandom(seed: configuration.seed, stream: "round")
+        guard let roundID = RoundID(bytes: nonceSource.bytes(16)) else { preconditionFailure("16 bytes") }
+        let roundParameters = RoundParameters(
+            roundID: roundID, taskName: "simulation", dimension: UInt32(configuration.dimension),
+            bits: UInt8(configuration.bits), maximumInput: resolved.maximumInput, graph: resolved.graph,
+            threshold: UInt32(resolved.threshold), minimumSurvivors: UInt32(resolved.threshold),
+            mode: configuration.mode, invitedCount: UInt32(count), nonce: nonceSource.bytes(32))
+
+        var report = SimulationReport(
+            configuration: configuration, parameters: resolved, verified: false, abortReason: nil, survivors: 0,
+            survivorsPerPhase: [], phaseSeconds: [], wallSeconds: 0, bytesUpPerClient: 0, bytesDownPerClient: 0,
+            droppedPerPhase: [:])
+        var coordinator: CoordinatorStateMachine
+        do {
+            coordinator = try CoordinatorStateMachine(configuration: CoordinatorConfiguration(
+                parameters: roundParameters, roster: roster, timeouts: .uniform(.seconds(3600))))
+        } catch {
+            report.abortReason = AbortReason(.parametersRejected, "\(error)")
+            return report
+        }
+
+        var clients: [ParticipantIndex: ClientStateMachine] = [:]
+        var bytesUp = 0
+        var bytesDown = 0
+        var now: ProtocolInstant { ProtocolInstant(nanoseconds: UInt64((clock.now - start).nanosecondsClamped)) }
+        var actions: [CoordinatorAction]
+        do {
+            actions = try coordinator.start(now: now)
+        } catch {
+            preconditionFailure("a new coordinator starts")
+        }
+        var finished = false
+        var result: RoundResult?
+        while !finished {
+            let phaseStart = clock.now
+            let phase = coordinator.phase
+            // Route the coordinator's output.
+            var deliveries: [ParticipantIndex: [[UInt8]]] = [:]
+            for action in actions {
+                switch action {
+                case let .send(message, recipients):
+                    let bytes = message.encoded
+                    for recipient in recipients { deliveries[recipient, default: []].append(bytes) }
+                case let .participantDropped(_, dropPhase, _):
+                    report.droppedPerPhase[dropPhase, default: 0] += 1
+                case let .completed(released):
+                    result = released
+                    finished = true
+                case let .aborted(reason):
+                    report.abortReason = reason
+                    finished = true
+                case .phaseStarted, .inconsistentShares:
+                    break
+                }
+            }
+            // Clients scheduled to drop in this phase vanish before answering.
+            var work: [ClientWork] = []
+            for (recipient, messages) in deliveries.sorted(by: { $0.key < $1.key }) {
+                bytesDown += messages.reduce(0) { $0 + $1.count }
+                if let phase, plan[recipient] == phase {
+                    clients[recipient] = nil
+                    for action in coordinator.participantDisconnected(recipient, now: now) {
+                        if case let .participantDropped(_, dropPhase, _) = action {
+                            report.droppedPerPhase[dropPhase, default: 0] += 1
+                        }
+                    }
+                    continue
+                }
+                let machine = clients[recipient] ?? ClientStateMachine(
+                    configuration: ClientConfiguration(identity: identities[recipient]!), input: input(of: recipient))
+                work.append(ClientWork(index: recipient, machine: machine, messages: messages,
+                                       phaseTag: phase.map { "\($0)" } ?? "end"))
+            }
+            if finished && work.isEmpty { break }
+            let outcomes = await process(work)
+            var replies: [(ParticipantIndex, [UInt8])] = []
+            for outcome in outcomes {
+                clients[outcome.index] = outcome.machine.receipt == nil ? outcome.machine : nil
+                for reply in outcome.replies {
+                    bytesUp += reply.count
+                    replies.append((outcome.index, reply))
+                }
+            }
+            if finished { break }
+            actions = []
+            for (sender, bytes) in replies {
+                do {
+                    let message = try ClientMessage(decoding: bytes)
+                    actions += try coordinator.handle(message, from: sender, now: now)
+                } catch {
+                    actions += coordinator.participantDisconnected(sender, now: now)
+                }
+            }
+            if let phase {
+                progress?("phase \(phase): \(replies.count) replies")
+            }
+            actions += coordinator.advance(now: now)
+            if let phase {
+                report.phaseSeconds.append((phase, (clock.now - phaseStart).seconds))
+            }
+        }
+        if let result {
+            report.survivors = result.survivors.count
+            report.verified = verify(result)
+            report.survivorsPerPhase = RoundPhase.allCases.compactMap { phase in
+                result.phaseCounts[phase].map { (phase, $0) }
+            }
+        }
+        report.wallSeconds = (clock.now - start).seconds
+        report.bytesUpPerClient = Double(bytesUp) / Double(count)
+        report.bytesDownPerClient = Double(bytesDown) / Double(count)
+        return report
+    }
+
+    /// Recomputes the plain sum of the survivors' inputs and compares it with the released sum.
+    private func verify(_ result: RoundResult) -> Bool {
+        guard var expected = try? ModularVector(zeros: configuration.dimension, bits: configuration.bits) else { return false }
+        for survivor in result.survivors {
+            guard let vector = try? ModularVector(values: input(of: survivor), bits: configuration.bits),
+                  (try? expected.add(vector)) != nil else { return false }
+        }
+        // The parameters rule out wrap-around, so equality mod 2^bits is equality of the integer sums.
+        return expected == result.sum
+    }
+
+    private struct ClientWork: Sendable {
+        var index: ParticipantIndex
+        var machine: ClientStateMachine
+        var messages: [[UInt8]]
+        var phaseTag: String
+    }
+
+    private struct ClientOutcome: Sendable {
+        var index: ParticipantIndex
+        var machine: ClientStateMachine
+        var replies: [[UInt8]]
+    }
+
+    /// Lets each client handle its messages, spread over `workers` tasks.
+    private func process(_ work: [ClientWork]) async -> [ClientOutcome] {
+        let workers = max(1, min(configuration.workers, work.count))
+        let seed = configuration.seed
+        return await withTaskGroup(of: [ClientOutcome].self) { group in
+            for worker in 0..<workers {
+                let slice = stride(from: worker, to: work.count, by: workers).map { work[$0] }
+                group.addTask {
+                    slice.map { item in Self.step(item, seed: seed) }
+                }
+            }
+            var all: [ClientOutcome] = []
+            for await part in group { all += part }
+            return all.sorted { $0.index < $1.index }
+        }
+    }
+
+    private static func step(_ item: ClientWork, seed: UInt64) -> ClientOutcome {
+        var machine = item.machine
+        var random = SeededRandom(seed: seed, stream: "client-\(item.index)-\(item.phaseTag)")
+        var replies: [[UInt8]] = []
+        for bytes in item.messages {
+            do {
+                let message = try CoordinatorMessage(decoding: bytes)
+                for action in try machine.handle(message, using: &random) {
+                    if case let .send(reply) = action { replies.append(reply.encoded) }
+                }
+            } catch {
+                if let abort = machine.abort(.coordinatorMisbehaved, detail: "\(error)") {
+                    replies.append(abort.encoded)
+                }
+            }
+        }
+        return ClientOutcome(index: item.index, machine: machine, replies: replies)
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) * 1e-18
+    }
+
+    var nanosecondsClamped: Int64 {
+        let (seconds, attoseconds) = components
+        return max(0, seconds) &* 1_000_000_000 &+ attoseconds / 1_000_000_000
+    }
+}
+
+extension UInt64 {
+    /// All bits up to and including the highest set bit.
+    var nextPowerOfTwoMask: UInt64 {
+        self == 0 ? 0 : UInt64.max >> UInt64(leadingZeroBitCount)
+    }
+}

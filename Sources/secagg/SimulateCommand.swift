@@ -1,0 +1,168 @@
+import ArgumentParser
+import Foundation
+import SecAggProtocol
+import SecAggSimulation
+import SecAggWire
+
+/// `secagg simulate`: one round in-process with the real state machines.
+struct SimulateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "simulate",
+        abstract: "Run one secure-aggregation round in-process and check the released sum.",
+        discussion: """
+            Runs the real client and coordinator state machines, every message through the canonical encoding, \
+            clients in parallel. Exits non-zero if the round aborts or the sum is wrong.
+            """
+    )
+
+    @Option(help: "Number of clients.") var clients: Int = 100
+    @Option(help: "Entries per input vector.") var dimension: Int = 10_000
+    @Option(help: "Arithmetic modulo 2^bits (1...64).") var bits: Int = 32
+    @Option(help: "Fraction of clients that drop out.") var dropout: Double = 0.1
+    @Option(name: .customLong("drop-phase"), help: "Where clients drop: advertise|share|masked|consistency|unmask|random.")
+    var dropPhase: DropPhase = .random
+    @Option(help: "Neighbour graph: complete|harary.") var graph: GraphOption = .harary
+    @Option(help: "Neighbours per client (Harary degree) or auto.") var neighbors: String = "auto"
+    @Option(help: "Shamir threshold or auto.") var threshold: String = "auto"
+    @Option(help: "Threat model: honest|active.") var mode: ModeOption = .honest
+    @Option(name: .customLong("max-input"), help: "Largest input entry (default: the largest that cannot overflow).")
+    var maximumInput: UInt64?
+    @Option(help: "Seed for identities, inputs, dropouts and keys (simulation only).") var seed: UInt64 = 1
+    @Option(help: "Parallel client workers (default: the number of cores).") var workers: Int?
+    @Flag(help: "Print one JSON object instead of the summary.") var json = false
+
+    enum GraphOption: String, ExpressibleByArgument { case complete, harary }
+    enum ModeOption: String, ExpressibleByArgument { case honest, active }
+
+    func run() async throws {
+        var configuration = SimulationConfiguration()
+        configuration.clients = clients
+        configuration.dimension = dimension
+        configuration.bits = bits
+        configuration.dropoutRate = dropout
+        configuration.dropPhase = dropPhase
+        configuration.harary = graph == .harary
+        configuration.neighbors = try choice(neighbors, option: "--neighbors")
+        configuration.threshold = try choice(threshold, option: "--threshold")
+        configuration.mode = mode == .active ? .active : .honestButCurious
+        configuration.maximumInput = maximumInput
+        configuration.seed = seed
+        configuration.workers = workers ?? ProcessInfo.processInfo.activeProcessorCount
+
+        let verbose = clients * dimension >= 10_000_000 && !json
+        let progress: (@Sendable (String) -> Void)? = verbose ? reportProgress : nil
+        let simulator: RoundSimulator
+        do throws(SimulationConfigurationError) {
+            simulator = try RoundSimulator(configuration: configuration, progress: progress)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        let report = await simulator.run()
+        if json {
+            print(SimulationOutput(report).jsonString)
+        } else {
+            print(SimulationOutput(report).summary)
+        }
+        if !report.verified {
+            throw ExitCode(1)
+        }
+    }
+
+    private func choice(_ text: String, option: String) throws -> Choice<Int> {
+        if text == "auto" { return .automatic }
+        guard let value = Int(text), value > 0 else { throw ValidationError("\(option) takes a positive number or auto") }
+        return .fixed(value)
+    }
+}
+
+extension DropPhase: ExpressibleByArgument {}
+
+/// The report in the two forms the CLI prints.
+struct SimulationOutput {
+    let report: SimulationReport
+
+    init(_ report: SimulationReport) { self.report = report }
+
+    var summary: String {
+        let configuration = report.configuration
+        let parameters = report.parameters
+        var lines: [String] = []
+        let graph: String
+        switch parameters.graph {
+        case .complete: graph = "complete graph"
+        case let .harary(degree): graph = "Harary graph, degree \(degree)"
+        }
+        lines.append("secagg simulate: \(configuration.clients) clients × \(configuration.dimension) entries mod 2^\(configuration.bits), "
+                     + "\(graph), threshold \(parameters.threshold), \(configuration.mode == .active ? "active" : "honest-but-curious") mode, "
+                     + "seed \(configuration.seed)")
+        lines.append("dropout: \(Int((configuration.dropoutRate * Double(configuration.clients)).rounded(.down))) clients at \(configuration.dropPhase.rawValue)")
+        lines.append("")
+        lines.append("phase          seconds   survivors  dropped")
+        for (phase, seconds) in report.phaseSeconds {
+            let survivors = report.survivorsPerPhase.first { $0.phase == phase }.map { "\($0.count)" } ?? "-"
+            let dropped = report.droppedPerPhase[phase] ?? 0
+            lines.append(pad("\(phase)", 13) + pad(String(format: "%8.3f", seconds), 10, left: true)
+                         + pad(survivors, 12, left: true) + pad("\(dropped)", 9, left: true))
+        }
+        lines.append("")
+        lines.append(String(format: "wall time: %.3f s", report.wallSeconds))
+        lines.append(String(format: "bytes per client: %.0f up, %.0f down", report.bytesUpPerClient, report.bytesDownPerClient))
+        if let reason = report.abortReason {
+            lines.append("ABORTED: \(reason)")
+        } else if report.verified {
+            lines.append("sum of \(report.survivors) survivors' inputs: VERIFIED (equals the plain sum)")
+        } else {
+            lines.append("sum of \(report.survivors) survivors' inputs: WRONG (differs from the plain sum)")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    var jsonObject: [String: Any] {
+        let configuration = report.configuration
+        var phases: [String: Double] = [:]
+        for (phase, seconds) in report.phaseSeconds { phases["\(phase)"] = seconds }
+        var survivorsPerPhase: [String: Int] = [:]
+        for (phase, count) in report.survivorsPerPhase { survivorsPerPhase["\(phase)"] = count }
+        var dropped: [String: Int] = [:]
+        for (phase, count) in report.droppedPerPhase { dropped["\(phase)"] = count }
+        var object: [String: Any] = [
+            "verified": report.verified,
+            "clients": configuration.clients,
+            "dimension": configuration.dimension,
+            "bits": configuration.bits,
+            "dropout": configuration.dropoutRate,
+            "drop_phase": configuration.dropPhase.rawValue,
+            "graph": report.parameters.graph == .complete ? "complete" : "harary",
+            "mode": configuration.mode == .active ? "active" : "honest",
+            "seed": configuration.seed,
+            "survivors": report.survivors,
+            "survivors_per_phase": survivorsPerPhase,
+            "dropped_per_phase": dropped,
+            "neighbors": report.parameters.neighbors,
+            "threshold": report.parameters.threshold,
+            "wall_seconds": report.wallSeconds,
+            "phases": phases,
+            "bytes_per_client": ["up": report.bytesUpPerClient, "down": report.bytesDownPerClient],
+        ]
+        if let reason = report.abortReason {
+            object["abort_reason"] = reason.description
+            object["abort_code"] = Int(reason.code.rawValue)
+        }
+        return object
+    }
+
+    var jsonString: String {
+        guard let data = try? JSONSerialization.data(withJSONObject: jsonObject, options: [.sortedKeys]) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// Writes one progress line to standard error.
+@Sendable func reportProgress(_ line: String) {
+    FileHandle.standardError.write(Data("secagg: \(line)\n".utf8))
+}
+
+func pad(_ text: String, _ width: Int, left: Bool = false) -> String {
+    let padding = String(repeating: " ", count: max(0, width - text.count))
+    return left ? padding + text : text + padding
+}
