@@ -5,6 +5,7 @@
 // Layering, downward only (see README "Layout"):
 //   CSodium -> SecAggCrypto (the only importer of libsodium)
 //   SecAggMath (Shamir over GF(2^61-1), Z_{2^bits} vectors, neighbour graphs, (k, t) parameter finder)
+//   SecAggNoise (Noise_XX_25519_ChaChaPoly_BLAKE2b handshake and transport cipher states, sans-IO)
 //   SecAggWire (canonical codec and messages, no dependencies)
 //   SecAggProtocol (sans-IO state machines; Crypto + Math + Wire)
 //   SecAggSimulation (seeded randomness, in-process round driver; never linked by a daemon or client)
@@ -22,6 +23,7 @@ let package = Package(
         .library(name: "SecAggCrypto", targets: ["SecAggCrypto"]),
         .library(name: "SecAggMath", targets: ["SecAggMath"]),
         .library(name: "SecAggWire", targets: ["SecAggWire"]),
+        .library(name: "SecAggNoise", targets: ["SecAggNoise"]),
         .library(name: "SecAggProtocol", targets: ["SecAggProtocol"]),
         .library(name: "SecAggSimulation", targets: ["SecAggSimulation"]),
         .executable(name: "secagg", targets: ["secagg"]),
@@ -38,6 +40,7 @@ let package = Package(
         .target(name: "SecAggCrypto", dependencies: ["CSodium"], swiftSettings: strictSettings),
         .target(name: "SecAggMath", dependencies: ["SecAggCrypto"], swiftSettings: strictSettings),
         .target(name: "SecAggWire", swiftSettings: strictSettings),
+        .target(name: "SecAggNoise", dependencies: ["SecAggCrypto"], swiftSettings: strictSettings),
         .target(name: "SecAggProtocol", dependencies: ["SecAggCrypto", "SecAggMath", "SecAggWire"], swiftSettings: strictSettings),
         .target(name: "SecAggSimulation", dependencies: ["SecAggProtocol", "SecAggMath", "SecAggCrypto", "SecAggWire"], swiftSettings: strictSettings),
         .executableTarget(
@@ -50,6 +53,9 @@ let package = Package(
         ),
         .testTarget(name: "SecAggCryptoTests", dependencies: ["SecAggCrypto"], swiftSettings: strictSettings),
         .testTarget(name: "SecAggMathTests", dependencies: ["SecAggMath", "SecAggCrypto"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "SecAggNoiseTests", dependencies: ["SecAggNoise", "SecAggCrypto"],
+            resources: [.copy("Vectors")], swiftSettings: strictSettings),
         .testTarget(name: "SecAggWireTests", dependencies: ["SecAggWire"], swiftSettings: strictSettings),
         .testTarget(name: "SecAggProtocolTests", dependencies: ["SecAggProtocol", "SecAggSimulation"], swiftSettings: strictSettings),
         .testTarget(name: "SecAggSimulationTests", dependencies: ["SecAggSimulation"], swiftSettings: strictSettings),

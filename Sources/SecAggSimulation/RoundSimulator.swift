@@ -25,7 +25,7 @@ public struct SimulationReport: Sendable {
 }
 
 /// Runs one round in-process with the real client and coordinator state machines, every message going through
-/// the canonical encoding, clients working in parallel (SPEC §6; README "Simulate").
+/// the canonical encoding, clients working in parallel (SPEC §8; README "Simulate").
 public struct RoundSimulator: Sendable {
     public let configuration: SimulationConfiguration
     private let resolved: ResolvedParameters
@@ -43,22 +43,17 @@ public struct RoundSimulator: Sendable {
     /// The parameters the configuration resolved to.
     public var parameters: ResolvedParameters { resolved }
 
-    /// The input of `client`: uniform in 0...maximumInput, reproducible from the seed.
+    /// The input of `client`: entries in 0...maximumInput, reproducible from the seed. (Simulation data, not
+    /// protocol randomness: a multiply-shift reduction of 64-bit words, whose bias of at most 2^-32 is harmless here.)
     public func input(of client: ParticipantIndex) -> [UInt64] {
         var random = SeededRandom(seed: configuration.seed, stream: "input-\(client)")
         let bound = resolved.maximumInput
         var values = [UInt64](repeating: 0, count: configuration.dimension)
-        if bound == .max {
-            for position in values.indices { values[position] = random.nextUInt64() }
-        } else if bound < UInt64(UInt32.max) {
-            for position in values.indices { values[position] = random.uniform(below: bound + 1) }
-        } else {
-            let mask = bound.nextPowerOfTwoMask
-            for position in values.indices {
-                var candidate = random.nextUInt64() & mask
-                while candidate > bound { candidate = random.nextUInt64() & mask }
-                values[position] = candidate
-            }
+        values.withUnsafeMutableBytes { random.fill($0) }
+        if bound == .max { return values }
+        let range = bound + 1
+        for position in values.indices {
+            values[position] = UInt64(littleEndian: values[position]).multipliedFullWidth(by: range).high
         }
         return values
     }
@@ -105,7 +100,7 @@ public struct RoundSimulator: Sendable {
         let roundParameters = RoundParameters(
             roundID: roundID, taskName: "simulation", dimension: UInt32(configuration.dimension),
             bits: UInt8(configuration.bits), maximumInput: resolved.maximumInput, graph: resolved.graph,
-            threshold: UInt32(resolved.threshold), minimumSurvivors: UInt32(resolved.threshold),
+            threshold: UInt32(resolved.threshold), minimumSurvivors: UInt32(resolved.threshold + 1),
             mode: configuration.mode, invitedCount: UInt32(count), nonce: nonceSource.bytes(32))
 
         var report = SimulationReport(
@@ -137,12 +132,21 @@ public struct RoundSimulator: Sendable {
             let phaseStart = clock.now
             let phase = coordinator.phase
             // Route the coordinator's output.
-            var deliveries: [ParticipantIndex: [[UInt8]]] = [:]
+            // Each message is encoded and decoded once (a broadcast is the same bytes for every recipient) and
+            // counted in every recipient's download.
+            var deliveries: [ParticipantIndex: [CoordinatorMessage]] = [:]
+            var received: [ParticipantIndex: Int] = [:]
             for action in actions {
                 switch action {
                 case let .send(message, recipients):
                     let bytes = message.encoded
-                    for recipient in recipients { deliveries[recipient, default: []].append(bytes) }
+                    guard let decoded = try? CoordinatorMessage(decoding: bytes) else {
+                        preconditionFailure("the coordinator's own encoding must decode: \(message.typeName)")
+                    }
+                    for recipient in recipients {
+                        deliveries[recipient, default: []].append(decoded)
+                        received[recipient, default: 0] += bytes.count
+                    }
                 case let .participantDropped(_, dropPhase, _):
                     report.droppedPerPhase[dropPhase, default: 0] += 1
                 case let .completed(released):
@@ -158,7 +162,7 @@ public struct RoundSimulator: Sendable {
             // Clients scheduled to drop in this phase vanish before answering.
             var work: [ClientWork] = []
             for (recipient, messages) in deliveries.sorted(by: { $0.key < $1.key }) {
-                bytesDown += messages.reduce(0) { $0 + $1.count }
+                bytesDown += received[recipient] ?? 0
                 if let phase, plan[recipient] == phase {
                     clients[recipient] = nil
                     for action in coordinator.participantDisconnected(recipient, now: now) {
@@ -168,8 +172,11 @@ public struct RoundSimulator: Sendable {
                     }
                     continue
                 }
+                guard let identity = identities[recipient] else { continue }
+                // Simulated clients accept any valid parameters (thresholds down to 1) to exercise the protocol.
                 let machine = clients[recipient] ?? ClientStateMachine(
-                    configuration: ClientConfiguration(identity: identities[recipient]!), input: input(of: recipient))
+                    configuration: ClientConfiguration(identity: identity, minimumThreshold: 1, minimumSurvivors: 2),
+                    input: input(of: recipient))
                 work.append(ClientWork(index: recipient, machine: machine, messages: messages,
                                        phaseTag: phase.map { "\($0)" } ?? "end"))
             }
@@ -228,7 +235,7 @@ public struct RoundSimulator: Sendable {
     private struct ClientWork: Sendable {
         var index: ParticipantIndex
         var machine: ClientStateMachine
-        var messages: [[UInt8]]
+        var messages: [CoordinatorMessage]
         var phaseTag: String
     }
 
@@ -259,9 +266,8 @@ public struct RoundSimulator: Sendable {
         var machine = item.machine
         var random = SeededRandom(seed: seed, stream: "client-\(item.index)-\(item.phaseTag)")
         var replies: [[UInt8]] = []
-        for bytes in item.messages {
+        for message in item.messages {
             do {
-                let message = try CoordinatorMessage(decoding: bytes)
                 for action in try machine.handle(message, using: &random) {
                     if case let .send(reply) = action { replies.append(reply.encoded) }
                 }

@@ -101,7 +101,7 @@ extension SimulationConfiguration {
             case let .fixed(value):
                 guard value >= 1 else { throw SimulationConfigurationError("--neighbors must be at least 1") }
                 degree = min(value, clients - 1)
-                chosenThreshold = mode == .active ? degree * 2 / 3 + 1 : degree / 2 + 1
+                chosenThreshold = mode == .active ? (degree + degree % 2) * 2 / 3 + 1 : degree / 2 + 1
             case .automatic:
                 do {
                     let found = try ParameterFinder.find(
@@ -119,8 +119,10 @@ extension SimulationConfiguration {
         guard chosenThreshold >= 1, chosenThreshold <= degree else {
             throw SimulationConfigurationError("--threshold must be 1...\(degree) (the neighbour count)")
         }
-        if mode == .active, chosenThreshold * 2 <= degree {
-            throw SimulationConfigurationError("active mode needs --threshold > \(degree / 2) (half the neighbours)")
+        // One node of a Harary graph of odd degree on an odd number of nodes has an extra neighbour.
+        let holders = harary && degree < clients - 1 ? min(degree + degree % 2, clients - 1) : degree
+        if mode == .active, chosenThreshold * 2 <= holders {
+            throw SimulationConfigurationError("active mode needs --threshold > \(holders / 2) (half the share holders)")
         }
         let graph: GraphShape = harary && degree < clients - 1 ? .harary(degree: UInt32(degree)) : .complete
         return ResolvedParameters(graph: graph, neighbors: degree, threshold: chosenThreshold, maximumInput: maximum)

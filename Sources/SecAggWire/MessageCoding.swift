@@ -30,7 +30,7 @@ extension CoordinatorMessage: WireEncodable, WireDecodable {
             case let .aborted(code, reason):
                 writer.write(UInt8(1))
                 writer.write(code)
-                writer.writeOpaque(Array(reason.utf8.prefix(WireLimits.maximumReasonBytes)), prefixBytes: 2)
+                writer.writeOpaque(truncatedReason(reason), prefixBytes: 2)
             }
         }
     }
@@ -112,7 +112,7 @@ extension ClientMessage: WireEncodable, WireDecodable {
             writer.writeList(message.shares) { writer, share in share.encode(into: &writer) }
         case let .abort(message):
             writer.write(message.code)
-            writer.writeOpaque(Array(message.reason.utf8.prefix(WireLimits.maximumReasonBytes)), prefixBytes: 2)
+            writer.writeOpaque(truncatedReason(message.reason), prefixBytes: 2)
         }
     }
 
@@ -168,4 +168,15 @@ private func readReason(_ reader: inout WireReader) throws(WireError) -> String 
         throw .invalidValue(field: "reason", reason: "not UTF-8")
     }
     return reason
+}
+
+/// The UTF-8 bytes of `reason`, cut at a character boundary to at most ``WireLimits/maximumReasonBytes``.
+func truncatedReason(_ reason: String) -> [UInt8] {
+    var bytes: [UInt8] = []
+    for character in reason {
+        let encoded = Array(String(character).utf8)
+        guard bytes.count + encoded.count <= WireLimits.maximumReasonBytes else { break }
+        bytes += encoded
+    }
+    return bytes
 }

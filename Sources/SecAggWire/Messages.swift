@@ -72,7 +72,7 @@ public struct RoundOutcome: Sendable, Hashable {
     public enum Result: Sendable, Hashable {
         /// The sum was released; `survivorCount` inputs are in it.
         case completed(survivorCount: UInt32)
-        /// The round aborted with an abort code (SPEC §7) and a human-readable reason.
+        /// The round aborted with an abort code (SPEC §9.1) and a human-readable reason.
         case aborted(code: UInt16, reason: String)
     }
 
@@ -183,7 +183,7 @@ public struct UnmaskResponse: Sendable, Hashable {
     }
 }
 
-/// A client leaving the round on purpose, with an abort code (SPEC §7). Type 0x46.
+/// A client leaving the round on purpose, with an abort code (SPEC §9.1). Type 0x46.
 public struct ClientAbort: Sendable, Hashable {
     public var roundID: RoundID
     public var code: UInt16

@@ -157,8 +157,9 @@ extension RoundParameters {
         guard threshold >= 1, threshold <= invitedCount - 1 else {
             throw .invalidField(field: "threshold", reason: "must be 1...invitedCount-1 (\(invitedCount - 1))")
         }
-        guard minimumSurvivors >= threshold, minimumSurvivors <= invitedCount else {
-            throw .invalidField(field: "minimumSurvivors", reason: "must be threshold...invitedCount")
+        // With only t clients each would have t − 1 neighbours, fewer than the t share holders it needs.
+        guard minimumSurvivors > threshold, minimumSurvivors <= invitedCount else {
+            throw .invalidField(field: "minimumSurvivors", reason: "must be threshold+1...invitedCount")
         }
         if case let .harary(degree) = graph {
             guard degree >= 1 else { throw .invalidField(field: "degree", reason: "must be at least 1") }
@@ -167,8 +168,9 @@ extension RoundParameters {
             }
         }
         if mode == .active {
-            // Active security needs an honest majority among the share holders (SPEC §2.3).
-            let holders = UInt64(neighbourCount)
+            // Active security needs an honest majority among the share holders (SPEC §2.3). A Harary graph of odd
+            // degree k on an odd number of nodes gives one node k + 1 neighbours: count that node.
+            let holders = UInt64(maximumNeighbourCount)
             guard UInt64(threshold) * 2 > holders else {
                 throw .invalidField(field: "threshold", reason: "active mode needs threshold > neighbours/2 (\(holders))")
             }
@@ -187,6 +189,15 @@ extension RoundParameters {
         switch graph {
         case .complete: return invitedCount - 1
         case let .harary(degree): return min(degree, invitedCount - 1)
+        }
+    }
+
+    /// The most neighbours any client can have: the degree, plus one for odd degrees (one node of a Harary graph
+    /// of odd degree on an odd number of nodes has an extra edge); at most invitedCount − 1.
+    public var maximumNeighbourCount: UInt32 {
+        switch graph {
+        case .complete: return invitedCount - 1
+        case let .harary(degree): return min(degree + degree % 2, invitedCount - 1)
         }
     }
 }

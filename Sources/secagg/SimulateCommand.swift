@@ -59,7 +59,9 @@ struct SimulateCommand: AsyncParsableCommand {
         }
         let report = await simulator.run()
         if json {
-            print(SimulationOutput(report).jsonString)
+            var output = SimulationOutput(report)
+            output.peakResidentMebibytes = peakResidentMebibytes()
+            print(output.jsonString)
         } else {
             print(SimulationOutput(report).summary)
         }
@@ -80,6 +82,8 @@ extension DropPhase: ExpressibleByArgument {}
 /// The report in the two forms the CLI prints.
 struct SimulationOutput {
     let report: SimulationReport
+    /// Peak RSS of the process, when measured.
+    var peakResidentMebibytes: Double?
 
     init(_ report: SimulationReport) { self.report = report }
 
@@ -144,6 +148,7 @@ struct SimulationOutput {
             "phases": phases,
             "bytes_per_client": ["up": report.bytesUpPerClient, "down": report.bytesDownPerClient],
         ]
+        if let peak = peakResidentMebibytes { object["peak_rss_mib"] = peak }
         if let reason = report.abortReason {
             object["abort_reason"] = reason.description
             object["abort_code"] = Int(reason.code.rawValue)

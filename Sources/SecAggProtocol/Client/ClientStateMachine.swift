@@ -2,7 +2,7 @@ import SecAggCrypto
 import SecAggMath
 import SecAggWire
 
-/// The client side of one round, sans-IO (SPEC §6.1).
+/// The client side of one round, sans-IO (SPEC §8.1).
 ///
 /// Feed it every message from the coordinator with ``handle(_:using:)``; it returns the messages to send and,
 /// at the end, a receipt. It reads no clock and draws randomness only from the source it is given. A rejected
@@ -173,7 +173,7 @@ struct Transition: Sendable {
 
 extension CoordinatorMessage {
     /// The message's name for errors and logs.
-    var typeName: String {
+    public var typeName: String {
         switch self {
         case .advertiseKeysRequest: return "advertiseKeysRequest"
         case .shareKeysRequest: return "shareKeysRequest"

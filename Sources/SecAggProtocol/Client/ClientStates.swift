@@ -2,7 +2,7 @@ import SecAggCrypto
 import SecAggMath
 import SecAggWire
 
-// One type per client state (SPEC §6.1). Each `handle` validates its input completely before building the
+// One type per client state (SPEC §8.1). Each `handle` validates its input completely before building the
 // next state, so a throw leaves the machine untouched.
 
 /// Waiting for the coordinator's invitation (``AdvertiseKeysRequest``).
@@ -110,10 +110,10 @@ struct AdvertisedKeys: Sendable {
                           "\(neighbourIndices.count) neighbours, threshold is \(context.threshold)")
         }
         // Verify every neighbour's advertisement before using any of its keys.
+        // Advertisements arrive strictly increasing by index (the decoder enforces it): binary search them.
         var neighbours: [ParticipantIndex: VerifiedNeighbour] = [:]
-        let byIndex = Dictionary(uniqueKeysWithValues: advertisements.map { ($0.index, $0) })
         for neighbourIndex in neighbourIndices {
-            guard let advertisement = byIndex[neighbourIndex] else { continue }
+            guard let advertisement = advertisements.binarySearch(index: neighbourIndex) else { continue }
             neighbours[neighbourIndex] = try VerifiedNeighbour(
                 advertisement, roundDigest: roundDigest, authority: configuration.enrollmentAuthority)
         }
@@ -133,6 +133,9 @@ struct AdvertisedKeys: Sendable {
         }
         var sealed: [EncryptedShare] = []
         sealed.reserveCapacity(recipients.count)
+        // One agreement per neighbour serves both directions: the key for our bundle to it, and the key for its
+        // bundle to us (derived now, so that the MaskedInputRequest needs no second agreement).
+        var openingKeys: [ParticipantIndex: SymmetricKey] = [:]
         for (position, recipient) in recipients.enumerated() {
             guard let neighbour = neighbours[recipient] else { continue }
             let agreement: SharedSecret
@@ -143,6 +146,8 @@ struct AdvertisedKeys: Sendable {
             }
             let key = Derivation.shareEncryptionKey(
                 agreement: agreement, sessionID: context.sessionID, sender: index, recipient: recipient)
+            openingKeys[recipient] = Derivation.shareEncryptionKey(
+                agreement: agreement, sessionID: context.sessionID, sender: recipient, recipient: index)
             let bundle = ShareBundle(
                 owner: index, holder: recipient,
                 selfMaskShare: selfMaskShares[position].encoded, maskingKeyShare: maskingKeyShares[position].encoded)
@@ -156,10 +161,23 @@ struct AdvertisedKeys: Sendable {
         }
         let commitment = Derivation.selfMaskCommitment(seed: selfMaskSeed, sessionID: context.sessionID, owner: index)
         let next = SharedKeys(
-            context: context, index: index, input: input, encryptionKey: encryptionKey, maskingKey: maskingKey,
-            selfMaskSeed: selfMaskSeed, neighbours: neighbours)
+            context: context, index: index, input: input, maskingKey: maskingKey,
+            selfMaskSeed: selfMaskSeed, neighbours: neighbours, openingKeys: openingKeys)
         let message = ShareKeys(roundID: parameters.roundID, selfMaskCommitment: commitment, shares: sealed)
         return Transition(next: .shared(next), actions: [.send(.shareKeys(message))])
+    }
+}
+
+extension [KeyAdvertisement] {
+    /// The advertisement of `index` in a list sorted by strictly increasing index.
+    func binarySearch(index: ParticipantIndex) -> KeyAdvertisement? {
+        var low = startIndex
+        var high = endIndex
+        while low < high {
+            let middle = low + (high - low) / 2
+            if self[middle].index < index { low = middle + 1 } else { high = middle }
+        }
+        return low < endIndex && self[low].index == index ? self[low] : nil
     }
 }
 
@@ -205,10 +223,11 @@ struct SharedKeys: Sendable {
     let context: SessionContext
     let index: ParticipantIndex
     let input: ModularVector
-    let encryptionKey: X25519.PrivateKey
     let maskingKey: X25519.PrivateKey
     let selfMaskSeed: SecureBytes
     let neighbours: [ParticipantIndex: VerifiedNeighbour]
+    /// Keys for opening each neighbour's bundle to this client.
+    let openingKeys: [ParticipantIndex: SymmetricKey]
 
     func handle(_ request: MaskedInputRequest) throws(ClientError) -> Transition {
         let parameters = context.parameters
@@ -256,10 +275,7 @@ struct SharedKeys: Sendable {
 
     /// Decrypts and checks one bundle; nil if it fails authentication or is malformed or misaddressed.
     private func open(_ share: EncryptedShare) -> HeldShares? {
-        guard let neighbour = neighbours[share.sender],
-              let agreement = try? encryptionKey.sharedSecret(with: neighbour.encryptionKey) else { return nil }
-        let key = Derivation.shareEncryptionKey(
-            agreement: agreement, sessionID: context.sessionID, sender: share.sender, recipient: index)
+        guard let key = openingKeys[share.sender] else { return nil }
         let binding = Derivation.shareBinding(sessionID: context.sessionID, sender: share.sender, recipient: index)
         guard let plaintext = try? ChaChaPoly.open(
                 share.ciphertext, using: key, nonce: Derivation.zeroNonce, authenticating: binding),
@@ -306,8 +322,9 @@ struct MaskedInputSent: Sendable {
                     reason: "neighbour \(survivor) is listed as a survivor but never shared keys"))
             }
         }
-        guard survivors.allSatisfy({ $0 <= parameters.invitedCount }) else {
-            throw .coordinatorViolation(.inconsistentView(reason: "survivor index beyond the invited count"))
+        // Survivors are a subset of U1: padding the set with strangers must not pass the minimum-size check.
+        guard survivors.allSatisfy({ context.isInFirstSet($0) }) else {
+            throw .coordinatorViolation(.inconsistentView(reason: "survivor set lists a participant that never advertised keys"))
         }
         if survivors.count < context.requiredSurvivors {
             return .abort(roundID: parameters.roundID, participant: index, .tooFewMaskedInputs,

@@ -17,7 +17,7 @@ public struct ClientConfiguration: Sendable {
 
     public init(
         identity: Ed25519.SigningKey, enrollmentAuthority: Ed25519.VerifyingKey? = nil,
-        minimumThreshold: UInt32 = 2, minimumSurvivors: UInt32 = 2, requireActiveMode: Bool = false
+        minimumThreshold: UInt32 = 2, minimumSurvivors: UInt32 = 3, requireActiveMode: Bool = false
     ) {
         self.identity = identity
         self.enrollmentAuthority = enrollmentAuthority

@@ -2,7 +2,7 @@ import SecAggCrypto
 import SecAggMath
 import SecAggWire
 
-/// The coordinator side of one round, sans-IO (SPEC §6.2).
+/// The coordinator side of one round, sans-IO (SPEC §8.2).
 ///
 /// Inputs: ``start(now:)``, ``handle(_:from:now:)`` for each client message, ``participantDisconnected(_:now:)``,
 /// and ``advance(now:)`` / ``handleTimeout(now:)`` to close a phase. Outputs: ``CoordinatorAction`` values.
@@ -48,6 +48,9 @@ public struct CoordinatorStateMachine: Sendable {
         guard configuration.roster.values.allSatisfy({ $0.endorsement.isEmpty || $0.endorsement.count == 64 }) else {
             throw .invalidRoster("endorsements must be empty or 64 bytes")
         }
+        if let invalid = configuration.roster.first(where: { !$0.value.identity.isPrimeOrderPoint }) {
+            throw .invalidRoster("the identity key of participant \(invalid.key) is not a valid Ed25519 point")
+        }
         self.configuration = configuration
         roundDigest = Derivation.roundDigest(configuration.parameters)
         live = Set(configuration.roster.keys)
@@ -91,11 +94,12 @@ public struct CoordinatorStateMachine: Sendable {
         case let .unmasking(s): (expected, received) = (s.recipients.intersection(live).subtracting(s.responded), s.responded.count)
         default: return nil
         }
-        let required = phase == .unmasking
-            ? Int(configuration.parameters.threshold)
-            : Int(max(configuration.parameters.threshold, configuration.parameters.minimumSurvivors))
+        let required = phase == .unmasking ? Int(configuration.parameters.threshold) : requiredSurvivors
+        var canAdvance = received >= required
+        if case let .unmasking(s) = state { canAdvance = canAdvance && s.hasEnoughShares }
         return PhaseProgress(
-            phase: phase, expected: received + expected.count, received: received, required: required, deadline: deadline)
+            phase: phase, expected: received + expected.count, received: received, required: required,
+            canAdvance: canAdvance, deadline: deadline)
     }
 
     /// The released result, once completed.
@@ -213,9 +217,7 @@ public struct CoordinatorStateMachine: Sendable {
 
     // MARK: Phase transitions
 
-    private var requiredSurvivors: Int {
-        Int(max(configuration.parameters.threshold, configuration.parameters.minimumSurvivors))
-    }
+    private var requiredSurvivors: Int { Int(configuration.parameters.minimumSurvivors) }
 
     private mutating func open(_ phase: RoundPhase, participants: Int, now: ProtocolInstant) -> [CoordinatorAction] {
         let until = now.advanced(by: configuration.timeouts[phase])
@@ -408,7 +410,7 @@ public struct CoordinatorStateMachine: Sendable {
 
 extension ClientMessage {
     /// The message's name for errors and logs.
-    var typeName: String {
+    public var typeName: String {
         switch self {
         case .advertiseKeys: return "advertiseKeys"
         case .shareKeys: return "shareKeys"

@@ -2,7 +2,7 @@ import SecAggCrypto
 import SecAggMath
 import SecAggWire
 
-// One type per coordinator state (SPEC §6.2). Each `accept` validates a message completely before it mutates
+// One type per coordinator state (SPEC §8.2). Each `accept` validates a message completely before it mutates
 // anything, so a rejected message leaves the state as it was.
 
 /// An advertisement whose signature verified against the sender's enrolled identity.
@@ -198,6 +198,18 @@ struct CollectingUnmaskResponses: Sendable {
             }
         }
         responded.insert(sender)
+    }
+
+    /// Every secret that must be reconstructed already has at least t shares.
+    var hasEnoughShares: Bool {
+        let context = collected.context
+        let threshold = context.threshold
+        for owner in survivors where (selfMaskShares[owner]?.count ?? 0) < threshold { return false }
+        for owner in collected.members.subtracting(survivorSet) {
+            let needed = context.graph.neighbors(of: owner).contains { survivorSet.contains($0) }
+            if needed, (maskingKeyShares[owner]?.count ?? 0) < threshold { return false }
+        }
+        return true
     }
 
     struct Unmasked {

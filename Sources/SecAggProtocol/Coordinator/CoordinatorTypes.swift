@@ -141,15 +141,16 @@ public struct PhaseProgress: Sendable, Hashable {
     public var expected: Int
     /// Valid messages received in this phase.
     public var received: Int
-    /// Fewest messages with which closing the phase does not abort.
+    /// Fewest messages with which closing the phase can succeed.
     public var required: Int
+    /// Closing now would not abort: enough messages arrived (and, when unmasking, every secret that must be
+    /// reconstructed has at least t shares).
+    public var canAdvance: Bool
     /// When the phase should be closed at the latest.
     public var deadline: ProtocolInstant
 
     /// Every expected participant has answered: advance now.
     public var isComplete: Bool { received >= expected }
-    /// Enough participants answered that closing now would not abort.
-    public var canAdvance: Bool { received >= required }
 }
 
 /// Why the coordinator state machine rejected an input; the state is unchanged.

@@ -54,16 +54,20 @@ public enum Derivation {
     /// session_id = BLAKE2b-256(label("secagg/v1/session") ‖ round_digest ‖ u32(|U1|) ‖
     /// for each advertisement in increasing index order: u32(index) ‖ identity ‖ c_pk ‖ s_pk ‖ signature).
     public static func sessionID(roundDigest: [UInt8], advertisements: [KeyAdvertisement]) -> [UInt8] {
-        var hasher = Blake2b.Hasher()
-        hasher.update(labelled(sessionLabel, roundDigest, u32(UInt32(advertisements.count))))
+        var bytes = labelled(sessionLabel, roundDigest, u32(UInt32(advertisements.count)))
+        bytes.reserveCapacity(bytes.count + advertisements.count * (4 + 3 * 32 + 64))
         for advertisement in advertisements {
-            hasher.update(u32(advertisement.index))
-            hasher.update(advertisement.identityKey)
-            hasher.update(advertisement.encryptionKey)
-            hasher.update(advertisement.maskingKey)
-            hasher.update(advertisement.signature)
+            let index = advertisement.index
+            bytes.append(UInt8(truncatingIfNeeded: index >> 24))
+            bytes.append(UInt8(truncatingIfNeeded: index >> 16))
+            bytes.append(UInt8(truncatingIfNeeded: index >> 8))
+            bytes.append(UInt8(truncatingIfNeeded: index))
+            bytes.append(contentsOf: advertisement.identityKey)
+            bytes.append(contentsOf: advertisement.encryptionKey)
+            bytes.append(contentsOf: advertisement.maskingKey)
+            bytes.append(contentsOf: advertisement.signature)
         }
-        return hasher.finalize()
+        return Blake2b.hash(bytes)
     }
 
     /// The public coin seeding the neighbour-graph labelling: KDF(label "secagg/v1/graph", key session_id, context empty).

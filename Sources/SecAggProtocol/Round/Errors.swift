@@ -1,7 +1,7 @@
 import SecAggMath
 import SecAggWire
 
-/// The phases of a round, in order (SPEC §6).
+/// The phases of a round, in order (SPEC §8).
 public enum RoundPhase: UInt8, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     case advertiseKeys = 0
     case shareKeys = 1
@@ -21,7 +21,7 @@ public enum RoundPhase: UInt8, Sendable, Hashable, CaseIterable, CustomStringCon
     }
 }
 
-/// Abort codes carried on the wire in ``RoundOutcome`` and ``ClientAbort`` (SPEC §7).
+/// Abort codes carried on the wire in ``RoundOutcome`` and ``ClientAbort`` (SPEC §9.1).
 public enum AbortCode: UInt16, Sendable, Hashable, CaseIterable {
     /// Fewer clients than the round's minimum finished the advertise phase.
     case tooFewAdvertised = 0x0101

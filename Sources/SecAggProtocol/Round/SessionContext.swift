@@ -34,8 +34,20 @@ struct SessionContext: Sendable {
         return try NeighborGraph(participants: participants, kind: kind, coin: &coin)
     }
 
-    /// The fewest survivors any phase may close with.
-    var requiredSurvivors: Int { Int(max(parameters.threshold, parameters.minimumSurvivors)) }
+    /// The fewest survivors any phase may close with (validation guarantees it exceeds the threshold).
+    var requiredSurvivors: Int { Int(parameters.minimumSurvivors) }
+
+    /// Whether `index` is in U1 (the graph's participants, sorted).
+    func isInFirstSet(_ index: ParticipantIndex) -> Bool {
+        let members = graph.participants
+        var low = 0
+        var high = members.count
+        while low < high {
+            let middle = (low + high) / 2
+            if members[middle] < index { low = middle + 1 } else { high = middle }
+        }
+        return low < members.count && members[low] == index
+    }
 
     var threshold: Int { Int(parameters.threshold) }
 }
