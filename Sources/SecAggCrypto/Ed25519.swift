@@ -21,7 +21,7 @@ public enum Ed25519 {
         public let verifyingKey: VerifyingKey
 
         /// libsodium's 64-byte secret key (seed ‖ public key).
-        private let expanded: SecureBytes
+        let expanded: SecureBytes
 
         /// Derives the key pair from a 32-byte seed (`crypto_sign_seed_keypair`), so identities can be stored
         /// as seeds and restored deterministically.

@@ -137,3 +137,34 @@ struct Ed25519Tests {
         #expect(key.description == "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
     }
 }
+
+@Suite("Ed25519 to X25519")
+struct Ed25519AgreementTests {
+    @Test("The derived X25519 key pair matches on both sides and agrees with a peer")
+    func derivedKeysMatch() throws {
+        var random = CountingRandom()
+        let alice = Ed25519.SigningKey(using: &random)
+        let bob = Ed25519.SigningKey(using: &random)
+        #expect(try alice.verifyingKey.agreementKey() == alice.agreementKey.publicKey)
+        let forward = try alice.agreementKey.sharedSecret(with: try bob.verifyingKey.agreementKey())
+        let backward = try bob.agreementKey.sharedSecret(with: try alice.verifyingKey.agreementKey())
+        let a = forward.withUnsafeBytes { Array($0) }
+        let b = backward.withUnsafeBytes { Array($0) }
+        #expect(a == b)
+        #expect(a != [UInt8](repeating: 0, count: 32))
+    }
+
+    @Test("RFC 8032 TEST 1 maps to the X25519 key that libsodium's documented conversion gives")
+    func knownAnswer() throws {
+        // Seed of RFC 8032 §7.1 TEST 1. The expected X25519 public key is the Montgomery u = (1 + y)/(1 − y) of
+        // the Edwards public key, computed independently with Python integers.
+        let key = try Ed25519.SigningKey(seed: SecureBytes(copying: hex(
+            "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")))
+        let montgomery = try key.verifyingKey.agreementKey()
+        #expect(montgomery == key.agreementKey.publicKey)
+        #expect(montgomery.rawRepresentation == hex(ed25519TestOneMontgomery))
+    }
+}
+
+/// u = (1 + y) / (1 − y) mod 2^255 − 19 for the public key of RFC 8032 TEST 1, little-endian.
+private let ed25519TestOneMontgomery = "d85e07ec22b0ad881537c2f44d662d1a143cf830c57aca4305d85c7a90f6b62e"
