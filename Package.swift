@@ -9,7 +9,9 @@
 //   SecAggWire (canonical codec and messages, no dependencies)
 //   SecAggProtocol (sans-IO state machines; Crypto + Math + Wire)
 //   SecAggSimulation (seeded randomness, in-process round driver; never linked by a daemon or client)
-//   secagg (command line)
+//   SecAggTransport (TCP framing + Noise XX secure channel on SwiftNIO)
+//   SecAggClient, SecAggCoordinator (client library; coordinator service with deadlines and round scheduling)
+//   secagg (command line), secaggd (daemon)
 import PackageDescription
 
 let strictSettings: [SwiftSetting] = [
@@ -26,10 +28,18 @@ let package = Package(
         .library(name: "SecAggNoise", targets: ["SecAggNoise"]),
         .library(name: "SecAggProtocol", targets: ["SecAggProtocol"]),
         .library(name: "SecAggSimulation", targets: ["SecAggSimulation"]),
+        .library(name: "SecAggTransport", targets: ["SecAggTransport"]),
+        .library(name: "SecAggClient", targets: ["SecAggClient"]),
+        .library(name: "SecAggCoordinator", targets: ["SecAggCoordinator"]),
         .executable(name: "secagg", targets: ["secagg"]),
+        .executable(name: "secaggd", targets: ["secaggd"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(
@@ -43,11 +53,56 @@ let package = Package(
         .target(name: "SecAggNoise", dependencies: ["SecAggCrypto"], swiftSettings: strictSettings),
         .target(name: "SecAggProtocol", dependencies: ["SecAggCrypto", "SecAggMath", "SecAggWire"], swiftSettings: strictSettings),
         .target(name: "SecAggSimulation", dependencies: ["SecAggProtocol", "SecAggMath", "SecAggCrypto", "SecAggWire"], swiftSettings: strictSettings),
+        .target(
+            name: "SecAggTransport",
+            dependencies: [
+                "SecAggNoise", "SecAggCrypto", "SecAggWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "SecAggClient",
+            dependencies: [
+                "SecAggTransport", "SecAggProtocol", "SecAggCrypto", "SecAggWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "SecAggCoordinator",
+            dependencies: [
+                "SecAggTransport", "SecAggProtocol", "SecAggMath", "SecAggCrypto", "SecAggWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "secagg",
             dependencies: [
                 "SecAggSimulation", "SecAggProtocol", "SecAggMath", "SecAggCrypto", "SecAggWire",
+                "SecAggClient", "SecAggCoordinator", "SecAggTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "secaggd",
+            dependencies: [
+                "SecAggCoordinator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
@@ -59,6 +114,24 @@ let package = Package(
         .testTarget(name: "SecAggWireTests", dependencies: ["SecAggWire"], swiftSettings: strictSettings),
         .testTarget(name: "SecAggProtocolTests", dependencies: ["SecAggProtocol", "SecAggSimulation"], swiftSettings: strictSettings),
         .testTarget(name: "SecAggSimulationTests", dependencies: ["SecAggSimulation"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "SecAggTransportTests",
+            dependencies: [
+                "SecAggTransport", "SecAggNoise", "SecAggCrypto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings),
+        .testTarget(
+            name: "SecAggNetworkTests",
+            dependencies: [
+                "SecAggCoordinator", "SecAggClient", "SecAggTransport", "SecAggProtocol", "SecAggSimulation",
+                "SecAggCrypto", "SecAggWire",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings),
     ],
     swiftLanguageModes: [.v6]
 )

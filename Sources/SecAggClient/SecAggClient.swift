@@ -1,0 +1,187 @@
+import Logging
+import NIOCore
+import SecAggCrypto
+import SecAggProtocol
+import SecAggTransport
+import SecAggWire
+
+/// Where and how a client reaches its coordinator.
+public struct SecAggClientConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// The coordinator's Ed25519 identity; the handshake fails unless the coordinator proves it holds this key.
+    public var coordinatorKey: Ed25519.VerifyingKey
+    /// This client's enrolled identity.
+    public var identity: Ed25519.SigningKey
+    public var task: String
+    public var limits: TransportLimits
+    /// Connection attempts before giving up, and the backoff between them (doubling up to `maximumBackoff`).
+    public var connectAttempts: Int
+    public var initialBackoff: Duration
+    public var maximumBackoff: Duration
+    /// How long to wait, connected, for a round to start.
+    public var admissionTimeout: Duration
+    /// Rules the client holds the coordinator to (thresholds, active mode, enrollment authority).
+    public var enrollmentAuthority: Ed25519.VerifyingKey?
+    public var minimumThreshold: UInt32
+    public var minimumSurvivors: UInt32
+    public var requireActiveMode: Bool
+
+    public init(
+        host: String, port: Int, coordinatorKey: Ed25519.VerifyingKey, identity: Ed25519.SigningKey, task: String,
+        limits: TransportLimits = TransportLimits(), connectAttempts: Int = 5, initialBackoff: Duration = .milliseconds(200),
+        maximumBackoff: Duration = .seconds(5), admissionTimeout: Duration = .seconds(600),
+        enrollmentAuthority: Ed25519.VerifyingKey? = nil, minimumThreshold: UInt32 = 2, minimumSurvivors: UInt32 = 3,
+        requireActiveMode: Bool = false
+    ) {
+        self.host = host
+        self.port = port
+        self.coordinatorKey = coordinatorKey
+        self.identity = identity
+        self.task = task
+        self.limits = limits
+        self.connectAttempts = connectAttempts
+        self.initialBackoff = initialBackoff
+        self.maximumBackoff = maximumBackoff
+        self.admissionTimeout = admissionTimeout
+        self.enrollmentAuthority = enrollmentAuthority
+        self.minimumThreshold = minimumThreshold
+        self.minimumSurvivors = minimumSurvivors
+        self.requireActiveMode = requireActiveMode
+    }
+}
+
+/// What a client learns from a round it took part in.
+public struct ParticipationReceipt: Sendable, Hashable {
+    public var roundID: RoundID?
+    /// This client's index in the round.
+    public var participant: ParticipantIndex?
+    public var outcome: ClientReceipt.Outcome
+}
+
+/// Why participation failed before the round produced an outcome.
+public enum SecAggClientError: Error, Sendable, CustomStringConvertible {
+    /// No connection could be made after every attempt.
+    case unreachable(attempts: Int, lastError: String)
+    /// The coordinator refused the join.
+    case joinRefused(JoinResponse.Refusal, reason: String)
+    /// The coordinator broke the protocol; the client left the round (and told it why, if possible).
+    case coordinatorViolation(String)
+    /// The connection closed before the round ended.
+    case connectionLost(String)
+    /// No round started within the admission timeout.
+    case notAdmitted
+
+    public var description: String {
+        switch self {
+        case let .unreachable(attempts, lastError): return "coordinator unreachable after \(attempts) attempts: \(lastError)"
+        case let .joinRefused(refusal, reason): return "join refused (\(refusal)): \(reason)"
+        case let .coordinatorViolation(reason): return "coordinator violated the protocol: \(reason)"
+        case let .connectionLost(reason): return "connection lost before the round ended: \(reason)"
+        case .notAdmitted: return "no round started within the admission timeout"
+        }
+    }
+}
+
+/// The client library: connects to the coordinator over Noise, joins a task, and runs the client state machine
+/// for one round with the given input. Randomness is always libsodium's CSPRNG.
+public struct SecAggClient: Sendable {
+    public let configuration: SecAggClientConfiguration
+    private let logger: Logger
+
+    public init(configuration: SecAggClientConfiguration, logger: Logger = Logger(label: "secagg.client")) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Takes part in the next round of the configured task with `input` (entries in 0...maximumInput).
+    ///
+    /// Connects (retrying with exponential backoff), authenticates the coordinator, joins, waits to be invited,
+    /// and runs the round. Cancelling the calling task closes the connection at any await.
+    ///
+    /// - Returns: the receipt: completed (with the survivor count) or aborted (with the code and reason).
+    /// - Throws: ``SecAggClientError`` or ``TransportError`` when no outcome could be obtained.
+    public func participate(input: [UInt64]) async throws -> ParticipationReceipt {
+        let channel = try await connect()
+        let configuration = self.configuration
+        let logger = self.logger
+        return try await SecureTransport.initiate(
+            channel, identity: configuration.identity, expectedPeer: configuration.coordinatorKey,
+            limits: configuration.limits
+        ) { session, receiver in
+            try await session.send(JoinRequest(taskName: configuration.task).encoded)
+            guard let answer = try await receiver.receive(within: configuration.limits.handshakeTimeout) else {
+                throw SecAggClientError.connectionLost("closed before answering the join")
+            }
+            switch try JoinResponse(decoding: answer).result {
+            case .accepted:
+                logger.debug("joined", metadata: ["task": "\(configuration.task)"])
+            case let .refused(refusal, reason):
+                throw SecAggClientError.joinRefused(refusal, reason: reason)
+            }
+            var machine = ClientStateMachine(
+                configuration: ClientConfiguration(
+                    identity: configuration.identity, enrollmentAuthority: configuration.enrollmentAuthority,
+                    minimumThreshold: configuration.minimumThreshold, minimumSurvivors: configuration.minimumSurvivors,
+                    requireActiveMode: configuration.requireActiveMode),
+                input: input)
+            var random = SystemRandom()
+            var invited = false
+            while true {
+                let timeout = invited ? configuration.limits.idleTimeout : configuration.admissionTimeout
+                let bytes: [UInt8]?
+                do {
+                    bytes = try await receiver.receive(within: timeout)
+                } catch TransportError.idleTimeout where !invited {
+                    throw SecAggClientError.notAdmitted
+                }
+                guard let bytes else {
+                    throw SecAggClientError.connectionLost("the coordinator closed the connection")
+                }
+                invited = true
+                let actions: [ClientAction]
+                do {
+                    let message = try CoordinatorMessage(decoding: bytes)
+                    actions = try machine.handle(message, using: &random)
+                } catch {
+                    let detail = "\(error)"
+                    logger.warning("leaving the round: coordinator violation", metadata: ["reason": "\(detail)"])
+                    if let abort = machine.abort(.coordinatorMisbehaved, detail: detail) {
+                        try? await session.send(abort.encoded)
+                    }
+                    throw SecAggClientError.coordinatorViolation(detail)
+                }
+                for action in actions {
+                    switch action {
+                    case let .send(message):
+                        try await session.send(message.encoded)
+                    case let .finished(receipt):
+                        return ParticipationReceipt(
+                            roundID: receipt.roundID, participant: receipt.participant, outcome: receipt.outcome)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Opens the TCP connection, retrying with exponential backoff.
+    private func connect() async throws -> FrameChannel {
+        var backoff = configuration.initialBackoff
+        var lastError = "no attempt made"
+        for attempt in 1...max(1, configuration.connectAttempts) {
+            try Task.checkCancellation()
+            do {
+                return try await SecureTransport.connect(
+                    host: configuration.host, port: configuration.port, limits: configuration.limits)
+            } catch {
+                lastError = "\(error)"
+                logger.debug("connect failed", metadata: ["attempt": "\(attempt)", "error": "\(lastError)"])
+                if attempt < configuration.connectAttempts {
+                    try await Task.sleep(for: backoff)
+                    backoff = min(backoff * 2, configuration.maximumBackoff)
+                }
+            }
+        }
+        throw SecAggClientError.unreachable(attempts: configuration.connectAttempts, lastError: lastError)
+    }
+}

@@ -1,0 +1,234 @@
+import Foundation
+import Logging
+import NIOCore
+import ServiceLifecycle
+import SecAggCrypto
+import SecAggTransport
+import SecAggWire
+import Synchronization
+
+/// Everything `secaggd` needs to run (README "Run a coordinator").
+public struct CoordinatorSettings: Sendable {
+    /// Address to listen on.
+    public var host: String
+    /// TCP port; 0 picks a free one (see ``CoordinatorService/listeningPort()``).
+    public var port: Int
+    /// The coordinator's long-term identity; clients pin its public key.
+    public var identity: Ed25519.SigningKey
+    /// Clients allowed to connect, with a label for logs.
+    public var enrolled: [Ed25519.VerifyingKey: String]
+    public var tasks: [TaskConfiguration]
+    public var limits: TransportLimits
+    /// Connections beyond this are closed as soon as they are accepted.
+    public var maximumConnections: Int
+    /// Where round results are written (nil: only logged).
+    public var resultsDirectory: URL?
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 7461, identity: Ed25519.SigningKey,
+        enrolled: [Ed25519.VerifyingKey: String], tasks: [TaskConfiguration], limits: TransportLimits = TransportLimits(),
+        maximumConnections: Int = 4096, resultsDirectory: URL? = nil
+    ) {
+        self.host = host
+        self.port = port
+        self.identity = identity
+        self.enrolled = enrolled
+        self.tasks = tasks
+        self.limits = limits
+        self.maximumConnections = maximumConnections
+        self.resultsDirectory = resultsDirectory
+    }
+}
+
+/// The coordinator daemon as a swift-service-lifecycle service: it accepts Noise-secured connections from enrolled
+/// clients, queues them per task, and runs each task's rounds back to back with the sans-IO protocol core.
+///
+/// On graceful shutdown it stops accepting, aborts the rounds in flight with the `cancelled` code (the clients
+/// are told), closes every connection and returns.
+public final class CoordinatorService: Service, Sendable {
+    public let settings: CoordinatorSettings
+    private let logger: Logger
+    private let schedulers: [String: TaskScheduler]
+    private let port = Mutex<Int?>(nil)
+    private let portWaiters = Mutex<[CheckedContinuation<Int, Never>]>([])
+    private let connections = Atomic<Int>(0)
+
+    /// - Throws: ``CoordinatorConfigurationError`` if a task is invalid or two tasks share a name.
+    public init(settings: CoordinatorSettings, logger: Logger) throws {
+        var problems = settings.tasks.flatMap { $0.problems() }
+        let names = settings.tasks.map(\.name)
+        if Set(names).count != names.count { problems.append("task names must be unique") }
+        if settings.tasks.isEmpty { problems.append("at least one task is needed") }
+        guard problems.isEmpty else { throw CoordinatorConfigurationError(problems: problems) }
+        self.settings = settings
+        self.logger = logger
+        let writer = settings.resultsDirectory.map { ResultWriter(directory: $0) }
+        var schedulers: [String: TaskScheduler] = [:]
+        for task in settings.tasks {
+            schedulers[task.name] = TaskScheduler(task: task, results: writer, logger: logger)
+        }
+        self.schedulers = schedulers
+    }
+
+    /// The port the service listens on, once it does.
+    public func listeningPort() async -> Int {
+        if let known = port.withLock({ $0 }) { return known }
+        return await withCheckedContinuation { continuation in
+            let ready: Int? = portWaiters.withLock { waiters in
+                if let known = port.withLock({ $0 }) { return known }
+                waiters.append(continuation)
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+
+    /// The records of the rounds a task ran (newest last, at most 100).
+    public func history(of task: String) async -> [RoundRecord] {
+        await schedulers[task]?.history ?? []
+    }
+
+    public func run() async throws {
+        let server = try await SecureTransport.listen(host: settings.host, port: settings.port, limits: settings.limits)
+        let bound = server.channel.localAddress?.port ?? settings.port
+        let waiters = portWaiters.withLock { waiters in
+            port.withLock { $0 = bound }
+            defer { waiters.removeAll() }
+            return waiters
+        }
+        for waiter in waiters { waiter.resume(returning: bound) }
+        logger.info("listening", metadata: [
+            "address": "\(settings.host):\(bound)", "identity": "\(settings.identity.verifyingKey)",
+            "tasks": "\(settings.tasks.map(\.name))", "enrolled": "\(settings.enrolled.count)",
+        ])
+
+        try await withThrowingDiscardingTaskGroup { group in
+            let remaining = Countdown(schedulers.count)
+            let bounded = settings.tasks.allSatisfy { $0.rounds != nil }
+            for scheduler in schedulers.values {
+                group.addTask {
+                    await scheduler.run()
+                    // When every task has run its configured rounds, the daemon is done.
+                    if remaining.decrement() == 0, bounded {
+                        server.channel.close(promise: nil)
+                    }
+                }
+            }
+            try await withGracefulShutdownHandler {
+                try await server.executeThenClose { inbound in
+                    for try await connection in inbound {
+                        let count = connections.add(1, ordering: .sequentiallyConsistent).newValue
+                        if count > settings.maximumConnections {
+                            connections.subtract(1, ordering: .sequentiallyConsistent)
+                            logger.warning("connection refused: too many connections",
+                                           metadata: ["limit": "\(settings.maximumConnections)"])
+                            try? await connection.channel.close()
+                            continue
+                        }
+                        group.addTask {
+                            await self.handle(connection)
+                            self.connections.subtract(1, ordering: .sequentiallyConsistent)
+                        }
+                    }
+                }
+            } onGracefulShutdown: {
+                self.logger.info("shutting down: no new connections; aborting rounds in flight")
+                server.channel.close(promise: nil)
+            }
+            group.cancelAll()
+        }
+        logger.info("stopped")
+    }
+
+    /// One client connection: handshake, join, then relay messages between the socket and the client's round.
+    private func handle(_ channel: FrameChannel) async {
+        let remote = channel.channel.remoteAddress.map { "\($0)" } ?? "unknown"
+        var logger = self.logger
+        logger[metadataKey: "remote"] = "\(remote)"
+        let enrolled = settings.enrolled
+        do {
+            try await SecureTransport.serve(
+                channel, identity: settings.identity, limits: settings.limits,
+                authorize: { enrolled[$0] == nil ? "identity \($0) is not enrolled" : nil }
+            ) { session, receiver in
+                logger[metadataKey: "client"] = "\(enrolled[session.peer] ?? "?") \(session.peer)"
+                guard let bytes = try await receiver.receive(within: settings.limits.idleTimeout) else { return }
+                let join: JoinRequest
+                do {
+                    join = try JoinRequest(decoding: bytes)
+                } catch {
+                    logger.warning("closing: the first message is not a valid JoinRequest", metadata: ["error": "\(error)"])
+                    return
+                }
+                guard let scheduler = schedulers[join.taskName] else {
+                    try await session.send(JoinResponse(result: .refused(.unknownTask, reason: "no task named \(join.taskName)")).encoded)
+                    logger.info("join refused: unknown task", metadata: ["task": "\(join.taskName)"])
+                    return
+                }
+                let participant = Participant(identity: session.peer, session: session, channel: channel.channel)
+                guard await scheduler.enqueue(participant) else {
+                    try await session.send(JoinResponse(result: .refused(
+                        .alreadyJoined, reason: "this identity already waits for or takes part in a round")).encoded)
+                    logger.info("join refused: identity already joined", metadata: ["task": "\(join.taskName)"])
+                    return
+                }
+                try await session.send(JoinResponse(result: .accepted).encoded)
+                logger.debug("joined", metadata: ["task": "\(join.taskName)"])
+                try await relay(participant, receiver: &receiver, scheduler: scheduler, logger: logger)
+            }
+        } catch let error as TransportError {
+            logger.warning("connection closed", metadata: ["reason": "\(error)"])
+        } catch {
+            logger.debug("connection closed", metadata: ["reason": "\(error)"])
+        }
+    }
+
+    /// Reads the participant's messages into its round (one at a time) while a child task writes what the round
+    /// sends; ends when either side closes.
+    private func relay(
+        _ participant: Participant, receiver: inout SecureReceiver, scheduler: TaskScheduler, logger: Logger
+    ) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await message in participant.outgoing {
+                    try await participant.session.send(message)
+                }
+                // The round is over for this participant: everything is flushed, close the connection.
+                participant.close()
+            }
+            defer {
+                participant.disconnected()
+                participant.close()
+            }
+            do {
+                while let message = try await receiver.receive(within: settings.limits.idleTimeout) {
+                    guard await participant.deliver(message) else {
+                        logger.warning("closing: message received while not in a round")
+                        break
+                    }
+                }
+            } catch {
+                await scheduler.remove(participant)
+                throw error
+            }
+            await scheduler.remove(participant)
+        }
+    }
+}
+
+/// The configuration problems found, each one sentence.
+public struct CoordinatorConfigurationError: Error, Sendable, CustomStringConvertible {
+    public var problems: [String]
+
+    public var description: String { problems.joined(separator: "\n") }
+}
+
+/// A shared counter that tasks count down.
+private final class Countdown: Sendable {
+    private let value: Atomic<Int>
+
+    init(_ start: Int) { value = Atomic(start) }
+
+    /// Subtracts one and returns the new value.
+    func decrement() -> Int { value.subtract(1, ordering: .sequentiallyConsistent).newValue }
+}

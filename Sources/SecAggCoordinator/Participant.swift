@@ -1,0 +1,86 @@
+import NIOCore
+import SecAggCrypto
+import SecAggTransport
+import SecAggWire
+import Synchronization
+
+/// What a connection hands to the round it is in.
+enum RoundEvent: Sendable {
+    /// A whole message from a participant; resume `consumed` once it has been processed, so that each
+    /// connection has at most one message in flight.
+    case message(ParticipantIndex, [UInt8], consumed: CheckedContinuation<Void, Never>)
+    /// The participant's connection ended.
+    case disconnected(ParticipantIndex)
+    /// A phase deadline may have passed.
+    case tick
+}
+
+/// A client that completed the handshake and joined a task, from the coordinator's side.
+///
+/// The connection's own task reads messages and passes them to the round the participant is attached to; the
+/// round sends through ``session``. A message that arrives while no round is attached (the client is still
+/// queued) breaks the protocol and ends the connection.
+final class Participant: Sendable {
+    let identity: Ed25519.VerifyingKey
+    let session: SecureSession
+    private let channel: any Channel
+    private let attachment = Mutex<Attachment?>(nil)
+    private let outbox: AsyncStream<[UInt8]>.Continuation
+    let outgoing: AsyncStream<[UInt8]>
+
+    struct Attachment: Sendable {
+        let index: ParticipantIndex
+        let events: AsyncStream<RoundEvent>.Continuation
+    }
+
+    init(identity: Ed25519.VerifyingKey, session: SecureSession, channel: any Channel) {
+        self.identity = identity
+        self.session = session
+        self.channel = channel
+        (outgoing, outbox) = AsyncStream.makeStream(of: [UInt8].self)
+    }
+
+    /// Routes this participant's messages to a round under `index`.
+    func attach(index: ParticipantIndex, events: AsyncStream<RoundEvent>.Continuation) {
+        attachment.withLock { $0 = Attachment(index: index, events: events) }
+    }
+
+    /// Queues `message` for sending without waiting (a writer task drains the queue, so one slow client never
+    /// holds up the round).
+    func send(_ message: [UInt8]) {
+        outbox.yield(message)
+    }
+
+    /// Ends the participant's part: no further sends are queued; the connection closes once the queue is flushed.
+    func finish() {
+        attachment.withLock { $0 = nil }
+        outbox.finish()
+    }
+
+    /// Closes the connection now.
+    func close() {
+        attachment.withLock { $0 = nil }
+        outbox.finish()
+        channel.close(promise: nil)
+    }
+
+    /// Delivers a received message to the attached round and waits until the round has processed it.
+    ///
+    /// - Returns: false if no round is attached (the message was unexpected).
+    func deliver(_ message: [UInt8]) async -> Bool {
+        guard let current = attachment.withLock({ $0 }) else { return false }
+        await withCheckedContinuation { consumed in
+            if case .terminated = current.events.yield(.message(current.index, message, consumed: consumed)) {
+                consumed.resume()
+            }
+        }
+        return true
+    }
+
+    /// Tells the attached round that the connection ended.
+    func disconnected() {
+        if let current = attachment.withLock({ $0 }) {
+            current.events.yield(.disconnected(current.index))
+        }
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import SecAggProtocol
+import SecAggWire
+
+/// Writes each round's outcome as one JSON file, `<directory>/<task>/<round id>.json` (README "Results"),
+/// written to a temporary name and renamed, so a reader never sees half a file. Aborted rounds are recorded too,
+/// with their reason. Files hold the released sum and survivor identities, never an individual input.
+public struct ResultWriter: Sendable {
+    public let directory: URL
+
+    public init(directory: URL) {
+        self.directory = directory
+    }
+
+    /// Writes `record`.
+    ///
+    /// - Throws: Foundation's file errors.
+    public func write(_ record: RoundRecord) throws {
+        let folder = directory.appendingPathComponent(safeName(record.task), isDirectory: true)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var phases: [String: Double] = [:]
+        for (phase, seconds) in record.phaseSeconds { phases["\(phase)"] = seconds }
+        var counts: [String: Int] = [:]
+        for (phase, count) in record.phaseCounts { counts["\(phase)"] = count }
+        var dropped: [String: Int] = [:]
+        for (phase, count) in record.droppedPerPhase { dropped["\(phase)"] = count }
+        var object: [String: Any] = [
+            "task": record.task,
+            "round_id": "\(record.roundID)",
+            "finished_at": ISO8601DateFormatter().string(from: Date()),
+            "outcome": record.abortReason == nil ? "completed" : "aborted",
+            "clients": Int(record.parameters.invitedCount),
+            "dimension": Int(record.parameters.dimension),
+            "bits": Int(record.parameters.bits),
+            "threshold": Int(record.parameters.threshold),
+            "graph": "\(record.parameters.graph)",
+            "mode": record.parameters.mode == .active ? "active" : "honest",
+            "survivors": record.survivors.map { Int($0) },
+            "survivor_identities": record.survivorIdentities,
+            "phase_seconds": phases,
+            "phase_counts": counts,
+            "dropped_per_phase": dropped,
+            "wall_seconds": record.wallSeconds,
+        ]
+        if let sum = record.sum { object["sum"] = sum.map { NSNumber(value: $0) } }
+        if let reason = record.abortReason {
+            object["abort_code"] = Int(reason.code.rawValue)
+            object["abort_reason"] = reason.description
+        }
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        let target = folder.appendingPathComponent("\(record.roundID).json")
+        let temporary = folder.appendingPathComponent(".\(record.roundID).json.tmp")
+        try data.write(to: temporary)
+        _ = try FileManager.default.replaceItemAt(target, withItemAt: temporary)
+    }
+
+    private func safeName(_ name: String) -> String {
+        String(name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" })
+    }
+}

@@ -1,0 +1,233 @@
+import Logging
+import SecAggCrypto
+import SecAggMath
+import SecAggProtocol
+import SecAggWire
+
+/// How a round ended, as the coordinator records it.
+public struct RoundRecord: Sendable {
+    public var task: String
+    public var roundID: RoundID
+    public var parameters: RoundParameters
+    /// The released sum (entries in order), or nil if the round aborted.
+    public var sum: [UInt64]?
+    public var survivors: [ParticipantIndex]
+    /// Identities of the survivors (hex), in the order of `survivors`.
+    public var survivorIdentities: [String]
+    public var abortReason: AbortReason?
+    public var phaseSeconds: [RoundPhase: Double]
+    public var phaseCounts: [RoundPhase: Int]
+    public var droppedPerPhase: [RoundPhase: Int]
+    public var wallSeconds: Double
+}
+
+/// Drives one round: the real ``CoordinatorStateMachine`` fed with the participants' messages, their
+/// disconnections and the clock; it owns the phase deadlines and closes a phase when everyone expected has
+/// answered or the deadline passes.
+struct RoundDriver {
+    let task: TaskConfiguration
+    let participants: [Participant]
+    let logger: Logger
+    let clock = ContinuousClock()
+    let origin: ContinuousClock.Instant
+
+    init(task: TaskConfiguration, participants: [Participant], logger: Logger) {
+        self.task = task
+        self.participants = participants
+        self.logger = logger
+        origin = clock.now
+    }
+
+    private var now: ProtocolInstant {
+        let (seconds, attoseconds) = (clock.now - origin).components
+        return ProtocolInstant(nanoseconds: UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000))
+    }
+
+    /// Runs the round to its end; cancelling the task aborts the round cleanly (graceful shutdown).
+    func run() async -> RoundRecord {
+        var random = SystemRandom()
+        let count = participants.count
+        guard let roundID = RoundID(bytes: random.bytes(16)) else { preconditionFailure("16 random bytes") }
+        var record = RoundRecord(
+            task: task.name, roundID: roundID, parameters: placeholderParameters(roundID), sum: nil, survivors: [],
+            survivorIdentities: [], abortReason: nil, phaseSeconds: [:], phaseCounts: [:], droppedPerPhase: [:],
+            wallSeconds: 0)
+        let plan: (graph: GraphShape, threshold: Int, minimumSurvivors: Int)
+        do {
+            plan = try task.plan(clientCount: count)
+        } catch {
+            let reason = AbortReason(.parametersRejected, error.description)
+            record.abortReason = reason
+            notifyAbort(roundID: roundID, reason: reason)
+            return record
+        }
+        let parameters = RoundParameters(
+            roundID: roundID, taskName: task.name, dimension: UInt32(task.dimension), bits: UInt8(task.bits),
+            maximumInput: task.maximumInput, graph: plan.graph, threshold: UInt32(plan.threshold),
+            minimumSurvivors: UInt32(plan.minimumSurvivors), mode: task.mode, invitedCount: UInt32(count),
+            nonce: random.bytes(32))
+        record.parameters = parameters
+        var roster: [ParticipantIndex: RosterEntry] = [:]
+        for (offset, participant) in participants.enumerated() {
+            roster[ParticipantIndex(offset + 1)] = RosterEntry(identity: participant.identity)
+        }
+        var machine: CoordinatorStateMachine
+        do {
+            machine = try CoordinatorStateMachine(configuration: CoordinatorConfiguration(
+                parameters: parameters, roster: roster, timeouts: task.timeouts))
+        } catch {
+            let reason = AbortReason(.parametersRejected, error.description)
+            record.abortReason = reason
+            notifyAbort(roundID: roundID, reason: reason)
+            return record
+        }
+
+        var logger = self.logger
+        logger[metadataKey: "round"] = "\(roundID)"
+        logger.info("round starting", metadata: [
+            "clients": "\(count)", "graph": "\(plan.graph)", "threshold": "\(plan.threshold)",
+            "mode": "\(task.mode)", "dimension": "\(task.dimension)",
+        ])
+
+        let (events, sink) = AsyncStream.makeStream(of: RoundEvent.self)
+        for (offset, participant) in participants.enumerated() {
+            participant.attach(index: ParticipantIndex(offset + 1), events: sink)
+        }
+        let start = clock.now
+        var phaseStart = start
+        var currentPhase: RoundPhase?
+        var finished = false
+
+        // The ticker wakes the loop at each phase deadline.
+        let ticker = Task { [clock] in
+            while !Task.isCancelled {
+                try? await clock.sleep(for: .milliseconds(100))
+                sink.yield(.tick)
+            }
+        }
+        defer { ticker.cancel() }
+
+        func perform(_ actions: [CoordinatorAction]) {
+            for action in actions {
+                switch action {
+                case let .send(message, recipients):
+                    let bytes = message.encoded
+                    for recipient in recipients {
+                        participants[Int(recipient) - 1].send(bytes)
+                    }
+                case let .phaseStarted(phase, participantCount, _):
+                    if let currentPhase { record.phaseSeconds[currentPhase] = (clock.now - phaseStart).seconds }
+                    currentPhase = phase
+                    phaseStart = clock.now
+                    logger.debug("phase started", metadata: ["phase": "\(phase)", "participants": "\(participantCount)"])
+                case let .participantDropped(index, phase, reason):
+                    record.droppedPerPhase[phase, default: 0] += 1
+                    logger.info("participant dropped", metadata: [
+                        "participant": "\(index)", "identity": "\(participants[Int(index) - 1].identity)",
+                        "phase": "\(phase)", "reason": "\(reason)",
+                    ])
+                case let .inconsistentShares(owner, holders):
+                    logger.warning("shares off the polynomial", metadata: ["owner": "\(owner)", "holders": "\(holders)"])
+                case let .completed(result):
+                    record.sum = result.sum.values
+                    record.survivors = result.survivors
+                    record.phaseCounts = result.phaseCounts
+                    finished = true
+                case let .aborted(reason):
+                    record.abortReason = reason
+                    finished = true
+                }
+            }
+        }
+
+        do {
+            perform(try machine.start(now: now))
+        } catch {
+            record.abortReason = AbortReason(.parametersRejected, "\(error)")
+            finished = true
+        }
+
+        var iterator = events.makeAsyncIterator()
+        while !finished {
+            if Task.isCancelled {
+                perform(machine.abort(AbortReason(.cancelled, "the coordinator is shutting down")))
+                break
+            }
+            guard let event = await iterator.next() else { break }
+            switch event {
+            case let .message(index, bytes, consumed):
+                do {
+                    let message = try ClientMessage(decoding: bytes)
+                    perform(try machine.handle(message, from: index, now: now))
+                } catch let error as WireError {
+                    reject(index, reason: "\(ProtocolViolation.malformed(error))", machine: &machine, perform: perform)
+                } catch let error as CoordinatorError {
+                    reject(index, reason: error.description, machine: &machine, perform: perform)
+                } catch {
+                    reject(index, reason: "\(error)", machine: &machine, perform: perform)
+                }
+                consumed.resume()
+            case let .disconnected(index):
+                perform(machine.participantDisconnected(index, now: now))
+            case .tick:
+                perform(machine.handleTimeout(now: now))
+            }
+            if !finished, let progress = machine.progress, progress.isComplete {
+                perform(machine.advance(now: now))
+            }
+        }
+        if let currentPhase { record.phaseSeconds[currentPhase] = (clock.now - phaseStart).seconds }
+        record.wallSeconds = (clock.now - start).seconds
+        record.survivorIdentities = record.survivors.map { "\(participants[Int($0) - 1].identity)" }
+
+        // Release everyone: flush the outcome and close; wake any reader still waiting on a consumed message.
+        sink.finish()
+        for participant in participants { participant.finish() }
+        while let leftover = await iterator.next() {
+            if case let .message(_, _, consumed) = leftover { consumed.resume() }
+        }
+        if let reason = record.abortReason {
+            logger.warning("round aborted", metadata: ["reason": "\(reason)"])
+        } else {
+            logger.info("round completed", metadata: [
+                "survivors": "\(record.survivors.count)", "seconds": "\(record.wallSeconds)",
+            ])
+        }
+        return record
+    }
+
+    /// Drops a participant that broke the protocol: logs the typed reason, closes its connection.
+    private func reject(
+        _ index: ParticipantIndex, reason: String, machine: inout CoordinatorStateMachine,
+        perform: ([CoordinatorAction]) -> Void
+    ) {
+        logger.warning("protocol violation; closing the connection", metadata: [
+            "participant": "\(index)", "identity": "\(participants[Int(index) - 1].identity)", "reason": "\(reason)",
+        ])
+        participants[Int(index) - 1].close()
+        perform(machine.participantDisconnected(index, now: now))
+    }
+
+    private func notifyAbort(roundID: RoundID, reason: AbortReason) {
+        let message = CoordinatorMessage.roundOutcome(RoundOutcome(
+            roundID: roundID, result: .aborted(code: reason.code.rawValue, reason: reason.detail))).encoded
+        for participant in participants {
+            participant.send(message)
+            participant.finish()
+        }
+    }
+
+    private func placeholderParameters(_ roundID: RoundID) -> RoundParameters {
+        RoundParameters(
+            roundID: roundID, taskName: task.name, dimension: UInt32(task.dimension), bits: UInt8(task.bits),
+            maximumInput: task.maximumInput, graph: .complete, threshold: 1, minimumSurvivors: 2,
+            mode: task.mode, invitedCount: UInt32(participants.count), nonce: [UInt8](repeating: 0, count: 32))
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) * 1e-18
+    }
+}

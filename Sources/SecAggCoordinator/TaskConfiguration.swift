@@ -1,0 +1,141 @@
+import SecAggMath
+import SecAggProtocol
+import SecAggWire
+
+/// One aggregation task the coordinator runs rounds for (README "Configuration").
+public struct TaskConfiguration: Sendable, Hashable {
+    /// How the neighbour graph is chosen for each round.
+    public enum Graph: Sendable, Hashable {
+        /// Every pair of clients masks (classic SecAgg).
+        case complete
+        /// A Harary graph of this degree (SecAgg+).
+        case harary(degree: Int)
+        /// The parameter finder picks the degree and threshold from the round's client count, the tolerated
+        /// dropout rate and the assumed corrupt rate (2^-40 security, 2^-20 failure).
+        case automatic
+    }
+
+    public var name: String
+    public var dimension: Int
+    public var bits: Int
+    /// Largest value of an input entry; `maximumClients · maximumInput` must fit below 2^bits.
+    public var maximumInput: UInt64
+    public var graph: Graph
+    /// Fixed Shamir threshold, or nil to derive it (parameter finder, or a majority for the complete graph).
+    public var threshold: Int?
+    /// A round starts once this many clients wait (after `gatherWindow`), and never with fewer.
+    public var minimumClients: Int
+    /// At most this many clients take part in one round; more wait for the next.
+    public var maximumClients: Int
+    /// Fewest survivors in any phase; nil means threshold + 1.
+    public var minimumSurvivors: Int?
+    public var mode: RoundMode
+    /// Dropout rate the automatic parameters tolerate.
+    public var dropoutRate: Double
+    /// Corrupt-client rate the automatic parameters assume.
+    public var corruptRate: Double
+    public var timeouts: PhaseTimeouts
+    /// How long to keep gathering clients once `minimumClients` are waiting, hoping for `maximumClients`.
+    public var gatherWindow: Duration
+    /// Stop after this many completed or aborted rounds (nil: run until shut down).
+    public var rounds: Int?
+
+    public init(
+        name: String, dimension: Int, bits: Int = 32, maximumInput: UInt64, graph: Graph = .automatic,
+        threshold: Int? = nil, minimumClients: Int, maximumClients: Int, minimumSurvivors: Int? = nil,
+        mode: RoundMode = .honestButCurious, dropoutRate: Double = 0.1, corruptRate: Double = 0.05,
+        timeouts: PhaseTimeouts = PhaseTimeouts(), gatherWindow: Duration = .seconds(2), rounds: Int? = nil
+    ) {
+        self.name = name
+        self.dimension = dimension
+        self.bits = bits
+        self.maximumInput = maximumInput
+        self.graph = graph
+        self.threshold = threshold
+        self.minimumClients = minimumClients
+        self.maximumClients = maximumClients
+        self.minimumSurvivors = minimumSurvivors
+        self.mode = mode
+        self.dropoutRate = dropoutRate
+        self.corruptRate = corruptRate
+        self.timeouts = timeouts
+        self.gatherWindow = gatherWindow
+        self.rounds = rounds
+    }
+
+    /// Every problem with this task, each as one sentence saying what to change (empty if none).
+    public func problems() -> [String] {
+        var problems: [String] = []
+        let prefix = "task \(name.isEmpty ? "(unnamed)" : "'\(name)'")"
+        if name.utf8.isEmpty || name.utf8.count > WireLimits.maximumTaskNameBytes {
+            problems.append("\(prefix): name must be 1...255 bytes")
+        }
+        if dimension < 1 || dimension > WireLimits.maximumDimension {
+            problems.append("\(prefix): dimension must be 1...\(WireLimits.maximumDimension)")
+        }
+        if !(1...64).contains(bits) { problems.append("\(prefix): bits must be 1...64") }
+        if minimumClients < 3 { problems.append("\(prefix): minimum_clients must be at least 3") }
+        if maximumClients < minimumClients {
+            problems.append("\(prefix): maximum_clients must be at least minimum_clients")
+        }
+        if maximumClients > WireLimits.maximumParticipants {
+            problems.append("\(prefix): maximum_clients must be at most \(WireLimits.maximumParticipants)")
+        }
+        if (1...64).contains(bits), maximumClients >= 1 {
+            let limit: UInt64 = bits == 64 ? .max : (UInt64(1) << UInt64(bits)) - 1
+            let (product, overflow) = UInt64(maximumClients).multipliedReportingOverflow(by: maximumInput)
+            if overflow || product > limit {
+                problems.append(
+                    "\(prefix): \(maximumClients) inputs of up to \(maximumInput) may sum past 2^\(bits) - 1; "
+                        + "raise bits, lower maximum_input to \(limit / UInt64(maximumClients)), or lower maximum_clients")
+            }
+        }
+        if !(0..<1).contains(dropoutRate) { problems.append("\(prefix): dropout_rate must be in [0, 1)") }
+        if !(0..<1).contains(corruptRate) { problems.append("\(prefix): corrupt_rate must be in [0, 1)") }
+        if case let .harary(degree) = graph, degree < 1 { problems.append("\(prefix): degree must be at least 1") }
+        if let threshold, threshold < 1 { problems.append("\(prefix): threshold must be at least 1") }
+        if let rounds, rounds < 1 { problems.append("\(prefix): rounds must be at least 1") }
+        return problems
+    }
+
+    /// The graph, threshold and minimum survivors for a round with `clientCount` participants.
+    ///
+    /// - Throws: ``RoundPlanningError`` when no valid parameters exist for that many clients.
+    public func plan(clientCount: Int) throws(RoundPlanningError) -> (graph: GraphShape, threshold: Int, minimumSurvivors: Int) {
+        let holdersLimit = clientCount - 1
+        var degree = holdersLimit
+        var chosenThreshold: Int
+        switch graph {
+        case .complete:
+            chosenThreshold = mode == .active ? holdersLimit * 2 / 3 + 1 : holdersLimit / 2 + 1
+        case let .harary(requested):
+            degree = min(requested, holdersLimit)
+            let holders = min(degree + degree % 2, holdersLimit)
+            chosenThreshold = mode == .active ? holders * 2 / 3 + 1 : degree / 2 + 1
+        case .automatic:
+            do {
+                let found = try ParameterFinder.find(
+                    clientCount: clientCount, dropoutRate: max(dropoutRate, 0.001), corruptRate: corruptRate,
+                    model: mode == .active ? .active : .honestButCurious)
+                degree = min(found.degree, holdersLimit)
+                chosenThreshold = found.threshold
+            } catch {
+                throw RoundPlanningError(reason: "no SecAgg+ parameters for \(clientCount) clients: \(error)")
+            }
+        }
+        if let threshold { chosenThreshold = threshold }
+        let survivors = minimumSurvivors ?? chosenThreshold + 1
+        let shape: GraphShape = degree < holdersLimit ? .harary(degree: UInt32(degree)) : .complete
+        guard chosenThreshold >= 1, chosenThreshold <= degree, survivors > chosenThreshold, survivors <= clientCount else {
+            throw RoundPlanningError(reason:
+                "threshold \(chosenThreshold) and minimum survivors \(survivors) do not fit \(clientCount) clients of degree \(degree)")
+        }
+        return (shape, chosenThreshold, survivors)
+    }
+}
+
+/// Why a round could not be planned for the clients that are waiting.
+public struct RoundPlanningError: Error, Sendable, CustomStringConvertible {
+    public var reason: String
+    public var description: String { reason }
+}

@@ -1,0 +1,245 @@
+import NIOCore
+import SecAggCrypto
+import SecAggNoise
+import Synchronization
+
+/// Bounds that keep one connection from consuming unbounded memory or time (SPEC §2.6).
+public struct TransportLimits: Sendable, Hashable {
+    /// Largest application message accepted; larger announcements are refused before any allocation.
+    public var maximumMessageBytes: Int
+    /// Time allowed for the whole Noise handshake.
+    public var handshakeTimeout: Duration
+    /// Longest wait for the next message where the protocol expects one.
+    public var idleTimeout: Duration
+    /// Frames NIO buffers per connection before it stops reading from the socket (backpressure).
+    public var inboundFrameBuffer: Int
+
+    public init(
+        maximumMessageBytes: Int = 64 << 20, handshakeTimeout: Duration = .seconds(10),
+        idleTimeout: Duration = .seconds(300), inboundFrameBuffer: Int = 64
+    ) {
+        self.maximumMessageBytes = maximumMessageBytes
+        self.handshakeTimeout = handshakeTimeout
+        self.idleTimeout = idleTimeout
+        self.inboundFrameBuffer = inboundFrameBuffer
+    }
+}
+
+/// The channel type the transport runs on: whole frames in and out.
+public typealias FrameChannel = NIOAsyncChannel<ByteBuffer, ByteBuffer>
+
+/// The Noise handshake of secagg (SPEC §2.6): `Noise_XX_25519_ChaChaPoly_BLAKE2b`, prologue
+/// `"secagg/1"`, each party's static key derived from its Ed25519 identity, and each party's 32-byte Ed25519
+/// identity key as the payload of the message that carries its static key (message 1 for the responder, 2 for
+/// the initiator). A party accepts the peer only if the payload key maps to the static key the handshake
+/// authenticated, and its policy (the pinned coordinator key, or the enrolled clients) accepts that identity.
+public enum SecureHandshake {
+    /// Bytes mixed into the handshake hash by both parties.
+    public static let prologue = Array("secagg/1".utf8)
+
+    /// Runs the initiator's side over `inbound`/`outbound` and returns the established session.
+    ///
+    /// - Throws: ``TransportError`` (handshake failure, a responder that is not `expectedPeer`, a closed
+    ///   connection), or NIO's error if a write fails.
+    public static func initiate(
+        inbound: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
+        outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>,
+        identity: Ed25519.SigningKey, expectedPeer: Ed25519.VerifyingKey, limits: TransportLimits
+    ) async throws -> SecureSession {
+        var random = SystemRandom()
+        do {
+            var handshake = try NoiseHandshake(
+                pattern: .xx, role: .initiator, prologue: prologue, staticKey: identity.agreementKey,
+                ephemeralSource: &random)
+            try await outbound.write(ByteBuffer(bytes: try handshake.writeMessage(payload: [])))
+            let payload = try handshake.readMessage(try await nextFrame(&inbound))
+            let peer = try identityPayload(payload, authenticatedStatic: handshake.remoteStaticKey)
+            guard peer == expectedPeer else {
+                throw TransportError.peerRejected(reason: "coordinator key \(peer) is not the pinned key \(expectedPeer)")
+            }
+            let last = try handshake.writeMessage(payload: identity.verifyingKey.rawRepresentation)
+            let transport = try handshake.split()
+            try await outbound.write(ByteBuffer(bytes: last))
+            return SecureSession(peer: peer, transport: transport, outbound: outbound, limits: limits)
+        } catch let error as NoiseError {
+            throw TransportError.handshakeFailed(error)
+        }
+    }
+
+    /// Runs the responder's side; `authorize` returns nil to accept the authenticated identity, or the reason
+    /// to refuse it.
+    ///
+    /// - Throws: ``TransportError`` (handshake failure, an identity `authorize` refuses, a closed connection),
+    ///   or NIO's error if a write fails.
+    public static func respond(
+        inbound: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
+        outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>,
+        identity: Ed25519.SigningKey, limits: TransportLimits,
+        authorize: @Sendable (Ed25519.VerifyingKey) -> String?
+    ) async throws -> SecureSession {
+        var random = SystemRandom()
+        do {
+            var handshake = try NoiseHandshake(
+                pattern: .xx, role: .responder, prologue: prologue, staticKey: identity.agreementKey,
+                ephemeralSource: &random)
+            _ = try handshake.readMessage(try await nextFrame(&inbound))
+            let reply = try handshake.writeMessage(payload: identity.verifyingKey.rawRepresentation)
+            try await outbound.write(ByteBuffer(bytes: reply))
+            let payload = try handshake.readMessage(try await nextFrame(&inbound))
+            let peer = try identityPayload(payload, authenticatedStatic: handshake.remoteStaticKey)
+            if let refusal = authorize(peer) {
+                throw TransportError.peerRejected(reason: refusal)
+            }
+            let transport = try handshake.split()
+            return SecureSession(peer: peer, transport: transport, outbound: outbound, limits: limits)
+        } catch let error as NoiseError {
+            throw TransportError.handshakeFailed(error)
+        }
+    }
+
+    /// Checks that the payload is an Ed25519 key whose X25519 form is the static key the handshake authenticated.
+    private static func identityPayload(
+        _ payload: [UInt8], authenticatedStatic: X25519.PublicKey?
+    ) throws -> Ed25519.VerifyingKey {
+        guard payload.count == Ed25519.publicKeyByteCount,
+              let key = try? Ed25519.VerifyingKey(rawRepresentation: payload), key.isPrimeOrderPoint else {
+            throw TransportError.malformedHandshakePayload(reason: "expected a valid 32-byte Ed25519 identity key")
+        }
+        guard let derived = try? key.agreementKey(), let authenticatedStatic, derived == authenticatedStatic else {
+            throw TransportError.peerRejected(reason: "identity key \(key) does not match the handshake's static key")
+        }
+        return key
+    }
+
+    private static func nextFrame(
+        _ inbound: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+    ) async throws -> [UInt8] {
+        guard var frame = try await inbound.next() else { throw TransportError.connectionClosed }
+        return frame.readBytes(length: frame.readableBytes) ?? []
+    }
+}
+
+/// An established secure session: the authenticated peer, and encryption in both directions.
+///
+/// Sending is safe from any task (the session is `Sendable`; the cipher state sits behind a mutex). Receiving
+/// goes through a ``SecureReceiver`` owned by one task.
+public final class SecureSession: Sendable {
+    /// The peer's authenticated Ed25519 identity.
+    public let peer: Ed25519.VerifyingKey
+    /// The Noise handshake hash, unique to this connection.
+    public let handshakeHash: [UInt8]
+    public let limits: TransportLimits
+    private let cipher: Mutex<NoiseTransport>
+    private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+
+    init(peer: Ed25519.VerifyingKey, transport: consuming NoiseTransport,
+         outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, limits: TransportLimits) {
+        self.peer = peer
+        handshakeHash = transport.handshakeHash
+        self.limits = limits
+        self.outbound = outbound
+        cipher = Mutex(transport)
+    }
+
+    /// Sends one application message: `u32 length ‖ bytes`, cut into Noise transport messages of at most 65,535
+    /// bytes each (SPEC §2.6), written in one batch.
+    ///
+    /// - Throws: ``TransportError`` if the message exceeds the limit; NIO errors if the connection is closed.
+    public func send(_ message: [UInt8]) async throws {
+        guard message.count <= limits.maximumMessageBytes else {
+            throw TransportError.messageTooLarge(announced: message.count, maximum: limits.maximumMessageBytes)
+        }
+        let frames = try cipher.withLock { transport throws(TransportError) -> [ByteBuffer] in
+            var frames: [ByteBuffer] = []
+            var plaintext = [UInt8]()
+            let length = UInt32(message.count)
+            plaintext.reserveCapacity(NoiseTransport.maxPlaintextLength)
+            plaintext += [UInt8(truncatingIfNeeded: length >> 24), UInt8(truncatingIfNeeded: length >> 16),
+                          UInt8(truncatingIfNeeded: length >> 8), UInt8(truncatingIfNeeded: length)]
+            var offset = 0
+            repeat {
+                let take = min(NoiseTransport.maxPlaintextLength - plaintext.count, message.count - offset)
+                plaintext += message[offset..<offset + take]
+                offset += take
+                do throws(NoiseError) {
+                    frames.append(ByteBuffer(bytes: try transport.encrypt(plaintext)))
+                } catch {
+                    throw .decryptionFailed(error)
+                }
+                plaintext.removeAll(keepingCapacity: true)
+            } while offset < message.count
+            return frames
+        }
+        try await outbound.write(contentsOf: frames)
+    }
+
+    /// Decrypts one frame (called by ``SecureReceiver``).
+    fileprivate func open(_ frame: [UInt8]) throws(TransportError) -> [UInt8] {
+        try cipher.withLock { transport throws(TransportError) -> [UInt8] in
+            do throws(NoiseError) {
+                return try transport.decrypt(frame)
+            } catch {
+                throw .decryptionFailed(error)
+            }
+        }
+    }
+}
+
+/// Reads whole application messages from a session; owned by one task.
+public struct SecureReceiver {
+    private var frames: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+    private let session: SecureSession
+    private let channel: any Channel
+
+    /// Wraps the frame iterator that the handshake used; `channel` is closed when a receive times out.
+    public init(
+        frames: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator, session: SecureSession, channel: any Channel
+    ) {
+        self.frames = frames
+        self.session = session
+        self.channel = channel
+    }
+
+    /// The next application message, or nil when the peer closed the connection cleanly between messages.
+    ///
+    /// - Throws: ``TransportError`` for an undecryptable frame, an announced size over the limit (checked before
+    ///   allocating), a malformed message, or a close in the middle of a message.
+    public mutating func receive() async throws -> [UInt8]? {
+        guard let first = try await nextFrame() else { return nil }
+        var plaintext = try session.open(first)
+        guard plaintext.count >= 4 else {
+            throw TransportError.malformedMessage(reason: "first fragment shorter than its length field")
+        }
+        let announced = plaintext.prefix(4).reduce(0) { $0 << 8 | Int($1) }
+        let maximum = session.limits.maximumMessageBytes
+        guard announced <= maximum else { throw TransportError.messageTooLarge(announced: announced, maximum: maximum) }
+        plaintext.removeFirst(4)
+        var message = plaintext
+        guard message.count <= announced else {
+            throw TransportError.malformedMessage(reason: "fragment longer than the announced message")
+        }
+        message.reserveCapacity(announced)
+        while message.count < announced {
+            guard let next = try await nextFrame() else { throw TransportError.connectionClosed }
+            let chunk = try session.open(next)
+            guard !chunk.isEmpty, message.count + chunk.count <= announced else {
+                throw TransportError.malformedMessage(reason: "fragments do not add up to the announced length")
+            }
+            message += chunk
+        }
+        return message
+    }
+
+    /// Like ``receive()``, but closes the connection and fails with ``TransportError/idleTimeout`` if no whole
+    /// message arrives within `timeout`.
+    public mutating func receive(within timeout: Duration) async throws -> [UInt8]? {
+        try await withWatchdog(timeout, closing: channel, failure: .idleTimeout) {
+            try await receive()
+        }
+    }
+
+    private mutating func nextFrame() async throws -> [UInt8]? {
+        guard var frame = try await frames.next() else { return nil }
+        return frame.readBytes(length: frame.readableBytes) ?? []
+    }
+}

@@ -1,0 +1,45 @@
+import SecAggNoise
+
+/// Why a secure connection failed or was closed. Every case names whose fault it is in its description and never
+/// includes message contents.
+public enum TransportError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The connection ended in the middle of a frame.
+    case truncatedFrame(bytes: Int)
+    /// A frame to send is over 65,535 bytes (a local bug).
+    case frameTooLarge(bytes: Int)
+    /// The Noise handshake failed (bad message, wrong prologue, authentication failure).
+    case handshakeFailed(NoiseError)
+    /// The handshake did not finish in time.
+    case handshakeTimedOut
+    /// The peer authenticated, but is not who we accept: not enrolled, or not the pinned coordinator.
+    case peerRejected(reason: String)
+    /// The peer's handshake payload is malformed.
+    case malformedHandshakePayload(reason: String)
+    /// A received frame failed decryption or arrived after a failure.
+    case decryptionFailed(NoiseError)
+    /// The peer announced an application message larger than the configured maximum.
+    case messageTooLarge(announced: Int, maximum: Int)
+    /// A message's fragments do not add up (a fragment too short to hold the length, or too many bytes).
+    case malformedMessage(reason: String)
+    /// Nothing arrived within the idle timeout.
+    case idleTimeout
+    /// The peer closed the connection.
+    case connectionClosed
+
+    public var description: String {
+        switch self {
+        case let .truncatedFrame(bytes): return "peer closed the connection inside a frame (\(bytes) bytes pending)"
+        case let .frameTooLarge(bytes): return "local error: frame of \(bytes) bytes exceeds 65535"
+        case let .handshakeFailed(error): return "Noise handshake failed: \(error)"
+        case .handshakeTimedOut: return "Noise handshake timed out"
+        case let .peerRejected(reason): return "peer rejected: \(reason)"
+        case let .malformedHandshakePayload(reason): return "malformed handshake payload: \(reason)"
+        case let .decryptionFailed(error): return "peer sent an undecryptable frame: \(error)"
+        case let .messageTooLarge(announced, maximum):
+            return "peer announced a \(announced)-byte message, the limit is \(maximum)"
+        case let .malformedMessage(reason): return "peer sent a malformed message: \(reason)"
+        case .idleTimeout: return "connection idle for too long"
+        case .connectionClosed: return "peer closed the connection"
+        }
+    }
+}
