@@ -51,7 +51,9 @@ public struct ResultWriter: Sendable {
         let target = folder.appendingPathComponent("\(record.roundID).json")
         let temporary = folder.appendingPathComponent(".\(record.roundID).json.tmp")
         try data.write(to: temporary)
-        _ = try FileManager.default.replaceItemAt(target, withItemAt: temporary)
+        guard rename(temporary.path, target.path) == 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: target.path])
+        }
     }
 
     private func safeName(_ name: String) -> String {

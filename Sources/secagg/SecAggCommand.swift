@@ -5,7 +5,14 @@ import ArgumentParser
 struct SecAggCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "secagg",
-        abstract: "Secure aggregation (SecAgg / SecAgg+): simulate rounds and measure the implementation.",
-        subcommands: [SimulateCommand.self, BenchCommand.self]
+        abstract: "Secure aggregation (SecAgg / SecAgg+): take part in rounds, manage identities, simulate and measure.",
+        subcommands: [SimulateCommand.self, ParticipateCommand.self, KeygenCommand.self, KeyCommand.self, BenchCommand.self]
     )
+}
+
+/// A failure to report as one line, without the usage text (the arguments were fine; the operation failed).
+struct CommandFailure: Error, CustomStringConvertible {
+    var description: String
+
+    init(_ description: String) { self.description = description }
 }

@@ -1,0 +1,230 @@
+import Foundation
+import SecAggCrypto
+import SecAggProtocol
+import SecAggTransport
+import SecAggWire
+import Yams
+
+/// The `secaggd` configuration file (YAML; `deploy/secaggd.example.yaml` documents every key).
+///
+/// Relative paths are resolved against the file's folder. Loading collects every problem it finds and reports them
+/// all at once, each naming the key to fix.
+public enum ConfigurationFile {
+    struct Document: Decodable {
+        struct Listen: Decodable {
+            var host: String?
+            var port: Int?
+        }
+
+        struct Enrollment: Decodable {
+            var file: String?
+            var keys: [String]?
+        }
+
+        struct Limits: Decodable {
+            enum CodingKeys: String, CodingKey {
+                case maxConnections = "max_connections"
+                case maxMessageBytes = "max_message_bytes"
+                case handshakeTimeoutSeconds = "handshake_timeout_seconds"
+                case idleTimeoutSeconds = "idle_timeout_seconds"
+            }
+
+            var maxConnections: Int?
+            var maxMessageBytes: Int?
+            var handshakeTimeoutSeconds: Double?
+            var idleTimeoutSeconds: Double?
+        }
+
+        struct Timeouts: Decodable {
+            var advertise: Double?
+            var share: Double?
+            var masked: Double?
+            var consistency: Double?
+            var unmask: Double?
+        }
+
+        struct Task: Decodable {
+            enum CodingKeys: String, CodingKey {
+                case name
+                case dimension
+                case bits
+                case maxInput = "max_input"
+                case graph
+                case degree
+                case threshold
+                case minClients = "min_clients"
+                case maxClients = "max_clients"
+                case minSurvivors = "min_survivors"
+                case mode
+                case dropoutRate = "dropout_rate"
+                case corruptRate = "corrupt_rate"
+                case gatherSeconds = "gather_seconds"
+                case rounds
+                case timeouts
+            }
+
+            var name: String
+            var dimension: Int
+            var bits: Int?
+            var maxInput: UInt64
+            var graph: String?
+            var degree: Int?
+            var threshold: Int?
+            var minClients: Int
+            var maxClients: Int
+            var minSurvivors: Int?
+            var mode: String?
+            var dropoutRate: Double?
+            var corruptRate: Double?
+            var gatherSeconds: Double?
+            var rounds: Int?
+            var timeouts: Timeouts?
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case listen, identity, enrollment, tasks, limits
+            case resultsDirectory = "results_directory"
+        }
+
+        var listen: Listen?
+        var identity: String
+        var enrollment: Enrollment?
+        var resultsDirectory: String?
+        var limits: Limits?
+        var tasks: [Task]
+    }
+
+    /// Reads and validates the file at `path`.
+    ///
+    /// - Throws: ``CoordinatorConfigurationError`` listing every problem (unreadable file, YAML syntax, unknown
+    ///   values, invalid tasks, unreadable identity or enrollment list).
+    public static func load(from path: String) throws -> CoordinatorSettings {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw CoordinatorConfigurationError(problems: ["cannot read the configuration file \(path)"])
+        }
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+        return try parse(text, relativeTo: folder)
+    }
+
+    /// Parses configuration text; relative paths resolve against `folder`.
+    ///
+    /// - Throws: ``CoordinatorConfigurationError``.
+    public static func parse(_ text: String, relativeTo folder: URL) throws -> CoordinatorSettings {
+        let document: Document
+        do {
+            document = try YAMLDecoder().decode(Document.self, from: text)
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw CoordinatorConfigurationError(problems: ["missing key '\(path(context.codingPath + [key]))'"])
+        } catch let DecodingError.typeMismatch(_, context) {
+            throw CoordinatorConfigurationError(problems: ["wrong type at '\(path(context.codingPath))': \(context.debugDescription)"])
+        } catch let DecodingError.dataCorrupted(context) {
+            throw CoordinatorConfigurationError(problems: ["invalid value at '\(path(context.codingPath))': \(context.debugDescription)"])
+        } catch {
+            throw CoordinatorConfigurationError(problems: ["not valid YAML: \(error)"])
+        }
+        var problems: [String] = []
+        func resolve(_ file: String) -> String {
+            file.hasPrefix("/") ? file : folder.appendingPathComponent(file).path
+        }
+
+        var identity: Ed25519.SigningKey?
+        do {
+            identity = try IdentityFile.load(from: resolve(document.identity))
+        } catch {
+            problems.append("identity: \(error)")
+        }
+
+        var enrolled: [Ed25519.VerifyingKey: String] = [:]
+        var enrollmentLines: [(String, String)] = (document.enrollment?.keys ?? []).enumerated().map { ("inline-\($0.offset + 1)", $0.element) }
+        if let file = document.enrollment?.file {
+            if let data = FileManager.default.contents(atPath: resolve(file)), let text = String(data: data, encoding: .utf8) {
+                for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                    let content = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+                    let fields = content.split(whereSeparator: \.isWhitespace).map(String.init)
+                    guard let key = fields.first else { continue }
+                    let label = fields.count > 1 ? fields[1...].joined(separator: " ") : "\(file):\(number + 1)"
+                    enrollmentLines.append((label, key))
+                }
+            } else {
+                problems.append("enrollment.file: cannot read \(resolve(file))")
+            }
+        }
+        for (label, text) in enrollmentLines {
+            do {
+                enrolled[try IdentityFile.publicKey(fromHex: text)] = label
+            } catch {
+                problems.append("enrollment (\(label)): \(error)")
+            }
+        }
+        if enrollmentLines.isEmpty { problems.append("enrollment: no client keys are enrolled") }
+
+        var limits = TransportLimits()
+        if let value = document.limits?.maxMessageBytes {
+            if value >= 1024 { limits.maximumMessageBytes = value } else { problems.append("limits.max_message_bytes must be at least 1024") }
+        }
+        if let value = document.limits?.handshakeTimeoutSeconds {
+            if value > 0 { limits.handshakeTimeout = .milliseconds(Int64(value * 1000)) } else { problems.append("limits.handshake_timeout_seconds must be positive") }
+        }
+        if let value = document.limits?.idleTimeoutSeconds {
+            if value > 0 { limits.idleTimeout = .milliseconds(Int64(value * 1000)) } else { problems.append("limits.idle_timeout_seconds must be positive") }
+        }
+        let maximumConnections = document.limits?.maxConnections ?? 4096
+        if maximumConnections < 1 { problems.append("limits.max_connections must be at least 1") }
+
+        var tasks: [TaskConfiguration] = []
+        for (position, entry) in document.tasks.enumerated() {
+            let prefix = "tasks[\(position)] (\(entry.name))"
+            let graph: TaskConfiguration.Graph
+            switch entry.graph ?? "auto" {
+            case "auto": graph = .automatic
+            case "complete": graph = .complete
+            case "harary":
+                guard let degree = entry.degree else {
+                    problems.append("\(prefix): graph harary needs a degree")
+                    continue
+                }
+                graph = .harary(degree: degree)
+            case let other:
+                problems.append("\(prefix): graph must be auto, complete or harary, not '\(other)'")
+                continue
+            }
+            let mode: RoundMode
+            switch entry.mode ?? "honest" {
+            case "honest": mode = .honestButCurious
+            case "active": mode = .active
+            case let other:
+                problems.append("\(prefix): mode must be honest or active, not '\(other)'")
+                continue
+            }
+            var timeouts = PhaseTimeouts()
+            func seconds(_ value: Double?, _ key: String, _ apply: (Duration) -> Void) {
+                guard let value else { return }
+                if value > 0 { apply(.milliseconds(Int64(value * 1000))) } else { problems.append("\(prefix): timeouts.\(key) must be positive") }
+            }
+            seconds(entry.timeouts?.advertise, "advertise") { timeouts.advertiseKeys = $0 }
+            seconds(entry.timeouts?.share, "share") { timeouts.shareKeys = $0 }
+            seconds(entry.timeouts?.masked, "masked") { timeouts.maskedInputCollection = $0 }
+            seconds(entry.timeouts?.consistency, "consistency") { timeouts.consistencyCheck = $0 }
+            seconds(entry.timeouts?.unmask, "unmask") { timeouts.unmasking = $0 }
+            let task = TaskConfiguration(
+                name: entry.name, dimension: entry.dimension, bits: entry.bits ?? 32, maximumInput: entry.maxInput,
+                graph: graph, threshold: entry.threshold, minimumClients: entry.minClients,
+                maximumClients: entry.maxClients, minimumSurvivors: entry.minSurvivors, mode: mode,
+                dropoutRate: entry.dropoutRate ?? 0.1, corruptRate: entry.corruptRate ?? 0.05, timeouts: timeouts,
+                gatherWindow: .milliseconds(Int64((entry.gatherSeconds ?? 2) * 1000)), rounds: entry.rounds)
+            problems += task.problems()
+            tasks.append(task)
+        }
+        if document.tasks.isEmpty { problems.append("tasks: at least one task is needed") }
+
+        guard problems.isEmpty, let identity else { throw CoordinatorConfigurationError(problems: problems) }
+        return CoordinatorSettings(
+            host: document.listen?.host ?? "127.0.0.1", port: document.listen?.port ?? 7461, identity: identity,
+            enrolled: enrolled, tasks: tasks, limits: limits, maximumConnections: maximumConnections,
+            resultsDirectory: document.resultsDirectory.map { URL(fileURLWithPath: resolve($0), isDirectory: true) })
+    }
+
+    private static func path(_ keys: [any CodingKey]) -> String {
+        keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+    }
+}

@@ -1,0 +1,114 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SecAggClient
+import SecAggCrypto
+import SecAggTransport
+
+/// `secagg participate`: join the next round of a task with one input vector.
+struct ParticipateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "participate",
+        abstract: "Contribute one vector to the next round of a task on a coordinator.",
+        discussion: """
+            The input is a JSON array of non-negative integers, one CSV line, or (with --raw) little-endian \
+            64-bit integers. Prints the receipt; exits 0 if the round completed with this input in the sum, 3 if \
+            the round aborted, 1 on errors.
+            """)
+
+    @Option(help: "Coordinator address as HOST:PORT.") var coordinator: String
+    @Option(name: .customLong("coordinator-key"), help: "The coordinator's public key (64 hex digits).")
+    var coordinatorKey: String
+    @Option(help: "This client's identity file.") var identity: String
+    @Option(help: "Task name.") var task: String
+    @Option(help: "Input file, or - for standard input.") var input: String
+    @Flag(help: "Input is raw little-endian 64-bit integers.") var raw = false
+    @Flag(help: "Print the receipt as JSON.") var json = false
+    @Option(name: .customLong("connect-attempts"), help: "Connection attempts before giving up.") var attempts: Int = 5
+    @Option(name: .customLong("log-level"), help: "Log level on standard error.") var logLevel: String = "warning"
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .warning
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let parts = coordinator.split(separator: ":")
+        guard parts.count >= 2, let last = parts.last, let port = Int(last) else {
+            throw ValidationError("--coordinator must be HOST:PORT")
+        }
+        let host = parts.dropLast().joined(separator: ":")
+        let pinned: Ed25519.VerifyingKey
+        let key: Ed25519.SigningKey
+        do {
+            pinned = try IdentityFile.publicKey(fromHex: coordinatorKey)
+            key = try IdentityFile.load(from: identity)
+        } catch let error as IdentityFileError {
+            throw CommandFailure(error.description)
+        }
+        let values = try readInput()
+        let client = SecAggClient(
+            configuration: SecAggClientConfiguration(
+                host: host, port: port, coordinatorKey: pinned, identity: key, task: task, connectAttempts: attempts),
+            logger: Logger(label: "secagg.participate"))
+        do {
+            let receipt = try await client.participate(input: values)
+            let round = receipt.roundID.map { "\($0)" } ?? "-"
+            switch receipt.outcome {
+            case let .completed(survivors):
+                print(json ? #"{"outcome":"completed","round_id":"\#(round)","participant":\#(receipt.participant ?? 0),"survivors":\#(survivors)}"#
+                      : "round \(round): completed, this input is in the sum of \(survivors) clients")
+            case let .aborted(code, reason):
+                print(json ? #"{"outcome":"aborted","round_id":"\#(round)","abort_code":\#(code),"abort_reason":\#(jsonString(reason))}"#
+                      : "round \(round): aborted (0x\(String(code, radix: 16))): \(reason)")
+                throw ExitCode(3)
+            }
+        } catch let error as SecAggClientError {
+            FileHandle.standardError.write(Data("secagg participate: \(error)\n".utf8))
+            throw ExitCode(1)
+        } catch let error as TransportError {
+            FileHandle.standardError.write(Data("secagg participate: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    private func readInput() throws -> [UInt64] {
+        let data: Data
+        if input == "-" {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        } else {
+            guard let contents = FileManager.default.contents(atPath: input) else {
+                throw ValidationError("cannot read \(input)")
+            }
+            data = contents
+        }
+        if raw {
+            guard data.count % 8 == 0 else { throw ValidationError("raw input must be a multiple of 8 bytes") }
+            return stride(from: 0, to: data.count, by: 8).map { offset in
+                data[data.startIndex + offset..<data.startIndex + offset + 8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            }
+        }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if text.hasPrefix("[") {
+            guard let array = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [NSNumber],
+                  array.allSatisfy({ $0.int64Value >= 0 && $0.doubleValue == Double($0.uint64Value) }) else {
+                throw ValidationError("the JSON input must be an array of non-negative integers")
+            }
+            return array.map(\.uint64Value)
+        }
+        let fields = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let values = fields.compactMap { UInt64($0) }
+        guard values.count == fields.count, !values.isEmpty else {
+            throw ValidationError("the CSV input must be one line of non-negative integers")
+        }
+        return values
+    }
+}
+
+private func jsonString(_ text: String) -> String {
+    guard let data = try? JSONSerialization.data(withJSONObject: [text]), let array = String(data: data, encoding: .utf8) else {
+        return "\"\""
+    }
+    return String(array.dropFirst().dropLast())
+}
