@@ -99,9 +99,16 @@ public struct SecAggClient: Sendable {
     /// Connects (retrying with exponential backoff), authenticates the coordinator, joins, waits to be invited,
     /// and runs the round. Cancelling the calling task closes the connection at any await.
     ///
+    /// `beforePhase`, if given, is called with each phase as its request arrives, before the client answers;
+    /// throwing from it leaves the round silently (the connection closes without an abort message), which is how
+    /// tests and simulations model a client that crashes in that phase.
+    ///
     /// - Returns: the receipt: completed (with the survivor count) or aborted (with the code and reason).
-    /// - Throws: ``SecAggClientError`` or ``TransportError`` when no outcome could be obtained.
-    public func participate(input: [UInt64]) async throws -> ParticipationReceipt {
+    /// - Throws: ``SecAggClientError`` or ``TransportError`` when no outcome could be obtained, or what
+    ///   `beforePhase` throws.
+    public func participate(
+        input: [UInt64], beforePhase: (@Sendable (RoundPhase) async throws -> Void)? = nil
+    ) async throws -> ParticipationReceipt {
         let channel = try await connect()
         let configuration = self.configuration
         let logger = self.logger
@@ -139,17 +146,25 @@ public struct SecAggClient: Sendable {
                     throw SecAggClientError.connectionLost("the coordinator closed the connection")
                 }
                 invited = true
-                let actions: [ClientAction]
+                var violation: String?
+                var actions: [ClientAction] = []
                 do {
                     let message = try CoordinatorMessage(decoding: bytes)
-                    actions = try machine.handle(message, using: &random)
-                } catch {
-                    let detail = "\(error)"
-                    logger.warning("leaving the round: coordinator violation", metadata: ["reason": "\(detail)"])
-                    if let abort = machine.abort(.coordinatorMisbehaved, detail: detail) {
+                    if let beforePhase, let phase = message.phase { try await beforePhase(phase) }
+                    do {
+                        actions = try machine.handle(message, using: &random)
+                    } catch {
+                        violation = "\(error)"
+                    }
+                } catch let error as WireError {
+                    violation = "\(ProtocolViolation.malformed(error))"
+                }
+                if let violation {
+                    logger.warning("leaving the round: coordinator violation", metadata: ["reason": "\(violation)"])
+                    if let abort = machine.abort(.coordinatorMisbehaved, detail: violation) {
                         try? await session.send(abort.encoded)
                     }
-                    throw SecAggClientError.coordinatorViolation(detail)
+                    throw SecAggClientError.coordinatorViolation(violation)
                 }
                 for action in actions {
                     switch action {

@@ -19,6 +19,9 @@ public struct RoundRecord: Sendable {
     public var phaseCounts: [RoundPhase: Int]
     public var droppedPerPhase: [RoundPhase: Int]
     public var wallSeconds: Double
+    /// Application bytes the coordinator sent to and received from all participants.
+    public var bytesSent: Int = 0
+    public var bytesReceived: Int = 0
 }
 
 /// Drives one round: the real ``CoordinatorStateMachine`` fed with the participants' messages, their
@@ -112,6 +115,7 @@ struct RoundDriver {
                 switch action {
                 case let .send(message, recipients):
                     let bytes = message.encoded
+                    record.bytesSent += bytes.count * recipients.count
                     for recipient in recipients {
                         participants[Int(recipient) - 1].send(bytes)
                     }
@@ -156,6 +160,7 @@ struct RoundDriver {
             guard let event = await iterator.next() else { break }
             switch event {
             case let .message(index, bytes, consumed):
+                record.bytesReceived += bytes.count
                 do {
                     let message = try ClientMessage(decoding: bytes)
                     perform(try machine.handle(message, from: index, now: now))

@@ -22,6 +22,24 @@ public struct SimulationReport: Sendable {
     public var bytesDownPerClient: Double
     /// Participants the coordinator dropped, by phase.
     public var droppedPerPhase: [RoundPhase: Int]
+
+    public init(
+        configuration: SimulationConfiguration, parameters: ResolvedParameters, verified: Bool, abortReason: AbortReason?,
+        survivors: Int, survivorsPerPhase: [(phase: RoundPhase, count: Int)], phaseSeconds: [(phase: RoundPhase, seconds: Double)],
+        wallSeconds: Double, bytesUpPerClient: Double, bytesDownPerClient: Double, droppedPerPhase: [RoundPhase: Int]
+    ) {
+        self.configuration = configuration
+        self.parameters = parameters
+        self.verified = verified
+        self.abortReason = abortReason
+        self.survivors = survivors
+        self.survivorsPerPhase = survivorsPerPhase
+        self.phaseSeconds = phaseSeconds
+        self.wallSeconds = wallSeconds
+        self.bytesUpPerClient = bytesUpPerClient
+        self.bytesDownPerClient = bytesDownPerClient
+        self.droppedPerPhase = droppedPerPhase
+    }
 }
 
 /// Runs one round in-process with the real client and coordinator state machines, every message going through

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SecAggClient
 import SecAggCrypto
+import SecAggSimulation
 import SecAggTransport
 
 /// `secagg participate`: join the next round of a task with one input vector.
@@ -26,6 +27,7 @@ struct ParticipateCommand: AsyncParsableCommand {
     @Flag(help: "Print the receipt as JSON.") var json = false
     @Option(name: .customLong("connect-attempts"), help: "Connection attempts before giving up.") var attempts: Int = 5
     @Option(name: .customLong("log-level"), help: "Log level on standard error.") var logLevel: String = "warning"
+    @Option(name: .customLong("crash-at"), help: .hidden) var crashAt: DropPhase?
 
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .warning
@@ -53,7 +55,11 @@ struct ParticipateCommand: AsyncParsableCommand {
                 host: host, port: port, coordinatorKey: pinned, identity: key, task: task, connectAttempts: attempts),
             logger: Logger(label: "secagg.participate"))
         do {
-            let receipt = try await client.participate(input: values)
+            // Testing aid (hidden): exit abruptly, as a crash would, when the request of a phase arrives.
+            let crashPhase = crashAt?.roundPhase
+            let receipt = try await client.participate(input: values) { phase in
+                if phase == crashPhase { Foundation.exit(0) }
+            }
             let round = receipt.roundID.map { "\($0)" } ?? "-"
             switch receipt.outcome {
             case let .completed(survivors):

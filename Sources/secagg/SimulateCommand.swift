@@ -29,10 +29,13 @@ struct SimulateCommand: AsyncParsableCommand {
     var maximumInput: UInt64?
     @Option(help: "Seed for identities, inputs, dropouts and keys (simulation only).") var seed: UInt64 = 1
     @Option(help: "Parallel client workers (default: the number of cores).") var workers: Int?
+    @Option(help: "inprocess (state machines only) or tcp (coordinator service and clients over loopback TCP with Noise).")
+    var transport: TransportOption = .inprocess
     @Flag(help: "Print one JSON object instead of the summary.") var json = false
 
     enum GraphOption: String, ExpressibleByArgument { case complete, harary }
     enum ModeOption: String, ExpressibleByArgument { case honest, active }
+    enum TransportOption: String, ExpressibleByArgument { case inprocess, tcp }
 
     func run() async throws {
         var configuration = SimulationConfiguration()
@@ -57,7 +60,9 @@ struct SimulateCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError(error.description)
         }
-        let report = await simulator.run()
+        let report = transport == .tcp
+            ? try await LoopbackSimulation(simulator: simulator).run()
+            : await simulator.run()
         if json {
             var output = SimulationOutput(report)
             output.peakResidentMebibytes = peakResidentMebibytes()

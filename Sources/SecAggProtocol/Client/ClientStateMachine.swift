@@ -184,3 +184,17 @@ extension CoordinatorMessage {
         }
     }
 }
+
+extension CoordinatorMessage {
+    /// The phase this message opens, or nil for the round outcome.
+    public var phase: RoundPhase? {
+        switch self {
+        case .advertiseKeysRequest: return .advertiseKeys
+        case .shareKeysRequest: return .shareKeys
+        case .maskedInputRequest: return .maskedInputCollection
+        case .consistencyCheckRequest: return .consistencyCheck
+        case .unmaskRequest: return .unmasking
+        case .roundOutcome: return nil
+        }
+    }
+}
