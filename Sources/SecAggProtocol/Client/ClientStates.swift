@@ -312,6 +312,10 @@ struct MaskedInputSent: Sendable {
         guard roundID == parameters.roundID else {
             throw .coordinatorViolation(.wrongRound(expected: parameters.roundID, actual: roundID))
         }
+        // A set travels strictly increasing; anything else could pad the count with repeats.
+        guard zip(survivors, survivors.dropFirst()).allSatisfy({ $0 < $1 }) else {
+            throw .coordinatorViolation(.inconsistentView(reason: "survivor set is not strictly increasing"))
+        }
         let survivorSet = Set(survivors)
         guard survivorSet.contains(index) else {
             throw .coordinatorViolation(.inconsistentView(reason: "this client is missing from the survivor set"))
@@ -388,15 +392,16 @@ struct SurvivorsSigned: Sendable {
         // At least t valid signatures over this exact set, from distinct neighbours that are in it.
         let signed = Derivation.consistencyMessage(sessionID: context.sessionID, survivors: survivors)
         let survivorSet = Set(survivors)
-        var valid = 0
+        var signers: Set<ParticipantIndex> = []
         for entry in request.signatures where entry.index != sent.index && survivorSet.contains(entry.index) {
             guard let identity = sent.neighbourIdentities[entry.index] else { continue }
             guard let signature = try? Ed25519.Signature(rawRepresentation: entry.signature),
                   identity.isValidSignature(signature, for: signed) else {
                 throw .coordinatorViolation(.badSignature(signer: entry.index, what: "consistency"))
             }
-            valid += 1
+            signers.insert(entry.index)
         }
+        let valid = signers.count
         if valid < context.threshold {
             return .abort(roundID: context.parameters.roundID, participant: sent.index, .consistencyCheckFailed,
                           "\(valid) neighbours signed the survivor set, threshold is \(context.threshold)")

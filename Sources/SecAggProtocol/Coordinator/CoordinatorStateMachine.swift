@@ -285,22 +285,27 @@ public struct CoordinatorStateMachine: Sendable {
         // not be reconstructed and its masks would spoil the sum).
         var sharers = Set(current.received.keys).intersection(live)
         let threshold = current.context.threshold
-        var pruned = true
-        while pruned {
-            pruned = false
+        var pruned: [ParticipantIndex] = []
+        var changed = true
+        while changed {
+            changed = false
             for index in sharers.sorted() {
                 let holders = current.context.graph.neighbors(of: index).filter { sharers.contains($0) }.count
                 if holders < threshold {
                     sharers.remove(index)
-                    actions += drop(index, reason: .tooFewNeighbours)
-                    pruned = true
+                    pruned.append(index)
+                    changed = true
                 }
             }
         }
         phaseCounts[.shareKeys] = sharers.count
+        // Abort before dropping the pruned clients, so that every connected client hears about the abort.
         guard sharers.count >= requiredSurvivors else {
             return actions + finish(aborting: AbortReason(
-                .tooFewShared, "\(sharers.count) clients shared keys, the round needs \(requiredSurvivors)"))
+                .tooFewShared, "\(sharers.count) clients shared keys with enough neighbours, the round needs \(requiredSurvivors)"))
+        }
+        for index in pruned {
+            actions += drop(index, reason: .tooFewNeighbours)
         }
         // Route every ciphertext between two members of U2 to its recipient, sorted by sender.
         var inbox: [ParticipantIndex: [EncryptedShare]] = [:]
