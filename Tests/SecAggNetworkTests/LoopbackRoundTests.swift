@@ -60,4 +60,59 @@ struct LoopbackRoundTests {
         #expect(record.abortReason == nil)
         #expect(record.sum == expected)
     }
+
+    @Test("two tasks run rounds at the same time, and a silent client is dropped at the phase deadline")
+    func concurrentTasksAndSilentClient() async throws {
+        let clients = Self.identities(14, seed: 2)
+        let coordinatorKey = Self.identities(1, seed: 98)[0]
+        let tasks = [
+            TaskConfiguration(
+                name: "alpha", dimension: 8, bits: 32, maximumInput: 50, graph: .complete, minimumClients: 7,
+                maximumClients: 7, timeouts: .uniform(.seconds(2)), gatherWindow: .milliseconds(100), rounds: 1),
+            TaskConfiguration(
+                name: "beta", dimension: 3, bits: 20, maximumInput: 9, graph: .complete, minimumClients: 7,
+                maximumClients: 7, timeouts: .uniform(.seconds(2)), gatherWindow: .milliseconds(100), rounds: 1),
+        ]
+        var enrolled: [Ed25519.VerifyingKey: String] = [:]
+        for (index, key) in clients.enumerated() { enrolled[key.verifyingKey] = "client-\(index)" }
+        let service = try CoordinatorService(
+            settings: CoordinatorSettings(host: "127.0.0.1", port: 0, identity: coordinatorKey, enrolled: enrolled, tasks: tasks),
+            logger: Logger(label: "test.coordinator"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await service.run() }
+            let port = await service.listeningPort()
+            let participants = Task {
+                await withTaskGroup(of: Void.self) { clientsGroup in
+                    for (index, key) in clients.enumerated() {
+                        let task = index < 7 ? "alpha" : "beta"
+                        let input: [UInt64] = task == "alpha" ? Array(repeating: UInt64(index), count: 8) : [1, 2, 3]
+                        // Client 0 goes silent when asked for its shares: it keeps the connection and never answers.
+                        let silentPhase: RoundPhase? = index == 0 ? .shareKeys : nil
+                        clientsGroup.addTask {
+                            let client = SecAggClient(configuration: SecAggClientConfiguration(
+                                host: "127.0.0.1", port: port, coordinatorKey: coordinatorKey.verifyingKey, identity: key,
+                                task: task))
+                            _ = try? await client.participate(input: input) { phase in
+                                if phase == silentPhase { try await Task.sleep(for: .seconds(60)) }
+                            }
+                        }
+                    }
+                }
+            }
+            // The service returns once both tasks ran their single round; then the silent client is cut off.
+            try await group.next()
+            participants.cancel()
+            await participants.value
+        }
+        let alpha = try #require(await service.history(of: "alpha").first)
+        let beta = try #require(await service.history(of: "beta").first)
+        #expect(alpha.abortReason == nil)
+        #expect(alpha.survivors.count == 6)
+        #expect(alpha.droppedPerPhase[.shareKeys] == 1)
+        let expectedAlpha = [UInt64](repeating: 21, count: 8)  // 1 + 2 + ... + 6: the silent client 0 is out
+        #expect(alpha.sum == expectedAlpha)
+        #expect(beta.abortReason == nil)
+        let expectedBeta: [UInt64] = [7, 14, 21]
+        #expect(beta.sum == expectedBeta)
+    }
 }

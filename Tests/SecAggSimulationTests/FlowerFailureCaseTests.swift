@@ -52,7 +52,7 @@ struct FlowerFailureCaseTests {
 
         let parameters = RoundParameters(
             roundID: RoundID(bytes: [UInt8](repeating: 1, count: 16))!, taskName: "overflow", dimension: 10, bits: 32,
-            maximumInput: UInt64(1) << 22, graph: .harary(degree: 20), threshold: 11, minimumSurvivors: 11,
+            maximumInput: UInt64(1) << 22, graph: .harary(degree: 20), threshold: 11, minimumSurvivors: 12,
             mode: .honestButCurious, invitedCount: 1100, nonce: [UInt8](repeating: 2, count: 32))
         #expect(throws: ParameterValidationError.sumMayOverflow(invitedCount: 1100, maximumInput: 1 << 22, bits: 32)) {
             try parameters.validate()
