@@ -1,34 +1,9 @@
 import SecAggCrypto
+@testable import SecAggMath
 
-/// A seeded, reproducible `RandomSource` for tests (SplitMix64, little-endian words; a partial word's unused
-/// bytes are discarded).
-struct SeededRandom: RandomSource {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func nextWord() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func fill(_ buffer: UnsafeMutableRawBufferPointer) {
-        var offset = 0
-        while offset < buffer.count {
-            let word = nextWord().littleEndian
-            let take = min(8, buffer.count - offset)
-            withUnsafeBytes(of: word) { bytes in
-                for index in 0..<take { buffer[offset + index] = bytes[index] }
-            }
-            offset += take
-        }
-    }
-}
+/// A seeded, reproducible `RandomSource` for tests: the module's own SplitMix64 (little-endian words; a partial
+/// word's unused bytes are discarded).
+typealias SeededRandom = SplitMix64
 
 /// Replays a fixed list of 64-bit words (8 little-endian bytes each), then zeros: lets a test choose exactly
 /// which polynomial coefficients `Shamir.split` draws.
