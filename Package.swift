@@ -6,6 +6,7 @@
 //   CSodium -> SecAggCrypto (the only importer of libsodium)
 //   SecAggMath (Shamir over GF(2^61-1), Z_{2^bits} vectors, neighbour graphs, (k, t) parameter finder)
 //   SecAggNoise (Noise_XX_25519_ChaChaPoly_BLAKE2b handshake and transport cipher states, sans-IO)
+//   SecAggPrivacy (exact discrete Gaussian noise, zCDP accountant, vector encoders)
 //   SecAggWire (canonical codec and messages, no dependencies)
 //   SecAggProtocol (sans-IO state machines; Crypto + Math + Wire)
 //   SecAggSimulation (seeded randomness, in-process round driver; never linked by a daemon or client)
@@ -25,6 +26,7 @@ let package = Package(
         .library(name: "SecAggCrypto", targets: ["SecAggCrypto"]),
         .library(name: "SecAggMath", targets: ["SecAggMath"]),
         .library(name: "SecAggWire", targets: ["SecAggWire"]),
+        .library(name: "SecAggPrivacy", targets: ["SecAggPrivacy"]),
         .library(name: "SecAggNoise", targets: ["SecAggNoise"]),
         .library(name: "SecAggProtocol", targets: ["SecAggProtocol"]),
         .library(name: "SecAggSimulation", targets: ["SecAggSimulation"]),
@@ -50,6 +52,7 @@ let package = Package(
         .target(name: "SecAggCrypto", dependencies: ["CSodium"], swiftSettings: strictSettings),
         .target(name: "SecAggMath", dependencies: ["SecAggCrypto"], swiftSettings: strictSettings),
         .target(name: "SecAggWire", swiftSettings: strictSettings),
+        .target(name: "SecAggPrivacy", dependencies: ["SecAggCrypto", "SecAggMath"], swiftSettings: strictSettings),
         .target(name: "SecAggNoise", dependencies: ["SecAggCrypto"], swiftSettings: strictSettings),
         .target(name: "SecAggProtocol", dependencies: ["SecAggCrypto", "SecAggMath", "SecAggWire"], swiftSettings: strictSettings),
         .target(name: "SecAggSimulation", dependencies: ["SecAggProtocol", "SecAggMath", "SecAggCrypto", "SecAggWire"], swiftSettings: strictSettings),
@@ -111,6 +114,9 @@ let package = Package(
         .testTarget(
             name: "SecAggNoiseTests", dependencies: ["SecAggNoise", "SecAggCrypto"],
             resources: [.copy("Vectors")], swiftSettings: strictSettings),
+        .testTarget(
+            name: "SecAggPrivacyTests", dependencies: ["SecAggPrivacy", "SecAggCrypto", "SecAggMath"],
+            swiftSettings: strictSettings),
         .testTarget(name: "SecAggWireTests", dependencies: ["SecAggWire"], swiftSettings: strictSettings),
         .testTarget(name: "SecAggProtocolTests", dependencies: ["SecAggProtocol", "SecAggSimulation"], swiftSettings: strictSettings),
         .testTarget(name: "SecAggSimulationTests", dependencies: ["SecAggSimulation"], swiftSettings: strictSettings),
@@ -121,6 +127,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
             ],
             swiftSettings: strictSettings),
         .testTarget(

@@ -49,8 +49,7 @@ public final class CoordinatorService: Service, Sendable {
     public let settings: CoordinatorSettings
     private let logger: Logger
     private let schedulers: [String: TaskScheduler]
-    private let port = Mutex<Int?>(nil)
-    private let portWaiters = Mutex<[CheckedContinuation<Int, Never>]>([])
+    private let listening = Mutex<ListeningState>(.pending([]))
     private let connections = Atomic<Int>(0)
 
     /// - Throws: ``CoordinatorConfigurationError`` if a task is invalid or two tasks share a name.
@@ -71,16 +70,36 @@ public final class CoordinatorService: Service, Sendable {
     }
 
     /// The port the service listens on, once it does.
-    public func listeningPort() async -> Int {
-        if let known = port.withLock({ $0 }) { return known }
-        return await withCheckedContinuation { continuation in
-            let ready: Int? = portWaiters.withLock { waiters in
-                if let known = port.withLock({ $0 }) { return known }
-                waiters.append(continuation)
-                return nil
+    ///
+    /// - Throws: ``CoordinatorStartError`` if the service could not bind its address.
+    public func listeningPort() async throws -> Int {
+        try await withCheckedThrowingContinuation { continuation in
+            let known: Result<Int, CoordinatorStartError>? = listening.withLock { state in
+                switch state {
+                case var .pending(waiters):
+                    waiters.append(continuation)
+                    state = .pending(waiters)
+                    return nil
+                case let .listening(port):
+                    return .success(port)
+                case let .failed(reason):
+                    return .failure(CoordinatorStartError(reason: reason))
+                }
             }
-            if let ready { continuation.resume(returning: ready) }
+            if let known { continuation.resume(with: known) }
         }
+    }
+
+    private func publish(_ outcome: Result<Int, CoordinatorStartError>) {
+        let waiters: [CheckedContinuation<Int, any Error>] = listening.withLock { state in
+            guard case let .pending(waiters) = state else { return [] }
+            switch outcome {
+            case let .success(port): state = .listening(port)
+            case let .failure(error): state = .failed(error.reason)
+            }
+            return waiters
+        }
+        for waiter in waiters { waiter.resume(with: outcome.mapError { $0 as any Error }) }
     }
 
     /// The records of the rounds a task ran (newest last, at most 100).
@@ -89,31 +108,30 @@ public final class CoordinatorService: Service, Sendable {
     }
 
     public func run() async throws {
-        let server = try await SecureTransport.listen(host: settings.host, port: settings.port, limits: settings.limits)
-        let bound = server.channel.localAddress?.port ?? settings.port
-        let waiters = portWaiters.withLock { waiters in
-            port.withLock { $0 = bound }
-            defer { waiters.removeAll() }
-            return waiters
+        let server: NIOAsyncChannel<FrameChannel, Never>
+        do {
+            server = try await SecureTransport.listen(host: settings.host, port: settings.port, limits: settings.limits)
+        } catch {
+            publish(.failure(CoordinatorStartError(reason: "cannot listen on \(settings.host):\(settings.port): \(error)")))
+            throw error
         }
-        for waiter in waiters { waiter.resume(returning: bound) }
+        let bound = server.channel.localAddress?.port ?? settings.port
+        publish(.success(bound))
         logger.info("listening", metadata: [
             "address": "\(settings.host):\(bound)", "identity": "\(settings.identity.verifyingKey)",
             "tasks": "\(settings.tasks.map(\.name))", "enrolled": "\(settings.enrolled.count)",
         ])
 
+        let schedulerTasks = schedulers.values.map { scheduler in Task { await scheduler.run() } }
+        // When every task has run its configured rounds, stop accepting; the connections still flush their outcomes.
+        let bounded = settings.tasks.allSatisfy { $0.rounds != nil }
+        let completion = Task {
+            for task in schedulerTasks { await task.value }
+            if bounded { server.channel.close(promise: nil) }
+        }
+        defer { completion.cancel() }
+
         try await withThrowingDiscardingTaskGroup { group in
-            let remaining = Countdown(schedulers.count)
-            let bounded = settings.tasks.allSatisfy { $0.rounds != nil }
-            for scheduler in schedulers.values {
-                group.addTask {
-                    await scheduler.run()
-                    // When every task has run its configured rounds, the daemon is done.
-                    if remaining.decrement() == 0, bounded {
-                        server.channel.close(promise: nil)
-                    }
-                }
-            }
             try await withGracefulShutdownHandler {
                 try await server.executeThenClose { inbound in
                     for try await connection in inbound {
@@ -135,7 +153,10 @@ public final class CoordinatorService: Service, Sendable {
                 self.logger.info("shutting down: no new connections; aborting rounds in flight")
                 server.channel.close(promise: nil)
             }
-            group.cancelAll()
+            // No new connections. Stop the schedulers: a round in flight aborts with `cancelled` and its clients are
+            // told; waiting clients are disconnected. The connection tasks then end once they have flushed.
+            for task in schedulerTasks { task.cancel() }
+            for task in schedulerTasks { await task.value }
         }
         logger.info("stopped")
     }
@@ -223,12 +244,15 @@ public struct CoordinatorConfigurationError: Error, Sendable, CustomStringConver
     public var description: String { problems.joined(separator: "\n") }
 }
 
-/// A shared counter that tasks count down.
-private final class Countdown: Sendable {
-    private let value: Atomic<Int>
+/// Whether the service is listening yet, and who waits to know its port.
+private enum ListeningState {
+    case pending([CheckedContinuation<Int, any Error>])
+    case listening(Int)
+    case failed(String)
+}
 
-    init(_ start: Int) { value = Atomic(start) }
-
-    /// Subtracts one and returns the new value.
-    func decrement() -> Int { value.subtract(1, ordering: .sequentiallyConsistent).newValue }
+/// The service could not start listening.
+public struct CoordinatorStartError: Error, Sendable, CustomStringConvertible {
+    public var reason: String
+    public var description: String { reason }
 }

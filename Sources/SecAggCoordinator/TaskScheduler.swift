@@ -52,6 +52,7 @@ actor TaskScheduler {
 
     /// Runs rounds until cancelled or until the configured number of rounds is reached.
     func run() async {
+        defer { releaseWaiting() }
         while !Task.isCancelled {
             if let limit = task.rounds, completedRounds >= limit { return }
             guard let cohort = await nextCohort() else { return }
@@ -66,6 +67,14 @@ actor TaskScheduler {
                 logger.error("could not write the round result", metadata: ["error": "\(error)"])
             }
         }
+    }
+
+    /// Closes the connections of clients still waiting: this task runs no more rounds.
+    private func releaseWaiting() {
+        for participant in waiting { participant.close() }
+        waiting.removeAll()
+        waitingIdentities.removeAll()
+        firstWaitStart = nil
     }
 
     /// Waits until a round can start and takes its participants from the queue; nil when cancelled.

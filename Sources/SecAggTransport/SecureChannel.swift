@@ -121,8 +121,9 @@ public enum SecureHandshake {
 
 /// An established secure session: the authenticated peer, and encryption in both directions.
 ///
-/// Sending is safe from any task (the session is `Sendable`; the cipher state sits behind a mutex). Receiving
-/// goes through a ``SecureReceiver`` owned by one task.
+/// Sending is safe from any task (the session is `Sendable`): concurrent ``send(_:)`` calls are serialised
+/// first-come first-served, each encrypting and writing its fragments before the next starts, so frames reach
+/// the socket in nonce order. Receiving goes through a ``SecureReceiver`` owned by one task.
 public final class SecureSession: Sendable {
     /// The peer's authenticated Ed25519 identity.
     public let peer: Ed25519.VerifyingKey
@@ -131,6 +132,9 @@ public final class SecureSession: Sendable {
     public let limits: TransportLimits
     private let cipher: Mutex<NoiseTransport>
     private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    /// Held from encryption until the frames are handed to the channel: a message encrypted under nonce n must
+    /// be written before the one encrypted under n + 1, or the peer's decryption fails.
+    private let sending = SendGate()
 
     init(peer: Ed25519.VerifyingKey, transport: consuming NoiseTransport,
          outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, limits: TransportLimits) {
@@ -141,36 +145,54 @@ public final class SecureSession: Sendable {
         cipher = Mutex(transport)
     }
 
+    /// Fragments encrypted before they are handed to the channel together (about 1 MiB): a large message is
+    /// written in such batches, so it is never held twice in memory and the channel's backpressure applies.
+    static let framesPerWrite = 16
+
     /// Sends one application message: `u32 length ‖ bytes`, cut into Noise transport messages of at most 65,535
-    /// bytes each (SPEC §2.6), written in one batch.
+    /// bytes each (SPEC §2.6). Concurrent sends are serialised, so one message's fragments are never interleaved
+    /// with another's.
     ///
-    /// - Throws: ``TransportError`` if the message exceeds the limit; NIO errors if the connection is closed.
+    /// - Throws: ``TransportError`` if the message exceeds the limit (nothing is sent) or the session has failed;
+    ///   NIO errors if the connection is closed.
     public func send(_ message: [UInt8]) async throws {
-        guard message.count <= limits.maximumMessageBytes else {
-            throw TransportError.messageTooLarge(announced: message.count, maximum: limits.maximumMessageBytes)
+        // The length field is 32 bits wide, whatever the configured limit.
+        let maximum = min(limits.maximumMessageBytes, Int(UInt32.max))
+        guard message.count <= maximum else {
+            throw TransportError.messageTooLarge(announced: message.count, maximum: maximum)
         }
-        let frames = try cipher.withLock { transport throws(TransportError) -> [ByteBuffer] in
-            var frames: [ByteBuffer] = []
-            var plaintext = [UInt8]()
-            let length = UInt32(message.count)
-            plaintext.reserveCapacity(NoiseTransport.maxPlaintextLength)
-            plaintext += [UInt8(truncatingIfNeeded: length >> 24), UInt8(truncatingIfNeeded: length >> 16),
-                          UInt8(truncatingIfNeeded: length >> 8), UInt8(truncatingIfNeeded: length)]
-            var offset = 0
-            repeat {
-                let take = min(NoiseTransport.maxPlaintextLength - plaintext.count, message.count - offset)
-                plaintext += message[offset..<offset + take]
-                offset += take
-                do throws(NoiseError) {
-                    frames.append(ByteBuffer(bytes: try transport.encrypt(plaintext)))
-                } catch {
-                    throw .decryptionFailed(error)
-                }
-                plaintext.removeAll(keepingCapacity: true)
-            } while offset < message.count
-            return frames
+        await sending.acquire()
+        defer { sending.release() }
+        let length = UInt32(message.count)
+        var plaintext = [UInt8]()
+        plaintext.reserveCapacity(min(NoiseTransport.maxPlaintextLength, 4 + message.count))
+        plaintext += [UInt8(truncatingIfNeeded: length >> 24), UInt8(truncatingIfNeeded: length >> 16),
+                      UInt8(truncatingIfNeeded: length >> 8), UInt8(truncatingIfNeeded: length)]
+        var batch: [ByteBuffer] = []
+        var offset = 0
+        repeat {
+            let take = min(NoiseTransport.maxPlaintextLength - plaintext.count, message.count - offset)
+            plaintext += message[offset..<offset + take]
+            offset += take
+            batch.append(ByteBuffer(bytes: try seal(plaintext)))
+            plaintext.removeAll(keepingCapacity: true)
+            if batch.count == Self.framesPerWrite, offset < message.count {
+                try await outbound.write(contentsOf: batch)
+                batch.removeAll(keepingCapacity: true)
+            }
+        } while offset < message.count
+        try await outbound.write(contentsOf: batch)
+    }
+
+    /// Encrypts one fragment under the next nonce (callers hold the send gate, so fragments leave in nonce order).
+    private func seal(_ plaintext: [UInt8]) throws(TransportError) -> [UInt8] {
+        try cipher.withLock { transport throws(TransportError) -> [UInt8] in
+            do throws(NoiseError) {
+                return try transport.encrypt(plaintext)
+            } catch {
+                throw .decryptionFailed(error)
+            }
         }
-        try await outbound.write(contentsOf: frames)
     }
 
     /// Decrypts one frame (called by ``SecureReceiver``).
@@ -186,12 +208,21 @@ public final class SecureSession: Sendable {
 }
 
 /// Reads whole application messages from a session; owned by one task.
+///
+/// A failed receive (undecryptable frame, oversized announcement, malformed fragments, timeout, a close inside a
+/// message) leaves the stream at an unknown position, so it ends the connection: the channel is closed and every
+/// later receive throws the same error.
 public struct SecureReceiver {
     private var frames: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
     private let session: SecureSession
     private let channel: any Channel
+    private var failure: (any Error)?
 
-    /// Wraps the frame iterator that the handshake used; `channel` is closed when a receive times out.
+    /// Bytes reserved up front for a message: larger messages grow as their fragments arrive, so a peer cannot
+    /// make the receiver allocate the whole announced size with one small frame.
+    static let initialReservation = 1 << 20
+
+    /// Wraps the frame iterator that the handshake used; `channel` is closed when a receive fails or times out.
     public init(
         frames: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator, session: SecureSession, channel: any Channel
     ) {
@@ -205,6 +236,36 @@ public struct SecureReceiver {
     /// - Throws: ``TransportError`` for an undecryptable frame, an announced size over the limit (checked before
     ///   allocating), a malformed message, or a close in the middle of a message.
     public mutating func receive() async throws -> [UInt8]? {
+        if let failure { throw failure }
+        do {
+            return try await receiveMessage()
+        } catch {
+            fail(error)
+            throw error
+        }
+    }
+
+    /// Like ``receive()``, but closes the connection and fails with ``TransportError/idleTimeout`` if no whole
+    /// message arrives within `timeout`.
+    public mutating func receive(within timeout: Duration) async throws -> [UInt8]? {
+        if let failure { throw failure }
+        do {
+            return try await withWatchdog(timeout, closing: channel, failure: .idleTimeout) {
+                try await receiveMessage()
+            }
+        } catch {
+            fail(error)
+            throw error
+        }
+    }
+
+    /// Records the first failure and closes the connection.
+    private mutating func fail(_ error: any Error) {
+        if failure == nil { failure = error }
+        channel.close(promise: nil)
+    }
+
+    private mutating func receiveMessage() async throws -> [UInt8]? {
         guard let first = try await nextFrame() else { return nil }
         var plaintext = try session.open(first)
         guard plaintext.count >= 4 else {
@@ -218,7 +279,7 @@ public struct SecureReceiver {
         guard message.count <= announced else {
             throw TransportError.malformedMessage(reason: "fragment longer than the announced message")
         }
-        message.reserveCapacity(announced)
+        message.reserveCapacity(min(announced, Self.initialReservation))
         while message.count < announced {
             guard let next = try await nextFrame() else { throw TransportError.connectionClosed }
             let chunk = try session.open(next)
@@ -230,16 +291,53 @@ public struct SecureReceiver {
         return message
     }
 
-    /// Like ``receive()``, but closes the connection and fails with ``TransportError/idleTimeout`` if no whole
-    /// message arrives within `timeout`.
-    public mutating func receive(within timeout: Duration) async throws -> [UInt8]? {
-        try await withWatchdog(timeout, closing: channel, failure: .idleTimeout) {
-            try await receive()
-        }
-    }
-
     private mutating func nextFrame() async throws -> [UInt8]? {
         guard var frame = try await frames.next() else { return nil }
         return frame.readBytes(length: frame.readableBytes) ?? []
+    }
+}
+
+/// A first-come first-served lock that suspends instead of blocking, so a send can hold it across the write.
+private final class SendGate: Sendable {
+    private struct State {
+        var held = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+        var next = 0
+    }
+
+    private let state = Mutex(State())
+
+    func acquire() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let granted = state.withLock { state in
+                if state.held {
+                    state.waiters.append(continuation)
+                    return false
+                }
+                state.held = true
+                return true
+            }
+            if granted { continuation.resume() }
+        }
+    }
+
+    func release() {
+        let successor: CheckedContinuation<Void, Never>? = state.withLock { state in
+            guard state.next < state.waiters.count else {
+                state.held = false
+                state.waiters.removeAll(keepingCapacity: true)
+                state.next = 0
+                return nil
+            }
+            let successor = state.waiters[state.next]
+            state.next += 1
+            // Drop the resumed prefix now and then, so a gate that is never idle does not grow without bound.
+            if state.next >= 64, state.next * 2 >= state.waiters.count {
+                state.waiters.removeFirst(state.next)
+                state.next = 0
+            }
+            return successor
+        }
+        successor?.resume()
     }
 }

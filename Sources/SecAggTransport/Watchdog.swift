@@ -11,22 +11,28 @@ func withWatchdog<Result>(
     _ body: () async throws -> Result
 ) async throws -> Result {
     let fired = WatchdogFlag()
-    return try await withThrowingTaskGroup(of: Void.self) { group in
+    let outcome: Swift.Result<Result, any Error> = await withTaskGroup(of: Void.self) { group in
         group.addTask {
-            try await Task.sleep(for: timeout)
+            do {
+                try await Task.sleep(for: timeout)
+            } catch {
+                return  // cancelled: the body finished first
+            }
             fired.set()
             channel.close(promise: nil)
         }
+        defer { group.cancelAll() }
         do {
-            let result = try await body()
-            group.cancelAll()
-            if fired.isSet { throw failure }
-            return result
+            return .success(try await body())
         } catch {
-            group.cancelAll()
-            throw fired.isSet ? failure : error
+            return .failure(error)
         }
     }
+    // The timer task has ended here (the group waits for it), so the flag is final: if it fired, the channel is
+    // closed, and a result the body produced at the same instant must not be reported as a success on a dead
+    // connection.
+    if fired.isSet { throw failure }
+    return try outcome.get()
 }
 
 /// A one-way flag shared between the watchdog and the task it guards.

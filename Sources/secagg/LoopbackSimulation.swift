@@ -51,7 +51,7 @@ struct LoopbackSimulation {
         var inputs: [ParticipantIndex: [UInt64]] = [:]
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await service.run() }
-            let port = await service.listeningPort()
+            let port = try await service.listeningPort()
             for index in 1...count {
                 let key = identities[index - 1]
                 let input = simulator.input(of: ParticipantIndex(index))

@@ -36,7 +36,7 @@ struct LoopbackRoundTests {
 
         try await withThrowingTaskGroup(of: ParticipationReceipt?.self) { group in
             group.addTask { try await service.run(); return nil }
-            let port = await service.listeningPort()
+            let port = try await service.listeningPort()
             for (index, key) in clients.enumerated() {
                 group.addTask {
                     let client = SecAggClient(configuration: SecAggClientConfiguration(
@@ -80,7 +80,7 @@ struct LoopbackRoundTests {
             logger: Logger(label: "test.coordinator"))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await service.run() }
-            let port = await service.listeningPort()
+            let port = try await service.listeningPort()
             let participants = Task {
                 await withTaskGroup(of: Void.self) { clientsGroup in
                     for (index, key) in clients.enumerated() {

@@ -1,0 +1,543 @@
+import Foundation
+import Logging
+import NIOCore
+import SecAggClient
+import SecAggCoordinator
+import SecAggCrypto
+import SecAggProtocol
+import SecAggSimulation
+import SecAggTransport
+import SecAggWire
+import Synchronization
+import Testing
+
+/// Untrusted network input against a real coordinator service on loopback (BRIEF §7): one misbehaving peer,
+/// written with the transport and protocol types directly, next to honest ``SecAggClient``s. Each bad input must
+/// get a typed refusal or a dropped connection with a logged reason, and the honest clients' round must still
+/// release exactly the sum of the honest survivors' inputs.
+@Suite("Bad input against the coordinator service", .serialized)
+struct BadInputTests {
+    static let honestCount = 8
+    static let dimension = 16
+    static let coordinatorKey = key("coordinator")
+    static let honest = (0..<honestCount).map { key("honest-\($0)") }
+    static let intruder = key("intruder")
+    static let stranger = key("stranger")
+    static let limits = TransportLimits(handshakeTimeout: .seconds(5), idleTimeout: .seconds(20))
+
+    static func key(_ name: String) -> Ed25519.SigningKey {
+        var random = SeededRandom(seed: 2024, stream: "bad-input-\(name)")
+        return Ed25519.SigningKey(using: &random)
+    }
+
+    static func input(_ client: Int) -> [UInt64] {
+        (0..<dimension).map { UInt64(($0 * 37 + client * 101) % 1001) }
+    }
+
+    static var expectedHonestSum: [UInt64] {
+        (0..<dimension).map { position in (0..<honestCount).reduce(UInt64(0)) { $0 + input($1)[position] } }
+    }
+
+    /// The main task: harary degree 4, threshold 3; a round starts once `clients` have joined.
+    ///
+    /// Unbounded (`rounds: nil`) so the service runs until the test stops it after every client has its
+    /// outcome: a bounded service stops itself as soon as its last round ends and may cut off clients whose
+    /// outcome is still being flushed (see ``boundedServiceFlushesOutcomes()``).
+    static func task(clients: Int, rounds: Int? = nil) -> TaskConfiguration {
+        TaskConfiguration(
+            name: "sum", dimension: dimension, bits: 32, maximumInput: 1000, graph: .harary(degree: 4), threshold: 3,
+            minimumClients: clients, maximumClients: clients, timeouts: .uniform(.seconds(8)),
+            gatherWindow: .milliseconds(100), rounds: rounds)
+    }
+
+    /// A second task that never gathers enough clients to start (for joins that must stay queued).
+    static let sideTask = TaskConfiguration(
+        name: "side", dimension: 4, bits: 32, maximumInput: 10, graph: .complete, minimumClients: 3,
+        maximumClients: 3, timeouts: .uniform(.seconds(8)), gatherWindow: .seconds(60), rounds: 1)
+
+    /// Runs a coordinator service (the honest clients and the intruder enrolled) while `body` runs, then stops it.
+    static func withService<T: Sendable>(
+        tasks: [TaskConfiguration], maximumConnections: Int = 4096,
+        _ body: @Sendable (CoordinatorService, Int, LogStore) async throws -> T
+    ) async throws -> T {
+        var enrolled: [Ed25519.VerifyingKey: String] = [:]
+        for (index, key) in honest.enumerated() { enrolled[key.verifyingKey] = "honest-\(index)" }
+        enrolled[intruder.verifyingKey] = "intruder"
+        let store = LogStore()
+        let service = try CoordinatorService(
+            settings: CoordinatorSettings(
+                host: "127.0.0.1", port: 0, identity: coordinatorKey, enrolled: enrolled, tasks: tasks, limits: limits,
+                maximumConnections: maximumConnections),
+            logger: Logger(label: "test.coordinator") { _ in CapturingLogHandler(store: store) })
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                try await service.run()
+                return nil
+            }
+            let port = try await service.listeningPort()
+            let result: T
+            do {
+                result = try await body(service, port, store)
+            } catch {
+                if ProcessInfoDump.enabled { for entry in store.entries { print("LOG", entry.level, entry.message, entry.metadata) } }
+                throw error
+            }
+            // Stop the service (it may have stopped by itself after its rounds); its cancellation is not a failure.
+            group.cancelAll()
+            while true {
+                do {
+                    if try await group.next() == nil { break }
+                } catch {
+                    continue
+                }
+            }
+            return result
+        }
+    }
+
+    /// Runs the honest clients' round and checks it released exactly their sum, with all of them as survivors
+    /// except those in `excluding`, and returns the round's survivors.
+    @discardableResult
+    static func honestRound(
+        port: Int, service: CoordinatorService, alongside intruderRun: (@Sendable () async throws -> IntruderReport)? = nil
+    ) async throws -> (record: RoundRecord, intruder: IntruderReport?) {
+        let (receipts, report) = try await withThrowingTaskGroup(of: (ParticipationReceipt?, IntruderReport?).self) { group in
+            if let intruderRun {
+                group.addTask { (nil, try await intruderRun()) }
+            }
+            for index in 0..<honestCount {
+                group.addTask {
+                    let client = SecAggClient(
+                        configuration: SecAggClientConfiguration(
+                            host: "127.0.0.1", port: port, coordinatorKey: coordinatorKey.verifyingKey,
+                            identity: honest[index], task: "sum", limits: limits, admissionTimeout: .seconds(30)),
+                        logger: Logger(label: "test.client") { _ in SwiftLogNoOpLogHandler() })
+                    return (try await client.participate(input: input(index)), nil)
+                }
+            }
+            var receipts: [ParticipationReceipt] = []
+            var report: IntruderReport?
+            for try await (receipt, intruder) in group {
+                if let receipt { receipts.append(receipt) }
+                if let intruder { report = intruder }
+            }
+            return (receipts, report)
+        }
+        #expect(receipts.count == honestCount)
+        for receipt in receipts {
+            #expect(receipt.outcome == .completed(survivorCount: UInt32(honestCount)))
+        }
+        // The scheduler files the record just after the outcomes go out; give it a moment.
+        var history = await service.history(of: "sum")
+        for _ in 0..<100 where history.isEmpty {
+            try await Task.sleep(for: .milliseconds(20))
+            history = await service.history(of: "sum")
+        }
+        #expect(history.count == 1)
+        let record = try #require(history.first)
+        #expect(record.abortReason == nil)
+        #expect(record.sum == expectedHonestSum, "the released sum must be exactly the honest inputs' sum")
+        #expect(record.survivors.count == honestCount)
+        let honestKeys = Set(honest.map { "\($0.verifyingKey)" })
+        #expect(Set(record.survivorIdentities) == honestKeys)
+        return (record, report)
+    }
+
+    /// Opens a secure session to the coordinator as `identity` and runs `body` in it.
+    static func connect<T: Sendable>(
+        port: Int, as identity: Ed25519.SigningKey,
+        _ body: (SecureSession, inout SecureReceiver) async throws -> T
+    ) async throws -> T {
+        let channel = try await SecureTransport.connect(host: "127.0.0.1", port: port, limits: limits)
+        return try await SecureTransport.initiate(
+            channel, identity: identity, expectedPeer: coordinatorKey.verifyingKey, limits: limits, body)
+    }
+
+    /// Waits (up to 5 s) for a log entry matching `predicate`.
+    static func waitForLog(_ store: LogStore, _ predicate: (LogStore.Entry) -> Bool) async -> LogStore.Entry? {
+        for _ in 0..<100 {
+            if let entry = store.entries.first(where: predicate) { return entry }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return nil
+    }
+
+    // MARK: (a)-(d): refused before any round
+
+    // Proves an enrolled client whose first message is not a JoinRequest (random bytes, a JoinRequest with a
+    // trailing byte, a frame that is not even a ciphertext) is dropped with a logged reason, and a round of
+    // honest clients afterwards sums exactly.
+    @Test("(a) garbage as the first message closes the connection; the service keeps working")
+    func garbageFirstMessage() async throws {
+        try await Self.withService(tasks: [Self.task(clients: Self.honestCount)]) { service, port, logs in
+            for garbage in [patternedGarbage(40), JoinRequest(taskName: "sum").encoded + [0]] {
+                let answer = try await Self.connect(port: port, as: Self.intruder) { session, receiver in
+                    try await session.send(garbage)
+                    return await outcomeOf { try await receiver.receive(within: .seconds(5)) }
+                }
+                #expect(answer.closedWithoutMessage, "garbage \(garbage.prefix(8)) got \(answer)")
+            }
+            let entry = await Self.waitForLog(logs) { $0.message.contains("not a valid JoinRequest") }
+            #expect(entry != nil, "the drop must be logged with its reason")
+            #expect(logs.entries.filter { $0.message.contains("not a valid JoinRequest") }.count == 2)
+
+            // A frame that is not a ciphertext at all.
+            let channel = try await SecureTransport.connect(host: "127.0.0.1", port: port, limits: Self.limits)
+            try await channel.executeThenClose { inbound, outbound in
+                var peer = try await HandshakeByHand.initiate(inbound: inbound, outbound: outbound, identity: Self.intruder)
+                try await outbound.write(ByteBuffer(bytes: patternedGarbage(64)))
+                #expect(try await peer.next() == nil, "the coordinator must close the connection")
+            }
+            let undecryptable = await Self.waitForLog(logs) {
+                $0.message == "connection closed" && ($0.metadata["reason"] ?? "").contains("undecryptable")
+            }
+            #expect(undecryptable != nil)
+            try await Self.honestRound(port: port, service: service)
+        }
+    }
+
+    // Proves a JoinRequest for a task the coordinator does not run is answered with refused(.unknownTask)
+    // and the connection is closed.
+    @Test("(b) a JoinRequest for an unknown task is refused with unknownTask")
+    func unknownTask() async throws {
+        try await Self.withService(tasks: [Self.task(clients: Self.honestCount)]) { service, port, _ in
+            let (response, after) = try await Self.connect(port: port, as: Self.intruder) { session, receiver in
+                try await session.send(JoinRequest(taskName: "no-such-task").encoded)
+                let bytes = try #require(try await receiver.receive(within: .seconds(5)))
+                let after = await outcomeOf { try await receiver.receive(within: .seconds(5)) }
+                return (try JoinResponse(decoding: bytes), after)
+            }
+            guard case let .refused(refusal, reason) = response.result else {
+                Issue.record("expected a refusal, got \(response)")
+                return
+            }
+            #expect(refusal == .unknownTask)
+            #expect(reason.contains("no-such-task"))
+            #expect(after.closedWithoutMessage)
+            try await Self.honestRound(port: port, service: service)
+        }
+    }
+
+    // Proves a second connection with an identity that is already queued is refused with alreadyJoined (the
+    // first stays accepted), and the honest round is unaffected.
+    @Test("(c) the same identity joining twice is refused with alreadyJoined")
+    func joinTwice() async throws {
+        try await Self.withService(tasks: [Self.task(clients: Self.honestCount), Self.sideTask]) { service, port, _ in
+            let channel = try await SecureTransport.connect(host: "127.0.0.1", port: port, limits: Self.limits)
+            try await SecureTransport.initiate(
+                channel, identity: Self.intruder, expectedPeer: Self.coordinatorKey.verifyingKey, limits: Self.limits
+            ) { firstSession, firstReceiver in
+                try await firstSession.send(JoinRequest(taskName: "side").encoded)
+                let first = try JoinResponse(decoding: try #require(try await firstReceiver.receive(within: .seconds(5))))
+                #expect(first.result == .accepted)
+
+                let (second, after) = try await Self.connect(port: port, as: Self.intruder) { session, receiver in
+                    try await session.send(JoinRequest(taskName: "side").encoded)
+                    let bytes = try #require(try await receiver.receive(within: .seconds(5)))
+                    let after = await outcomeOf { try await receiver.receive(within: .seconds(5)) }
+                    return (try JoinResponse(decoding: bytes), after)
+                }
+                guard case let .refused(refusal, _) = second.result else {
+                    Issue.record("expected alreadyJoined, got \(second)")
+                    return
+                }
+                #expect(refusal == .alreadyJoined)
+                #expect(after.closedWithoutMessage)
+                try await Self.honestRound(port: port, service: service)
+            }
+        }
+    }
+
+    // Proves an identity that is not enrolled completes no session: the coordinator refuses it at the
+    // handshake (logged as peerRejected), the client's first receive sees the connection closed, and the
+    // honest round is unaffected.
+    @Test("(d) an unknown identity is rejected at the handshake")
+    func unknownIdentity() async throws {
+        try await Self.withService(tasks: [Self.task(clients: Self.honestCount)]) { service, port, logs in
+            let answer = try await Self.connect(port: port, as: Self.stranger) { session, receiver in
+                try? await session.send(JoinRequest(taskName: "sum").encoded)
+                return await outcomeOf { try await receiver.receive(within: .seconds(5)) }
+            }
+            #expect(answer.closedWithoutMessage, "got \(answer)")
+            let entry = await Self.waitForLog(logs) {
+                $0.message == "connection closed" && ($0.metadata["reason"] ?? "").contains("not enrolled")
+            }
+            #expect(entry != nil, "the refusal must be logged with its reason")
+            try await Self.honestRound(port: port, service: service)
+        }
+    }
+
+    // MARK: (e)-(h): dropped in the middle of a round
+
+    // Proves a participant that breaks the protocol mid-round (wrong round id, a duplicate advertisement, a
+    // truncated ShareKeys, a masked vector of the wrong length) is dropped with the violation logged, gets no
+    // completed outcome, and the honest clients' round releases exactly the sum of the honest inputs.
+    @Test("(e)-(h) a violating participant is dropped and the round sums the honest survivors exactly",
+          arguments: Misbehaviour.allCases)
+    func violationMidRound(_ misbehaviour: Misbehaviour) async throws {
+        try await Self.withService(tasks: [Self.task(clients: Self.honestCount + 1)]) { service, port, logs in
+            let (record, reportOrNil) = try await Self.honestRound(port: port, service: service) {
+                try await Self.misbehave(misbehaviour, port: port)
+            }
+            let report = try #require(reportOrNil)
+            let index = try #require(report.index, "the intruder was never invited")
+            #expect(report.violated, "the intruder never got to misbehave")
+            #expect(!record.survivors.contains(index))
+            #expect(!report.sawCompletion, "a dropped participant must not be told its input was counted")
+            #expect(!report.endedByTimeout, "the coordinator must close the connection, not leave it idle")
+            let violation = await Self.waitForLog(logs) {
+                $0.message == "protocol violation; closing the connection"
+                    && $0.metadata["identity"] == "\(Self.intruder.verifyingKey)"
+            }
+            let reason = violation?.metadata["reason"] ?? ""
+            #expect(misbehaviour.loggedReasons.contains { reason.contains($0) }, "logged reason: \(reason)")
+        }
+    }
+
+    /// What the intruder does once invited.
+    enum Misbehaviour: CaseIterable, Sendable, CustomTestStringConvertible {
+        /// (e) Its AdvertiseKeys names another round.
+        case wrongRound
+        /// (f) It sends its AdvertiseKeys twice.
+        case duplicateAdvertisement
+        /// (g) Its ShareKeys is cut in half.
+        case truncatedShareKeys
+        /// (h) Its masked vector is one lane short.
+        case shortMaskedVector
+        /// (h) Its masked vector has one lane too many.
+        case longMaskedVector
+
+        /// What the logged reason contains (one of).
+        var loggedReasons: [String] {
+            switch self {
+            case .wrongRound: return ["message for round"]
+            // If the intruder's first copy completed the phase, the second arrives in the next phase.
+            case .duplicateAdvertisement: return ["duplicate message", "unexpected advertiseKeys"]
+            case .truncatedShareKeys: return ["malformed message"]
+            case .shortMaskedVector, .longMaskedVector: return ["invalid masked vector"]
+            }
+        }
+
+        var testDescription: String {
+            switch self {
+            case .wrongRound: return "(e) wrong round id"
+            case .duplicateAdvertisement: return "(f) duplicate AdvertiseKeys"
+            case .truncatedShareKeys: return "(g) truncated ShareKeys"
+            case .shortMaskedVector: return "(h) masked vector one lane short"
+            case .longMaskedVector: return "(h) masked vector one lane long"
+            }
+        }
+    }
+
+    /// How the intruder's connection went.
+    struct IntruderReport: Sendable {
+        var index: ParticipantIndex?
+        var violated = false
+        var sawCompletion = false
+        var endedByTimeout = false
+        var receivedAfterViolation: [String] = []
+    }
+
+    /// Joins as the intruder and follows the protocol with the real client state machine, except for one
+    /// deliberate violation; then records what the coordinator does.
+    static func misbehave(_ misbehaviour: Misbehaviour, port: Int) async throws -> IntruderReport {
+        try await connect(port: port, as: intruder) { session, receiver in
+            try await session.send(JoinRequest(taskName: "sum").encoded)
+            let joined = try JoinResponse(decoding: try #require(try await receiver.receive(within: .seconds(10))))
+            try #require(joined.result == .accepted)
+            var machine = ClientStateMachine(configuration: ClientConfiguration(identity: intruder), input: input(999))
+            var random = SystemRandom()
+            var report = IntruderReport()
+            while true {
+                let bytes: [UInt8]?
+                do {
+                    bytes = try await receiver.receive(within: .seconds(15))
+                } catch TransportError.idleTimeout {
+                    report.endedByTimeout = true
+                    return report
+                } catch {
+                    return report
+                }
+                guard let bytes else { return report }
+                let message = try CoordinatorMessage(decoding: bytes)
+                if case let .roundOutcome(outcome) = message, case .completed = outcome.result {
+                    report.sawCompletion = true
+                }
+                if report.violated {
+                    report.receivedAfterViolation.append(message.typeName)
+                    continue
+                }
+                if case let .advertiseKeysRequest(request) = message { report.index = request.participant }
+                for action in try machine.handle(message, using: &random) {
+                    guard case let .send(outgoing) = action else { continue }
+                    switch (misbehaviour, outgoing) {
+                    case (.wrongRound, .advertiseKeys(var advertisement)):
+                        advertisement.roundID = try #require(RoundID(bytes: random.bytes(16)))
+                        try await session.send(ClientMessage.advertiseKeys(advertisement).encoded)
+                        report.violated = true
+                    case (.duplicateAdvertisement, .advertiseKeys):
+                        try await session.send(outgoing.encoded)
+                        try await session.send(outgoing.encoded)
+                        report.violated = true
+                    case (.truncatedShareKeys, .shareKeys):
+                        let encoded = outgoing.encoded
+                        try await session.send(Array(encoded.prefix(encoded.count / 2)))
+                        report.violated = true
+                    case (.shortMaskedVector, .maskedInput(var masked)):
+                        masked.vector.removeLast(4)
+                        try await session.send(ClientMessage.maskedInput(masked).encoded)
+                        report.violated = true
+                    case (.longMaskedVector, .maskedInput(var masked)):
+                        masked.vector += [0, 0, 0, 0]
+                        try await session.send(ClientMessage.maskedInput(masked).encoded)
+                        report.violated = true
+                    default:
+                        try await session.send(outgoing.encoded)
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: Stopping after the configured rounds
+
+    // Proves a service configured for one round delivers the RoundOutcome to every client before it stops (it
+    // closes the listener and lets the connections flush, rather than cancelling them).
+    @Test("a bounded service flushes the last outcome to every client before stopping")
+    func boundedServiceFlushesOutcomes() async throws {
+        for _ in 0..<6 {
+            _ = try await Self.withService(tasks: [Self.task(clients: Self.honestCount, rounds: 1)]) { service, port, _ in
+                try await Self.honestRound(port: port, service: service)
+            }
+        }
+    }
+
+    // MARK: (i): connection limit
+
+    // Proves that with maximumConnections = 2 a third connection is closed at once (long before the handshake
+    // timeout), and that a slot freed by closing one connection is usable again.
+    @Test("(i) beyond maximumConnections a connection is closed at once")
+    func maximumConnections() async throws {
+        try await Self.withService(tasks: [Self.task(clients: Self.honestCount)], maximumConnections: 2) { _, port, logs in
+            // Two connections that hold their slots (handshake not even started).
+            let first = try await SecureTransport.connect(host: "127.0.0.1", port: port, limits: Self.limits)
+            let second = try await SecureTransport.connect(host: "127.0.0.1", port: port, limits: Self.limits)
+            try await Task.sleep(for: .milliseconds(200))
+
+            let start = ContinuousClock.now
+            let third = try await SecureTransport.connect(host: "127.0.0.1", port: port, limits: Self.limits)
+            let thirdEnded = try await third.executeThenClose { inbound, _ in
+                var frames = inbound.makeAsyncIterator()
+                return await outcomeOf { try await frames.next() }
+            }
+            let elapsed = ContinuousClock.now - start
+            switch thirdEnded {
+            case let .success(frame): #expect(frame == nil, "the refused connection must see EOF, not a frame")
+            case .failure: break  // a reset is fine too
+            }
+            #expect(elapsed < .seconds(2), "closed after \(elapsed); the handshake timeout is 5 s")
+            #expect(logs.entries.contains { $0.message.contains("too many connections") })
+
+            // Free a slot; a new connection then completes a handshake and a join.
+            try await first.executeThenClose { _, _ in }
+            var accepted = false
+            for _ in 0..<20 where !accepted {
+                try await Task.sleep(for: .milliseconds(100))
+                let result = await outcomeOf {
+                    try await Self.connect(port: port, as: Self.intruder) { session, receiver in
+                        try await session.send(JoinRequest(taskName: "no-such-task").encoded)
+                        return try await receiver.receive(within: .seconds(2))
+                    }
+                }
+                if case let .success(bytes?) = result { accepted = (try? JoinResponse(decoding: bytes)) != nil }
+            }
+            #expect(accepted, "a freed slot must accept a new connection")
+            try await second.executeThenClose { _, _ in }
+        }
+    }
+}
+
+// MARK: - Support
+
+/// Runs `body`, capturing its error.
+func outcomeOf<T>(_ body: () async throws -> T) async -> Result<T, any Error> {
+    do {
+        return .success(try await body())
+    } catch {
+        return .failure(error)
+    }
+}
+
+extension Result where Success == [UInt8]? {
+    /// True if the connection ended (clean EOF, or an error other than a timeout) without delivering a message.
+    var closedWithoutMessage: Bool {
+        switch self {
+        case let .success(message): return message == nil
+        case let .failure(error): return (error as? TransportError) != .idleTimeout
+        }
+    }
+}
+
+func patternedGarbage(_ count: Int) -> [UInt8] {
+    (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 197 &+ 0x5A) }
+}
+
+/// A Noise handshake run by hand, for sending frames that are not valid transport messages.
+struct HandshakeByHand {
+    var frames: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+
+    static func initiate(
+        inbound: NIOAsyncChannelInboundStream<ByteBuffer>, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>,
+        identity: Ed25519.SigningKey
+    ) async throws -> HandshakeByHand {
+        var frames = inbound.makeAsyncIterator()
+        _ = try await SecureHandshake.initiate(
+            inbound: &frames, outbound: outbound, identity: identity,
+            expectedPeer: BadInputTests.coordinatorKey.verifyingKey, limits: BadInputTests.limits)
+        return HandshakeByHand(frames: frames)
+    }
+
+    mutating func next() async throws -> ByteBuffer? {
+        try await frames.next()
+    }
+}
+
+/// Log entries collected from the coordinator.
+final class LogStore: Sendable {
+    struct Entry: Sendable {
+        var level: Logger.Level
+        var message: String
+        var metadata: [String: String]
+    }
+
+    private let storage = Mutex<[Entry]>([])
+
+    func append(_ entry: Entry) { storage.withLock { $0.append(entry) } }
+
+    var entries: [Entry] { storage.withLock { $0 } }
+}
+
+/// A swift-log handler that records every entry (with its metadata flattened to strings) into a ``LogStore``.
+struct CapturingLogHandler: LogHandler {
+    let store: LogStore
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .debug
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var merged = metadata
+        if let extra = event.metadata { merged.merge(extra) { $1 } }
+        store.append(LogStore.Entry(
+            level: event.level, message: "\(event.message)",
+            metadata: merged.mapValues { "\($0)" }))
+    }
+}
+
+/// Set SECAGG_TEST_DUMP_LOGS to print the coordinator's log when a test body fails.
+enum ProcessInfoDump {
+    static var enabled: Bool { ProcessInfo.processInfo.environment["SECAGG_TEST_DUMP_LOGS"] != nil }
+}
