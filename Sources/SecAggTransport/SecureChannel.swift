@@ -82,7 +82,10 @@ public enum SecureHandshake {
             var handshake = try NoiseHandshake(
                 pattern: .xx, role: .responder, prologue: prologue, staticKey: identity.agreementKey,
                 ephemeralSource: &random)
-            _ = try handshake.readMessage(try await nextFrame(&inbound))
+            // Message 0 carries no payload (SPEC §2.6.2); anything else is not a secagg client.
+            guard try handshake.readMessage(try await nextFrame(&inbound)).isEmpty else {
+                throw TransportError.malformedHandshakePayload(reason: "the first handshake message must have no payload")
+            }
             let reply = try handshake.writeMessage(payload: identity.verifyingKey.rawRepresentation)
             try await outbound.write(ByteBuffer(bytes: reply))
             let payload = try handshake.readMessage(try await nextFrame(&inbound))
