@@ -1,0 +1,299 @@
+/// One release (or attempted release) in a task's privacy ledger.
+///
+/// Written when the round is charged, before it starts; ``survivors`` and ``status`` are filled in when it ends.
+public struct BudgetEntry: Sendable, Hashable, Codable {
+    /// What became of the charged round.
+    public enum Status: String, Sendable, Hashable, Codable, CaseIterable {
+        /// Charged before the round started; the round has not ended yet. Counts against the budget.
+        case charged
+        /// The noisy sum was released. Counts against the budget.
+        case released
+        /// The round aborted after noised inputs may have reached the coordinator (distributed mode). Counts
+        /// against the budget, as if released: see ``PrivacyBudget/recordAbort(roundID:noisedInputsSent:reason:)``.
+        case aborted
+        /// The round aborted without releasing anything derived from the data. Kept for the record; costs nothing.
+        case refunded
+    }
+
+    /// The round's identifier (unique within the ledger).
+    public let roundID: String
+    /// Where the noise was added.
+    public let placement: NoisePlacement
+    /// The round's zCDP cost ρ (the Proposition-14 bound over [t_min, n_max] in distributed mode).
+    public let rho: Double
+    /// ε of this release on its own, at ``delta``.
+    public let epsilon: Double
+    /// The budget's δ, at which ``epsilon`` is stated.
+    public let delta: Double
+    /// σ of the released sum's noise (central σ, or σ_local·√t_min).
+    public let sigma: Double
+    /// Each client's σ_local in distributed mode, else `nil`.
+    public let localSigma: Double?
+    /// t_min, the fewest survivors the round accepts.
+    public let minimumSurvivors: Int
+    /// The clients actually summed, once known.
+    public internal(set) var survivors: Int?
+    /// The L2 clip norm of the inputs, in the caller's real units.
+    public let clip: Double
+    /// The modulus exponent of the round.
+    public let bits: Int
+    /// What became of the round.
+    public internal(set) var status: Status
+    /// Why the round aborted or was refunded, if it did.
+    public internal(set) var note: String?
+
+    /// Whether the entry counts against the budget (every status except ``Status/refunded``).
+    public var isCharged: Bool { status != .refunded }
+
+    init(
+        roundID: String, placement: NoisePlacement, rho: Double, epsilon: Double, delta: Double, sigma: Double,
+        localSigma: Double?, minimumSurvivors: Int, survivors: Int?, clip: Double, bits: Int, status: Status,
+        note: String?
+    ) {
+        self.roundID = roundID
+        self.placement = placement
+        self.rho = rho
+        self.epsilon = epsilon
+        self.delta = delta
+        self.sigma = sigma
+        self.localSigma = localSigma
+        self.minimumSurvivors = minimumSurvivors
+        self.survivors = survivors
+        self.clip = clip
+        self.bits = bits
+        self.status = status
+        self.note = note
+    }
+}
+
+/// A task's privacy budget and ledger: the total (ε, δ) it may spend, as a zCDP budget ρ, and every round charged
+/// against it.
+///
+/// ## Use
+/// 1. Before a round starts, ``charge(roundID:placement:rho:sigma:localSigma:minimumSurvivors:clip:bits:)`` (or
+///    ``charge(roundID:calibration:clip:bits:)``) records it — or throws
+///    `AccountingError.budgetExceeded` and records nothing, so a round over budget never starts.
+/// 2. When it ends, ``recordRelease(roundID:survivors:)`` or ``recordAbort(roundID:noisedInputsSent:reason:)``.
+///
+/// ## Accounting
+/// Rounds compose by adding ρ (zCDP composition); ``epsilonSpent`` converts the sum with the tight
+/// Canonne–Kamath–Steinke bound at the budget's δ. The limit is ``PrivacyAccountant/largestRho(epsilon:delta:)``
+/// of the declared (ε, δ), so spending up to it keeps the whole task (ε, δ)-DP. The comparison is exact (no
+/// tolerance); ρ are added with a compensated sum.
+///
+/// ## Aborted rounds
+/// - Central mode: the coordinator adds the noise after unmasking and releases nothing if the round aborts, and
+///   the exact sum is never stored: an abort costs nothing (refund).
+/// - Distributed mode: once any client has sent its noised masked input, a coordinator that deviates may be able
+///   to recover the noisy sum of some accepted set of survivors, of at least t_min clients. Secure aggregation
+///   reveals at most one such sum per round, and the entry's ρ (Proposition 14 over [t_min, n_max]) covers any of
+///   them, so the aborted round is charged in full, exactly like a release. Only an abort before any noised masked
+///   input was sent costs nothing.
+///
+/// `Codable` so the coordinator can persist it as JSON; decoding re-validates it.
+public struct PrivacyBudget: Sendable, Hashable, Codable {
+    /// The declared total ε (`nil` when the budget was declared directly in ρ).
+    public let epsilon: Double?
+    /// δ at which the budget and every entry's ε are stated.
+    public let delta: Double
+    /// The total zCDP budget ρ.
+    public let rhoLimit: Double
+    /// Every round charged so far, in order.
+    public private(set) var entries: [BudgetEntry]
+
+    /// A budget of (ε, δ) for the whole task: ρ limit = ``PrivacyAccountant/largestRho(epsilon:delta:)``.
+    ///
+    /// - Throws: ``AccountingError/invalidParameter(name:value:requirement:)`` unless ε is finite and ≥ 0 and
+    ///   0 < δ < 1.
+    public init(epsilon: Double, delta: Double) throws(AccountingError) {
+        self.epsilon = epsilon
+        self.delta = delta
+        self.rhoLimit = try PrivacyAccountant.largestRho(epsilon: epsilon, delta: delta)
+        self.entries = []
+    }
+
+    /// A budget declared directly as ρ-zCDP, with δ for reporting ε.
+    ///
+    /// - Throws: ``AccountingError/invalidParameter(name:value:requirement:)`` unless ρ is finite and ≥ 0 and
+    ///   0 < δ < 1.
+    public init(rhoLimit: Double, delta: Double) throws(AccountingError) {
+        try AccountingError.require(rhoLimit.isFinite && rhoLimit >= 0, "rhoLimit", rhoLimit, "a finite rho >= 0")
+        try AccountingError.require(delta > 0 && delta < 1, "delta", delta, "0 < delta < 1")
+        self.epsilon = nil
+        self.delta = delta
+        self.rhoLimit = rhoLimit
+        self.entries = []
+    }
+
+    /// The ρ spent: the sum over entries that are not refunded.
+    public var rhoSpent: Double {
+        PrivacyAccountant.compensatedSum(entries.lazy.filter(\.isCharged).map(\.rho))
+    }
+
+    /// What is left: ρ limit − ρ spent (never negative).
+    public var rhoRemaining: Double { max(0, rhoLimit - rhoSpent) }
+
+    /// ε spent so far at the budget's δ (tight Canonne–Kamath–Steinke conversion of ``rhoSpent``).
+    public var epsilonSpent: Double {
+        (try? PrivacyAccountant.epsilon(rho: rhoSpent, delta: delta)) ?? .infinity
+    }
+
+    /// The declared ε, or the ε of the ρ limit for a budget declared in ρ.
+    public var epsilonLimit: Double {
+        epsilon ?? ((try? PrivacyAccountant.epsilon(rho: rhoLimit, delta: delta)) ?? .infinity)
+    }
+
+    /// The entry for `roundID`, if any.
+    public func entry(roundID: String) -> BudgetEntry? {
+        entries.first { $0.roundID == roundID }
+    }
+
+    /// Whether a round costing `rho` fits in what is left.
+    public func canAfford(rho: Double) -> Bool {
+        rho.isFinite && rho >= 0
+            && PrivacyAccountant.compensatedSum(entries.lazy.filter(\.isCharged).map(\.rho) + [rho]) <= rhoLimit
+    }
+
+    /// Throws if a round costing `rho` does not fit; records nothing.
+    ///
+    /// - Throws: `AccountingError.budgetExceeded` with what the round costs and what is left;
+    ///   ``AccountingError/invalidParameter(name:value:requirement:)`` for a negative or non-finite ρ.
+    public func check(roundID: String, rho: Double) throws(AccountingError) {
+        try AccountingError.require(rho.isFinite && rho >= 0, "rho", rho, "a finite rho >= 0")
+        guard canAfford(rho: rho) else {
+            throw .budgetExceeded(
+                roundID: roundID, requestedRho: rho,
+                requestedEpsilon: try PrivacyAccountant.epsilon(rho: rho, delta: delta), remainingRho: rhoRemaining,
+                spentRho: rhoSpent, limitRho: rhoLimit, budgetEpsilon: epsilonLimit, budgetDelta: delta)
+        }
+    }
+
+    /// Charges a round before it starts, or refuses it.
+    ///
+    /// - Parameters:
+    ///   - roundID: A new, unique identifier.
+    ///   - placement: Where the noise is added.
+    ///   - rho: The round's ρ (for distributed mode the Proposition-14 bound over [t_min, n_max]).
+    ///   - sigma: σ of the released sum's noise.
+    ///   - localSigma: σ_local in distributed mode, else `nil`.
+    ///   - minimumSurvivors: t_min.
+    ///   - clip: The inputs' L2 clip norm (real units).
+    ///   - bits: The modulus exponent.
+    /// - Returns: The recorded entry (status ``BudgetEntry/Status/charged``).
+    /// - Throws: `AccountingError.budgetExceeded` if it does not fit, ``AccountingError/duplicateRound(_:)`` for a
+    ///   reused identifier, ``AccountingError/invalidParameter(name:value:requirement:)`` for a malformed value.
+    ///   Nothing is recorded when it throws.
+    @discardableResult
+    public mutating func charge(
+        roundID: String, placement: NoisePlacement, rho: Double, sigma: Double, localSigma: Double? = nil,
+        minimumSurvivors: Int, clip: Double, bits: Int
+    ) throws(AccountingError) -> BudgetEntry {
+        guard entry(roundID: roundID) == nil else { throw .duplicateRound(roundID) }
+        try AccountingError.require(sigma.isFinite && sigma > 0, "sigma", sigma, "a finite sigma > 0")
+        if let localSigma {
+            try AccountingError.require(
+                localSigma.isFinite && localSigma > 0, "localSigma", localSigma, "a finite sigma > 0")
+        }
+        try AccountingError.require(minimumSurvivors >= 1, "minimumSurvivors", minimumSurvivors, "at least 1")
+        try AccountingError.require(clip.isFinite && clip >= 0, "clip", clip, "a finite clip >= 0")
+        try AccountingError.require(bits >= 1 && bits <= 64, "bits", bits, "1...64")
+        try check(roundID: roundID, rho: rho)
+        let entry = BudgetEntry(
+            roundID: roundID, placement: placement, rho: rho,
+            epsilon: try PrivacyAccountant.epsilon(rho: rho, delta: delta), delta: delta, sigma: sigma,
+            localSigma: localSigma, minimumSurvivors: minimumSurvivors, survivors: nil, clip: clip, bits: bits,
+            status: .charged, note: nil)
+        entries.append(entry)
+        return entry
+    }
+
+    /// Charges one release of a calibration (its ``PrivacyCalibration/rhoPerRelease``, σ, σ_local and t_min).
+    ///
+    /// - Throws: As ``charge(roundID:placement:rho:sigma:localSigma:minimumSurvivors:clip:bits:)``.
+    @discardableResult
+    public mutating func charge(roundID: String, calibration: PrivacyCalibration, clip: Double, bits: Int)
+        throws(AccountingError) -> BudgetEntry
+    {
+        try charge(
+            roundID: roundID, placement: calibration.parameters.placement, rho: calibration.rhoPerRelease,
+            sigma: calibration.sigma, localSigma: calibration.localSigma,
+            minimumSurvivors: calibration.parameters.minimumSurvivors, clip: clip, bits: bits)
+    }
+
+    /// Records that a charged round released its noisy sum of `survivors` inputs.
+    ///
+    /// - Throws: ``AccountingError/unknownRound(_:)``; ``AccountingError/invalidTransition(roundID:reason:)`` unless
+    ///   the round is ``BudgetEntry/Status/charged``; ``AccountingError/invalidParameter(name:value:requirement:)``
+    ///   if `survivors` is below the round's t_min (such a sum must never be released).
+    public mutating func recordRelease(roundID: String, survivors: Int) throws(AccountingError) {
+        let index = try pendingIndex(roundID: roundID)
+        try AccountingError.require(
+            survivors >= entries[index].minimumSurvivors, "survivors", survivors,
+            "at least the round's minimum of \(entries[index].minimumSurvivors)")
+        entries[index].survivors = survivors
+        entries[index].status = .released
+    }
+
+    /// Records that a charged round aborted, and refunds it when nothing derived from the data can have been
+    /// released (see the type's documentation).
+    ///
+    /// - Central mode: always refunded.
+    /// - Distributed mode: refunded if `noisedInputsSent` is `false` (no client sent its noised masked input);
+    ///   otherwise kept in full with status ``BudgetEntry/Status/aborted``.
+    ///
+    /// - Parameters:
+    ///   - roundID: The round.
+    ///   - noisedInputsSent: Whether any client sent its noised masked input before the abort (distributed mode;
+    ///     pass `true` when unsure).
+    ///   - reason: Why the round aborted, for the record.
+    /// - Returns: The ρ refunded (0 when the round stays charged).
+    /// - Throws: ``AccountingError/unknownRound(_:)``; ``AccountingError/invalidTransition(roundID:reason:)`` unless
+    ///   the round is ``BudgetEntry/Status/charged``.
+    @discardableResult
+    public mutating func recordAbort(roundID: String, noisedInputsSent: Bool, reason: String) throws(AccountingError)
+        -> Double
+    {
+        let index = try pendingIndex(roundID: roundID)
+        entries[index].note = reason
+        if entries[index].placement == .central || !noisedInputsSent {
+            entries[index].status = .refunded
+            return entries[index].rho
+        }
+        entries[index].status = .aborted
+        return 0
+    }
+
+    private func pendingIndex(roundID: String) throws(AccountingError) -> Int {
+        guard let index = entries.firstIndex(where: { $0.roundID == roundID }) else { throw .unknownRound(roundID) }
+        guard entries[index].status == .charged else {
+            throw .invalidTransition(
+                roundID: roundID, reason: "the round is already \(entries[index].status.rawValue), not charged")
+        }
+        return index
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case epsilon, delta, rhoLimit, entries
+    }
+
+    /// Decodes a persisted ledger and re-validates it: δ ∈ (0, 1), a finite ρ limit ≥ 0, unique round identifiers,
+    /// and entries with finite ρ ≥ 0. A ledger that overspends (written by hand) still decodes — refusing further
+    /// rounds is what matters — but a malformed one does not.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        epsilon = try container.decodeIfPresent(Double.self, forKey: .epsilon)
+        delta = try container.decode(Double.self, forKey: .delta)
+        rhoLimit = try container.decode(Double.self, forKey: .rhoLimit)
+        entries = try container.decode([BudgetEntry].self, forKey: .entries)
+        try AccountingError.require(delta > 0 && delta < 1, "delta", delta, "0 < delta < 1")
+        try AccountingError.require(rhoLimit.isFinite && rhoLimit >= 0, "rhoLimit", rhoLimit, "a finite rho >= 0")
+        if let epsilon {
+            try AccountingError.require(epsilon.isFinite && epsilon >= 0, "epsilon", epsilon, "a finite epsilon >= 0")
+        }
+        var seen = Set<String>()
+        for entry in entries {
+            guard seen.insert(entry.roundID).inserted else { throw AccountingError.duplicateRound(entry.roundID) }
+            try AccountingError.require(entry.rho.isFinite && entry.rho >= 0, "rho", entry.rho, "a finite rho >= 0")
+        }
+    }
+}
