@@ -150,6 +150,7 @@ struct SimulationOutput {
             "neighbors": report.parameters.neighbors,
             "threshold": report.parameters.threshold,
             "wall_seconds": report.wallSeconds,
+            "setup_seconds": report.setupSeconds,
             "phases": phases,
             "bytes_per_client": ["up": report.bytesUpPerClient, "down": report.bytesDownPerClient],
         ]

@@ -28,7 +28,14 @@ public struct ClientStateMachine: Sendable {
     /// Creates a client that will contribute `input` (each entry a value in 0...maximumInput of the round).
     public init(configuration: ClientConfiguration, input: [UInt64]) {
         self.configuration = configuration
-        state = .awaitingInvitation(AwaitingInvitation(input: input))
+        state = .awaitingInvitation(AwaitingInvitation(input: .values(input)))
+    }
+
+    /// Creates a client whose input is already a vector of lanes (its entries must still be at most the round's
+    /// maximumInput, and its `bits` should match the round's; otherwise it is converted or refused).
+    public init(configuration: ClientConfiguration, input: ModularVector) {
+        self.configuration = configuration
+        state = .awaitingInvitation(AwaitingInvitation(input: .lanes(input)))
     }
 
     /// The phase the client is in, or nil before the invitation and after the end.

@@ -7,7 +7,36 @@ import SecAggWire
 
 /// Waiting for the coordinator's invitation (``AdvertiseKeysRequest``).
 struct AwaitingInvitation: Sendable {
-    let input: [UInt64]
+    /// The input as given: plain values, or lanes already in Z_{2^bits}.
+    enum Input: Sendable {
+        case values([UInt64])
+        case lanes(ModularVector)
+
+        var count: Int {
+            switch self {
+            case let .values(values): return values.count
+            case let .lanes(vector): return vector.count
+            }
+        }
+
+        /// The first entry above `maximum`, if any.
+        func firstIndex(above maximum: UInt64) -> Int? {
+            switch self {
+            case let .values(values): return values.firstIndex { $0 > maximum }
+            case let .lanes(vector): return (0..<vector.count).first { vector[$0] > maximum }
+            }
+        }
+
+        /// The input as lanes of `bits`, or nil if an entry does not fit.
+        func lanes(bits: Int) -> ModularVector? {
+            switch self {
+            case let .values(values): return try? ModularVector(values: values, bits: bits)
+            case let .lanes(vector): return vector.bits == bits ? vector : try? ModularVector(values: vector.values, bits: bits)
+            }
+        }
+    }
+
+    let input: Input
 
     func handle(
         _ request: AdvertiseKeysRequest, configuration: ClientConfiguration, random: inout some RandomSource
@@ -25,7 +54,7 @@ struct AwaitingInvitation: Sendable {
             encryptionKey: encryptionKey.publicKey.rawRepresentation, maskingKey: maskingKey.publicKey.rawRepresentation)
         let signature = configuration.identity.signature(for: signed)
         // Keep the input in its compact lane form (4 bytes per entry for bits ≤ 32) from here on.
-        guard let compactInput = try? ModularVector(values: input, bits: Int(parameters.bits)) else {
+        guard let compactInput = input.lanes(bits: Int(parameters.bits)) else {
             return .abort(roundID: parameters.roundID, participant: index, .parametersRejected, "input does not fit 2^bits")
         }
         let next = AdvertisedKeys(
@@ -60,7 +89,7 @@ struct AwaitingInvitation: Sendable {
         guard input.count == Int(parameters.dimension) else {
             return "input has \(input.count) entries, the round needs \(parameters.dimension)"
         }
-        if let position = input.firstIndex(where: { $0 > parameters.maximumInput }) {
+        if let position = input.firstIndex(above: parameters.maximumInput) {
             return "input entry \(position) exceeds the round's maximum \(parameters.maximumInput)"
         }
         return nil

@@ -285,13 +285,17 @@ struct CollectingUnmaskResponses: Sendable {
 extension X25519.PublicKey {
     /// False for the small-order points on which X25519 gives the all-zero secret.
     var isUsableForAgreement: Bool {
-        var probe = FixedProbe()
-        let key = X25519.PrivateKey(using: &probe)
-        return (try? key.sharedSecret(with: self)) != nil
+        (try? lowOrderProbe.sharedSecret(with: self)) != nil
     }
 }
 
-/// A constant, public, non-secret scalar used only to test whether a public key is of small order.
+/// A constant, public, non-secret scalar used only to test whether a public key is of small order (clamping makes
+/// every scalar a multiple of the cofactor, so any scalar maps a small-order point to the identity).
+private let lowOrderProbe: X25519.PrivateKey = {
+    var source = FixedProbe()
+    return X25519.PrivateKey(using: &source)
+}()
+
 private struct FixedProbe: RandomSource {
     mutating func fill(_ buffer: UnsafeMutableRawBufferPointer) {
         for position in buffer.indices { buffer[position] = UInt8(truncatingIfNeeded: 0x5a &+ position) }
