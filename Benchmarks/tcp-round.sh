@@ -35,14 +35,18 @@ YAML
 /usr/bin/time -f "%M" -o "$work/secaggd.rss" "$bin/secaggd" --config "$work/secaggd.yaml" --log-level warning 2> "$work/secaggd.log" &
 daemon=$!
 sleep 1
-swarm=$("$bin/secagg" bench swarm --clients "$N" --dimension "$M" --dropout "$D" --drop-phase masked \
-    --coordinator "127.0.0.1:$port" --coordinator-key "$(cat "$work/coordinator.pub")" --task bench --results "$work/results")
+"$bin/secagg" bench swarm --clients "$N" --dimension "$M" --dropout "$D" --drop-phase masked \
+    --coordinator "127.0.0.1:$port" --coordinator-key "$(cat "$work/coordinator.pub")" --task bench \
+    --results "$work/results" > "$work/swarm.json"
 wait $daemon
-round=$(cat "$work"/results/bench/*.json)
-inproc=$("$bin/secagg" simulate --clients "$N" --dimension "$M" --dropout "$D" --drop-phase masked --json)
-python3 - "$swarm" "$round" "$inproc" "$(cat "$work/secaggd.rss")" <<'PY'
-import json, sys
-swarm, round_, inproc, rss = json.loads(sys.argv[1]), json.loads(sys.argv[2]), json.loads(sys.argv[3]), int(sys.argv[4])
+cat "$work"/results/bench/*.json > "$work/round.json"
+"$bin/secagg" simulate --clients "$N" --dimension "$M" --dropout "$D" --drop-phase masked --json > "$work/inprocess.json"
+python3 - "$work" <<'PY'
+import json, os, sys
+work = sys.argv[1]
+load = lambda name: json.load(open(os.path.join(work, name)))
+swarm, round_, inproc = load("swarm.json"), load("round.json"), load("inprocess.json")
+rss = int(open(os.path.join(work, "secaggd.rss")).read().split()[-1])
 print(json.dumps({
     "clients": swarm["clients"], "dimension": swarm["dimension"], "dropout": swarm["dropout"],
     "tcp_round_seconds": round_["wall_seconds"], "tcp_client_wall_seconds": swarm["wall_seconds"],

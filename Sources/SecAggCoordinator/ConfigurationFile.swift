@@ -27,12 +27,14 @@ public enum ConfigurationFile {
                 case maxMessageBytes = "max_message_bytes"
                 case handshakeTimeoutSeconds = "handshake_timeout_seconds"
                 case idleTimeoutSeconds = "idle_timeout_seconds"
+                case inboundBudgetBytes = "inbound_budget_bytes"
             }
 
             var maxConnections: Int?
             var maxMessageBytes: Int?
             var handshakeTimeoutSeconds: Double?
             var idleTimeoutSeconds: Double?
+            var inboundBudgetBytes: Int?
         }
 
         struct Timeouts: Decodable {
@@ -169,6 +171,8 @@ public enum ConfigurationFile {
             if value > 0 { limits.idleTimeout = .milliseconds(Int64(value * 1000)) } else { problems.append("limits.idle_timeout_seconds must be positive") }
         }
         let maximumConnections = document.limits?.maxConnections ?? 4096
+        let inboundBudget = document.limits?.inboundBudgetBytes ?? 32 << 20
+        if inboundBudget < 1 << 16 { problems.append("limits.inbound_budget_bytes must be at least 65536") }
         if maximumConnections < 1 { problems.append("limits.max_connections must be at least 1") }
 
         var tasks: [TaskConfiguration] = []
@@ -221,7 +225,8 @@ public enum ConfigurationFile {
         return CoordinatorSettings(
             host: document.listen?.host ?? "127.0.0.1", port: document.listen?.port ?? 7461, identity: identity,
             enrolled: enrolled, tasks: tasks, limits: limits, maximumConnections: maximumConnections,
-            resultsDirectory: document.resultsDirectory.map { URL(fileURLWithPath: resolve($0), isDirectory: true) })
+            resultsDirectory: document.resultsDirectory.map { URL(fileURLWithPath: resolve($0), isDirectory: true) },
+            inboundBudgetBytes: inboundBudget)
     }
 
     private static func path(_ keys: [any CodingKey]) -> String {

@@ -23,11 +23,13 @@ public struct CoordinatorSettings: Sendable {
     public var maximumConnections: Int
     /// Where round results are written (nil: only logged).
     public var resultsDirectory: URL?
+    /// Most bytes of received messages held at once across all connections before reading pauses (backpressure).
+    public var inboundBudgetBytes: Int
 
     public init(
         host: String = "127.0.0.1", port: Int = 7461, identity: Ed25519.SigningKey,
         enrolled: [Ed25519.VerifyingKey: String], tasks: [TaskConfiguration], limits: TransportLimits = TransportLimits(),
-        maximumConnections: Int = 4096, resultsDirectory: URL? = nil
+        maximumConnections: Int = 4096, resultsDirectory: URL? = nil, inboundBudgetBytes: Int = 32 << 20
     ) {
         self.host = host
         self.port = port
@@ -37,6 +39,7 @@ public struct CoordinatorSettings: Sendable {
         self.limits = limits
         self.maximumConnections = maximumConnections
         self.resultsDirectory = resultsDirectory
+        self.inboundBudgetBytes = inboundBudgetBytes
     }
 }
 
@@ -51,6 +54,8 @@ public final class CoordinatorService: Service, Sendable {
     private let schedulers: [String: TaskScheduler]
     private let listening = Mutex<ListeningState>(.pending([]))
     private let connections = Atomic<Int>(0)
+    /// Bytes of received messages waiting for their round, across all connections.
+    private let inboundBudget: ByteBudget
 
     /// - Throws: ``CoordinatorConfigurationError`` if a task is invalid or two tasks share a name.
     public init(settings: CoordinatorSettings, logger: Logger) throws {
@@ -61,6 +66,7 @@ public final class CoordinatorService: Service, Sendable {
         guard problems.isEmpty else { throw CoordinatorConfigurationError(problems: problems) }
         self.settings = settings
         self.logger = logger
+        inboundBudget = ByteBudget(limit: settings.inboundBudgetBytes)
         let writer = settings.resultsDirectory.map { ResultWriter(directory: $0) }
         var schedulers: [String: TaskScheduler] = [:]
         for task in settings.tasks {
@@ -222,8 +228,10 @@ public final class CoordinatorService: Service, Sendable {
                 participant.close()
             }
             do {
-                while let message = try await receiver.receive(within: settings.limits.idleTimeout) {
-                    guard await participant.deliver(message) else {
+                while let message = try await receiver.receive(within: settings.limits.idleTimeout, budget: inboundBudget) {
+                    let delivered = await participant.deliver(message)
+                    await inboundBudget.release(message.count)
+                    guard delivered else {
                         logger.warning("closing: message received while not in a round")
                         break
                     }

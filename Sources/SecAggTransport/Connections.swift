@@ -17,6 +17,9 @@ public enum SecureTransport {
             .serverChannelOption(.backlog, value: backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // Small reads: with many connections uploading at once, what NIO reads ahead of the consumer is bounded
+            // per connection by the frame buffer plus one read; the rest waits in the kernel.
+            .childChannelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 16 * 1024))
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture { try configure(channel, limits: limits) }
             }

@@ -16,7 +16,7 @@ public struct TransportLimits: Sendable, Hashable {
 
     public init(
         maximumMessageBytes: Int = 64 << 20, handshakeTimeout: Duration = .seconds(10),
-        idleTimeout: Duration = .seconds(300), inboundFrameBuffer: Int = 64
+        idleTimeout: Duration = .seconds(300), inboundFrameBuffer: Int = 2
     ) {
         self.maximumMessageBytes = maximumMessageBytes
         self.handshakeTimeout = handshakeTimeout
@@ -148,9 +148,10 @@ public final class SecureSession: Sendable {
         cipher = Mutex(transport)
     }
 
-    /// Fragments encrypted before they are handed to the channel together (about 1 MiB): a large message is
-    /// written in such batches, so it is never held twice in memory and the channel's backpressure applies.
-    static let framesPerWrite = 16
+    /// Fragments encrypted before they are handed to the channel together. One: each fragment is encrypted only
+    /// when the channel is writable again, so a peer that reads slowly costs the sender at most about one
+    /// fragment (64 KiB) of buffered ciphertext beyond the socket's own buffer, however large the message.
+    static let framesPerWrite = 1
 
     /// Sends one application message: `u32 length ‖ bytes`, cut into Noise transport messages of at most 65,535
     /// bytes each (SPEC §2.6). Concurrent sends are serialised, so one message's fragments are never interleaved
@@ -250,11 +251,14 @@ public struct SecureReceiver {
 
     /// Like ``receive()``, but closes the connection and fails with ``TransportError/idleTimeout`` if no whole
     /// message arrives within `timeout`.
-    public mutating func receive(within timeout: Duration) async throws -> [UInt8]? {
+    ///
+    /// With a `budget`, the announced size is reserved from it before the body is read (waiting while it is
+    /// exhausted); the caller must release `message.count` bytes once it has processed the message.
+    public mutating func receive(within timeout: Duration, budget: ByteBudget? = nil) async throws -> [UInt8]? {
         if let failure { throw failure }
         do {
             return try await withWatchdog(timeout, closing: channel, failure: .idleTimeout) {
-                try await receiveMessage()
+                try await receiveMessage(budget: budget)
             }
         } catch {
             fail(error)
@@ -268,7 +272,7 @@ public struct SecureReceiver {
         channel.close(promise: nil)
     }
 
-    private mutating func receiveMessage() async throws -> [UInt8]? {
+    private mutating func receiveMessage(budget: ByteBudget? = nil) async throws -> [UInt8]? {
         guard let first = try await nextFrame() else { return nil }
         var plaintext = try session.open(first)
         guard plaintext.count >= 4 else {
@@ -277,21 +281,28 @@ public struct SecureReceiver {
         let announced = plaintext.prefix(4).reduce(0) { $0 << 8 | Int($1) }
         let maximum = session.limits.maximumMessageBytes
         guard announced <= maximum else { throw TransportError.messageTooLarge(announced: announced, maximum: maximum) }
-        plaintext.removeFirst(4)
-        var message = plaintext
-        guard message.count <= announced else {
-            throw TransportError.malformedMessage(reason: "fragment longer than the announced message")
-        }
-        message.reserveCapacity(min(announced, Self.initialReservation))
-        while message.count < announced {
-            guard let next = try await nextFrame() else { throw TransportError.connectionClosed }
-            let chunk = try session.open(next)
-            guard !chunk.isEmpty, message.count + chunk.count <= announced else {
-                throw TransportError.malformedMessage(reason: "fragments do not add up to the announced length")
+        if let budget { await budget.reserve(announced) }
+        do {
+            plaintext.removeFirst(4)
+            var message = plaintext
+            guard message.count <= announced else {
+                throw TransportError.malformedMessage(reason: "fragment longer than the announced message")
             }
-            message += chunk
+            message.reserveCapacity(min(announced, Self.initialReservation))
+            while message.count < announced {
+                guard let next = try await nextFrame() else { throw TransportError.connectionClosed }
+                let chunk = try session.open(next)
+                guard !chunk.isEmpty, message.count + chunk.count <= announced else {
+                    throw TransportError.malformedMessage(reason: "fragments do not add up to the announced length")
+                }
+                message += chunk
+            }
+            return message
+        } catch {
+            // The message never reaches the caller, so its reservation is returned here.
+            if let budget { await budget.release(announced) }
+            throw error
         }
-        return message
     }
 
     private mutating func nextFrame() async throws -> [UInt8]? {
