@@ -171,7 +171,7 @@ public enum ConfigurationFile {
             if value > 0 { limits.idleTimeout = .milliseconds(Int64(value * 1000)) } else { problems.append("limits.idle_timeout_seconds must be positive") }
         }
         let maximumConnections = document.limits?.maxConnections ?? 4096
-        let inboundBudget = document.limits?.inboundBudgetBytes ?? 32 << 20
+        let inboundBudget = document.limits?.inboundBudgetBytes ?? 16 << 20
         if inboundBudget < 1 << 16 { problems.append("limits.inbound_budget_bytes must be at least 65536") }
         if maximumConnections < 1 { problems.append("limits.max_connections must be at least 1") }
 

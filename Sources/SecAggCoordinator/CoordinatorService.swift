@@ -29,7 +29,7 @@ public struct CoordinatorSettings: Sendable {
     public init(
         host: String = "127.0.0.1", port: Int = 7461, identity: Ed25519.SigningKey,
         enrolled: [Ed25519.VerifyingKey: String], tasks: [TaskConfiguration], limits: TransportLimits = TransportLimits(),
-        maximumConnections: Int = 4096, resultsDirectory: URL? = nil, inboundBudgetBytes: Int = 32 << 20
+        maximumConnections: Int = 4096, resultsDirectory: URL? = nil, inboundBudgetBytes: Int = 16 << 20
     ) {
         self.host = host
         self.port = port

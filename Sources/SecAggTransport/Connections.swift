@@ -20,6 +20,8 @@ public enum SecureTransport {
             // Small reads: with many connections uploading at once, what NIO reads ahead of the consumer is bounded
             // per connection by the frame buffer plus one read; the rest waits in the kernel.
             .childChannelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 16 * 1024))
+            // Likewise for sending: a slow reader holds at most this much of our ciphertext in user space.
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 4 * 1024, high: 16 * 1024))
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture { try configure(channel, limits: limits) }
             }
@@ -92,7 +94,7 @@ public enum SecureTransport {
             wrappingChannelSynchronously: channel,
             configuration: .init(
                 backPressureStrategy: .init(lowWatermark: max(1, limits.inboundFrameBuffer / 2),
-                                            highWatermark: max(2, limits.inboundFrameBuffer)),
+                                            highWatermark: max(1, limits.inboundFrameBuffer)),
                 isOutboundHalfClosureEnabled: false,
                 inboundType: ByteBuffer.self, outboundType: ByteBuffer.self))
     }

@@ -14,14 +14,19 @@ public struct TransportLimits: Sendable, Hashable {
     /// Frames NIO buffers per connection before it stops reading from the socket (backpressure).
     public var inboundFrameBuffer: Int
 
+    /// Plaintext bytes per fragment this side sends (at most 65,519, the largest Noise plaintext). Small fragments
+    /// keep what a receiver with many connections buffers per connection small; the receiver accepts any size.
+    public var fragmentBytes: Int
+
     public init(
         maximumMessageBytes: Int = 64 << 20, handshakeTimeout: Duration = .seconds(10),
-        idleTimeout: Duration = .seconds(300), inboundFrameBuffer: Int = 2
+        idleTimeout: Duration = .seconds(300), inboundFrameBuffer: Int = 1, fragmentBytes: Int = 16 * 1024
     ) {
         self.maximumMessageBytes = maximumMessageBytes
         self.handshakeTimeout = handshakeTimeout
         self.idleTimeout = idleTimeout
         self.inboundFrameBuffer = inboundFrameBuffer
+        self.fragmentBytes = min(max(fragmentBytes, 16), NoiseTransport.maxPlaintextLength)
     }
 }
 
@@ -169,13 +174,14 @@ public final class SecureSession: Sendable {
         defer { sending.release() }
         let length = UInt32(message.count)
         var plaintext = [UInt8]()
-        plaintext.reserveCapacity(min(NoiseTransport.maxPlaintextLength, 4 + message.count))
+        let fragment = min(max(limits.fragmentBytes, 16), NoiseTransport.maxPlaintextLength)
+        plaintext.reserveCapacity(min(fragment, 4 + message.count))
         plaintext += [UInt8(truncatingIfNeeded: length >> 24), UInt8(truncatingIfNeeded: length >> 16),
                       UInt8(truncatingIfNeeded: length >> 8), UInt8(truncatingIfNeeded: length)]
         var batch: [ByteBuffer] = []
         var offset = 0
         repeat {
-            let take = min(NoiseTransport.maxPlaintextLength - plaintext.count, message.count - offset)
+            let take = min(fragment - plaintext.count, message.count - offset)
             plaintext += message[offset..<offset + take]
             offset += take
             batch.append(ByteBuffer(bytes: try seal(plaintext)))

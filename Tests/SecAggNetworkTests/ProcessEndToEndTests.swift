@@ -1,6 +1,7 @@
 import Foundation
 import SecAggCrypto
 import SecAggTransport
+import Synchronization
 import Testing
 
 /// End to end with real processes: `secaggd` and many `secagg participate` processes on loopback, some of which
@@ -41,7 +42,7 @@ struct ProcessEndToEndTests {
         let sum = try #require(result["sum"] as? [NSNumber]).map(\.uint64Value)
         #expect(sum == world.expectedSum(of: survivors))
         for index in 8..<24 {
-            #expect(clients[index].process.terminationStatus == 0, "client \(index) failed: \(clients[index].output())")
+            #expect(clients[index].process.terminationStatus == 0, "client \(index) failed: \(clients[index].transcript())")
         }
     }
 
@@ -63,7 +64,7 @@ struct ProcessEndToEndTests {
             let clients = try (0..<5).map { try world.startClient($0, task: "restart") }
             for client in clients {
                 client.process.waitUntilExit()
-                #expect(client.process.terminationStatus == 0, "round \(round): \(client.output())")
+                #expect(client.process.terminationStatus == 0, "round \(round): \(client.transcript())")
             }
             try await Task.sleep(for: .milliseconds(200))
             daemon.process.terminate()
@@ -99,7 +100,7 @@ struct ProcessEndToEndTests {
         var rounds: [String: Int] = [:]
         for client in clients {
             client.process.waitUntilExit()
-            #expect(client.process.terminationStatus == 0, "\(client.output())")
+            #expect(client.process.terminationStatus == 0, "\(client.transcript())")
             let receipt = try #require(try JSONSerialization.jsonObject(with: Data(client.output().utf8)) as? [String: Any])
             rounds[receipt["round_id"] as? String ?? "?", default: 0] += 1
         }
@@ -115,7 +116,9 @@ final class TestWorld: Sendable {
     let coordinatorKey: String
     let publicKeys: [String]
     let inputs: [[UInt64]]
-    let port: Int
+    /// The port of the daemon started last (it binds port 0 and logs the port it got, so tests never collide).
+    private let currentPort = Mutex<Int>(0)
+    var port: Int { currentPort.withLock { $0 } }
 
     init(clients: Int) throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("secagg-e2e-\(UUID().uuidString)")
@@ -131,7 +134,6 @@ final class TestWorld: Sendable {
         publicKeys = keys
         self.inputs = inputs
         try (keys.joined(separator: "\n") + "\n").write(to: folder.appendingPathComponent("enrolled.txt"), atomically: true, encoding: .utf8)
-        port = Int.random(in: 20_000..<60_000)
     }
 
     deinit {
@@ -140,7 +142,7 @@ final class TestWorld: Sendable {
 
     func writeConfiguration(task: String) throws {
         let text = """
-            listen: {host: 127.0.0.1, port: \(port)}
+            listen: {host: 127.0.0.1, port: 0}
             identity: coordinator.key
             enrollment: {file: enrolled.txt}
             results_directory: results
@@ -160,9 +162,16 @@ final class TestWorld: Sendable {
         process.standardError = handle
         process.standardOutput = handle
         try process.run()
-        // Wait until it listens.
-        for _ in 0..<200 {
-            if let text = try? String(contentsOf: log, encoding: .utf8), text.contains("listening") { break }
+        // Wait until it listens, and learn its port from the log line `address=127.0.0.1:PORT … listening`.
+        for _ in 0..<400 {
+            if let text = try? String(contentsOf: log, encoding: .utf8), text.contains("listening"),
+               let range = text.range(of: "address=127.0.0.1:") {
+                let digits = text[range.upperBound...].prefix { $0.isNumber }
+                if let bound = Int(digits) {
+                    currentPort.withLock { $0 = bound }
+                    break
+                }
+            }
             Thread.sleep(forTimeInterval: 0.05)
         }
         return DaemonProcess(process: process, log: log)
@@ -185,9 +194,11 @@ final class TestWorld: Sendable {
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         let handle = try FileHandle(forWritingTo: output)
         process.standardOutput = handle
-        process.standardError = FileHandle.nullDevice
+        let errors = folder.appendingPathComponent("client-\(index)-\(UUID().uuidString).err")
+        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: errors)
         try process.run()
-        return ClientProcess(process: process, outputFile: output)
+        return ClientProcess(process: process, outputFile: output, errorFile: errors)
     }
 
     private func dimension(_ task: String) -> Int {
@@ -267,8 +278,16 @@ struct DaemonProcess: @unchecked Sendable {
 struct ClientProcess: @unchecked Sendable {
     let process: Process
     let outputFile: URL
+    let errorFile: URL
 
+    /// Standard output (the receipt).
     func output() -> String {
         (try? String(contentsOf: outputFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+    }
+
+    /// Standard output and standard error, for failure messages.
+    func transcript() -> String {
+        let errors = (try? String(contentsOf: errorFile, encoding: .utf8)) ?? ""
+        return output() + (errors.isEmpty ? "" : " | stderr: " + errors.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 }

@@ -71,8 +71,8 @@ struct SecureSessionTests {
     }
 
     // Proves the wire layout of SPEC §2.6: u32 BE length ‖ bytes cut into Noise messages of at most 65535
-    // bytes (65519 of plaintext), so 65515 bytes take one frame and 65516 take two, and the first plaintext
-    // starts with the length.
+    // bytes (65519 of plaintext), so with the largest fragments 65515 bytes take one frame and 65516 take two, and
+    // the first plaintext starts with the length.
     @Test("fragment layout on the wire", arguments: [
         (0, [20]), (1, [21]), (65_515, [65_535]), (65_516, [65_535, 17]), (65_519, [65_535, 20]),
         (131_034, [65_535, 65_535]), (131_035, [65_535, 65_535, 17]),
@@ -81,8 +81,10 @@ struct SecureSessionTests {
         let message = patterned(size)
         let serverKey = makeIdentity()
         let clientKey = makeIdentity()
-        let (server, client) = try await Loopback.run(serverLimits: Self.limits) { channel in
-            try await SecureTransport.serve(channel, identity: serverKey, limits: Self.limits, authorize: { _ in nil }) {
+        var largest = Self.limits
+        largest.fragmentBytes = 65_519
+        let (server, client) = try await Loopback.run(serverLimits: largest) { channel in
+            try await SecureTransport.serve(channel, identity: serverKey, limits: largest, authorize: { _ in nil }) {
                 session, receiver in
                 try await session.send(message)
                 _ = try await receiver.receive()
