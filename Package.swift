@@ -8,7 +8,7 @@
 //   SecAggNoise (Noise_XX_25519_ChaChaPoly_BLAKE2b handshake and transport cipher states, sans-IO)
 //   SecAggPrivacy (exact discrete Gaussian noise, zCDP accountant, vector encoders)
 //   SecAggWire (canonical codec and messages, no dependencies)
-//   SecAggProtocol (sans-IO state machines; Crypto + Math + Wire)
+//   SecAggProtocol (sans-IO state machines; Crypto + Math + Privacy + Wire)
 //   SecAggSimulation (seeded randomness, in-process round driver; never linked by a daemon or client)
 //   SecAggTransport (TCP framing + Noise XX secure channel on SwiftNIO)
 //   SecAggClient, SecAggCoordinator (client library; coordinator service with deadlines and round scheduling)
@@ -54,8 +54,8 @@ let package = Package(
         .target(name: "SecAggWire", swiftSettings: strictSettings),
         .target(name: "SecAggPrivacy", dependencies: ["SecAggCrypto", "SecAggMath"], swiftSettings: strictSettings),
         .target(name: "SecAggNoise", dependencies: ["SecAggCrypto"], swiftSettings: strictSettings),
-        .target(name: "SecAggProtocol", dependencies: ["SecAggCrypto", "SecAggMath", "SecAggWire"], swiftSettings: strictSettings),
-        .target(name: "SecAggSimulation", dependencies: ["SecAggProtocol", "SecAggMath", "SecAggCrypto", "SecAggWire"], swiftSettings: strictSettings),
+        .target(name: "SecAggProtocol", dependencies: ["SecAggCrypto", "SecAggMath", "SecAggPrivacy", "SecAggWire"], swiftSettings: strictSettings),
+        .target(name: "SecAggSimulation", dependencies: ["SecAggProtocol", "SecAggMath", "SecAggPrivacy", "SecAggCrypto", "SecAggWire"], swiftSettings: strictSettings),
         .target(
             name: "SecAggTransport",
             dependencies: [
@@ -92,7 +92,7 @@ let package = Package(
             name: "secagg",
             dependencies: [
                 "SecAggSimulation", "SecAggProtocol", "SecAggMath", "SecAggCrypto", "SecAggWire",
-                "SecAggClient", "SecAggCoordinator", "SecAggTransport",
+                "SecAggClient", "SecAggCoordinator", "SecAggTransport", "SecAggPrivacy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,5 +1,6 @@
 import SecAggCrypto
 import SecAggMath
+import SecAggPrivacy
 import SecAggProtocol
 import SecAggWire
 
@@ -24,6 +25,8 @@ public struct SimulationReport: Sendable {
     public var droppedPerPhase: [RoundPhase: Int]
     /// Time spent making the clients' inputs before the round (not part of `wallSeconds`).
     public var setupSeconds: Double = 0
+    /// For rounds with noise: the guarantee and the measured error of the release.
+    public var privacy: PrivacyOutcome?
 
     public init(
         configuration: SimulationConfiguration, parameters: ResolvedParameters, verified: Bool, abortReason: AbortReason?,
@@ -42,6 +45,21 @@ public struct SimulationReport: Sendable {
         self.bytesDownPerClient = bytesDownPerClient
         self.droppedPerPhase = droppedPerPhase
     }
+}
+
+/// The privacy guarantee of a noisy release and its error against the exact sum of the survivors' inputs.
+public struct PrivacyOutcome: Sendable {
+    public var epsilon: Double
+    public var delta: Double
+    public var rho: Double
+    /// σ of the noise in the released sum, sized for the fewest survivors (t_min).
+    public var sigma: Double
+    /// Per-client σ for distributed noise.
+    public var localSigma: Double?
+    public var rmse: Double
+    public var maximumError: Double
+    /// The RMSE the accountant predicts for the actual number of survivors.
+    public var predictedRMSE: Double
 }
 
 /// Runs one round in-process with the real client and coordinator state machines, every message going through
@@ -126,7 +144,7 @@ public struct RoundSimulator: Sendable {
             roundID: roundID, taskName: "simulation", dimension: UInt32(configuration.dimension),
             bits: UInt8(configuration.bits), maximumInput: resolved.maximumInput, graph: resolved.graph,
             threshold: UInt32(resolved.threshold), minimumSurvivors: UInt32(resolved.threshold + 1),
-            mode: configuration.mode, invitedCount: UInt32(count), nonce: nonceSource.bytes(32))
+            mode: configuration.mode, invitedCount: UInt32(count), nonce: nonceSource.bytes(32), noise: resolved.noise)
 
         var report = SimulationReport(
             configuration: configuration, parameters: resolved, verified: false, abortReason: nil, survivors: 0,
@@ -135,7 +153,8 @@ public struct RoundSimulator: Sendable {
         var coordinator: CoordinatorStateMachine
         do {
             coordinator = try CoordinatorStateMachine(configuration: CoordinatorConfiguration(
-                parameters: roundParameters, roster: roster, timeouts: .uniform(.seconds(3600))))
+                parameters: roundParameters, roster: roster, timeouts: .uniform(.seconds(3600)),
+                noiseSource: SeededRandom(seed: configuration.seed, stream: "central-noise")))
         } catch {
             report.abortReason = AbortReason(.parametersRejected, "\(error)")
             return report
@@ -242,7 +261,14 @@ public struct RoundSimulator: Sendable {
         }
         if let result {
             report.survivors = result.survivors.count
-            report.verified = verify(result)
+            if let calibration = resolved.calibration {
+                report.privacy = measurePrivacy(result, calibration: calibration)
+                // A noisy release cannot equal the exact sum; it is accepted when no entry is further from it than
+                // 10 predicted standard deviations (a wrong unmasking or a wrap would be far beyond that).
+                report.verified = report.privacy.map { $0.maximumError <= 10 * max($0.predictedRMSE, 1) } ?? false
+            } else {
+                report.verified = verify(result)
+            }
             report.survivorsPerPhase = RoundPhase.allCases.compactMap { phase in
                 result.phaseCounts[phase].map { (phase, $0) }
             }
@@ -252,6 +278,27 @@ public struct RoundSimulator: Sendable {
         report.bytesUpPerClient = Double(bytesUp) / Double(count)
         report.bytesDownPerClient = Double(bytesDown) / Double(count)
         return report
+    }
+
+    /// Compares the noisy release with the exact sum of the survivors' inputs.
+    private func measurePrivacy(_ result: RoundResult, calibration: PrivacyCalibration) -> PrivacyOutcome {
+        var exact = [Int64](repeating: 0, count: configuration.dimension)
+        for survivor in result.survivors {
+            for (position, value) in input(of: survivor).enumerated() { exact[position] += Int64(value) }
+        }
+        let released = result.sum.signedValues
+        var squares = 0.0
+        var largest = 0.0
+        for position in exact.indices {
+            let error = Double(released[position] - exact[position])
+            squares += error * error
+            largest = max(largest, abs(error))
+        }
+        let predicted = (try? calibration.predictedRMSE(survivors: result.survivors.count)) ?? .nan
+        return PrivacyOutcome(
+            epsilon: calibration.epsilon, delta: calibration.delta, rho: calibration.rhoTotal, sigma: calibration.sigma,
+            localSigma: calibration.localSigma, rmse: (squares / Double(exact.count)).squareRoot(),
+            maximumError: largest, predictedRMSE: predicted)
     }
 
     /// Every client's input as lanes of `bits`, made on `workers` tasks.

@@ -1,4 +1,5 @@
 import SecAggMath
+import SecAggPrivacy
 import SecAggProtocol
 import SecAggWire
 
@@ -45,8 +46,21 @@ public struct SimulationConfiguration: Sendable, Equatable {
     public var seed: UInt64 = 1
     /// Client tasks run in parallel (1 disables parallelism).
     public var workers: Int = 2
+    /// Differential privacy of the released sum: none, noise from the clients (distributed) or from the coordinator.
+    public var privacy: PrivacyMode = .none
+    /// Target ε of the release (calibrates σ), or nil to use `sigma`.
+    public var epsilon: Double?
+    /// δ of the (ε, δ) guarantee.
+    public var delta: Double = 1e-6
+    /// σ of the noise (per client for distributed noise, total for central), when `epsilon` is nil.
+    public var sigma: Double?
 
     public init() {}
+}
+
+/// Where the simulated round's DP noise comes from.
+public enum PrivacyMode: String, Sendable, CaseIterable, Codable {
+    case none, distributed, central
 }
 
 /// Why a configuration cannot be simulated.
@@ -63,6 +77,10 @@ public struct ResolvedParameters: Sendable, Equatable {
     public var neighbors: Int
     public var threshold: Int
     public var maximumInput: UInt64
+    /// The noise the round adds.
+    public var noise: NoiseParameters = .none
+    /// The privacy the noise buys (nil without noise).
+    public var calibration: PrivacyCalibration?
 }
 
 extension SimulationConfiguration {
@@ -83,7 +101,8 @@ extension SimulationConfiguration {
         }
         let limit: UInt64 = bits == 64 ? .max : (UInt64(1) << UInt64(bits)) - 1
         let fairMaximum = limit / UInt64(clients)
-        let maximum = maximumInput ?? fairMaximum
+        // With noise, inputs default to 0...1 (counts, one-hot histograms): their L2 sensitivity is √dimension.
+        let maximum = maximumInput ?? (privacy == .none ? fairMaximum : 1)
         guard maximum <= fairMaximum else {
             throw SimulationConfigurationError(
                 "inputs up to \(maximum) from \(clients) clients may sum past 2^\(bits) - 1: "
@@ -125,7 +144,45 @@ extension SimulationConfiguration {
             throw SimulationConfigurationError("active mode needs --threshold > \(holders / 2) (half the share holders)")
         }
         let graph: GraphShape = harary && degree < clients - 1 ? .harary(degree: UInt32(degree)) : .complete
-        return ResolvedParameters(graph: graph, neighbors: degree, threshold: chosenThreshold, maximumInput: maximum)
+        var resolved = ResolvedParameters(graph: graph, neighbors: degree, threshold: chosenThreshold, maximumInput: maximum)
+        if privacy != .none {
+            try resolvePrivacy(into: &resolved)
+        }
+        return resolved
+    }
+
+    /// Calibrates the noise: Δ₂ = maximumInput·√dimension (the largest L2 norm of one input), t_min = threshold + 1.
+    private func resolvePrivacy(into resolved: inout ResolvedParameters) throws(SimulationConfigurationError) {
+        let placement: NoisePlacement = privacy == .central ? .central : .distributed
+        let parameters = PrivacyCalibration.Parameters(
+            placement: placement, l2Sensitivity: Double(resolved.maximumInput) * Double(dimension).squareRoot(),
+            dimension: dimension, minimumSurvivors: resolved.threshold + 1, maximumSurvivors: clients, delta: delta)
+        guard epsilon != nil || sigma != nil else {
+            throw SimulationConfigurationError("--dp needs --epsilon or --sigma")
+        }
+        let calibration: PrivacyCalibration
+        do throws(AccountingError) {
+            if let epsilon {
+                calibration = try PrivacyCalibration.calibrate(epsilon: epsilon, parameters: parameters)
+            } else {
+                let sigma = self.sigma ?? 0
+                calibration = placement == .central
+                    ? try PrivacyCalibration.evaluate(sigma: sigma, parameters: parameters)
+                    : try PrivacyCalibration.evaluate(localSigma: sigma, parameters: parameters)
+            }
+        } catch {
+            throw SimulationConfigurationError("cannot calibrate the noise: \(error)")
+        }
+        let noiseSigma = placement == .central ? calibration.sigma : (calibration.localSigma ?? calibration.sigma)
+        let variance: Rational
+        do throws(PrivacyError) {
+            variance = try Rational.roundedUp(noiseSigma * noiseSigma)
+        } catch {
+            throw SimulationConfigurationError("noise variance \(noiseSigma * noiseSigma) is out of range: \(error)")
+        }
+        let fraction = NoiseVariance(numerator: variance.numerator, denominator: variance.denominator)
+        resolved.noise = placement == .central ? .central(variance: fraction) : .distributed(localVariance: fraction)
+        resolved.calibration = calibration
     }
 
     private func bitsNeeded(for maximum: UInt64) -> Int {

@@ -66,6 +66,31 @@ public enum RoundMode: UInt8, Sendable, Hashable, CaseIterable {
     case active = 1
 }
 
+/// A noise variance as an exact fraction (SPEC §5.10): the discrete Gaussian N_Z(0, numerator/denominator).
+public struct NoiseVariance: Sendable, Hashable {
+    public var numerator: UInt64
+    public var denominator: UInt64
+
+    public init(numerator: UInt64, denominator: UInt64) {
+        self.numerator = numerator
+        self.denominator = denominator
+    }
+
+    /// The variance as a floating-point number (for reports and bounds, never for sampling).
+    public var value: Double { Double(numerator) / Double(denominator) }
+}
+
+/// Who adds differential-privacy noise to the released sum, and how much (SPEC §5.10).
+public enum NoiseParameters: Sendable, Hashable {
+    /// No noise: the exact sum is released.
+    case none
+    /// Each client adds N_Z(0, localVariance) to every entry before masking; the coordinator never sees a
+    /// noise-free sum.
+    case distributed(localVariance: NoiseVariance)
+    /// The coordinator adds N_Z(0, variance) to every entry after unmasking.
+    case central(variance: NoiseVariance)
+}
+
 /// Everything a client must agree to before taking part in a round, sent in ``AdvertiseKeysRequest``.
 ///
 /// Its canonical encoding is hashed into the round digest, which every signature and the session id bind.
@@ -92,12 +117,14 @@ public struct RoundParameters: Sendable, Hashable {
     public var invitedCount: UInt32
     /// 32 bytes of fresh coordinator randomness, making the round digest unique even for repeated parameters.
     public var nonce: [UInt8]
+    /// Differential-privacy noise of the released sum.
+    public var noise: NoiseParameters
 
     /// Creates parameters; ``RoundParameters/validate()`` checks them.
     public init(
         roundID: RoundID, taskName: String, dimension: UInt32, bits: UInt8, maximumInput: UInt64,
         graph: GraphShape, threshold: UInt32, minimumSurvivors: UInt32, mode: RoundMode,
-        invitedCount: UInt32, nonce: [UInt8]
+        invitedCount: UInt32, nonce: [UInt8], noise: NoiseParameters = .none
     ) {
         self.roundID = roundID
         self.taskName = taskName
@@ -110,6 +137,7 @@ public struct RoundParameters: Sendable, Hashable {
         self.mode = mode
         self.invitedCount = invitedCount
         self.nonce = nonce
+        self.noise = noise
     }
 }
 
@@ -118,6 +146,8 @@ public enum ParameterValidationError: Error, Hashable, Sendable, CustomStringCon
     case invalidField(field: String, reason: String)
     /// invitedCount × maximumInput does not fit below 2^bits, so the sum could wrap silently.
     case sumMayOverflow(invitedCount: UInt32, maximumInput: UInt64, bits: UInt8)
+    /// With noise, the sum plus 8 standard deviations of noise does not fit below 2^(bits−1).
+    case noisySumMayOverflow(requiredBits: Int, bits: UInt8)
 
     public var description: String {
         switch self {
@@ -126,6 +156,9 @@ public enum ParameterValidationError: Error, Hashable, Sendable, CustomStringCon
         case let .sumMayOverflow(count, maximum, bits):
             return "the sum of \(count) inputs of up to \(maximum) each may exceed 2^\(bits) - 1 and wrap; "
                 + "raise bits, lower the per-entry maximum, or invite fewer clients"
+        case let .noisySumMayOverflow(required, bits):
+            return "the noisy sum needs \(required) bits (inputs plus 8 standard deviations of noise, signed) but the "
+                + "round has \(bits); raise bits, lower the per-entry maximum or the noise, or invite fewer clients"
         }
     }
 }
@@ -182,6 +215,36 @@ extension RoundParameters {
         guard let sum = maximumSum, sum <= limit else {
             throw .sumMayOverflow(invitedCount: invitedCount, maximumInput: maximumInput, bits: bits)
         }
+        try validateNoise(maximumSum: sum)
+    }
+
+    /// Checks the noise fraction and that the noisy sum, read as a signed number, cannot wrap except with
+    /// negligible probability: maximumSum + 8·σ_total < 2^(bits−1), where σ_total² is the variance of all the noise
+    /// in the sum (invitedCount·localVariance, or the central variance). The per-entry wrap probability is then
+    /// below 2·e^(−32).
+    private func validateNoise(maximumSum: UInt64) throws(ParameterValidationError) {
+        let variance: NoiseVariance
+        let totalVariance: Double
+        switch noise {
+        case .none:
+            return
+        case let .distributed(local):
+            variance = local
+            totalVariance = Double(invitedCount) * local.value
+        case let .central(central):
+            variance = central
+            totalVariance = central.value
+        }
+        let limit = UInt64(1) << 62
+        guard variance.denominator > 0, variance.numerator > 0, variance.numerator <= limit,
+              variance.denominator <= limit else {
+            throw .invalidField(field: "noise", reason: "the variance must be a positive fraction with parts up to 2^62")
+        }
+        let bound = Double(maximumSum) + 8 * totalVariance.squareRoot()
+        var required = 1
+        while required < 64, bound >= Double(UInt64(1) << UInt64(required - 1)) { required += 1 }
+        if bound >= 9.2e18 { required = 65 }
+        guard required <= Int(bits) else { throw .noisySumMayOverflow(requiredBits: required, bits: bits) }
     }
 
     /// The number of neighbours each client has (at most invitedCount − 1).
@@ -222,6 +285,20 @@ extension RoundParameters: WireEncodable, WireDecodable {
         writer.write(mode.rawValue)
         writer.write(invitedCount)
         writer.writeFixed(nonce)
+        switch noise {
+        case .none:
+            writer.write(UInt8(0))
+            writer.write(UInt64(0))
+            writer.write(UInt64(0))
+        case let .distributed(variance):
+            writer.write(UInt8(1))
+            writer.write(variance.numerator)
+            writer.write(variance.denominator)
+        case let .central(variance):
+            writer.write(UInt8(2))
+            writer.write(variance.numerator)
+            writer.write(variance.denominator)
+        }
     }
 
     public init(from reader: inout WireReader) throws(WireError) {
@@ -254,5 +331,21 @@ extension RoundParameters: WireEncodable, WireDecodable {
         mode = decodedMode
         invitedCount = try reader.readUInt32()
         nonce = try reader.readFixed(WireLimits.digestBytes)
+        let noiseCode = try reader.readUInt8()
+        let numerator = try reader.readUInt64()
+        let denominator = try reader.readUInt64()
+        switch noiseCode {
+        case 0:
+            guard numerator == 0, denominator == 0 else {
+                throw .invalidValue(field: "noise", reason: "the variance must be 0/0 without noise")
+            }
+            noise = .none
+        case 1:
+            noise = .distributed(localVariance: NoiseVariance(numerator: numerator, denominator: denominator))
+        case 2:
+            noise = .central(variance: NoiseVariance(numerator: numerator, denominator: denominator))
+        default:
+            throw .invalidValue(field: "noise", reason: "unknown noise code \(noiseCode)")
+        }
     }
 }

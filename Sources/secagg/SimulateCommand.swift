@@ -29,6 +29,11 @@ struct SimulateCommand: AsyncParsableCommand {
     var maximumInput: UInt64?
     @Option(help: "Seed for identities, inputs, dropouts and keys (simulation only).") var seed: UInt64 = 1
     @Option(help: "Parallel client workers (default: the number of cores).") var workers: Int?
+    @Option(help: "Differential privacy: none, distributed (clients add noise) or central (the coordinator does).")
+    var dp: PrivacyMode = .none
+    @Option(help: "Target ε of the release (calibrates σ).") var epsilon: Double?
+    @Option(help: "δ of the (ε, δ) guarantee.") var delta: Double = 1e-6
+    @Option(help: "σ of the noise instead of --epsilon (per client for distributed noise).") var sigma: Double?
     @Option(help: "inprocess (state machines only) or tcp (coordinator service and clients over loopback TCP with Noise).")
     var transport: TransportOption = .inprocess
     @Flag(help: "Print one JSON object instead of the summary.") var json = false
@@ -51,6 +56,16 @@ struct SimulateCommand: AsyncParsableCommand {
         configuration.maximumInput = maximumInput
         configuration.seed = seed
         configuration.workers = workers ?? ProcessInfo.processInfo.activeProcessorCount
+        configuration.privacy = dp
+        configuration.epsilon = epsilon
+        configuration.delta = delta
+        configuration.sigma = sigma
+        if dp == .none, epsilon != nil || sigma != nil {
+            throw ValidationError("--epsilon and --sigma need --dp distributed or --dp central")
+        }
+        if dp != .none, transport == .tcp {
+            throw ValidationError("--dp is simulated in-process only for now (drop --transport tcp)")
+        }
 
         let verbose = clients * dimension >= 10_000_000 && !json
         let progress: (@Sendable (String) -> Void)? = verbose ? reportProgress : nil
@@ -83,6 +98,7 @@ struct SimulateCommand: AsyncParsableCommand {
 }
 
 extension DropPhase: ExpressibleByArgument {}
+extension PrivacyMode: ExpressibleByArgument {}
 
 /// The report in the two forms the CLI prints.
 struct SimulationOutput {
@@ -116,8 +132,20 @@ struct SimulationOutput {
         lines.append("")
         lines.append(String(format: "wall time: %.3f s", report.wallSeconds))
         lines.append(String(format: "bytes per client: %.0f up, %.0f down", report.bytesUpPerClient, report.bytesDownPerClient))
+        if let privacy = report.privacy {
+            let noise = report.configuration.privacy == .central ? "central" : "distributed"
+            let local = privacy.localSigma.map { String(format: ", σ per client %.3f", $0) } ?? ""
+            lines.append(String(format: "privacy (%@ noise): ε = %.4g, δ = %.3g, ρ = %.4g (zCDP); σ = %.3f%@",
+                                 noise, privacy.epsilon, privacy.delta, privacy.rho, privacy.sigma, local))
+            lines.append(String(format: "error of the release: RMSE %.3f (predicted %.3f), max %.0f",
+                                 privacy.rmse, privacy.predictedRMSE, privacy.maximumError))
+        }
         if let reason = report.abortReason {
             lines.append("ABORTED: \(reason)")
+        } else if report.privacy != nil, report.verified {
+            lines.append("noisy sum of \(report.survivors) survivors' inputs released: error consistent with the noise")
+        } else if report.privacy != nil {
+            lines.append("noisy sum of \(report.survivors) survivors' inputs: ERROR far beyond the noise")
         } else if report.verified {
             lines.append("sum of \(report.survivors) survivors' inputs: VERIFIED (equals the plain sum)")
         } else {
@@ -155,6 +183,17 @@ struct SimulationOutput {
             "bytes_per_client": ["up": report.bytesUpPerClient, "down": report.bytesDownPerClient],
         ]
         if let peak = peakResidentMebibytes { object["peak_rss_mib"] = peak }
+        if let privacy = report.privacy {
+            object["dp"] = configuration.privacy.rawValue
+            object["epsilon"] = privacy.epsilon
+            object["delta"] = privacy.delta
+            object["rho"] = privacy.rho
+            object["sigma"] = privacy.sigma
+            if let local = privacy.localSigma { object["sigma_per_client"] = local }
+            object["rmse"] = privacy.rmse
+            object["max_error"] = privacy.maximumError
+            object["predicted_rmse"] = privacy.predictedRMSE
+        }
         if let reason = report.abortReason {
             object["abort_reason"] = reason.description
             object["abort_code"] = Int(reason.code.rawValue)

@@ -20,6 +20,8 @@ struct KnownAnswerTests {
         0000000a                          # invitedCount 10
         a0a1a2a3a4a5a6a7a8a9aaabacadaeaf  # nonce (32 bytes)
         b0b1b2b3b4b5b6b7b8b9babbbcbdbebf
+        00                                # noise: code 0 = none
+        0000000000000000 0000000000000000 # variance 0/0 (u64, u64)
         """
 
     /// Strips `#` comments, then parses the hex.
@@ -29,12 +31,29 @@ struct KnownAnswerTests {
         }.joined(separator: "\n"))
     }
 
-    // RoundParameters: every field in order, big-endian, 83 bytes for a 3-byte task name.
+    // RoundParameters: every field in order, big-endian, 100 bytes for a 3-byte task name.
     @Test func roundParameters() throws {
         let expected = Self.annotated(Self.parametersHex)
-        #expect(expected.count == 83)
+        #expect(expected.count == 100)
         #expect(sampleParameters().encoded == expected)
         #expect(try RoundParameters(decoding: expected) == sampleParameters())
+    }
+
+    // Distributed noise is code 1 with the per-client variance as numerator and denominator; central is code 2.
+    @Test func noiseParameters() throws {
+        var parameters = sampleParameters()
+        parameters.noise = .distributed(localVariance: NoiseVariance(numerator: 9, denominator: 4))
+        #expect(Array(parameters.encoded.suffix(17)) == hex("01 0000000000000009 0000000000000004"))
+        #expect(try RoundParameters(decoding: parameters.encoded) == parameters)
+        parameters.noise = .central(variance: NoiseVariance(numerator: 100, denominator: 1))
+        #expect(Array(parameters.encoded.suffix(17)) == hex("02 0000000000000064 0000000000000001"))
+        // Without noise the variance must be 0/0, and unknown codes are refused.
+        var bytes = sampleParameters().encoded
+        bytes[bytes.count - 1] = 1
+        #expect(throws: WireError.self) { try RoundParameters(decoding: bytes) }
+        bytes = sampleParameters().encoded
+        bytes[bytes.count - 17] = 3
+        #expect(throws: WireError.self) { try RoundParameters(decoding: bytes) }
     }
 
     // A complete graph is code 0 with a zero degree; honest-but-curious is mode 0.

@@ -77,7 +77,7 @@ public struct ClientStateMachine: Sendable {
         case let (.advertised(current), .shareKeysRequest(request)):
             transition = try current.handle(request, configuration: configuration, random: &random)
         case let (.shared(current), .maskedInputRequest(request)):
-            transition = try current.handle(request)
+            transition = try current.handle(request, random: &random)
         case let (.maskedInputSent(current), .consistencyCheckRequest(request)) where current.context.parameters.mode == .active:
             transition = try current.handle(request, identity: configuration.identity)
         case let (.maskedInputSent(current), .unmaskRequest(request)) where current.context.parameters.mode == .honestButCurious:

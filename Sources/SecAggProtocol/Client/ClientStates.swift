@@ -1,5 +1,6 @@
 import SecAggCrypto
 import SecAggMath
+import SecAggPrivacy
 import SecAggWire
 
 // One type per client state (SPEC §8.1). Each `handle` validates its input completely before building the
@@ -85,6 +86,20 @@ struct AwaitingInvitation: Sendable {
         }
         if configuration.requireActiveMode, parameters.mode != .active {
             return "this client only joins active-mode rounds"
+        }
+        if case let .distributed(local) = parameters.noise {
+            do {
+                _ = try DiscreteGaussian(sigmaSquared: try Rational(local.numerator, local.denominator))
+            } catch {
+                return "unusable noise variance: \(error)"
+            }
+        }
+        if let minimum = configuration.minimumLocalNoise {
+            guard case let .distributed(local) = parameters.noise,
+                  UInt128(local.numerator) * UInt128(minimum.denominator)
+                    >= UInt128(minimum.numerator) * UInt128(local.denominator) else {
+                return "this client adds at least \(minimum.numerator)/\(minimum.denominator) of noise variance itself"
+            }
         }
         guard input.count == Int(parameters.dimension) else {
             return "input has \(input.count) entries, the round needs \(parameters.dimension)"
@@ -258,7 +273,7 @@ struct SharedKeys: Sendable {
     /// Keys for opening each neighbour's bundle to this client.
     let openingKeys: [ParticipantIndex: SymmetricKey]
 
-    func handle(_ request: MaskedInputRequest) throws(ClientError) -> Transition {
+    func handle(_ request: MaskedInputRequest, random: inout some RandomSource) throws(ClientError) -> Transition {
         let parameters = context.parameters
         guard request.roundID == parameters.roundID else {
             throw .coordinatorViolation(.wrongRound(expected: parameters.roundID, actual: request.roundID))
@@ -282,6 +297,10 @@ struct SharedKeys: Sendable {
         }
         // y_u = x_u + PRG(b_u) + Σ_{v ∈ N(u) ∩ U2} ±PRG(s_uv)  (mod 2^bits)
         var vector = input
+        // Distributed DP: add this client's share of the noise before masking (SPEC §5.10).
+        if case let .distributed(local) = parameters.noise {
+            vector.addNoise(variance: local, using: &random)
+        }
         vector.applyMask(
             seed: Derivation.selfMaskKey(seed: selfMaskSeed, sessionID: context.sessionID, owner: index), direction: .add)
         for sender in senders {

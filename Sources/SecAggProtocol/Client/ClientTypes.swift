@@ -14,16 +14,21 @@ public struct ClientConfiguration: Sendable {
     public var minimumSurvivors: UInt32
     /// Refuse honest-but-curious rounds (the client then only joins rounds with a consistency check).
     public var requireActiveMode: Bool
+    /// If set, the client joins only rounds in which it adds at least this much noise itself (distributed DP):
+    /// it does not rely on the coordinator to add noise.
+    public var minimumLocalNoise: NoiseVariance?
 
     public init(
         identity: Ed25519.SigningKey, enrollmentAuthority: Ed25519.VerifyingKey? = nil,
-        minimumThreshold: UInt32 = 2, minimumSurvivors: UInt32 = 3, requireActiveMode: Bool = false
+        minimumThreshold: UInt32 = 2, minimumSurvivors: UInt32 = 3, requireActiveMode: Bool = false,
+        minimumLocalNoise: NoiseVariance? = nil
     ) {
         self.identity = identity
         self.enrollmentAuthority = enrollmentAuthority
         self.minimumThreshold = minimumThreshold
         self.minimumSurvivors = minimumSurvivors
         self.requireActiveMode = requireActiveMode
+        self.minimumLocalNoise = minimumLocalNoise
     }
 }
 

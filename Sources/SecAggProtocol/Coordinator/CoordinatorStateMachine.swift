@@ -30,6 +30,7 @@ public struct CoordinatorStateMachine: Sendable {
     private var live: Set<ParticipantIndex>
     private var deadline: ProtocolInstant?
     private var phaseCounts: [RoundPhase: Int] = [:]
+    private var noiseSource: (any RandomSource & Sendable)?
 
     /// Validates the parameters and roster and prepares the round; nothing is sent until ``start(now:)``.
     ///
@@ -51,7 +52,11 @@ public struct CoordinatorStateMachine: Sendable {
         if let invalid = configuration.roster.first(where: { !$0.value.identity.isPrimeOrderPoint }) {
             throw .invalidRoster("the identity key of participant \(invalid.key) is not a valid Ed25519 point")
         }
+        if case .central = configuration.parameters.noise, configuration.noiseSource == nil {
+            throw .missingNoiseSource
+        }
         self.configuration = configuration
+        noiseSource = configuration.noiseSource
         roundDigest = Derivation.roundDigest(configuration.parameters)
         live = Set(configuration.roster.keys)
     }
@@ -393,7 +398,12 @@ public struct CoordinatorStateMachine: Sendable {
         switch current.reconstructSum() {
         case let .failure(reason):
             return actions + finish(aborting: reason)
-        case let .success(outcome):
+        case var .success(outcome):
+            // Central DP: the exact sum never leaves the state machine; only the noisy one does.
+            if case let .central(variance) = configuration.parameters.noise, var source = noiseSource {
+                outcome.sum.addNoise(variance: variance, using: &source)
+                noiseSource = source
+            }
             for (owner, holders) in outcome.inconsistentHolders.sorted(by: { $0.key < $1.key }) {
                 actions.append(.inconsistentShares(owner: owner, holders: holders))
             }

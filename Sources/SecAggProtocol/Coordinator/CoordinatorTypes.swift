@@ -75,11 +75,17 @@ public struct CoordinatorConfiguration: Sendable {
     /// Invited participants, indexed 1...parameters.invitedCount (every index present).
     public var roster: [ParticipantIndex: RosterEntry]
     public var timeouts: PhaseTimeouts
+    /// Randomness for central DP noise, required when the parameters ask for it (production: ``SystemRandom``).
+    public var noiseSource: (any RandomSource & Sendable)?
 
-    public init(parameters: RoundParameters, roster: [ParticipantIndex: RosterEntry], timeouts: PhaseTimeouts = PhaseTimeouts()) {
+    public init(
+        parameters: RoundParameters, roster: [ParticipantIndex: RosterEntry], timeouts: PhaseTimeouts = PhaseTimeouts(),
+        noiseSource: (any RandomSource & Sendable)? = nil
+    ) {
         self.parameters = parameters
         self.roster = roster
         self.timeouts = timeouts
+        self.noiseSource = noiseSource
     }
 }
 
@@ -126,7 +132,8 @@ public enum CoordinatorAction: Sendable {
 /// The result of a completed round.
 public struct RoundResult: Sendable, Equatable {
     public var roundID: RoundID
-    /// Σ x_u over `survivors`, exact (the parameters guarantee no wrap-around).
+    /// Σ x_u over `survivors`, exact (the parameters guarantee no wrap-around) — plus the DP noise when the
+    /// parameters have noise (then read it with ``SecAggMath/ModularVector/signedValues``).
     public var sum: ModularVector
     /// U3: the participants whose inputs are in the sum.
     public var survivors: [ParticipantIndex]

@@ -118,6 +118,7 @@ public enum UsageError: Error, Sendable, Hashable, CustomStringConvertible {
     case invalidRoster(String)
     case inputLengthMismatch(expected: Int, actual: Int)
     case inputOutOfRange(index: Int, maximum: UInt64)
+    case missingNoiseSource
     case roundNotStarted
     case roundFinished
     case unknownParticipant(ParticipantIndex)
@@ -128,6 +129,7 @@ public enum UsageError: Error, Sendable, Hashable, CustomStringConvertible {
         case let .invalidRoster(reason): return "invalid roster: \(reason)"
         case let .inputLengthMismatch(expected, actual): return "input has \(actual) entries, the round needs \(expected)"
         case let .inputOutOfRange(index, maximum): return "input entry \(index) exceeds the round's maximum \(maximum)"
+        case .missingNoiseSource: return "central noise needs a random source in the coordinator configuration"
         case .roundNotStarted: return "the round has not started"
         case .roundFinished: return "the round has already finished"
         case let .unknownParticipant(index): return "participant \(index) is not on the roster"
