@@ -79,7 +79,7 @@ let package = Package(
         .target(
             name: "SecAggCoordinator",
             dependencies: [
-                "SecAggTransport", "SecAggProtocol", "SecAggMath", "SecAggCrypto", "SecAggWire",
+                "SecAggTransport", "SecAggProtocol", "SecAggMath", "SecAggPrivacy", "SecAggCrypto", "SecAggWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

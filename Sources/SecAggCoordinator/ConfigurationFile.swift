@@ -45,6 +45,21 @@ public enum ConfigurationFile {
             var unmask: Double?
         }
 
+        struct Privacy: Decodable {
+            enum CodingKeys: String, CodingKey {
+                case noise, sigma, delta, clip
+                case epsilonPerRound = "epsilon_per_round"
+                case budgetEpsilon = "budget_epsilon"
+            }
+
+            var noise: String?
+            var epsilonPerRound: Double?
+            var sigma: Double?
+            var delta: Double?
+            var clip: Double
+            var budgetEpsilon: Double
+        }
+
         struct Task: Decodable {
             enum CodingKeys: String, CodingKey {
                 case name
@@ -63,6 +78,7 @@ public enum ConfigurationFile {
                 case gatherSeconds = "gather_seconds"
                 case rounds
                 case timeouts
+                case privacy
             }
 
             var name: String
@@ -81,6 +97,7 @@ public enum ConfigurationFile {
             var gatherSeconds: Double?
             var rounds: Int?
             var timeouts: Timeouts?
+            var privacy: Privacy?
         }
 
         enum CodingKeys: String, CodingKey {
@@ -210,12 +227,26 @@ public enum ConfigurationFile {
             seconds(entry.timeouts?.masked, "masked") { timeouts.maskedInputCollection = $0 }
             seconds(entry.timeouts?.consistency, "consistency") { timeouts.consistencyCheck = $0 }
             seconds(entry.timeouts?.unmask, "unmask") { timeouts.unmasking = $0 }
+            var privacy: TaskPrivacy?
+            if let entry = entry.privacy {
+                switch entry.noise ?? "distributed" {
+                case "distributed", "central":
+                    privacy = TaskPrivacy(
+                        placement: entry.noise == "central" ? .central : .distributed,
+                        epsilonPerRound: entry.epsilonPerRound, sigma: entry.sigma, delta: entry.delta ?? 1e-6,
+                        l2Sensitivity: entry.clip, budgetEpsilon: entry.budgetEpsilon)
+                case let other:
+                    problems.append("\(prefix): privacy.noise must be distributed or central, not '\(other)'")
+                    continue
+                }
+            }
             let task = TaskConfiguration(
                 name: entry.name, dimension: entry.dimension, bits: entry.bits ?? 32, maximumInput: entry.maxInput,
                 graph: graph, threshold: entry.threshold, minimumClients: entry.minClients,
                 maximumClients: entry.maxClients, minimumSurvivors: entry.minSurvivors, mode: mode,
                 dropoutRate: entry.dropoutRate ?? 0.1, corruptRate: entry.corruptRate ?? 0.05, timeouts: timeouts,
-                gatherWindow: .milliseconds(Int64((entry.gatherSeconds ?? 2) * 1000)), rounds: entry.rounds)
+                gatherWindow: .milliseconds(Int64((entry.gatherSeconds ?? 2) * 1000)), rounds: entry.rounds,
+                privacy: privacy)
             problems += task.problems()
             tasks.append(task)
         }

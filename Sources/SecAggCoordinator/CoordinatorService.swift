@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 import SecAggCrypto
+import SecAggPrivacy
 import SecAggTransport
 import SecAggWire
 import Synchronization
@@ -70,7 +71,7 @@ public final class CoordinatorService: Service, Sendable {
         let writer = settings.resultsDirectory.map { ResultWriter(directory: $0) }
         var schedulers: [String: TaskScheduler] = [:]
         for task in settings.tasks {
-            schedulers[task.name] = TaskScheduler(task: task, results: writer, logger: logger)
+            schedulers[task.name] = try TaskScheduler(task: task, results: writer, logger: logger)
         }
         self.schedulers = schedulers
     }
@@ -111,6 +112,11 @@ public final class CoordinatorService: Service, Sendable {
     /// The records of the rounds a task ran (newest last, at most 100).
     public func history(of task: String) async -> [RoundRecord] {
         await schedulers[task]?.history ?? []
+    }
+
+    /// The privacy ledger of a task with DP (nil otherwise).
+    public func privacyLedger(of task: String) async -> PrivacyBudget? {
+        await schedulers[task]?.budget
     }
 
     public func run() async throws {

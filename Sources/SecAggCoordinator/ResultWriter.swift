@@ -1,4 +1,5 @@
 import Foundation
+import SecAggPrivacy
 import SecAggProtocol
 import SecAggWire
 
@@ -54,6 +55,38 @@ public struct ResultWriter: Sendable {
         guard rename(temporary.path, target.path) == 0 else {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: target.path])
         }
+    }
+
+    /// The task's saved privacy ledger, if any (`<directory>/<task>/privacy-ledger.json`).
+    ///
+    /// - Throws: ``CoordinatorConfigurationError`` if the file exists but is not a valid ledger.
+    public func loadLedger(task: String) throws -> PrivacyBudget? {
+        let file = ledgerURL(task: task)
+        guard let data = FileManager.default.contents(atPath: file.path) else { return nil }
+        do {
+            return try JSONDecoder().decode(PrivacyBudget.self, from: data)
+        } catch {
+            throw CoordinatorConfigurationError(problems: ["\(file.path) is not a valid privacy ledger: \(error)"])
+        }
+    }
+
+    /// Saves the ledger atomically (temporary file, then rename).
+    ///
+    /// - Throws: Foundation's file errors.
+    public func saveLedger(_ ledger: PrivacyBudget, task: String) throws {
+        let file = ledgerURL(task: task)
+        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let temporary = file.deletingLastPathComponent().appendingPathComponent(".privacy-ledger.json.tmp")
+        try encoder.encode(ledger).write(to: temporary)
+        guard rename(temporary.path, file.path) == 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: file.path])
+        }
+    }
+
+    private func ledgerURL(task: String) -> URL {
+        directory.appendingPathComponent(safeName(task), isDirectory: true).appendingPathComponent("privacy-ledger.json")
     }
 
     private func safeName(_ name: String) -> String {

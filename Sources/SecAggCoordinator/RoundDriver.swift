@@ -22,7 +22,14 @@ public struct RoundRecord: Sendable {
     /// Application bytes the coordinator sent to and received from all participants.
     public var bytesSent: Int = 0
     public var bytesReceived: Int = 0
+    /// The phase open when the round aborted (nil if it completed or never started).
+    public var abortPhase: RoundPhase?
 }
+
+/// What the round driver asks its scheduler before a round with noise starts: the noise to use, or why the round
+/// may not run (an exhausted budget).
+typealias PrivacyAdmission = @Sendable (_ roundID: RoundID, _ minimumSurvivors: Int, _ clients: Int) async
+    -> Result<NoiseParameters, AbortReason>
 
 /// Drives one round: the real ``CoordinatorStateMachine`` fed with the participants' messages, their
 /// disconnections and the clock; it owns the phase deadlines and closes a phase when everyone expected has
@@ -34,10 +41,13 @@ struct RoundDriver {
     let clock = ContinuousClock()
     let origin: ContinuousClock.Instant
 
-    init(task: TaskConfiguration, participants: [Participant], logger: Logger) {
+    let admitPrivacy: PrivacyAdmission?
+
+    init(task: TaskConfiguration, participants: [Participant], logger: Logger, admitPrivacy: PrivacyAdmission? = nil) {
         self.task = task
         self.participants = participants
         self.logger = logger
+        self.admitPrivacy = admitPrivacy
         origin = clock.now
     }
 
@@ -64,11 +74,22 @@ struct RoundDriver {
             notifyAbort(roundID: roundID, reason: reason)
             return record
         }
+        var noise = NoiseParameters.none
+        if let admitPrivacy {
+            switch await admitPrivacy(roundID, plan.minimumSurvivors, count) {
+            case let .success(admitted):
+                noise = admitted
+            case let .failure(reason):
+                record.abortReason = reason
+                notifyAbort(roundID: roundID, reason: reason)
+                return record
+            }
+        }
         let parameters = RoundParameters(
             roundID: roundID, taskName: task.name, dimension: UInt32(task.dimension), bits: UInt8(task.bits),
             maximumInput: task.maximumInput, graph: plan.graph, threshold: UInt32(plan.threshold),
             minimumSurvivors: UInt32(plan.minimumSurvivors), mode: task.mode, invitedCount: UInt32(count),
-            nonce: random.bytes(32))
+            nonce: random.bytes(32), noise: noise)
         record.parameters = parameters
         var roster: [ParticipantIndex: RosterEntry] = [:]
         for (offset, participant) in participants.enumerated() {
@@ -77,7 +98,7 @@ struct RoundDriver {
         var machine: CoordinatorStateMachine
         do {
             machine = try CoordinatorStateMachine(configuration: CoordinatorConfiguration(
-                parameters: parameters, roster: roster, timeouts: task.timeouts))
+                parameters: parameters, roster: roster, timeouts: task.timeouts, noiseSource: SystemRandom()))
         } catch {
             let reason = AbortReason(.parametersRejected, error.description)
             record.abortReason = reason
@@ -139,6 +160,7 @@ struct RoundDriver {
                     finished = true
                 case let .aborted(reason):
                     record.abortReason = reason
+                    record.abortPhase = currentPhase
                     finished = true
                 }
             }

@@ -1,4 +1,5 @@
 import SecAggMath
+import SecAggPrivacy
 import SecAggProtocol
 import SecAggWire
 
@@ -39,12 +40,15 @@ public struct TaskConfiguration: Sendable, Hashable {
     public var gatherWindow: Duration
     /// Stop after this many completed or aborted rounds (nil: run until shut down).
     public var rounds: Int?
+    /// Differential privacy of each release and the task's total budget (nil: exact sums).
+    public var privacy: TaskPrivacy?
 
     public init(
         name: String, dimension: Int, bits: Int = 32, maximumInput: UInt64, graph: Graph = .automatic,
         threshold: Int? = nil, minimumClients: Int, maximumClients: Int, minimumSurvivors: Int? = nil,
         mode: RoundMode = .honestButCurious, dropoutRate: Double = 0.1, corruptRate: Double = 0.05,
-        timeouts: PhaseTimeouts = PhaseTimeouts(), gatherWindow: Duration = .seconds(2), rounds: Int? = nil
+        timeouts: PhaseTimeouts = PhaseTimeouts(), gatherWindow: Duration = .seconds(2), rounds: Int? = nil,
+        privacy: TaskPrivacy? = nil
     ) {
         self.name = name
         self.dimension = dimension
@@ -61,6 +65,7 @@ public struct TaskConfiguration: Sendable, Hashable {
         self.timeouts = timeouts
         self.gatherWindow = gatherWindow
         self.rounds = rounds
+        self.privacy = privacy
     }
 
     /// Every problem with this task, each as one sentence saying what to change (empty if none).
@@ -95,6 +100,7 @@ public struct TaskConfiguration: Sendable, Hashable {
         if case let .harary(degree) = graph, degree < 1 { problems.append("\(prefix): degree must be at least 1") }
         if let threshold, threshold < 1 { problems.append("\(prefix): threshold must be at least 1") }
         if let rounds, rounds < 1 { problems.append("\(prefix): rounds must be at least 1") }
+        if let privacy { problems += privacy.problems(prefix: prefix) }
         return problems
     }
 
@@ -138,4 +144,58 @@ public struct TaskConfiguration: Sendable, Hashable {
 public struct RoundPlanningError: Error, Sendable, CustomStringConvertible {
     public var reason: String
     public var description: String { reason }
+}
+
+/// The DP settings of a task: where the noise comes from, how much per release, and the total budget the
+/// coordinator enforces before every round (README "Differential privacy").
+public struct TaskPrivacy: Sendable, Hashable {
+    public var placement: NoisePlacement
+    /// ε per release (σ is calibrated for each round's cohort), or nil to use `sigma`.
+    public var epsilonPerRound: Double?
+    /// Fixed σ instead: per client for distributed noise, of the release for central noise.
+    public var sigma: Double?
+    public var delta: Double
+    /// Δ₂: the largest L2 norm of one client's input vector, in integer units.
+    public var l2Sensitivity: Double
+    /// Total ε the task may spend at `delta`, over all its releases.
+    public var budgetEpsilon: Double
+
+    public init(
+        placement: NoisePlacement, epsilonPerRound: Double?, sigma: Double? = nil, delta: Double, l2Sensitivity: Double,
+        budgetEpsilon: Double
+    ) {
+        self.placement = placement
+        self.epsilonPerRound = epsilonPerRound
+        self.sigma = sigma
+        self.delta = delta
+        self.l2Sensitivity = l2Sensitivity
+        self.budgetEpsilon = budgetEpsilon
+    }
+
+    func problems(prefix: String) -> [String] {
+        var problems: [String] = []
+        if (epsilonPerRound == nil) == (sigma == nil) {
+            problems.append("\(prefix): privacy needs exactly one of epsilon_per_round and sigma")
+        }
+        if let epsilonPerRound, !(epsilonPerRound > 0) { problems.append("\(prefix): privacy.epsilon_per_round must be positive") }
+        if let sigma, !(sigma > 0) { problems.append("\(prefix): privacy.sigma must be positive") }
+        if !(delta > 0 && delta < 1) { problems.append("\(prefix): privacy.delta must be in (0, 1)") }
+        if !(l2Sensitivity > 0) { problems.append("\(prefix): privacy.clip (the L2 sensitivity) must be positive") }
+        if !(budgetEpsilon > 0) { problems.append("\(prefix): privacy.budget_epsilon must be positive") }
+        return problems
+    }
+
+    /// The calibration of one release for a cohort of `clients` accepting at least `minimumSurvivors`.
+    func calibration(dimension: Int, minimumSurvivors: Int, clients: Int) throws(AccountingError) -> PrivacyCalibration {
+        let parameters = PrivacyCalibration.Parameters(
+            placement: placement, l2Sensitivity: l2Sensitivity, dimension: dimension,
+            minimumSurvivors: minimumSurvivors, maximumSurvivors: clients, delta: delta)
+        if let epsilonPerRound {
+            return try PrivacyCalibration.calibrate(epsilon: epsilonPerRound, parameters: parameters)
+        }
+        let sigma = self.sigma ?? 0
+        return placement == .central
+            ? try PrivacyCalibration.evaluate(sigma: sigma, parameters: parameters)
+            : try PrivacyCalibration.evaluate(localSigma: sigma, parameters: parameters)
+    }
 }

@@ -1,5 +1,9 @@
+import Foundation
 import Logging
 import SecAggCrypto
+import SecAggPrivacy
+import SecAggProtocol
+import SecAggWire
 
 /// Gathers the clients that joined one task and runs its rounds back to back.
 ///
@@ -17,13 +21,86 @@ actor TaskScheduler {
     private(set) var completedRounds = 0
     /// Every round's record, newest last (kept for tests and status; bounded).
     private(set) var history: [RoundRecord] = []
+    /// The task's privacy ledger (nil without DP), persisted next to the results after every change.
+    private(set) var budget: PrivacyBudget?
 
-    init(task: TaskConfiguration, results: ResultWriter?, logger: Logger) {
+    /// - Throws: ``CoordinatorConfigurationError`` if the task's saved ledger cannot be read or the budget is invalid.
+    init(task: TaskConfiguration, results: ResultWriter?, logger: Logger) throws {
         self.task = task
         self.results = results
         var logger = logger
         logger[metadataKey: "task"] = "\(task.name)"
         self.logger = logger
+        if let privacy = task.privacy {
+            if let saved = try results?.loadLedger(task: task.name) {
+                budget = saved
+            } else {
+                do {
+                    budget = try PrivacyBudget(epsilon: privacy.budgetEpsilon, delta: privacy.delta)
+                } catch {
+                    throw CoordinatorConfigurationError(problems: ["task '\(task.name)': \(error)"])
+                }
+            }
+        }
+    }
+
+    /// Charges the budget for a release by this cohort before the round starts, or refuses the round.
+    func admit(roundID: RoundID, minimumSurvivors: Int, clients: Int) -> Result<NoiseParameters, AbortReason> {
+        guard let privacy = task.privacy, var ledger = budget else { return .success(.none) }
+        let calibration: PrivacyCalibration
+        let variance: Rational
+        do {
+            calibration = try privacy.calibration(
+                dimension: task.dimension, minimumSurvivors: minimumSurvivors, clients: clients)
+            let sigma = privacy.placement == .central ? calibration.sigma : (calibration.localSigma ?? calibration.sigma)
+            variance = try Rational.roundedUp(sigma * sigma)
+        } catch {
+            return .failure(AbortReason(.parametersRejected, "cannot calibrate the noise: \(error)"))
+        }
+        do {
+            try ledger.charge(roundID: "\(roundID)", calibration: calibration, clip: privacy.l2Sensitivity, bits: task.bits)
+        } catch {
+            logger.warning("round refused: privacy budget", metadata: ["reason": "\(error)"])
+            return .failure(AbortReason(.budgetExhausted, "\(error)"))
+        }
+        budget = ledger
+        persistLedger()
+        logger.info("privacy charged", metadata: [
+            "epsilon": "\(calibration.epsilonPerRelease)", "rho": "\(calibration.rhoPerRelease)",
+            "sigma": "\(calibration.sigma)", "spent_epsilon": "\(ledger.epsilonSpent)",
+        ])
+        let fraction = NoiseVariance(numerator: variance.numerator, denominator: variance.denominator)
+        return .success(privacy.placement == .central
+            ? .central(variance: fraction) : .distributed(localVariance: fraction))
+    }
+
+    /// Settles the ledger entry of a finished round: a release keeps its charge; an abort is refunded unless noisy
+    /// inputs may have reached the coordinator (distributed noise, aborted in or after masked-input collection).
+    private func settle(_ record: RoundRecord) {
+        guard var ledger = budget, ledger.entry(roundID: "\(record.roundID)") != nil else { return }
+        do {
+            if let reason = record.abortReason {
+                let phase = record.abortPhase?.rawValue ?? RoundPhase.advertiseKeys.rawValue
+                try ledger.recordAbort(
+                    roundID: "\(record.roundID)",
+                    noisedInputsSent: phase >= RoundPhase.maskedInputCollection.rawValue, reason: reason.description)
+            } else {
+                try ledger.recordRelease(roundID: "\(record.roundID)", survivors: record.survivors.count)
+            }
+            budget = ledger
+            persistLedger()
+        } catch {
+            logger.error("could not settle the privacy ledger", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func persistLedger() {
+        guard let budget, let results else { return }
+        do {
+            try results.saveLedger(budget, task: task.name)
+        } catch {
+            logger.error("could not save the privacy ledger", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Adds a joined client to the queue; false if that identity is already queued or in a round.
@@ -56,7 +133,14 @@ actor TaskScheduler {
         while !Task.isCancelled {
             if let limit = task.rounds, completedRounds >= limit { return }
             guard let cohort = await nextCohort() else { return }
-            let record = await RoundDriver(task: task, participants: cohort, logger: logger).run()
+            var admission: PrivacyAdmission?
+            if task.privacy != nil {
+                admission = { @Sendable [self] roundID, minimum, clients in
+                    await self.admit(roundID: roundID, minimumSurvivors: minimum, clients: clients)
+                }
+            }
+            let record = await RoundDriver(task: task, participants: cohort, logger: logger, admitPrivacy: admission).run()
+            settle(record)
             for participant in cohort { activeIdentities.remove(participant.identity) }
             completedRounds += 1
             history.append(record)

@@ -277,9 +277,15 @@ struct ClientRejectionTests {
         let samples = Self.sampleMessages(reference)
         let roundID = reference.parameters.roundID
         let outcome = CoordinatorMessage.roundOutcome(RoundOutcome(roundID: roundID, result: .aborted(code: 0x0206, reason: "operator")))
+        // Before the invitation an abort ends the client too (a round refused before it started, e.g. for an
+        // exhausted privacy budget), while a completion for a round it never joined is a violation.
+        var early = try RoundFixture(mode: mode)
+        #expect(try early.deliver(outcome, to: 1).count == 1)
+        #expect(early.clients[1]!.receipt?.outcome == .aborted(code: 0x0206, reason: "operator"))
+        let completed = CoordinatorMessage.roundOutcome(RoundOutcome(roundID: roundID, result: .completed(survivorCount: 3)))
+        var unexpected = try RoundFixture(mode: mode)
+        #expect(coordinatorViolation(try #require(thrownError { try unexpected.deliver(completed, to: 1) }))?.isUnexpectedMessage == true)
         var fixture = try RoundFixture(mode: mode)
-        // Before the invitation there is no round to abort.
-        #expect(coordinatorViolation(try #require(thrownError { try fixture.deliver(outcome, to: 1) }))?.isUnexpectedMessage == true)
         try fixture.start()
         var tested = 0
         while !fixture.coordinator.isFinished {

@@ -106,7 +106,13 @@ public struct ClientStateMachine: Sendable {
 
     private func outcomeTransition(_ outcome: RoundOutcome) throws(ClientError) -> Transition {
         guard let roundID = currentRoundID else {
-            throw .coordinatorViolation(.unexpectedMessage(message: "roundOutcome", state: stateName))
+            // A round can be refused before anyone is invited (e.g. an exhausted privacy budget): the abort is
+            // the client's outcome. A completion for a round it never joined is a violation.
+            guard case let .aborted(code, reason) = outcome.result else {
+                throw .coordinatorViolation(.unexpectedMessage(message: "roundOutcome(completed)", state: stateName))
+            }
+            let receipt = ClientReceipt(roundID: outcome.roundID, participant: nil, outcome: .aborted(code: code, reason: reason))
+            return Transition(next: .finished(receipt), actions: [.finished(receipt)])
         }
         guard outcome.roundID == roundID else {
             throw .coordinatorViolation(.wrongRound(expected: roundID, actual: outcome.roundID))

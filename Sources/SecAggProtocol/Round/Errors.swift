@@ -45,6 +45,8 @@ public enum AbortCode: UInt16, Sendable, Hashable, CaseIterable {
     case consistencyCheckFailed = 0x0205
     /// The operator or the caller cancelled the round.
     case cancelled = 0x0206
+    /// The task's privacy budget cannot pay for another release; the round was refused before it started.
+    case budgetExhausted = 0x0207
 
     /// The phase whose minimum a `tooFew…` code reports, if it is one.
     public static func tooFew(in phase: RoundPhase) -> AbortCode {
