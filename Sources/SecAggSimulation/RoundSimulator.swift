@@ -141,7 +141,7 @@ public struct RoundSimulator: Sendable {
         var nonceSource = SeededRandom(seed: configuration.seed, stream: "round")
         guard let roundID = RoundID(bytes: nonceSource.bytes(16)) else { preconditionFailure("16 bytes") }
         let roundParameters = RoundParameters(
-            roundID: roundID, taskName: "simulation", dimension: UInt32(configuration.dimension),
+            roundID: roundID, taskName: "simulation", dimension: UInt32(resolved.laneCount),
             bits: UInt8(configuration.bits), maximumInput: resolved.maximumInput, graph: resolved.graph,
             threshold: UInt32(resolved.threshold), minimumSurvivors: UInt32(resolved.threshold + 1),
             mode: configuration.mode, invitedCount: UInt32(count), nonce: nonceSource.bytes(32), noise: resolved.noise)
@@ -262,10 +262,12 @@ public struct RoundSimulator: Sendable {
         if let result {
             report.survivors = result.survivors.count
             if let calibration = resolved.calibration {
-                report.privacy = measurePrivacy(result, calibration: calibration)
+                report.privacy = resolved.floatEncoding.map { measureFloat(result, calibration: calibration, encoding: $0) }
+                    ?? measurePrivacy(result, calibration: calibration)
                 // A noisy release cannot equal the exact sum; it is accepted when no entry is further from it than
                 // 10 predicted standard deviations (a wrong unmasking or a wrap would be far beyond that).
-                report.verified = report.privacy.map { $0.maximumError <= 10 * max($0.predictedRMSE, 1) } ?? false
+                let floor = resolved.floatEncoding == nil ? 1 : 0
+                report.verified = report.privacy.map { $0.maximumError <= 10 * max($0.predictedRMSE, Double(floor)) } ?? false
             } else {
                 report.verified = verify(result)
             }
@@ -301,6 +303,51 @@ public struct RoundSimulator: Sendable {
             maximumError: largest, predictedRMSE: predicted)
     }
 
+    /// The real input of `client` for the float encoder: entries uniform in [−1, 1], reproducible from the seed.
+    public func floatInput(of client: ParticipantIndex) -> [Double] {
+        var random = SeededRandom(seed: configuration.seed, stream: "float-input-\(client)")
+        return (0..<configuration.dimension).map { _ in Double(random.nextUInt32()) / Double(UInt32.max) * 2 - 1 }
+    }
+
+    /// The lanes a float-encoding client sends: its rounded integer vector z shifted by `shift` into 0...2·shift.
+    private func floatLanes(of client: ParticipantIndex, encoding: FloatEncoding) -> ModularVector? {
+        var rounding = SeededRandom(seed: configuration.seed, stream: "rounding-\(client)")
+        guard let z = try? encoding.encoder.quantize(
+            floatInput(of: client), rotationSeed: encoding.rotationSeed, using: &rounding) else { return nil }
+        let shift = Int64(encoding.shift)
+        return try? ModularVector(values: z.map { UInt64($0 + shift) }, bits: configuration.bits)
+    }
+
+    /// Decodes a float-encoded noisy release and compares it with the exact sum of the survivors' clipped vectors.
+    private func measureFloat(
+        _ result: RoundResult, calibration: PrivacyCalibration, encoding: FloatEncoding
+    ) -> PrivacyOutcome {
+        let survivors = result.survivors.count
+        let shiftTotal = Int64(encoding.shift) * Int64(survivors)
+        let lanes = result.sum.signedValues.map { SignedModular.wrap($0 - shiftTotal, bits: configuration.bits) }
+        let decoded = (try? encoding.encoder.decodeSum(lanes, rotationSeed: encoding.rotationSeed)) ?? []
+        var exact = [Double](repeating: 0, count: configuration.dimension)
+        for survivor in result.survivors {
+            guard let clipped = try? encoding.encoder.clipped(floatInput(of: survivor)) else { continue }
+            for position in exact.indices { exact[position] += clipped[position] }
+        }
+        var squares = 0.0
+        var largest = 0.0
+        for position in exact.indices where position < decoded.count {
+            let error = decoded[position] - exact[position]
+            squares += error * error
+            largest = max(largest, abs(error))
+        }
+        if decoded.count != exact.count { largest = .infinity }
+        // Noise plus the rounding error (variance at most 1/4 per client and entry), in real units.
+        let predicted = (try? calibration.predictedRMSE(
+            survivors: survivors, scale: 1 / encoding.encoder.granularity, roundingVariancePerClient: 0.25)) ?? .nan
+        return PrivacyOutcome(
+            epsilon: calibration.epsilon, delta: calibration.delta, rho: calibration.rhoTotal, sigma: calibration.sigma,
+            localSigma: calibration.localSigma, rmse: (squares / Double(max(1, exact.count))).squareRoot(),
+            maximumError: largest, predictedRMSE: predicted)
+    }
+
     /// Every client's input as lanes of `bits`, made on `workers` tasks.
     private func compactInputs() async -> [ParticipantIndex: ModularVector] {
         let workers = max(1, configuration.workers)
@@ -311,6 +358,9 @@ public struct RoundSimulator: Sendable {
                 group.addTask {
                     stride(from: worker + 1, through: count, by: workers).compactMap { index in
                         let client = ParticipantIndex(index)
+                        if let encoding = resolved.floatEncoding {
+                            return floatLanes(of: client, encoding: encoding).map { (client, $0) }
+                        }
                         return (try? ModularVector(values: input(of: client), bits: bits)).map { (client, $0) }
                     }
                 }

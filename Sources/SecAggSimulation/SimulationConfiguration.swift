@@ -54,8 +54,28 @@ public struct SimulationConfiguration: Sendable, Equatable {
     public var delta: Double = 1e-6
     /// σ of the noise (per client for distributed noise, total for central), when `epsilon` is nil.
     public var sigma: Double?
+    /// How inputs become integer vectors: bounded integers as they are, or real vectors through the float encoder.
+    public var encoder: EncoderKind = .integer
+    /// For the float encoder: the L2 clipping norm of each client's real vector.
+    public var clip: Double = 1
 
     public init() {}
+}
+
+/// The simulated clients' inputs.
+public enum EncoderKind: String, Sendable, CaseIterable, Codable {
+    /// Integers in 0...maximumInput.
+    case integer = "int"
+    /// Real vectors, clipped, rotated, scaled and rounded by ``FloatVectorEncoder``.
+    case float
+}
+
+/// How the float encoder was set up for a round: the integer vector z of each client (|z_i| ≤ shift) is sent as
+/// z + shift, so every lane lies in 0...2·shift; the coordinator's sum is decoded as Σ(z + shift) − survivors·shift.
+public struct FloatEncoding: Sendable {
+    public var encoder: FloatVectorEncoder
+    public var shift: UInt64
+    public var rotationSeed: [UInt8]
 }
 
 /// Where the simulated round's DP noise comes from.
@@ -71,7 +91,7 @@ public struct SimulationConfigurationError: Error, Sendable, CustomStringConvert
 }
 
 /// The round parameters a configuration resolves to.
-public struct ResolvedParameters: Sendable, Equatable {
+public struct ResolvedParameters: Sendable {
     public var graph: GraphShape
     /// Neighbours per client (n − 1 for a complete graph).
     public var neighbors: Int
@@ -81,6 +101,18 @@ public struct ResolvedParameters: Sendable, Equatable {
     public var noise: NoiseParameters = .none
     /// The privacy the noise buys (nil without noise).
     public var calibration: PrivacyCalibration?
+    /// The float encoder's setup (nil for integer inputs).
+    public var floatEncoding: FloatEncoding?
+    /// Entries per vector on the wire (the encoder may pad to a power of two).
+    public var laneCount: Int = 0
+}
+
+extension ResolvedParameters: Equatable {
+    public static func == (lhs: ResolvedParameters, rhs: ResolvedParameters) -> Bool {
+        lhs.graph == rhs.graph && lhs.neighbors == rhs.neighbors && lhs.threshold == rhs.threshold
+            && lhs.maximumInput == rhs.maximumInput && lhs.noise == rhs.noise && lhs.calibration == rhs.calibration
+            && lhs.laneCount == rhs.laneCount && lhs.floatEncoding?.shift == rhs.floatEncoding?.shift
+    }
 }
 
 extension SimulationConfiguration {
@@ -145,17 +177,65 @@ extension SimulationConfiguration {
         }
         let graph: GraphShape = harary && degree < clients - 1 ? .harary(degree: UInt32(degree)) : .complete
         var resolved = ResolvedParameters(graph: graph, neighbors: degree, threshold: chosenThreshold, maximumInput: maximum)
-        if privacy != .none {
+        resolved.laneCount = dimension
+        if encoder == .float {
+            guard privacy != .none else {
+                throw SimulationConfigurationError("--encoder float is simulated with --dp distributed or --dp central")
+            }
+            try resolveFloatEncoding(into: &resolved)
+        } else if privacy != .none {
             try resolvePrivacy(into: &resolved)
         }
         return resolved
     }
 
-    /// Calibrates the noise: Δ₂ = maximumInput·√dimension (the largest L2 norm of one input), t_min = threshold + 1.
-    private func resolvePrivacy(into resolved: inout ResolvedParameters) throws(SimulationConfigurationError) {
+    /// Picks the finest granularity γ = clip·2^−k for which the shifted inputs plus 8σ of noise fit the modulus.
+    private func resolveFloatEncoding(into resolved: inout ResolvedParameters) throws(SimulationConfigurationError) {
+        guard clip.isFinite, clip > 0 else { throw SimulationConfigurationError("--clip must be positive") }
+        var seedSource = SeededRandom(seed: seed, stream: "rotation")
+        let rotationSeed = seedSource.bytes(32)
+        var lastProblem = "no granularity fits"
+        for exponent in stride(from: 40, through: 0, by: -1) {
+            let granularity = clip / Double(UInt64(1) << UInt64(exponent))
+            guard let encoder = try? FloatVectorEncoder(
+                dimension: dimension, clip: clip, granularity: granularity, bits: bits) else { continue }
+            let shift = UInt64(encoder.squaredL2SensitivityBound.squareRoot().rounded(.down))
+            var candidate = resolved
+            candidate.maximumInput = 2 * shift
+            candidate.laneCount = encoder.encodedDimension
+            var sensitivityConfiguration = self
+            sensitivityConfiguration.dimension = encoder.encodedDimension
+            do {
+                try sensitivityConfiguration.resolvePrivacy(
+                    into: &candidate, l2Sensitivity: encoder.l2SensitivityBound)
+            } catch {
+                lastProblem = error.description
+                continue
+            }
+            let sigmaTotal = candidate.calibration.map {
+                privacy == .central ? $0.sigma : ($0.localSigma ?? $0.sigma) * Double(clients).squareRoot()
+            } ?? 0
+            let bound = Double(clients) * Double(2 * shift) + 8 * sigmaTotal
+            guard bits == 64 || bound < Double(UInt64(1) << UInt64(bits - 1)) else {
+                lastProblem = "\(bits) bits cannot carry \(clients) clients at granularity \(granularity)"
+                continue
+            }
+            candidate.floatEncoding = FloatEncoding(encoder: encoder, shift: shift, rotationSeed: rotationSeed)
+            resolved = candidate
+            return
+        }
+        throw SimulationConfigurationError("the float encoder does not fit: \(lastProblem); raise --bits")
+    }
+
+    /// Calibrates the noise: Δ₂ = maximumInput·√dimension (the largest L2 norm of one input) unless given,
+    /// t_min = threshold + 1.
+    private func resolvePrivacy(
+        into resolved: inout ResolvedParameters, l2Sensitivity: Double? = nil
+    ) throws(SimulationConfigurationError) {
         let placement: NoisePlacement = privacy == .central ? .central : .distributed
         let parameters = PrivacyCalibration.Parameters(
-            placement: placement, l2Sensitivity: Double(resolved.maximumInput) * Double(dimension).squareRoot(),
+            placement: placement,
+            l2Sensitivity: l2Sensitivity ?? Double(resolved.maximumInput) * Double(dimension).squareRoot(),
             dimension: dimension, minimumSurvivors: resolved.threshold + 1, maximumSurvivors: clients, delta: delta)
         guard epsilon != nil || sigma != nil else {
             throw SimulationConfigurationError("--dp needs --epsilon or --sigma")

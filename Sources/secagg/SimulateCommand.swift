@@ -34,6 +34,9 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Target ε of the release (calibrates σ).") var epsilon: Double?
     @Option(help: "δ of the (ε, δ) guarantee.") var delta: Double = 1e-6
     @Option(help: "σ of the noise instead of --epsilon (per client for distributed noise).") var sigma: Double?
+    @Option(help: "Inputs: int (integers in 0...max-input) or float (real vectors, clipped and encoded; needs --dp).")
+    var encoder: EncoderKind = .integer
+    @Option(help: "L2 clipping norm of each real vector (float encoder).") var clip: Double = 1
     @Option(help: "inprocess (state machines only) or tcp (coordinator service and clients over loopback TCP with Noise).")
     var transport: TransportOption = .inprocess
     @Flag(help: "Print one JSON object instead of the summary.") var json = false
@@ -60,6 +63,8 @@ struct SimulateCommand: AsyncParsableCommand {
         configuration.epsilon = epsilon
         configuration.delta = delta
         configuration.sigma = sigma
+        configuration.encoder = encoder
+        configuration.clip = clip
         if dp == .none, epsilon != nil || sigma != nil {
             throw ValidationError("--epsilon and --sigma need --dp distributed or --dp central")
         }
@@ -99,6 +104,7 @@ struct SimulateCommand: AsyncParsableCommand {
 
 extension DropPhase: ExpressibleByArgument {}
 extension PrivacyMode: ExpressibleByArgument {}
+extension EncoderKind: ExpressibleByArgument {}
 
 /// The report in the two forms the CLI prints.
 struct SimulationOutput {
@@ -137,8 +143,11 @@ struct SimulationOutput {
             let local = privacy.localSigma.map { String(format: ", σ per client %.3f", $0) } ?? ""
             lines.append(String(format: "privacy (%@ noise): ε = %.4g, δ = %.3g, ρ = %.4g (zCDP); σ = %.3f%@",
                                  noise, privacy.epsilon, privacy.delta, privacy.rho, privacy.sigma, local))
-            lines.append(String(format: "error of the release: RMSE %.3f (predicted %.3f), max %.0f",
-                                 privacy.rmse, privacy.predictedRMSE, privacy.maximumError))
+            let units = report.parameters.floatEncoding.map {
+                String(format: " in real units (clip %g, granularity %g)", report.configuration.clip, $0.encoder.granularity)
+            } ?? ""
+            lines.append(String(format: "error of the release%@: RMSE %.4g (predicted %.4g), max %.4g",
+                                 units, privacy.rmse, privacy.predictedRMSE, privacy.maximumError))
         }
         if let reason = report.abortReason {
             lines.append("ABORTED: \(reason)")
@@ -193,6 +202,12 @@ struct SimulationOutput {
             object["rmse"] = privacy.rmse
             object["max_error"] = privacy.maximumError
             object["predicted_rmse"] = privacy.predictedRMSE
+        }
+        object["encoder"] = configuration.encoder.rawValue
+        if let encoding = report.parameters.floatEncoding {
+            object["clip"] = configuration.clip
+            object["granularity"] = encoding.encoder.granularity
+            object["lanes"] = encoding.encoder.encodedDimension
         }
         if let reason = report.abortReason {
             object["abort_reason"] = reason.description

@@ -34,6 +34,24 @@ struct PrivacyRoundTests {
         #expect(privacy.maximumError > 0)
     }
 
+    // Real vectors through the float encoder (clip, rotation, rounding, shift into 0...2B): the decoded release
+    // is the sum of the survivors' clipped vectors plus noise, with the predicted error (noise and rounding).
+    @Test("float inputs: measured error matches the prediction", arguments: [PrivacyMode.distributed, .central])
+    func floatEncoderRound(mode: PrivacyMode) async throws {
+        var configuration = Self.configuration(mode)
+        configuration.encoder = .float
+        configuration.clip = 2
+        configuration.dimension = 1000
+        let simulator = try RoundSimulator(configuration: configuration)
+        let encoding = try #require(simulator.parameters.floatEncoding)
+        #expect(encoding.encoder.encodedDimension == 1024)
+        let report = await simulator.run()
+        let privacy = try #require(report.privacy)
+        #expect(report.abortReason == nil)
+        #expect(report.verified)
+        #expect(abs(privacy.rmse / privacy.predictedRMSE - 1) < 0.15, "rmse \(privacy.rmse) vs \(privacy.predictedRMSE)")
+    }
+
     // Distributed noise is sized for the fewest survivors, so every client adds σ²/t_min and the release carries
     // at least σ² whichever t_min clients survive.
     @Test("distributed noise per client is σ²/t_min")
