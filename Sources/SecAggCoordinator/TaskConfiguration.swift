@@ -190,12 +190,6 @@ public struct TaskPrivacy: Sendable, Hashable {
         let parameters = PrivacyCalibration.Parameters(
             placement: placement, l2Sensitivity: l2Sensitivity, dimension: dimension,
             minimumSurvivors: minimumSurvivors, maximumSurvivors: clients, delta: delta)
-        if let epsilonPerRound {
-            return try PrivacyCalibration.calibrate(epsilon: epsilonPerRound, parameters: parameters)
-        }
-        let sigma = self.sigma ?? 0
-        return placement == .central
-            ? try PrivacyCalibration.evaluate(sigma: sigma, parameters: parameters)
-            : try PrivacyCalibration.evaluate(localSigma: sigma, parameters: parameters)
+        return try PrivacyCalibration.calibrate(epsilon: epsilonPerRound, orSigma: sigma, parameters: parameters)
     }
 }

@@ -339,3 +339,21 @@ public struct PrivacyCalibration: Sendable, Hashable, Codable {
             dimension: parameters.dimension, maximumBits: maximumBits)
     }
 }
+
+extension PrivacyCalibration {
+    /// Calibrates for a target ε when `epsilon` is given, else evaluates the σ given: per client for distributed
+    /// noise (``evaluate(localSigma:parameters:)``), of the release for central noise (``evaluate(sigma:parameters:)``).
+    ///
+    /// - Throws: ``AccountingError`` for invalid parameters, or when neither `epsilon` nor `sigma` is given.
+    public static func calibrate(
+        epsilon: Double?, orSigma sigma: Double?, parameters: Parameters
+    ) throws(AccountingError) -> PrivacyCalibration {
+        if let epsilon { return try calibrate(epsilon: epsilon, parameters: parameters) }
+        guard let sigma else {
+            throw .invalidParameter(name: "sigma", value: "none", requirement: "either ε or σ")
+        }
+        return parameters.placement == .central
+            ? try evaluate(sigma: sigma, parameters: parameters)
+            : try evaluate(localSigma: sigma, parameters: parameters)
+    }
+}

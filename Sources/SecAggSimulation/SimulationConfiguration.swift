@@ -242,14 +242,7 @@ extension SimulationConfiguration {
         }
         let calibration: PrivacyCalibration
         do throws(AccountingError) {
-            if let epsilon {
-                calibration = try PrivacyCalibration.calibrate(epsilon: epsilon, parameters: parameters)
-            } else {
-                let sigma = self.sigma ?? 0
-                calibration = placement == .central
-                    ? try PrivacyCalibration.evaluate(sigma: sigma, parameters: parameters)
-                    : try PrivacyCalibration.evaluate(localSigma: sigma, parameters: parameters)
-            }
+            calibration = try PrivacyCalibration.calibrate(epsilon: epsilon, orSigma: sigma, parameters: parameters)
         } catch {
             throw SimulationConfigurationError("cannot calibrate the noise: \(error)")
         }

@@ -38,14 +38,7 @@ struct DPCommand: ParsableCommand {
                 maximumSurvivors: clients, delta: delta, rounds: rounds)
             let calibration: PrivacyCalibration
             do throws(AccountingError) {
-                if let epsilon {
-                    calibration = try PrivacyCalibration.calibrate(epsilon: epsilon, parameters: parameters)
-                } else {
-                    let sigma = self.sigma ?? 0
-                    calibration = placement == .central
-                        ? try PrivacyCalibration.evaluate(sigma: sigma, parameters: parameters)
-                        : try PrivacyCalibration.evaluate(localSigma: sigma, parameters: parameters)
-                }
+                calibration = try PrivacyCalibration.calibrate(epsilon: epsilon, orSigma: sigma, parameters: parameters)
             } catch {
                 throw CommandFailure("\(error)")
             }
