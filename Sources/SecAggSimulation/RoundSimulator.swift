@@ -261,13 +261,11 @@ public struct RoundSimulator: Sendable {
         }
         if let result {
             report.survivors = result.survivors.count
-            if let calibration = resolved.calibration {
-                report.privacy = resolved.floatEncoding.map { measureFloat(result, calibration: calibration, encoding: $0) }
-                    ?? measurePrivacy(result, calibration: calibration)
+            if resolved.calibration != nil {
+                report.privacy = measure(release: result.sum, survivors: result.survivors)
                 // A noisy release cannot equal the exact sum; it is accepted when no entry is further from it than
                 // 10 predicted standard deviations (a wrong unmasking or a wrap would be far beyond that).
-                let floor = resolved.floatEncoding == nil ? 1 : 0
-                report.verified = report.privacy.map { $0.maximumError <= 10 * max($0.predictedRMSE, Double(floor)) } ?? false
+                report.verified = report.privacy.map(isConsistent) ?? false
             } else {
                 report.verified = verify(result)
             }
@@ -283,7 +281,29 @@ public struct RoundSimulator: Sendable {
     }
 
     /// Compares the noisy release with the exact sum of the survivors' inputs.
-    private func measurePrivacy(_ result: RoundResult, calibration: PrivacyCalibration) -> PrivacyOutcome {
+    /// The privacy and error of a noisy `release` of the inputs of `survivors` (nil for a round without noise).
+    public func measure(release: ModularVector, survivors: [ParticipantIndex]) -> PrivacyOutcome? {
+        guard let calibration = resolved.calibration else { return nil }
+        let result = Release(sum: release, survivors: survivors)
+        if let encoding = resolved.floatEncoding {
+            return measureFloat(result, calibration: calibration, encoding: encoding)
+        }
+        return measurePrivacy(result, calibration: calibration)
+    }
+
+    /// A released sum and whose inputs it holds.
+    private struct Release {
+        var sum: ModularVector
+        var survivors: [ParticipantIndex]
+    }
+
+    /// Whether a noisy release is consistent with the noise (no entry beyond 10 predicted standard deviations).
+    public func isConsistent(_ outcome: PrivacyOutcome) -> Bool {
+        let floor = resolved.floatEncoding == nil ? 1.0 : 0
+        return outcome.maximumError <= 10 * max(outcome.predictedRMSE, floor)
+    }
+
+    private func measurePrivacy(_ result: Release, calibration: PrivacyCalibration) -> PrivacyOutcome {
         var exact = [Int64](repeating: 0, count: configuration.dimension)
         for survivor in result.survivors {
             for (position, value) in input(of: survivor).enumerated() { exact[position] += Int64(value) }
@@ -310,7 +330,7 @@ public struct RoundSimulator: Sendable {
     }
 
     /// The lanes a float-encoding client sends: its rounded integer vector z shifted by `shift` into 0...2·shift.
-    private func floatLanes(of client: ParticipantIndex, encoding: FloatEncoding) -> ModularVector? {
+    public func floatLanes(of client: ParticipantIndex, encoding: FloatEncoding) -> ModularVector? {
         var rounding = SeededRandom(seed: configuration.seed, stream: "rounding-\(client)")
         guard let z = try? encoding.encoder.quantize(
             floatInput(of: client), rotationSeed: encoding.rotationSeed, using: &rounding) else { return nil }
@@ -320,7 +340,7 @@ public struct RoundSimulator: Sendable {
 
     /// Decodes a float-encoded noisy release and compares it with the exact sum of the survivors' clipped vectors.
     private func measureFloat(
-        _ result: RoundResult, calibration: PrivacyCalibration, encoding: FloatEncoding
+        _ result: Release, calibration: PrivacyCalibration, encoding: FloatEncoding
     ) -> PrivacyOutcome {
         let survivors = result.survivors.count
         let shiftTotal = Int64(encoding.shift) * Int64(survivors)

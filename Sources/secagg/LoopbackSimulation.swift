@@ -33,11 +33,20 @@ struct LoopbackSimulation {
         case .complete: graph = .complete
         case let .harary(degree): graph = .harary(degree: Int(degree))
         }
+        // With DP the coordinator's task calibrates the same noise as the in-process simulation (same t_min and n).
+        var privacy: TaskPrivacy?
+        if let calibration = parameters.calibration {
+            privacy = TaskPrivacy(
+                placement: calibration.parameters.placement, epsilonPerRound: configuration.epsilon,
+                sigma: configuration.epsilon == nil ? configuration.sigma : nil, delta: configuration.delta,
+                l2Sensitivity: calibration.parameters.l2Sensitivity, budgetEpsilon: 1e9)
+        }
         let task = TaskConfiguration(
-            name: "simulation", dimension: configuration.dimension, bits: configuration.bits,
+            name: "simulation", dimension: parameters.laneCount, bits: configuration.bits,
             maximumInput: parameters.maximumInput, graph: graph, threshold: parameters.threshold,
             minimumClients: count, maximumClients: count, minimumSurvivors: parameters.threshold + 1,
-            mode: configuration.mode, timeouts: .uniform(.seconds(120)), gatherWindow: .seconds(600), rounds: 1)
+            mode: configuration.mode, timeouts: .uniform(.seconds(120)), gatherWindow: .seconds(600), rounds: 1,
+            privacy: privacy)
         var logger = Logger(label: "secagg.simulate.coordinator")
         logger.logLevel = .warning
         let limits = TransportLimits(maximumMessageBytes: max(64 << 20, configuration.dimension * 8 + 4096), idleTimeout: .seconds(600))
@@ -54,7 +63,12 @@ struct LoopbackSimulation {
             let port = try await service.listeningPort()
             for index in 1...count {
                 let key = identities[index - 1]
-                let input = simulator.input(of: ParticipantIndex(index))
+                let input: [UInt64]
+                if let encoding = parameters.floatEncoding {
+                    input = simulator.floatLanes(of: ParticipantIndex(index), encoding: encoding)?.values ?? []
+                } else {
+                    input = simulator.input(of: ParticipantIndex(index))
+                }
                 inputs[ParticipantIndex(index)] = input
                 let crashPhase = plan[ParticipantIndex(index)]
                 group.addTask {
@@ -89,7 +103,13 @@ struct LoopbackSimulation {
             let indexByIdentity = Dictionary(uniqueKeysWithValues: identities.enumerated().map {
                 ("\($0.element.verifyingKey)", ParticipantIndex($0.offset + 1))
             })
-            if let sum = record.sum {
+            if parameters.calibration != nil, let sum = record.sum,
+               let release = try? ModularVector(values: sum, bits: configuration.bits) {
+                let survivors = record.survivorIdentities.compactMap { indexByIdentity[$0] }
+                report.privacy = simulator.measure(release: release, survivors: survivors)
+                report.verified = survivors.count == record.survivors.count
+                    && (report.privacy.map(simulator.isConsistent) ?? false)
+            } else if let sum = record.sum {
                 var expected = [UInt64](repeating: 0, count: configuration.dimension)
                 let mask: UInt64 = configuration.bits == 64 ? .max : (UInt64(1) << UInt64(configuration.bits)) - 1
                 for identity in record.survivorIdentities {

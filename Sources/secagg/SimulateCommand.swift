@@ -68,9 +68,6 @@ struct SimulateCommand: AsyncParsableCommand {
         if dp == .none, epsilon != nil || sigma != nil {
             throw ValidationError("--epsilon and --sigma need --dp distributed or --dp central")
         }
-        if dp != .none, transport == .tcp {
-            throw ValidationError("--dp is simulated in-process only for now (drop --transport tcp)")
-        }
 
         let verbose = clients * dimension >= 10_000_000 && !json
         let progress: (@Sendable (String) -> Void)? = verbose ? reportProgress : nil

@@ -109,6 +109,32 @@ struct ProcessEndToEndTests {
     }
 }
 
+/// `secagg simulate --transport tcp` with noise: the release through the real service is consistent with the
+/// predicted error, for integer and float inputs.
+@Suite("Noisy rounds over TCP")
+struct NoisyTCPSimulationTests {
+    @Test("secagg simulate --transport tcp --dp", arguments: [
+        ["--dp", "distributed", "--epsilon", "1"], ["--dp", "central", "--epsilon", "1", "--encoder", "float"],
+    ])
+    func noisyTCPRound(arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = try TestWorld.locateBinaries().appendingPathComponent("secagg")
+        process.arguments = ["simulate", "--transport", "tcp", "--clients", "20", "--dimension", "300", "--json"] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(report["verified"] as? Bool == true)
+        let rmse = try #require(report["rmse"] as? Double)
+        let predicted = try #require(report["predicted_rmse"] as? Double)
+        #expect(abs(rmse / predicted - 1) < 0.25, "rmse \(rmse) vs predicted \(predicted)")
+    }
+}
+
 /// A temporary folder with a coordinator identity, client identities and inputs, and the binaries to run.
 final class TestWorld: Sendable {
     let folder: URL
