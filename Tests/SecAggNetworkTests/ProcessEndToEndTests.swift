@@ -135,6 +135,36 @@ struct NoisyTCPSimulationTests {
     }
 }
 
+/// `secagg dp plan`: the plan for a target ε achieves that ε, and planning with the σ it chose gives it back.
+@Suite("DP planning command")
+struct DPPlanCommandTests {
+    static func plan(_ arguments: [String]) throws -> [String: Any] {
+        let process = Process()
+        process.executableURL = try TestWorld.locateBinaries().appendingPathComponent("secagg")
+        process.arguments = ["dp", "plan", "--clients", "1000", "--min-survivors", "500", "--dimension", "10000",
+                             "--clip", "100", "--json"] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    @Test("ε → σ → ε round trip, and σ per client = σ/√t_min")
+    func roundTrip() throws {
+        let forward = try Self.plan(["--epsilon", "1", "--delta", "1e-6"])
+        #expect(abs((forward["epsilon"] as? Double ?? 0) - 1) < 1e-6)
+        let sigma = try #require(forward["sigma"] as? Double)
+        let local = try #require(forward["sigma_per_client"] as? Double)
+        #expect(abs(local * (500.0).squareRoot() / sigma - 1) < 1e-9)
+        #expect((forward["bits"] as? Int ?? 0) >= 18)
+        let back = try Self.plan(["--sigma", String(local), "--delta", "1e-6"])
+        #expect(abs((back["epsilon"] as? Double ?? 0) - 1) < 1e-3)
+    }
+}
+
 /// A temporary folder with a coordinator identity, client identities and inputs, and the binaries to run.
 final class TestWorld: Sendable {
     let folder: URL
