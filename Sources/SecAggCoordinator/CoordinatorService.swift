@@ -195,22 +195,22 @@ public final class CoordinatorService: Service, Sendable {
                 }
                 guard let scheduler = schedulers[join.taskName] else {
                     try await session.send(JoinResponse(result: .refused(.unknownTask, reason: "no task named \(join.taskName)")).encoded)
-                    logger.info("join refused: unknown task", metadata: ["task": "\(join.taskName)"])
+                    logger.info("join refused: unknown task", metadata: ["task": "\(logSafe(join.taskName))"])
                     return
                 }
                 let participant = Participant(identity: session.peer, session: session, channel: channel.channel)
                 guard await scheduler.enqueue(participant) else {
                     try await session.send(JoinResponse(result: .refused(
                         .alreadyJoined, reason: "this identity already waits for or takes part in a round")).encoded)
-                    logger.info("join refused: identity already joined", metadata: ["task": "\(join.taskName)"])
+                    logger.info("join refused: identity already joined", metadata: ["task": "\(logSafe(join.taskName))"])
                     return
                 }
                 try await session.send(JoinResponse(result: .accepted).encoded)
-                logger.debug("joined", metadata: ["task": "\(join.taskName)"])
+                logger.debug("joined", metadata: ["task": "\(logSafe(join.taskName))"])
                 try await relay(participant, receiver: &receiver, scheduler: scheduler, logger: logger)
             }
         } catch let error as TransportError {
-            logger.warning("connection closed", metadata: ["reason": "\(error)"])
+            logger.warning("connection closed", metadata: ["reason": "\(logSafe("\(error)"))"])
         } catch {
             logger.debug("connection closed", metadata: ["reason": "\(error)"])
         }

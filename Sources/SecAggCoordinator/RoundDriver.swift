@@ -149,7 +149,7 @@ struct RoundDriver {
                     record.droppedPerPhase[phase, default: 0] += 1
                     logger.info("participant dropped", metadata: [
                         "participant": "\(index)", "identity": "\(participants[Int(index) - 1].identity)",
-                        "phase": "\(phase)", "reason": "\(reason)",
+                        "phase": "\(phase)", "reason": "\(logSafe("\(reason)"))",
                     ])
                 case let .inconsistentShares(owner, holders):
                     logger.warning("shares off the polynomial", metadata: ["owner": "\(owner)", "holders": "\(holders)"])
@@ -214,7 +214,7 @@ struct RoundDriver {
             if case let .message(_, _, consumed) = leftover { consumed.resume() }
         }
         if let reason = record.abortReason {
-            logger.warning("round aborted", metadata: ["reason": "\(reason)"])
+            logger.warning("round aborted", metadata: ["reason": "\(logSafe("\(reason)"))"])
         } else {
             logger.info("round completed", metadata: [
                 "survivors": "\(record.survivors.count)", "seconds": "\(record.wallSeconds)",
@@ -229,7 +229,7 @@ struct RoundDriver {
         perform: ([CoordinatorAction]) -> Void
     ) {
         logger.warning("protocol violation; closing the connection", metadata: [
-            "participant": "\(index)", "identity": "\(participants[Int(index) - 1].identity)", "reason": "\(reason)",
+            "participant": "\(index)", "identity": "\(participants[Int(index) - 1].identity)", "reason": "\(logSafe(reason))",
         ])
         participants[Int(index) - 1].close()
         perform(machine.participantDisconnected(index, now: now))
