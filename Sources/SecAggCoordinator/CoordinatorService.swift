@@ -26,11 +26,14 @@ public struct CoordinatorSettings: Sendable {
     public var resultsDirectory: URL?
     /// Most bytes of received messages held at once across all connections before reading pauses (backpressure).
     public var inboundBudgetBytes: Int
+    /// Who is told about rounds, releases, budget decisions and authentication failures (store, audit, metrics).
+    public var observers: [any CoordinatorObserver]
 
     public init(
         host: String = "127.0.0.1", port: Int = 7461, identity: Ed25519.SigningKey,
         enrolled: [Ed25519.VerifyingKey: String], tasks: [TaskConfiguration], limits: TransportLimits = TransportLimits(),
-        maximumConnections: Int = 4096, resultsDirectory: URL? = nil, inboundBudgetBytes: Int = 16 << 20
+        maximumConnections: Int = 4096, resultsDirectory: URL? = nil, inboundBudgetBytes: Int = 16 << 20,
+        observers: [any CoordinatorObserver] = []
     ) {
         self.host = host
         self.port = port
@@ -41,6 +44,7 @@ public struct CoordinatorSettings: Sendable {
         self.maximumConnections = maximumConnections
         self.resultsDirectory = resultsDirectory
         self.inboundBudgetBytes = inboundBudgetBytes
+        self.observers = observers
     }
 }
 
@@ -57,6 +61,7 @@ public final class CoordinatorService: Service, Sendable {
     private let connections = Atomic<Int>(0)
     /// Bytes of received messages waiting for their round, across all connections.
     private let inboundBudget: ByteBudget
+    private let events: ObserverList
 
     /// - Throws: ``CoordinatorConfigurationError`` if a task is invalid or two tasks share a name.
     public init(settings: CoordinatorSettings, logger: Logger) throws {
@@ -68,10 +73,11 @@ public final class CoordinatorService: Service, Sendable {
         self.settings = settings
         self.logger = logger
         inboundBudget = ByteBudget(limit: settings.inboundBudgetBytes)
+        events = ObserverList(observers: settings.observers)
         let writer = settings.resultsDirectory.map { ResultWriter(directory: $0) }
         var schedulers: [String: TaskScheduler] = [:]
         for task in settings.tasks {
-            schedulers[task.name] = try TaskScheduler(task: task, results: writer, logger: logger)
+            schedulers[task.name] = try TaskScheduler(task: task, results: writer, events: events, logger: logger)
         }
         self.schedulers = schedulers
     }
@@ -195,6 +201,7 @@ public final class CoordinatorService: Service, Sendable {
                 }
                 guard let scheduler = schedulers[join.taskName] else {
                     try await session.send(JoinResponse(result: .refused(.unknownTask, reason: "no task named \(join.taskName)")).encoded)
+                    events.emit(.joinRefused(task: join.taskName, identity: "\(session.peer)", reason: "unknown task"))
                     logger.info("join refused: unknown task", metadata: ["task": "\(logSafe(join.taskName))"])
                     return
                 }
@@ -202,6 +209,7 @@ public final class CoordinatorService: Service, Sendable {
                 guard await scheduler.enqueue(participant) else {
                     try await session.send(JoinResponse(result: .refused(
                         .alreadyJoined, reason: "this identity already waits for or takes part in a round")).encoded)
+                    events.emit(.joinRefused(task: join.taskName, identity: "\(session.peer)", reason: "already joined"))
                     logger.info("join refused: identity already joined", metadata: ["task": "\(logSafe(join.taskName))"])
                     return
                 }
@@ -211,6 +219,12 @@ public final class CoordinatorService: Service, Sendable {
             }
         } catch let error as TransportError {
             logger.warning("connection closed", metadata: ["reason": "\(logSafe("\(error)"))"])
+            switch error {
+            case .handshakeFailed, .handshakeTimedOut, .peerRejected, .malformedHandshakePayload:
+                events.emit(.authenticationFailed(remote: remote, reason: "\(error)"))
+            default:
+                break
+            }
         } catch {
             logger.debug("connection closed", metadata: ["reason": "\(error)"])
         }

@@ -42,11 +42,16 @@ struct RoundDriver {
     let origin: ContinuousClock.Instant
 
     let admitPrivacy: PrivacyAdmission?
+    let observers: ObserverList
 
-    init(task: TaskConfiguration, participants: [Participant], logger: Logger, admitPrivacy: PrivacyAdmission? = nil) {
+    init(
+        task: TaskConfiguration, participants: [Participant], logger: Logger, observers: ObserverList = ObserverList(observers: []),
+        admitPrivacy: PrivacyAdmission? = nil
+    ) {
         self.task = task
         self.participants = participants
         self.logger = logger
+        self.observers = observers
         self.admitPrivacy = admitPrivacy
         origin = clock.now
     }
@@ -108,6 +113,8 @@ struct RoundDriver {
 
         var logger = self.logger
         logger[metadataKey: "round"] = "\(roundID)"
+        observers.emit(.roundStarting(
+            task: task.name, roundID: roundID, parameters: parameters, identities: participants.map { "\($0.identity)" }))
         logger.info("round starting", metadata: [
             "clients": "\(count)", "graph": "\(plan.graph)", "threshold": "\(plan.threshold)",
             "mode": "\(task.mode)", "dimension": "\(task.dimension)",
@@ -144,9 +151,13 @@ struct RoundDriver {
                     if let currentPhase { record.phaseSeconds[currentPhase] = (clock.now - phaseStart).seconds }
                     currentPhase = phase
                     phaseStart = clock.now
+                    observers.emit(.phaseStarted(task: task.name, roundID: roundID, phase: phase, participants: participantCount))
                     logger.debug("phase started", metadata: ["phase": "\(phase)", "participants": "\(participantCount)"])
                 case let .participantDropped(index, phase, reason):
                     record.droppedPerPhase[phase, default: 0] += 1
+                    observers.emit(.participantDropped(
+                        task: task.name, roundID: roundID, identity: "\(participants[Int(index) - 1].identity)",
+                        phase: phase, reason: "\(reason)"))
                     logger.info("participant dropped", metadata: [
                         "participant": "\(index)", "identity": "\(participants[Int(index) - 1].identity)",
                         "phase": "\(phase)", "reason": "\(logSafe("\(reason)"))",

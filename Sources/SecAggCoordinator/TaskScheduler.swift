@@ -13,6 +13,7 @@ actor TaskScheduler {
     let task: TaskConfiguration
     private let logger: Logger
     private let results: ResultWriter?
+    private let events: ObserverList
     private var waiting: [Participant] = []
     private var waitingIdentities: Set<Ed25519.VerifyingKey> = []
     private var activeIdentities: Set<Ed25519.VerifyingKey> = []
@@ -25,9 +26,10 @@ actor TaskScheduler {
     private(set) var budget: PrivacyBudget?
 
     /// - Throws: ``CoordinatorConfigurationError`` if the task's saved ledger cannot be read or the budget is invalid.
-    init(task: TaskConfiguration, results: ResultWriter?, logger: Logger) throws {
+    init(task: TaskConfiguration, results: ResultWriter?, events: ObserverList, logger: Logger) throws {
         self.task = task
         self.results = results
+        self.events = events
         var logger = logger
         logger[metadataKey: "task"] = "\(task.name)"
         self.logger = logger
@@ -61,10 +63,14 @@ actor TaskScheduler {
             try ledger.charge(roundID: "\(roundID)", calibration: calibration, clip: privacy.l2Sensitivity, bits: task.bits)
         } catch {
             logger.warning("round refused: privacy budget", metadata: ["reason": "\(error)"])
+            events.emit(.budgetRefused(task: task.name, roundID: roundID, reason: "\(error)"))
             return .failure(AbortReason(.budgetExhausted, "\(error)"))
         }
         budget = ledger
         persistLedger()
+        if let entry = ledger.entry(roundID: "\(roundID)") {
+            events.emit(.privacyCharged(task: task.name, roundID: roundID, entry: entry, ledger: ledger))
+        }
         logger.info("privacy charged", metadata: [
             "epsilon": "\(calibration.epsilonPerRelease)", "rho": "\(calibration.rhoPerRelease)",
             "sigma": "\(calibration.sigma)", "spent_epsilon": "\(ledger.epsilonSpent)",
@@ -89,6 +95,7 @@ actor TaskScheduler {
             }
             budget = ledger
             persistLedger()
+            events.emit(.privacySettled(task: task.name, roundID: record.roundID, ledger: ledger))
         } catch {
             logger.error("could not settle the privacy ledger", metadata: ["error": "\(error)"])
         }
@@ -139,7 +146,9 @@ actor TaskScheduler {
                     await self.admit(roundID: roundID, minimumSurvivors: minimum, clients: clients)
                 }
             }
-            let record = await RoundDriver(task: task, participants: cohort, logger: logger, admitPrivacy: admission).run()
+            let record = await RoundDriver(
+                task: task, participants: cohort, logger: logger, observers: events, admitPrivacy: admission
+            ).run()
             settle(record)
             for participant in cohort { activeIdentities.remove(participant.identity) }
             completedRounds += 1
@@ -150,6 +159,7 @@ actor TaskScheduler {
             } catch {
                 logger.error("could not write the round result", metadata: ["error": "\(error)"])
             }
+            events.emit(.roundFinished(record))
         }
     }
 

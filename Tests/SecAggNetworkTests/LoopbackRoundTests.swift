@@ -7,6 +7,7 @@ import SecAggSimulation
 import SecAggTransport
 import SecAggWire
 import ServiceLifecycle
+import Synchronization
 import Testing
 
 /// Rounds over real loopback TCP with Noise, in one process: the coordinator service and the client library.
@@ -75,12 +76,20 @@ struct LoopbackRoundTests {
         ]
         var enrolled: [Ed25519.VerifyingKey: String] = [:]
         for (index, key) in clients.enumerated() { enrolled[key.verifyingKey] = "client-\(index)" }
+        let recorder = EventRecorder()
         let service = try CoordinatorService(
-            settings: CoordinatorSettings(host: "127.0.0.1", port: 0, identity: coordinatorKey, enrolled: enrolled, tasks: tasks),
+            settings: CoordinatorSettings(
+                host: "127.0.0.1", port: 0, identity: coordinatorKey, enrolled: enrolled, tasks: tasks,
+                observers: [recorder]),
             logger: Logger(label: "test.coordinator"))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await service.run() }
             let port = try await service.listeningPort()
+            // An identity that is not enrolled is refused during the handshake and reported.
+            let stranger = SecAggClient(configuration: SecAggClientConfiguration(
+                host: "127.0.0.1", port: port, coordinatorKey: coordinatorKey.verifyingKey,
+                identity: Self.identities(1, seed: 77)[0], task: "alpha", connectAttempts: 1))
+            _ = try? await stranger.participate(input: [UInt64](repeating: 0, count: 8))
             let participants = Task {
                 await withTaskGroup(of: Void.self) { clientsGroup in
                     for (index, key) in clients.enumerated() {
@@ -114,5 +123,29 @@ struct LoopbackRoundTests {
         #expect(beta.abortReason == nil)
         let expectedBeta: [UInt64] = [7, 14, 21]
         #expect(beta.sum == expectedBeta)
+
+        // Observers saw each round start, its phases, the drop, the end, and the refused stranger.
+        let events = recorder.events
+        let starts = events.compactMap { if case let .roundStarting(task, _, _, identities) = $0 { (task, identities.count) } else { nil } }
+        #expect(Set(starts.map(\.0)) == ["alpha", "beta"] && starts.allSatisfy { $0.1 == 7 })
+        let drops = events.compactMap { if case let .participantDropped(task, _, identity, phase, _) = $0 { (task, identity, phase) } else { nil } }
+        #expect(drops.count == 1)
+        #expect(drops.first?.0 == "alpha" && drops.first?.1 == "\(clients[0].verifyingKey)" && drops.first?.2 == .shareKeys)
+        let finished = events.compactMap { if case let .roundFinished(record) = $0 { record.task } else { nil } }
+        #expect(Set(finished) == ["alpha", "beta"] && finished.count == 2)
+        let phases = events.compactMap { if case let .phaseStarted(task, _, phase, _) = $0, task == "alpha" { phase } else { nil } }
+        #expect(phases.first == .advertiseKeys && phases.last == .unmasking)
+        #expect(events.contains { if case .authenticationFailed = $0 { true } else { false } })
     }
+}
+
+/// Collects the coordinator's events for a test.
+final class EventRecorder: CoordinatorObserver {
+    private let recorded = Mutex<[CoordinatorEvent]>([])
+
+    func observe(_ event: CoordinatorEvent) {
+        recorded.withLock { $0.append(event) }
+    }
+
+    var events: [CoordinatorEvent] { recorded.withLock { $0 } }
 }

@@ -1,0 +1,49 @@
+import Foundation
+import SecAggPrivacy
+import SecAggProtocol
+import SecAggWire
+
+/// Something security- or operations-relevant that happened in the coordinator.
+///
+/// The service reports every event to its ``CoordinatorObserver``s (the durable store, the audit log, metrics).
+/// Events carry public facts only — identities, counts, parameters, reasons, the released sum — never a secret,
+/// a share or an individual client's vector.
+public enum CoordinatorEvent: Sendable {
+    /// A cohort was taken from the queue and a round is about to run. `identities` are hex Ed25519 keys in
+    /// participant-index order (index 1 first).
+    case roundStarting(task: String, roundID: RoundID, parameters: RoundParameters, identities: [String])
+    /// A phase of a round opened with `participants` clients still in it.
+    case phaseStarted(task: String, roundID: RoundID, phase: RoundPhase, participants: Int)
+    /// A participant left a round (timeout, disconnection or protocol violation).
+    case participantDropped(task: String, roundID: RoundID, identity: String, phase: RoundPhase, reason: String)
+    /// The privacy budget was charged for a round before it started; `ledger` is the budget after the charge.
+    case privacyCharged(task: String, roundID: RoundID, entry: BudgetEntry, ledger: PrivacyBudget)
+    /// A round was refused before it started because it would exceed the task's privacy budget.
+    case budgetRefused(task: String, roundID: RoundID, reason: String)
+    /// The ledger entry of a finished round was settled (kept for a release, refunded or kept for an abort);
+    /// `ledger` is the budget after settling.
+    case privacySettled(task: String, roundID: RoundID, ledger: PrivacyBudget)
+    /// A round ended, released or aborted; `record` carries the released (noised, if DP) sum or the abort reason.
+    case roundFinished(RoundRecord)
+    /// A connection failed before or during authentication (handshake error, unknown identity, timeout).
+    case authenticationFailed(remote: String, reason: String)
+    /// An authenticated client's join was refused.
+    case joinRefused(task: String, identity: String, reason: String)
+}
+
+/// Receives the coordinator's events. Called synchronously on the coordinator's tasks, in the order events
+/// happen for one round; implementations must be quick and thread-safe, and must not throw — an observer that
+/// cannot record an event logs the failure itself.
+public protocol CoordinatorObserver: Sendable {
+    /// Records `event`.
+    func observe(_ event: CoordinatorEvent)
+}
+
+/// Fans an event out to several observers, in order.
+struct ObserverList: Sendable {
+    let observers: [any CoordinatorObserver]
+
+    func emit(_ event: CoordinatorEvent) {
+        for observer in observers { observer.observe(event) }
+    }
+}
