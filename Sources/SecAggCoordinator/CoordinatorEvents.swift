@@ -29,6 +29,14 @@ public enum CoordinatorEvent: Sendable {
     case authenticationFailed(remote: String, reason: String)
     /// An authenticated client's join was refused.
     case joinRefused(task: String, identity: String, reason: String)
+    /// A client identity was enrolled (`actor`: who did it, e.g. the admin key or "config").
+    case clientEnrolled(identity: String, label: String, actor: String)
+    /// A client identity was revoked; it can no longer connect.
+    case clientRevoked(identity: String, actor: String)
+    /// A task was created, changed or removed; `summary` describes the change in one line.
+    case taskChanged(task: String, summary: String, actor: String)
+    /// An operator asked for a round to start now.
+    case roundRequested(task: String, actor: String)
 }
 
 /// Receives the coordinator's events. Called synchronously on the coordinator's tasks, in the order events
