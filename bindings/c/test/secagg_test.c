@@ -13,6 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The structures have no padding, so every language lays them out alike (the Rust binding asserts the same). */
+_Static_assert(sizeof(secagg_receipt) == 288, "secagg_receipt layout");
+_Static_assert(sizeof(secagg_client_policy) == 48, "secagg_client_policy layout");
+_Static_assert(sizeof(secagg_participate_options) == 20, "secagg_participate_options layout");
+
 static int failures = 0;
 
 #define CHECK(condition)                                                                           \
