@@ -151,6 +151,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings),
+        .testTarget(
+            name: "SecAggCABITests",
+            dependencies: ["SecAggCABI", "CSecAgg", "SecAggProtocol", "SecAggSimulation", "SecAggCrypto", "SecAggWire"],
+            swiftSettings: strictSettings),
     ],
     swiftLanguageModes: [.v6]
 )
