@@ -118,7 +118,8 @@ typedef struct secagg_receipt {
     int32_t outcome;                         /* SECAGG_OUTCOME_* */
     uint32_t survivors;                      /* COMPLETED: number of inputs in the released sum */
     uint32_t participant;                    /* this client's index in the round, if has_participant */
-    uint16_t abort_code;                     /* ABORTED: the spec's abort code (SPEC §9.1), e.g. 0x0204 */
+    uint16_t abort_code;                     /* ABORTED: the spec's abort code (SPEC §9.1), e.g. 0x0204, or the
+                                                join refusal code (0x0301-0x0304) of a refused sans-IO join */
     uint8_t has_round_id;                    /* 1 if round_id is set */
     uint8_t has_participant;                 /* 1 if participant is set */
     uint8_t round_id[SECAGG_ROUND_ID_BYTES]; /* the round's identifier, if has_round_id */
@@ -208,8 +209,9 @@ int secagg_client_create(secagg_client **client_out,
 
 /* Handles one message from the coordinator (message_len bytes, copied). Returns SECAGG_OK if accepted;
  * SECAGG_E_JOIN_REFUSED if it is a join refusal; SECAGG_E_PROTOCOL if it is malformed or not allowed here.
- * On either error the client leaves the round: it is finished, its receipt says why, and (if the round had
- * started) an abort message for the coordinator is queued. After the end, returns SECAGG_E_STATE. */
+ * On either error the client leaves the round: it is finished, its receipt says why (ABORTED with 0x0204,
+ * coordinator misbehaved, or with the refusal code), and, if the round had started, an abort message for the
+ * coordinator is queued. After the end, returns SECAGG_E_STATE. */
 int secagg_client_handle(secagg_client *client, const uint8_t *message, size_t message_len);
 
 /* The size in bytes of the next queued outgoing message, or 0 in *size_out if none is queued. */

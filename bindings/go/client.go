@@ -43,7 +43,7 @@ func NewClient(identity *Identity, input []uint64, policy *Policy, task string) 
 		defer C.free(unsafe.Pointer(cTask))
 	}
 	var handle *C.secagg_client
-	code := C.secagg_client_create(&handle, identity.handle, wordPointer(input), C.size_t(len(input)), cPolicy, cTask)
+	code := C.secagg_client_create(&handle, identity.raw(), wordPointer(input), C.size_t(len(input)), cPolicy, cTask)
 	runtime.KeepAlive(identity)
 	if err := check(code, ""); err != nil {
 		return nil, err

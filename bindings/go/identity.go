@@ -24,6 +24,14 @@ func newIdentity(handle *C.secagg_identity) *Identity {
 	return identity
 }
 
+// raw is the C handle, or NULL for a nil or closed identity (the library then reports ErrInvalidArgument).
+func (i *Identity) raw() *C.secagg_identity {
+	if i == nil {
+		return nil
+	}
+	return i.handle
+}
+
 // GenerateIdentity returns a new identity from libsodium's CSPRNG.
 func GenerateIdentity() (*Identity, error) {
 	var handle *C.secagg_identity
@@ -57,7 +65,7 @@ func LoadIdentity(path string) (*Identity, error) {
 func (i *Identity) Save(path string) error {
 	cPath := C.CString(path)
 	defer C.free(unsafe.Pointer(cPath))
-	err := check(C.secagg_identity_save(i.handle, cPath), path)
+	err := check(C.secagg_identity_save(i.raw(), cPath), path)
 	runtime.KeepAlive(i)
 	return err
 }
@@ -65,7 +73,7 @@ func (i *Identity) Save(path string) error {
 // Seed returns a copy of the 32-byte secret seed.
 func (i *Identity) Seed() ([]byte, error) {
 	seed := make([]byte, SeedBytes)
-	err := check(C.secagg_identity_seed(bytePointer(seed), C.size_t(len(seed)), i.handle), "")
+	err := check(C.secagg_identity_seed(bytePointer(seed), C.size_t(len(seed)), i.raw()), "")
 	runtime.KeepAlive(i)
 	if err != nil {
 		return nil, err
@@ -76,7 +84,7 @@ func (i *Identity) Seed() ([]byte, error) {
 // PublicKey returns the 32-byte Ed25519 public key, the one a coordinator enrolls.
 func (i *Identity) PublicKey() ([]byte, error) {
 	key := make([]byte, PublicKeyBytes)
-	err := check(C.secagg_identity_public_key(bytePointer(key), C.size_t(len(key)), i.handle), "")
+	err := check(C.secagg_identity_public_key(bytePointer(key), C.size_t(len(key)), i.raw()), "")
 	runtime.KeepAlive(i)
 	if err != nil {
 		return nil, err

@@ -172,7 +172,7 @@ func Participate(ctx context.Context, identity *Identity, coordinator Coordinato
 	}()
 
 	var receipt C.secagg_receipt
-	code := C.secagg_participate(&receipt, identity.handle, host, C.uint16_t(coordinator.Port),
+	code := C.secagg_participate(&receipt, identity.raw(), host, C.uint16_t(coordinator.Port),
 		bytePointer(coordinator.PublicKey), C.size_t(len(coordinator.PublicKey)), cTask,
 		wordPointer(input), C.size_t(len(input)), policy, &cOptions, cancel)
 	close(done)

@@ -88,6 +88,9 @@ func TestParticipateFailures(t *testing.T) {
 	if !errors.As(err, &failure) || failure.Detail == "" {
 		t.Fatalf("no detail in %v", err)
 	}
+	if _, err := Participate(context.Background(), nil, closedPort, "t", []uint64{1}, nil); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("nil identity: %v, want ErrInvalidArgument", err)
+	}
 	bad := Coordinator{Host: "127.0.0.1", Port: 1, PublicKey: key[:5]}
 	if _, err := Participate(context.Background(), identity, bad, "t", []uint64{1}, nil); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("short key: %v, want ErrInvalidArgument", err)
@@ -239,17 +242,27 @@ func TestRoundWithSwiftClients(t *testing.T) {
 	}
 	w.startDaemon(enrolled, task)
 
+	// Before the round: a wrong pinned key fails the handshake, an unknown task is refused.
+	coordinatorKey, _ := hex.DecodeString(w.coordinatorKey)
+	address := Coordinator{Host: "127.0.0.1", Port: uint16(w.port), PublicKey: coordinatorKey}
+	impostor, _ := identity.PublicKey()
+	wrongKey := Coordinator{Host: "127.0.0.1", Port: uint16(w.port), PublicKey: impostor}
+	if _, err := Participate(context.Background(), identity, wrongKey, task, []uint64{1, 2, 3, 4}, nil); !errors.Is(err, ErrHandshake) {
+		t.Fatalf("wrong coordinator key: %v, want ErrHandshake", err)
+	}
+	if _, err := Participate(context.Background(), identity, address, "no-such-task", []uint64{1, 2, 3, 4}, nil); !errors.Is(err, ErrJoinRefused) {
+		t.Fatalf("unknown task: %v, want ErrJoinRefused", err)
+	}
+
 	inputs := [][]uint64{{1, 10, 100, 7}, {2, 11, 101, 7}, {3, 12, 102, 7}}
 	var swift []*exec.Cmd
 	for index, input := range inputs {
 		swift = append(swift, w.startSwiftClient(fmt.Sprintf("swift-%d", index), task, input))
 	}
 	goInput := []uint64{500, 600, 700, 800}
-	coordinatorKey, _ := hex.DecodeString(w.coordinatorKey)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	receipt, err := Participate(ctx, identity, Coordinator{Host: "127.0.0.1", Port: uint16(w.port), PublicKey: coordinatorKey},
-		task, goInput, &Options{ConnectAttempts: 20})
+	receipt, err := Participate(ctx, identity, address, task, goInput, &Options{ConnectAttempts: 20})
 	if err != nil {
 		t.Fatal(err)
 	}
