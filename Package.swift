@@ -12,6 +12,7 @@
 //   SecAggSimulation (seeded randomness, in-process round driver; never linked by a daemon or client)
 //   SecAggTransport (TCP framing + Noise XX secure channel on SwiftNIO)
 //   SecAggClient, SecAggCoordinator (client library; coordinator service with deadlines and round scheduling)
+//   SecAggCABI (C ABI over SecAggClient and the client state machine: libsecaggc.so, Sources/CSecAgg/secagg.h)
 //   secagg (command line), secaggd (daemon)
 import PackageDescription
 
@@ -35,6 +36,8 @@ let package = Package(
         .library(name: "SecAggCoordinator", targets: ["SecAggCoordinator"]),
         .executable(name: "secagg", targets: ["secagg"]),
         .executable(name: "secaggd", targets: ["secaggd"]),
+        // The C ABI (libsecaggc.so; "secagg" names the CLI) with the header Sources/CSecAgg/secagg.h.
+        .library(name: "secaggc", type: .dynamic, targets: ["SecAggCABI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -88,6 +91,15 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .systemLibrary(name: "CSecAgg"),
+        .target(
+            name: "SecAggCABI",
+            dependencies: [
+                "CSecAgg", "SecAggClient", "SecAggTransport", "SecAggProtocol", "SecAggCrypto", "SecAggWire",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "secagg",
             dependencies: [
@@ -138,6 +150,10 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strictSettings),
+        .testTarget(
+            name: "SecAggCABITests",
+            dependencies: ["SecAggCABI", "CSecAgg", "SecAggProtocol", "SecAggSimulation", "SecAggCrypto", "SecAggWire"],
             swiftSettings: strictSettings),
     ],
     swiftLanguageModes: [.v6]

@@ -15,6 +15,14 @@ public enum IdentityFile {
     public static func create(at path: String) throws -> Ed25519.SigningKey {
         var random = SystemRandom()
         let key = Ed25519.SigningKey(using: &random)
+        try save(key, to: path)
+        return key
+    }
+
+    /// Writes `key` to a new file at `path` (mode 0600); refuses to overwrite an existing file.
+    ///
+    /// - Throws: ``IdentityFileError/alreadyExists(_:)`` or ``IdentityFileError/unwritable(_:_:)``.
+    public static func save(_ key: Ed25519.SigningKey, to path: String) throws {
         let text = header + "\n" + hexString(key.seed.unsafeCopyToArray()) + "\n"
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
         guard descriptor >= 0 else {
@@ -25,7 +33,6 @@ public enum IdentityFile {
         let bytes = Array(text.utf8)
         let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
         guard written == bytes.count else { throw IdentityFileError.unwritable(path, String(cString: strerror(errno))) }
-        return key
     }
 
     /// Loads the identity at `path`.

@@ -116,17 +116,10 @@ struct NoisyTCPSimulationTests {
     @Test("secagg simulate --transport tcp --dp", arguments: [
         ["--dp", "distributed", "--epsilon", "1"], ["--dp", "central", "--epsilon", "1", "--encoder", "float"],
     ])
-    func noisyTCPRound(arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = try TestWorld.locateBinaries().appendingPathComponent("secagg")
-        process.arguments = ["simulate", "--transport", "tcp", "--clients", "20", "--dimension", "300", "--json"] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+    func noisyTCPRound(arguments: [String]) async throws {
+        let (status, data) = try await TestWorld.runSecagg(
+            ["simulate", "--transport", "tcp", "--clients", "20", "--dimension", "300", "--json"] + arguments)
+        #expect(status == 0)
         let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         #expect(report["verified"] as? Bool == true)
         let rmse = try #require(report["rmse"] as? Double)
@@ -138,29 +131,23 @@ struct NoisyTCPSimulationTests {
 /// `secagg dp plan`: the plan for a target ε achieves that ε, and planning with the σ it chose gives it back.
 @Suite("DP planning command")
 struct DPPlanCommandTests {
-    static func plan(_ arguments: [String]) throws -> [String: Any] {
-        let process = Process()
-        process.executableURL = try TestWorld.locateBinaries().appendingPathComponent("secagg")
-        process.arguments = ["dp", "plan", "--clients", "1000", "--min-survivors", "500", "--dimension", "10000",
-                             "--clip", "100", "--json"] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+    static func plan(_ arguments: [String]) async throws -> [String: Any] {
+        let (status, data) = try await TestWorld.runSecagg(
+            ["dp", "plan", "--clients", "1000", "--min-survivors", "500", "--dimension", "10000", "--clip", "100",
+             "--json"] + arguments)
+        #expect(status == 0)
         return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 
     @Test("ε → σ → ε round trip, and σ per client = σ/√t_min")
-    func roundTrip() throws {
-        let forward = try Self.plan(["--epsilon", "1", "--delta", "1e-6"])
+    func roundTrip() async throws {
+        let forward = try await Self.plan(["--epsilon", "1", "--delta", "1e-6"])
         #expect(abs((forward["epsilon"] as? Double ?? 0) - 1) < 1e-6)
         let sigma = try #require(forward["sigma"] as? Double)
         let local = try #require(forward["sigma_per_client"] as? Double)
         #expect(abs(local * (500.0).squareRoot() / sigma - 1) < 1e-9)
         #expect((forward["bits"] as? Int ?? 0) >= 18)
-        let back = try Self.plan(["--sigma", String(local), "--delta", "1e-6"])
+        let back = try await Self.plan(["--sigma", String(local), "--delta", "1e-6"])
         #expect(abs((back["epsilon"] as? Double ?? 0) - 1) < 1e-3)
     }
 }
@@ -288,6 +275,27 @@ final class TestWorld: Sendable {
         return all[0]
     }
 
+    /// Runs `secagg` with `arguments` and returns its exit status and standard output. The wait happens on a thread
+    /// of its own: a test blocking in `waitUntilExit` would hold one of the concurrency pool's threads (two on a
+    /// 2-core machine) and starve the other tests' handshakes into timeouts.
+    static func runSecagg(_ arguments: [String]) async throws -> (status: Int32, output: Data) {
+        let process = Process()
+        process.executableURL = try locateBinaries().appendingPathComponent("secagg")
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let running = RunningProcess(process: process, output: pipe)
+        return await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                let data = running.output.fileHandleForReading.readDataToEndOfFile()
+                running.process.waitUntilExit()
+                continuation.resume(returning: (running.process.terminationStatus, data))
+            }
+        }
+    }
+
     static func locateBinaries() throws -> URL {
         var candidates: [URL] = []
         if let override = ProcessInfo.processInfo.environment["SECAGG_BIN_DIR"] {
@@ -305,6 +313,12 @@ final class TestWorld: Sendable {
         }
         throw BinariesMissing(searched: candidates.map(\.path))
     }
+}
+
+/// A started process and the pipe of its standard output, handed to the thread that waits for it.
+struct RunningProcess: @unchecked Sendable {
+    let process: Process
+    let output: Pipe
 }
 
 struct BinariesMissing: Error, CustomStringConvertible {

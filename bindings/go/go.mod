@@ -1,0 +1,3 @@
+module secagg
+
+go 1.19
