@@ -49,6 +49,7 @@ public enum AuditChain {
         } else {
             result.intactBytes = contents.count
         }
+        result.lines = lines.count
         var expectedSequence: Int64 = 1
         var previousHash = genesisHash
         for (offset, line) in lines.enumerated() {
@@ -122,6 +123,8 @@ public struct AuditProblem: Sendable, Hashable, CustomStringConvertible {
 public struct AuditVerification: Sendable {
     /// Lines that parsed as records.
     public var records = 0
+    /// Complete (newline-terminated) lines.
+    public var lines = 0
     /// Broken links, edits and malformed lines, in file order.
     public var problems: [AuditProblem] = []
     /// Length of an unfinished last line (no newline), if there is one.
