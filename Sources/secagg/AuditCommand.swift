@@ -5,7 +5,7 @@ import SecAggCoordinator
 /// `secagg audit`: check and read the coordinator's hash-chained audit log (`protocol/AUDIT.md`).
 struct AuditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "audit", abstract: "Verify or read a coordinator audit log.", subcommands: [Verify.self, Show.self])
+        commandName: "audit", abstract: "Verify or read a coordinator audit log.", subcommands: [Verify.self, Show.self, SumHash.self])
 
     /// Reads the whole file.
     static func contents(of file: String) throws -> [UInt8] {
@@ -73,6 +73,25 @@ struct AuditCommand: ParsableCommand {
             }
             if let last { shown = Array(shown.suffix(max(0, last))) }
             for line in shown { print(line) }
+        }
+    }
+
+    struct SumHash: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "sum-hash",
+            abstract: "Print the sum_blake2b of a round result file, to find its round_finished record in the audit log.")
+
+        @Argument(help: "A result file (results/<task>/<round id>.json).") var file: String
+
+        func run() throws {
+            guard let data = FileManager.default.contents(atPath: file),
+                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                throw CommandFailure("\(file) is not a JSON result file")
+            }
+            guard let entries = object["sum"] as? [NSNumber] else {
+                throw CommandFailure("\(file) holds no released sum (the round aborted?)")
+            }
+            print(AuditLog.sumHash(entries.map(\.uint64Value)))
         }
     }
 }
