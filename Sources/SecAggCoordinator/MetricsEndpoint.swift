@@ -103,7 +103,7 @@ public final class MetricsEndpoint: Service, Sendable {
         }
         let port = server.channel.localAddress?.port ?? settings.port
         publish(.success(port))
-        logger.info("metrics endpoint listening", metadata: ["address": "\(settings.host):\(port)"])
+        logger.info("metrics endpoint listening", metadata: ["endpoint": "http://\(settings.host):\(port)/metrics"])
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
                 try await server.executeThenClose { inbound in

@@ -57,7 +57,7 @@ struct SecAggDaemon: AsyncParsableCommand {
         }
         var settings = daemon.coordinator
         if checkConfig {
-            Self.describe(daemon, file: config)
+            guard Self.describe(daemon, file: config) else { throw ExitCode(2) }
             return
         }
 
@@ -121,8 +121,10 @@ struct SecAggDaemon: AsyncParsableCommand {
         .milliseconds(2500), .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(120), .seconds(300),
     ]
 
-    /// `--check-config`'s report: what the daemon would do with this file and environment.
-    static func describe(_ daemon: DaemonConfiguration, file: String) {
+    /// `--check-config`'s report: what the daemon would do with this file and environment. False if the daemon
+    /// would refuse to start (an audit log whose chain is broken).
+    static func describe(_ daemon: DaemonConfiguration, file: String) -> Bool {
+        var startable = true
         let settings = daemon.coordinator
         print("\(file): OK — \(settings.tasks.count) task(s) [\(settings.tasks.map(\.name).joined(separator: ", "))], "
               + "\(settings.enrolled.count) enrolled client(s)")
@@ -132,7 +134,15 @@ struct SecAggDaemon: AsyncParsableCommand {
         if let path = daemon.auditPath {
             if let contents = FileManager.default.contents(atPath: path) {
                 let verification = AuditChain.verify(Array(contents))
-                let state = verification.isIntact ? "intact" : "FAILS VERIFICATION (run secagg audit verify \(path))"
+                let state: String
+                if !verification.problems.isEmpty {
+                    state = "its chain is broken: secaggd will not start; run secagg audit verify \(path)"
+                    startable = false
+                } else if verification.tornTailBytes != nil {
+                    state = "intact, ends in an unfinished record that secaggd will move aside"
+                } else {
+                    state = "intact"
+                }
                 print("  audit log: \(path) (\(verification.records) record(s), \(state))")
             } else {
                 print("  audit log: \(path) (will be created)")
@@ -142,6 +152,7 @@ struct SecAggDaemon: AsyncParsableCommand {
         }
         print("  metrics: " + (daemon.metrics.enabled ? "http://\(daemon.metrics.host):\(daemon.metrics.port)/metrics" : "off"))
         for applied in daemon.appliedOverrides { print("  environment: \(applied)") }
+        return startable
     }
 
     /// glibc malloc tuning for a server holding many connections (no effect elsewhere). By default glibc raises its
