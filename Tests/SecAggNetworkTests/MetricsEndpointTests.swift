@@ -6,6 +6,8 @@ import NIOPosix
 import Prometheus
 import SecAggCoordinator
 import SecAggCrypto
+import SecAggPrivacy
+import SecAggProtocol
 import SecAggTransport
 import SecAggWire
 import Testing
@@ -173,5 +175,31 @@ struct MetricsEndpointTests {
         #expect(finished["sum_blake2b"]?.stringValue == AuditLog.sumHash(BadInputTests.expectedHonestSum))
         let text = try String(contentsOfFile: auditPath, encoding: .utf8)
         #expect(!text.contains(BadInputTests.expectedHonestSum.map(String.init).joined(separator: ",")))
+    }
+
+    @Test("budget gauges follow the ledger; refused joins and failed handshakes use bounded labels")
+    func boundedLabelsAndBudget() throws {
+        let registry = PrometheusCollectorRegistry()
+        let metrics = CoordinatorMetrics(factory: PrometheusMetricsFactory(registry: registry))
+        let roundID = try #require(RoundID(bytes: Array(repeating: 1, count: 16)))
+        var ledger = try PrivacyBudget(epsilon: 4, delta: 1e-6)
+        let entry = try ledger.charge(
+            roundID: "\(roundID)", placement: .central, rho: 0.1, sigma: 10, minimumSurvivors: 5, clip: 1, bits: 32)
+        metrics.observe(.privacyCharged(task: "dp", roundID: roundID, entry: entry, ledger: ledger))
+        metrics.observe(.joinRefused(task: "made\nup\"task", identity: "ab", reason: "unknown task"))
+        metrics.observe(.joinRefused(task: "dp", identity: "ab", reason: "already joined"))
+        metrics.observe(.authenticationFailed(remote: "x", reason: "peer rejected: identity 00 is not enrolled"))
+        metrics.observe(.authenticationFailed(remote: "x", reason: "anything a peer might make us say"))
+        let samples = try Self.parseExposition(registry.emitToString())
+        let remaining = try #require(Self.value(samples, "secagg_privacy_budget_remaining_epsilon", ["task": "dp"]))
+        let spent = try #require(Self.value(samples, "secagg_privacy_budget_spent_epsilon", ["task": "dp"]))
+        #expect(spent > 0 && remaining < 4 && abs(remaining + spent - 4) < 1e-9)
+        #expect(Self.value(samples, "secagg_privacy_budget_remaining_rho", ["task": "dp"]) == ledger.rhoRemaining)
+        #expect(Self.value(samples, "secagg_join_refusals_total", ["task": "unknown", "reason": "unknown_task"]) == 1)
+        #expect(Self.value(samples, "secagg_join_refusals_total", ["task": "dp", "reason": "already_joined"]) == 1)
+        #expect(Self.value(samples, "secagg_authentication_failures_total", ["reason": "not_enrolled"]) == 1)
+        #expect(Self.value(samples, "secagg_authentication_failures_total", ["reason": "other"]) == 1)
+        let labelValues = Set(samples.flatMap { $0.labels.values })
+        #expect(labelValues.isSubset(of: ["dp", "unknown", "unknown_task", "already_joined", "not_enrolled", "other"]))
     }
 }
