@@ -51,7 +51,7 @@ public final class AuditLog: CoordinatorObserver, Sendable {
         guard descriptor >= 0 else { throw AuditLogError.cannotOpen(path, errno: errno) }
         let contents: [UInt8]
         do {
-            contents = try Self.readAll(descriptor)
+            contents = try Self.readAll(descriptor, path: path)
         } catch {
             close(descriptor)
             throw error
@@ -188,7 +188,7 @@ public final class AuditLog: CoordinatorObserver, Sendable {
         ])
     }
 
-    private static func readAll(_ descriptor: Int32) throws(AuditLogError) -> [UInt8] {
+    private static func readAll(_ descriptor: Int32, path: String) throws(AuditLogError) -> [UInt8] {
         var contents: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         var offset: off_t = 0
@@ -196,7 +196,7 @@ public final class AuditLog: CoordinatorObserver, Sendable {
             let count = chunk.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, offset) }
             if count < 0 {
                 if errno == EINTR { continue }
-                throw AuditLogError.cannotOpen("audit log", errno: errno)
+                throw AuditLogError.cannotOpen(path, errno: errno)
             }
             if count == 0 { return contents }
             contents += chunk[0..<count]
