@@ -123,6 +123,14 @@ def check_config(where, text, environment=None, folder=None):
     return yaml.safe_load(text)
 
 
+def state_paths(config):
+    """What the daemon writes: results, audit log and (when configured) the durable store."""
+    paths = [config["results_directory"], config["audit"]["path"]]
+    if isinstance(config.get("store"), dict) and config["store"].get("path"):
+        paths.append(config["store"]["path"])
+    return paths
+
+
 # 1. Every YAML file is well formed.
 yaml_files = []
 for folder, _, files in os.walk(DEPLOY):
@@ -200,7 +208,7 @@ if check(demo_config_text is not None and "coordinator" in services, compose_pat
     for key in ("identity",):
         check(any(under(config[key], mount) for mount in demo_mounts), compose_path, f"{key} {config[key]} is on no mounted volume")
     check(any(under(config["enrollment"]["file"], mount) for mount in demo_mounts), compose_path, "the enrollment file is on no mounted volume")
-    for path in (config["results_directory"], config["audit"]["path"]):
+    for path in state_paths(config):
         check(any(under(path, mount) for mount in demo_writable), compose_path, f"{path} is on no writable volume")
     tasks = {task["name"] for task in config["tasks"]}
     clients = [service for name, service in services.items() if name.startswith("client")]
@@ -283,7 +291,7 @@ if check(len(statefulsets) == 1, k8s, "expected one StatefulSet"):
                 check(os.path.dirname(enrollment) == config_mount and os.path.basename(enrollment) in configmap["data"],
                       where, f"the enrollment file {enrollment} is not in the ConfigMap")
                 state = [path for path, mount in mounts.items() if mount["name"] in claims]
-                for path in (config["results_directory"], config["audit"]["path"]):
+                for path in state_paths(config):
                     check(any(under(path, folder) for folder in state), where, f"{path} is not on the persistent volume")
     secret_volumes = [volume["secret"]["secretName"] for volume in volumes.values() if "secret" in volume]
     for secret in secret_volumes:

@@ -37,6 +37,7 @@ public enum EnvironmentOverrides {
         Variable(name: "SECAGGD_IDENTITY", key: ["identity"], kind: .path),
         Variable(name: "SECAGGD_ENROLLMENT_FILE", key: ["enrollment", "file"], kind: .path),
         Variable(name: "SECAGGD_RESULTS_DIRECTORY", key: ["results_directory"], kind: .path),
+        Variable(name: "SECAGGD_STORE_PATH", key: ["store", "path"], kind: .path),
         Variable(name: "SECAGGD_AUDIT_PATH", key: ["audit", "path"], kind: .path),
         Variable(name: "SECAGGD_METRICS_ENABLED", key: ["metrics", "enabled"], kind: .boolean),
         Variable(name: "SECAGGD_METRICS_HOST", key: ["metrics", "host"], kind: .text),

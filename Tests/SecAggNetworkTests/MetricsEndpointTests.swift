@@ -23,8 +23,21 @@ struct MetricsEndpointTests {
         var body: String
     }
 
-    /// One HTTP/1.1 request over a plain TCP connection; reads until the server closes.
+    /// One HTTP/1.1 request, tried again (up to 5 times) if the connection fails: on a heavily loaded machine the
+    /// endpoint's 10-second limit per connection can pass between connecting and writing.
     static func request(_ method: String, _ path: String, port: Int) async throws -> Response {
+        var attempt = 1
+        while true {
+            do {
+                return try await requestOnce(method, path, port: port)
+            } catch where attempt < 5 {
+                attempt += 1
+            }
+        }
+    }
+
+    /// One HTTP/1.1 request over a plain TCP connection; reads until the server closes.
+    static func requestOnce(_ method: String, _ path: String, port: Int) async throws -> Response {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
