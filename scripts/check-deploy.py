@@ -106,7 +106,7 @@ with open(os.path.join(scratch, "enrolled.txt"), "w", encoding="utf-8") as handl
 
 def check_config(where, text, environment=None, folder=None):
     """Runs `secaggd --check-config` on configuration text, with the deployment's environment and the
-    identity, enrollment, results and audit paths redirected to scratch files."""
+    identity, enrollment, results, audit and store paths redirected to scratch files."""
     path = os.path.join(folder or scratch, f"check-{len(problems)}-{abs(hash(text))}.yaml")
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(text)
@@ -116,6 +116,7 @@ def check_config(where, text, environment=None, folder=None):
         "SECAGGD_IDENTITY": coordinator_key, "SECAGGD_ENROLLMENT_FILE": os.path.join(scratch, "enrolled.txt"),
         "SECAGGD_RESULTS_DIRECTORY": os.path.join(scratch, "results"),
         "SECAGGD_AUDIT_PATH": os.path.join(scratch, "audit.log"),
+        "SECAGGD_STORE_PATH": os.path.join(scratch, "secaggd.sqlite"),
     })
     result = run(os.path.join(BIN, "secaggd"), "--config", path, "--check-config", env=env)
     check(result.returncode == 0, where, "secaggd --check-config fails:\n" + result.stdout + result.stderr)
