@@ -9,6 +9,7 @@ Every problem is printed as `deploy check: FILE: what is wrong`; the exit status
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -318,6 +319,7 @@ with tempfile.TemporaryDirectory() as folder:
     output = (result.stdout + result.stderr).strip()
     check(result.returncode == 0 and "secaggd.service" not in output, unit, f"systemd-analyze verify: {output}")
 
+shutil.rmtree(scratch, ignore_errors=True)
 for line in problems:
     print(line)
 if problems:
