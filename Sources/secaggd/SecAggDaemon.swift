@@ -1,7 +1,11 @@
 import ArgumentParser
+import Foundation
 import Logging
+import Metrics
+import Prometheus
 import SecAggCoordinator
 import ServiceLifecycle
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,15 +15,31 @@ import Glibc
 struct SecAggDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "secaggd",
-        abstract: "The secagg coordinator: accepts enrolled clients over Noise-secured TCP and runs aggregation rounds.")
+        abstract: "The secagg coordinator: accepts enrolled clients over Noise-secured TCP and runs aggregation rounds.",
+        discussion: environmentHelp)
 
-    @Option(name: .shortAndLong, help: "Configuration file (YAML).") var config: String
-    @Flag(name: .customLong("check-config"), help: "Validate the configuration and exit.") var checkConfig = false
-    @Option(name: .customLong("log-level"), help: "trace|debug|info|notice|warning|error|critical") var logLevel: String = "info"
+    @Option(name: .shortAndLong, help: "Configuration file (YAML); default: $SECAGGD_CONFIG.") var config: String?
+    @Flag(name: .customLong("check-config"), help: "Validate the configuration (with environment overrides applied) and exit.")
+    var checkConfig = false
+    @Option(name: .customLong("log-level"), help: "trace|debug|info|notice|warning|error|critical; default: $SECAGGD_LOG_LEVEL or info.")
+    var logLevel: String?
+
+    /// The environment variables, listed in `--help`.
+    static var environmentHelp: String {
+        let overrides = EnvironmentOverrides.variables.map { "  \($0.name.padding(toLength: 34, withPad: " ", startingAt: 0)) overrides \($0.keyPath)" }
+        let own = EnvironmentOverrides.commandVariables.map { "  \($0.name.padding(toLength: 34, withPad: " ", startingAt: 0)) \($0.meaning)" }
+        return "ENVIRONMENT (overrides the configuration file; any other SECAGGD_* variable is an error):\n"
+            + (own + overrides).joined(separator: "\n")
+    }
 
     func run() async throws {
-        guard let level = Logger.Level(rawValue: logLevel) else {
-            throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+        let environment = ProcessInfo.processInfo.environment
+        let levelText = logLevel ?? environment["SECAGGD_LOG_LEVEL"] ?? "info"
+        guard let level = Logger.Level(rawValue: levelText) else {
+            throw ValidationError("the log level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), not '\(levelText)'")
+        }
+        guard let config = config ?? environment["SECAGGD_CONFIG"] else {
+            throw ValidationError("give the configuration file with --config FILE or SECAGGD_CONFIG")
         }
         Self.tuneAllocator()
         LoggingSystem.bootstrap { label in
@@ -28,24 +48,111 @@ struct SecAggDaemon: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "secaggd")
-        let settings: CoordinatorSettings
+        let daemon: DaemonConfiguration
         do {
-            settings = try ConfigurationFile.load(from: config)
-        } catch let error as CoordinatorConfigurationError {
+            daemon = try DaemonConfiguration.load(from: config, environment: environment)
+        } catch {
             for problem in error.problems { print("\(config): \(problem)") }
             throw ExitCode(2)
         }
+        var settings = daemon.coordinator
         if checkConfig {
-            print("\(config): OK — \(settings.tasks.count) task(s), \(settings.enrolled.count) enrolled client(s), "
-                  + "listening on \(settings.host):\(settings.port), coordinator key \(settings.identity.verifyingKey)")
+            guard Self.describe(daemon, file: config) else { throw ExitCode(2) }
             return
         }
+
+        // The one place the metrics backend is chosen; the library only uses the swift-metrics API.
+        let registry = PrometheusCollectorRegistry()
+        if daemon.metrics.enabled {
+            var factory = PrometheusMetricsFactory(registry: registry)
+            factory.durationHistogramBuckets["secagg_phase_duration_seconds"] = Self.durationBuckets
+            factory.durationHistogramBuckets["secagg_round_duration_seconds"] = Self.durationBuckets
+            MetricsSystem.bootstrap(factory)
+        }
+        let metrics = CoordinatorMetrics()
+        settings.observers.append(metrics)
+        if let path = daemon.auditPath {
+            let audit: AuditLog
+            do {
+                audit = try AuditLog(path: path, logger: logger)
+            } catch {
+                logger.critical("cannot open the audit log", metadata: ["error": "\(error)"])
+                throw ExitCode(1)
+            }
+            let head = audit.head
+            logger.notice("audit log continues", metadata: ["path": "\(path)", "seq": "\(head.sequence)", "head": "\(head.hash)"])
+            try audit.append(kind: "log_opened", fields: [
+                "coordinator_key": .string("\(settings.identity.verifyingKey)"),
+                "tasks": .array(settings.tasks.map { .string($0.name) }),
+                "enrolled": .integer(Int64(settings.enrolled.count)),
+            ])
+            settings.observers.insert(audit, at: 0)
+        } else {
+            logger.warning("no audit log is configured (audit.path): security-relevant events are only logged")
+        }
+
         let service = try CoordinatorService(settings: settings, logger: logger)
+        for task in settings.tasks {
+            if let ledger = await service.privacyLedger(of: task.name) { metrics.updateBudget(task: task.name, ledger: ledger) }
+        }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup),
+        ]
+        let listening = Atomic<Bool>(false)
+        let readiness = Task {
+            if (try? await service.listeningPort()) != nil { listening.store(true, ordering: .sequentiallyConsistent) }
+        }
+        defer { readiness.cancel() }
+        if daemon.metrics.enabled {
+            let endpoint = MetricsEndpoint(
+                settings: daemon.metrics, logger: logger, render: { registry.emitToBuffer() },
+                ready: { listening.load(ordering: .sequentiallyConsistent) })
+            services.append(.init(service: endpoint, successTerminationBehavior: .gracefullyShutdownGroup,
+                                  failureTerminationBehavior: .gracefullyShutdownGroup))
+        }
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+    }
+
+    /// Histogram buckets of phase and round durations (phases take milliseconds to minutes).
+    static let durationBuckets: [Duration] = [
+        .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+        .milliseconds(2500), .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(120), .seconds(300),
+    ]
+
+    /// `--check-config`'s report: what the daemon would do with this file and environment. False if the daemon
+    /// would refuse to start (an audit log whose chain is broken).
+    static func describe(_ daemon: DaemonConfiguration, file: String) -> Bool {
+        var startable = true
+        let settings = daemon.coordinator
+        print("\(file): OK — \(settings.tasks.count) task(s) [\(settings.tasks.map(\.name).joined(separator: ", "))], "
+              + "\(settings.enrolled.count) enrolled client(s)")
+        print("  listen: \(settings.host):\(settings.port)")
+        print("  coordinator key: \(settings.identity.verifyingKey)")
+        print("  results: \(settings.resultsDirectory?.path ?? "(not written)")")
+        if let path = daemon.auditPath {
+            if let contents = FileManager.default.contents(atPath: path) {
+                let verification = AuditChain.verify(Array(contents))
+                let state: String
+                if !verification.problems.isEmpty {
+                    state = "its chain is broken: secaggd will not start; run secagg audit verify \(path)"
+                    startable = false
+                } else if verification.tornTailBytes != nil {
+                    state = "intact, ends in an unfinished record that secaggd will move aside"
+                } else {
+                    state = "intact"
+                }
+                print("  audit log: \(path) (\(verification.records) record(s), \(state))")
+            } else {
+                print("  audit log: \(path) (will be created)")
+            }
+        } else {
+            print("  audit log: none (set audit.path to keep a tamper-evident record)")
+        }
+        print("  metrics: " + (daemon.metrics.enabled ? "http://\(daemon.metrics.host):\(daemon.metrics.port)/metrics" : "off"))
+        for applied in daemon.appliedOverrides { print("  environment: \(applied)") }
+        return startable
     }
 
     /// glibc malloc tuning for a server holding many connections (no effect elsewhere). By default glibc raises its

@@ -1,0 +1,185 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// Where `secaggd` serves its metrics (the `metrics:` section of the configuration file).
+public struct MetricsEndpointSettings: Sendable, Hashable {
+    /// Off unless configured: the endpoint needs no secret, so it is opt-in.
+    public var enabled: Bool
+    /// Loopback by default; bind a routable address only behind a network policy.
+    public var host: String
+    /// TCP port; 0 picks a free one.
+    public var port: Int
+
+    public init(enabled: Bool = false, host: String = "127.0.0.1", port: Int = 9461) {
+        self.enabled = enabled
+        self.host = host
+        self.port = port
+    }
+}
+
+/// A minimal HTTP/1.1 server for monitoring: `GET /metrics` (Prometheus text exposition, produced by `render`),
+/// `GET /healthz` (the process is up) and `GET /readyz` (the coordinator is listening). Anything else is 404
+/// (405 for a method other than GET or HEAD).
+///
+/// Bounded: at most ``maximumConnections`` at once, one request per connection (`Connection: close`), and each
+/// connection closed after ``requestTimeout``. It reads no request body.
+public final class MetricsEndpoint: Service, Sendable {
+    /// The Prometheus text format's content type.
+    public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
+    public static let maximumConnections = 32
+    public static let requestTimeout: Duration = .seconds(10)
+
+    private let settings: MetricsEndpointSettings
+    private let render: @Sendable () -> [UInt8]
+    private let ready: @Sendable () -> Bool
+    private let logger: Logger
+    private let bound = Mutex<BoundState>(.pending([]))
+    private let connections = Atomic<Int>(0)
+
+    /// - Parameters:
+    ///   - render: Produces the exposition text (e.g. a Prometheus registry's `emitToBuffer`).
+    ///   - ready: Whether the coordinator is ready for clients (answers `/readyz`).
+    public init(
+        settings: MetricsEndpointSettings, logger: Logger,
+        render: @escaping @Sendable () -> [UInt8], ready: @escaping @Sendable () -> Bool = { true }
+    ) {
+        self.settings = settings
+        self.logger = logger
+        self.render = render
+        self.ready = ready
+    }
+
+    /// The port the endpoint listens on, once it does.
+    ///
+    /// - Throws: ``CoordinatorStartError`` if it could not bind its address.
+    public func listeningPort() async throws -> Int {
+        try await withCheckedThrowingContinuation { continuation in
+            let known: Result<Int, CoordinatorStartError>? = bound.withLock { state in
+                switch state {
+                case var .pending(waiters):
+                    waiters.append(continuation)
+                    state = .pending(waiters)
+                    return nil
+                case let .listening(port): return .success(port)
+                case let .failed(reason): return .failure(CoordinatorStartError(reason: reason))
+                }
+            }
+            if let known { continuation.resume(with: known) }
+        }
+    }
+
+    private func publish(_ outcome: Result<Int, CoordinatorStartError>) {
+        let waiters = bound.withLock { state -> [CheckedContinuation<Int, any Error>] in
+            guard case let .pending(waiters) = state else { return [] }
+            switch outcome {
+            case let .success(port): state = .listening(port)
+            case let .failure(error): state = .failed(error.reason)
+            }
+            return waiters
+        }
+        for waiter in waiters { waiter.resume(with: outcome.mapError { $0 as any Error }) }
+    }
+
+    public func run() async throws {
+        let server: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
+        do {
+            server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.backlog, value: 16)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .bind(host: settings.host, port: settings.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                        return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
+                            wrappingChannelSynchronously: channel)
+                    }
+                }
+        } catch {
+            publish(.failure(CoordinatorStartError(reason: "cannot listen for metrics on \(settings.host):\(settings.port): \(error)")))
+            throw error
+        }
+        let port = server.channel.localAddress?.port ?? settings.port
+        publish(.success(port))
+        logger.info("metrics endpoint listening", metadata: ["endpoint": "http://\(settings.host):\(port)/metrics"])
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                try await server.executeThenClose { inbound in
+                    for try await connection in inbound {
+                        guard connections.add(1, ordering: .relaxed).newValue <= Self.maximumConnections else {
+                            connections.subtract(1, ordering: .relaxed)
+                            try? await connection.channel.close()
+                            continue
+                        }
+                        group.addTask {
+                            await self.serve(connection)
+                            self.connections.subtract(1, ordering: .relaxed)
+                        }
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            server.channel.close(promise: nil)
+        }
+    }
+
+    /// Answers one request, then closes the connection.
+    private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
+        let channel = connection.channel
+        let timeout = Task {
+            try await Task.sleep(for: Self.requestTimeout)
+            channel.close(promise: nil)
+        }
+        defer { timeout.cancel() }
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                var request: HTTPRequestHead?
+                for try await part in inbound {
+                    switch part {
+                    case let .head(head): request = head
+                    case .body: continue
+                    case .end:
+                        guard let request else { return }
+                        let (status, body, type) = respond(to: request)
+                        var headers = HTTPHeaders()
+                        headers.add(name: "Content-Type", value: type)
+                        headers.add(name: "Content-Length", value: "\(body.count)")
+                        headers.add(name: "Connection", value: "close")
+                        try await outbound.write(.head(HTTPResponseHead(version: request.version, status: status, headers: headers)))
+                        if request.method != .HEAD {
+                            try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body))))
+                        }
+                        try await outbound.write(.end(nil))
+                        return
+                    }
+                }
+            }
+        } catch {
+            logger.debug("metrics connection closed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func respond(to request: HTTPRequestHead) -> (HTTPResponseStatus, [UInt8], String) {
+        let plain = "text/plain; charset=utf-8"
+        guard request.method == .GET || request.method == .HEAD else {
+            return (.methodNotAllowed, Array("only GET and HEAD\n".utf8), plain)
+        }
+        let path = request.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        switch path {
+        case "/metrics": return (.ok, render(), Self.contentType)
+        case "/healthz": return (.ok, Array("ok\n".utf8), plain)
+        case "/readyz":
+            return ready() ? (.ok, Array("ready\n".utf8), plain)
+                : (.serviceUnavailable, Array("not listening yet\n".utf8), plain)
+        default: return (.notFound, Array("not found; try /metrics\n".utf8), plain)
+        }
+    }
+}
+
+private enum BoundState {
+    case pending([CheckedContinuation<Int, any Error>])
+    case listening(Int)
+    case failed(String)
+}

@@ -1,0 +1,102 @@
+import Foundation
+import SecAggCoordinator
+import SecAggCrypto
+import SecAggTransport
+import Testing
+
+/// The daemon's configuration: the file's operations sections, environment overrides with clear errors for bad
+/// values, and every problem reported at once.
+@Suite("Daemon configuration and environment overrides")
+struct DaemonConfigurationTests {
+    /// A folder with a coordinator identity; returns it and a minimal valid configuration text.
+    static func setup(extra: String = "") throws -> (URL, String) {
+        let folder = try AuditLogTests.folder()
+        _ = try IdentityFile.create(at: folder.appendingPathComponent("coordinator.key").path)
+        let client = BadInputTests.honest[0].verifyingKey
+        let text = """
+            identity: coordinator.key
+            enrollment:
+              keys: ["\(client)"]
+            tasks:
+              - name: t
+                dimension: 4
+                max_input: 10
+                min_clients: 3
+                max_clients: 3
+            \(extra)
+            """
+        return (folder, text)
+    }
+
+    @Test("safe defaults: loopback, no metrics endpoint, no audit log unless configured")
+    func defaults() throws {
+        let (folder, text) = try Self.setup()
+        let configuration = try DaemonConfiguration.parse(text, relativeTo: folder, environment: [:])
+        #expect(configuration.coordinator.host == "127.0.0.1")
+        #expect(configuration.metrics == MetricsEndpointSettings(enabled: false, host: "127.0.0.1", port: 9461))
+        #expect(configuration.auditPath == nil)
+        #expect(configuration.appliedOverrides.isEmpty)
+    }
+
+    @Test("the audit and metrics sections are read; relative paths resolve against the file's folder")
+    func sections() throws {
+        let (folder, text) = try Self.setup(extra: """
+            audit:
+              path: audit.log
+            metrics:
+              enabled: true
+              port: 9999
+            """)
+        let configuration = try DaemonConfiguration.parse(text, relativeTo: folder, environment: [:])
+        #expect(configuration.auditPath == folder.appendingPathComponent("audit.log").path)
+        #expect(configuration.metrics == MetricsEndpointSettings(enabled: true, host: "127.0.0.1", port: 9999))
+    }
+
+    @Test("environment variables override the file, creating sections that are missing")
+    func overrides() throws {
+        let (folder, text) = try Self.setup(extra: "listen:\n  port: 7000")
+        let configuration = try DaemonConfiguration.parse(text, relativeTo: folder, environment: [
+            "SECAGGD_LISTEN_PORT": "7100", "SECAGGD_LISTEN_HOST": "0.0.0.0", "SECAGGD_METRICS_ENABLED": "yes",
+            "SECAGGD_METRICS_HOST": "0.0.0.0", "SECAGGD_METRICS_PORT": "9100", "SECAGGD_AUDIT_PATH": "/tmp/audit.log",
+            "SECAGGD_MAX_CONNECTIONS": "10", "SECAGGD_IDLE_TIMEOUT_SECONDS": "2.5", "HOME": "/root",
+            "SECAGGD_STORE_PATH": "/var/lib/secagg/secaggd.sqlite",
+        ])
+        #expect(configuration.coordinator.port == 7100)
+        #expect(configuration.coordinator.host == "0.0.0.0")
+        #expect(configuration.coordinator.maximumConnections == 10)
+        #expect(configuration.coordinator.limits.idleTimeout == .milliseconds(2500))
+        #expect(configuration.metrics == MetricsEndpointSettings(enabled: true, host: "0.0.0.0", port: 9100))
+        #expect(configuration.auditPath == "/tmp/audit.log")
+        #expect(configuration.appliedOverrides.contains("SECAGGD_LISTEN_PORT -> listen.port"))
+        #expect(configuration.appliedOverrides.contains("SECAGGD_STORE_PATH -> store.path"))
+    }
+
+    @Test("bad values, unknown variables and conflicts are all reported, each naming what to fix")
+    func problems() throws {
+        let (folder, text) = try Self.setup(extra: "metrics:\n  enabled: true\n  port: 7461")
+        let error = try #require(throws: CoordinatorConfigurationError.self) {
+            try DaemonConfiguration.parse(text, relativeTo: folder, environment: [
+                "SECAGGD_LISTEN_PORT": "http", "SECAGGD_METRICS_ENABLED": "maybe", "SECAGGD_LISTEN_PROT": "1",
+                "SECAGGD_MAX_CONNECTIONS": "0", "SECAGGD_AUDIT_PATH": "/nonexistent-folder/audit.log",
+            ])
+        }
+        let all = error.problems.joined(separator: "\n")
+        #expect(all.contains("SECAGGD_LISTEN_PORT=\"http\" is invalid: a port is a whole number from 0 to 65535"))
+        #expect(all.contains("SECAGGD_METRICS_ENABLED=\"maybe\" is invalid: expected true or false"))
+        #expect(all.contains("SECAGGD_LISTEN_PROT is not a secaggd variable"))
+        #expect(all.contains("SECAGGD_MAX_CONNECTIONS=\"0\" is invalid"))
+        #expect(all.contains("audit.path: the folder /nonexistent-folder does not exist"))
+
+        let clash = try #require(throws: CoordinatorConfigurationError.self) {
+            try DaemonConfiguration.parse(text, relativeTo: folder, environment: [:])
+        }
+        #expect(clash.problems.contains { $0.contains("metrics.port 7461 is also listen.port") })
+
+        let both = try #require(throws: CoordinatorConfigurationError.self) {
+            try DaemonConfiguration.parse(text.replacingOccurrences(of: "max_input: 10", with: "max_input: -1"),
+                                          relativeTo: folder, environment: ["SECAGGD_METRICS_PORT": "70000"])
+        }
+        #expect(both.problems.contains { $0.contains("SECAGGD_METRICS_PORT") }, "override problems come with file problems")
+        #expect(both.problems.count >= 2)
+    }
+}
