@@ -499,6 +499,7 @@ enum TranscriptVectors {
         // Per client: keys, signature, shares dealt, masks, masked input.
         var clientsOut: [JSONValue] = []
         var noisySum = [UInt64](repeating: 0, count: dimension)
+        var inputSum = [UInt64](repeating: 0, count: dimension)
         let mask: UInt64 = bits == 64 ? .max : (UInt64(1) << UInt64(bits)) - 1
         for client in scenario.clients {
             var entry: [String: JSONValue] = [
@@ -544,6 +545,7 @@ enum TranscriptVectors {
                     for lane in 0..<dimension {
                         let noiseLane = noise.isEmpty ? 0 : UInt64(bitPattern: noise[lane]) & mask
                         noisySum[lane] = (noisySum[lane] &+ client.input[lane] &+ noiseLane) & mask
+                        inputSum[lane] = (inputSum[lane] &+ client.input[lane]) & mask
                     }
                 }
             }
@@ -567,6 +569,7 @@ enum TranscriptVectors {
             try require(result.sum.values == noisySum, "released sum equals the survivors' inputs (plus their noise)")
             var released: [String: JSONValue] = [
                 "result": .string("completed"), "sum": .uints(result.sum.values), "survivors": .uints(result.survivors),
+                "input_sum": .uints(inputSum),
             ]
             if case .distributed = parameters.noise { released["signed_sum"] = .array(result.sum.signedValues.map { .number(String($0)) }) }
             out["outcome"] = .object(released)
