@@ -24,6 +24,8 @@ enum TranscriptVectors {
         var endorsed = false
         /// Client index → the phase from which it stays silent (it receives but never answers).
         var silentFrom: [UInt32: RoundPhase] = [:]
+        /// Client index → the owner whose share it reveals corrupted (one bit flipped) in Unmasking.
+        var corruptsShareOf: [UInt32: UInt32] = [:]
     }
 
     static let plans: [Plan] = [
@@ -72,6 +74,18 @@ enum TranscriptVectors {
              dimension: 8, bits: 32, maximumInput: 1000,
              noise: .distributed(localVariance: NoiseVariance(numerator: 2, denominator: 1)),
              silentFrom: [2: .unmasking]),
+        Plan(file: "transcript_harary_pruned.json",
+             description: "Harary graph of degree 3 over 8 clients, honest-but-curious, t = 2: clients 2 and 7 are silent "
+                + "from ShareKeys, which leaves their common neighbours 4 and 5 with fewer than t sharing neighbours; "
+                + "the coordinator prunes them from U2 (SPEC 8.3) and the round completes without them.",
+             graph: .harary(degree: 3), mode: .honestButCurious, clients: 8, threshold: 2, minimumSurvivors: 3,
+             dimension: 8, bits: 16, maximumInput: 1000, silentFrom: [2: .shareKeys, 7: .shareKeys]),
+        Plan(file: "transcript_complete_robust_reconstruction.json",
+             description: "Complete graph, honest-but-curious, 6 clients: client 2 reveals a corrupted share of client "
+                + "5's self-mask seed; the coordinator's reconstruction rejects candidates that fail the commitment "
+                + "check, completes with the others, and reports client 2 as holding an inconsistent share.",
+             graph: .complete, mode: .honestButCurious, clients: 6, threshold: 3, minimumSurvivors: 4,
+             dimension: 8, bits: 16, maximumInput: 1000, corruptsShareOf: [2: 5]),
     ]
 
     static let files: [VectorFileKind] = plans.map { plan in
@@ -107,6 +121,7 @@ enum TranscriptVectors {
                 "index": .uint(index), "identity_seed": .hex(material.bytes(32)), "input": .uints(input), "draws": .object(draws),
             ]
             client["silent_from"] = plan.silentFrom[index].map { .string($0.description) } ?? .null
+            if let owner = plan.corruptsShareOf[index] { client["corrupts_revealed_share_of"] = .uint(owner) }
             clients.append(.object(client))
         }
         var fields: [String: JSONValue] = [
@@ -125,6 +140,7 @@ enum TranscriptVectors {
         var identity: Ed25519.SigningKey
         var input: [UInt64]
         var silentFrom: RoundPhase?
+        var corruptsShareOf: UInt32?
         var draws: JSONValue
     }
 
@@ -155,7 +171,10 @@ enum TranscriptVectors {
             }
             clients.append(Client(
                 index: try entry.uint32("index"), identity: try Spec.ed25519(try entry.bytes("identity_seed"), field: "identity_seed"),
-                input: try entry.uint64s("input"), silentFrom: silent, draws: try entry.member("draws")))
+                input: try entry.uint64s("input"), silentFrom: silent,
+                corruptsShareOf: (entry.optionalMember("corrupts_revealed_share_of") ?? .null) == .null
+                    ? nil : try entry.uint32("corrupts_revealed_share_of"),
+                draws: try entry.member("draws")))
         }
         return Scenario(parameters: parameters, authority: authority, clients: clients)
     }
@@ -270,7 +289,14 @@ enum TranscriptVectors {
                         }
                         for action in actions {
                             switch action {
-                            case let .send(reply): replies.append((recipient, reply))
+                            case var .send(reply):
+                                // A corrupt holder flips one bit of the share it reveals for one owner.
+                                if let owner = client.corruptsShareOf, case var .unmaskResponse(response) = reply,
+                                   let position = response.shares.firstIndex(where: { $0.owner == owner }) {
+                                    response.shares[position].share[0] ^= 0x01
+                                    reply = .unmaskResponse(response)
+                                }
+                                replies.append((recipient, reply))
                             case let .finished(receipt): run.receipts[recipient] = receipt
                             }
                         }
@@ -506,6 +532,7 @@ enum TranscriptVectors {
                 "index": .uint(client.index), "identity_seed": .hex(client.identity.seed.unsafeCopyToArray()),
                 "identity_key": .hex(client.identity.verifyingKey.rawRepresentation), "input": .uints(client.input),
                 "silent_from": client.silentFrom.map { .string($0.description) } ?? .null,
+                "corrupts_revealed_share_of": client.corruptsShareOf.map { .uint($0) } ?? .null,
                 "draws": .object(run.usedDraws[client.index] ?? [:]),
             ]
             let draws = client.draws
@@ -563,7 +590,7 @@ enum TranscriptVectors {
 
         // Reconstruction from the revealed shares, as the coordinator performs it.
         out["reconstructed"] = .array(try reconstructions(
-            scenario: scenario, run: run, secondSet: secondSet, thirdSet: thirdSet, graph: graph))
+            scenario: scenario, run: run, secondSet: secondSet, thirdSet: thirdSet, graph: graph, session: session))
 
         if let result = run.result {
             try require(result.sum.values == noisySum, "released sum equals the survivors' inputs (plus their noise)")
@@ -692,7 +719,7 @@ enum TranscriptVectors {
     /// Every secret the coordinator must rebuild, from the shares revealed in UnmaskResponse (first t, increasing
     /// holder), checked against the owner's draws.
     private static func reconstructions(
-        scenario: Scenario, run: Run, secondSet: [UInt32], thirdSet: [UInt32], graph: NeighborGraph?
+        scenario: Scenario, run: Run, secondSet: [UInt32], thirdSet: [UInt32], graph: NeighborGraph?, session: [UInt8]
     ) throws(VectorError) -> [JSONValue] {
         guard run.result != nil, let graph else { return [] }
         let threshold = Int(scenario.parameters.threshold)
@@ -708,19 +735,35 @@ enum TranscriptVectors {
             let shares = (revealed[owner] ?? []).sorted { $0.0 < $1.0 }
             try require(shares.allSatisfy { $0.1.kind == (survived ? .selfMask : .maskingKey) }, "never-both rule for \(owner)")
             var parsed: [ShamirShare] = []
-            for (holder, share) in shares.prefix(threshold) {
+            for (holder, share) in shares {
                 do { parsed.append(try ShamirShare(x: holder, encoded: share.share)) } catch { throw .disagreement("share") }
-            }
-            let secret: [UInt8]
-            do { secret = try Shamir.combine(parsed, threshold: threshold, secretByteCount: 32).unsafeCopyToArray() } catch {
-                throw .disagreement("reconstruction of \(owner): \(error)")
             }
             guard let client = scenario.clients.first(where: { $0.index == owner }) else { throw .disagreement("owner") }
             let expected = try client.draws.bytes(survived ? "self_mask_seed" : "masking_private_key")
+            // The external checks of SPEC 6.4, computed from the owner's published values.
+            let check: [UInt8]
+            if survived {
+                check = PrimitiveVectors.keyedHash(
+                    key: expected, label: Derivation.selfMaskCommitmentLabel, context: session + Spec.u32(owner))
+            } else {
+                check = try Spec.x25519(expected, field: "masking_private_key").publicKey.rawRepresentation
+            }
+            let result: (secret: SecureBytes, inconsistent: [UInt32])
+            do {
+                result = try Shamir.robustCombine(parsed, threshold: threshold, secretByteCount: 32) { candidate in
+                    if survived {
+                        return PrimitiveVectors.keyedHash(key: candidate.unsafeCopyToArray(), label: Derivation.selfMaskCommitmentLabel,
+                                                          context: session + Spec.u32(owner)) == check
+                    }
+                    return (try? X25519.PrivateKey(rawRepresentation: candidate))?.publicKey.rawRepresentation == check
+                }
+            } catch { throw .disagreement("reconstruction of \(owner): \(error)") }
+            let secret = result.secret.unsafeCopyToArray()
             try require(secret == expected, "reconstructed secret of \(owner)")
             out.append(.object([
                 "owner": .uint(owner), "kind": .string(survived ? "self_mask" : "masking_key"),
-                "holders": .uints(shares.map(\.0)), "used_holders": .uints(parsed.map(\.x)), "secret": .hex(secret),
+                "holders": .uints(shares.map(\.0)), "inconsistent_holders": .uints(result.inconsistent),
+                "check": .hex(check), "secret": .hex(secret),
             ]))
         }
         return out
