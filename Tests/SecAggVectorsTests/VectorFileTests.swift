@@ -38,6 +38,21 @@ private func committed(_ name: String) throws -> String {
     }
 }
 
+@Suite("Vector directory") struct VectorDirectoryTests {
+    @Test("files written to a directory verify, and a missing file is reported")
+    func writeThenVerify() throws {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("secagg-vectors-\(UInt64.random(in: 0...UInt64.max))").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let written = try VectorSuite.write(to: directory)
+        #expect(written.map(\.name) == VectorSuite.fileNames)
+        #expect(VectorSuite.verify(directory: directory).isEmpty)
+        try FileManager.default.removeItem(atPath: directory + "/graph.json")
+        let mismatches = VectorSuite.verify(directory: directory)
+        #expect(mismatches.map(\.file) == ["graph.json"])
+    }
+}
+
 @Suite("Corrupted vectors are detected") struct CorruptionTests {
     /// Flips one hex digit of the first occurrence of `field` in `name` and returns the mismatches.
     private func corrupt(_ name: String, field: String) throws -> [VectorMismatch] {
