@@ -7,7 +7,7 @@ import SecAggWire
 ///
 /// Generation may give a `fallback` for draws whose byte count is not known in advance (noise); the bytes it
 /// supplies are recorded and written into the vector, so verification replays them from the tape.
-struct TapeRandom: RandomSource {
+struct TapeRandom: RandomSource, Sendable {
     private let tape: [UInt8]
     private(set) var position = 0
     private var fallback: SeededRandom?

@@ -66,6 +66,12 @@ enum TranscriptVectors {
                 + "MaskedInputCollection, so only 3 < 4 masked inputs arrive and the round aborts with 0x0103.",
              graph: .complete, mode: .honestButCurious, clients: 5, threshold: 3, minimumSurvivors: 4,
              dimension: 8, bits: 16, maximumInput: 1000, silentFrom: [2: .maskedInputCollection, 4: .maskedInputCollection]),
+        Plan(file: "transcript_central_noise.json",
+             description: "Complete graph, honest-but-curious, 5 clients, central discrete Gaussian noise of variance "
+                + "9/2: the coordinator adds the listed samples to the reconstructed sum before releasing it.",
+             graph: .complete, mode: .honestButCurious, clients: 5, threshold: 3, minimumSurvivors: 4,
+             dimension: 8, bits: 32, maximumInput: 1000,
+             noise: .central(variance: NoiseVariance(numerator: 9, denominator: 2))),
         Plan(file: "transcript_distributed_noise.json",
              description: "Harary graph of degree 4 over 6 clients, honest-but-curious, distributed discrete Gaussian "
                 + "noise of variance 2 per client: the samples each client adds are listed, with the random bytes the "
@@ -129,6 +135,10 @@ enum TranscriptVectors {
             "clients": .array(clients),
         ]
         fields["enrollment_authority_seed"] = plan.endorsed ? .hex(material.bytes(32)) : .null
+        if case .central = plan.noise {
+            // More than the sampler needs; the computed case keeps exactly the bytes it consumed.
+            fields["coordinator_draws"] = .object(["noise_random_bytes": .hex(material.bytes(4096))])
+        }
         return .object(fields)
     }
 
@@ -149,6 +159,9 @@ enum TranscriptVectors {
         var parameters: RoundParameters
         var authority: Ed25519.SigningKey?
         var clients: [Client]
+        /// Central noise: the bytes the coordinator's sampler consumes, and the samples they give.
+        var coordinatorNoiseTape: [UInt8] = []
+        var coordinatorNoise: [Int64] = []
     }
 
     static func scenario(from input: JSONValue) throws(VectorError) -> Scenario {
@@ -176,7 +189,19 @@ enum TranscriptVectors {
                     ? nil : try entry.uint32("corrupts_revealed_share_of"),
                 draws: try entry.member("draws")))
         }
-        return Scenario(parameters: parameters, authority: authority, clients: clients)
+        var scenario = Scenario(parameters: parameters, authority: authority, clients: clients)
+        if case let .central(variance) = parameters.noise {
+            let tape = try input.member("coordinator_draws").bytes("noise_random_bytes")
+            let gaussian: DiscreteGaussian
+            do { gaussian = try DiscreteGaussian(sigmaSquared: try Rational(variance.numerator, variance.denominator)) } catch {
+                throw .badField("round_parameters", "unusable noise variance")
+            }
+            var random = TapeRandom(tape)
+            scenario.coordinatorNoise = gaussian.samples(count: Int(parameters.dimension), using: &random)
+            guard !random.overrun else { throw .draws("coordinator noise: the explicit draws are too short") }
+            scenario.coordinatorNoiseTape = Array(tape.prefix(random.position))
+        }
+        return scenario
     }
 
     /// A replacement for one delivery, for negative vectors: the first message of `type` to `recipient`
@@ -234,7 +259,8 @@ enum TranscriptVectors {
         var coordinator: CoordinatorStateMachine
         do {
             coordinator = try CoordinatorStateMachine(configuration: CoordinatorConfiguration(
-                parameters: parameters, roster: roster, timeouts: .uniform(.seconds(30))))
+                parameters: parameters, roster: roster, timeouts: .uniform(.seconds(30)),
+                noiseSource: TapeRandom(scenario.coordinatorNoiseTape)))
         } catch { throw .badField("round_parameters", "coordinator refuses: \(error)") }
         var run = Run()
         var clock: UInt64 = 0
@@ -592,13 +618,22 @@ enum TranscriptVectors {
         out["reconstructed"] = .array(try reconstructions(
             scenario: scenario, run: run, secondSet: secondSet, thirdSet: thirdSet, graph: graph, session: session))
 
+        if !scenario.coordinatorNoise.isEmpty {
+            out["coordinator_draws"] = .object(["noise_random_bytes": .hex(scenario.coordinatorNoiseTape)])
+            out["coordinator_noise"] = .array(scenario.coordinatorNoise.map { .number(String($0)) })
+            if run.result != nil {
+                for lane in 0..<dimension {
+                    noisySum[lane] = (noisySum[lane] &+ (UInt64(bitPattern: scenario.coordinatorNoise[lane]) & mask)) & mask
+                }
+            }
+        }
         if let result = run.result {
             try require(result.sum.values == noisySum, "released sum equals the survivors' inputs (plus their noise)")
             var released: [String: JSONValue] = [
                 "result": .string("completed"), "sum": .uints(result.sum.values), "survivors": .uints(result.survivors),
                 "input_sum": .uints(inputSum),
             ]
-            if case .distributed = parameters.noise { released["signed_sum"] = .array(result.sum.signedValues.map { .number(String($0)) }) }
+            if parameters.noise != .none { released["signed_sum"] = .array(result.sum.signedValues.map { .number(String($0)) }) }
             out["outcome"] = .object(released)
         } else if let abort = run.abort {
             out["outcome"] = .object(["result": .string("aborted"), "code": .uint(abort.code.rawValue)])
