@@ -10,6 +10,7 @@
 //   SecAggWire (canonical codec and messages, no dependencies)
 //   SecAggProtocol (sans-IO state machines; Crypto + Math + Privacy + Wire)
 //   SecAggSimulation (seeded randomness, in-process round driver; never linked by a daemon or client)
+//   SecAggVectors (known-answer vectors of protocol/vectors: generate and verify; never linked by a daemon or client)
 //   SecAggTransport (TCP framing + Noise XX secure channel on SwiftNIO)
 //   SecAggClient, SecAggCoordinator (client library; coordinator service with deadlines and round scheduling)
 //   SecAggCABI (C ABI over SecAggClient and the client state machine: libsecaggc.so, Sources/CSecAgg/secagg.h)
@@ -31,6 +32,7 @@ let package = Package(
         .library(name: "SecAggNoise", targets: ["SecAggNoise"]),
         .library(name: "SecAggProtocol", targets: ["SecAggProtocol"]),
         .library(name: "SecAggSimulation", targets: ["SecAggSimulation"]),
+        .library(name: "SecAggVectors", targets: ["SecAggVectors"]),
         .library(name: "SecAggTransport", targets: ["SecAggTransport"]),
         .library(name: "SecAggClient", targets: ["SecAggClient"]),
         .library(name: "SecAggCoordinator", targets: ["SecAggCoordinator"]),
@@ -61,6 +63,10 @@ let package = Package(
         .target(name: "SecAggNoise", dependencies: ["SecAggCrypto"], swiftSettings: strictSettings),
         .target(name: "SecAggProtocol", dependencies: ["SecAggCrypto", "SecAggMath", "SecAggPrivacy", "SecAggWire"], swiftSettings: strictSettings),
         .target(name: "SecAggSimulation", dependencies: ["SecAggProtocol", "SecAggMath", "SecAggPrivacy", "SecAggCrypto", "SecAggWire"], swiftSettings: strictSettings),
+        .target(
+            name: "SecAggVectors",
+            dependencies: ["SecAggSimulation", "SecAggProtocol", "SecAggMath", "SecAggPrivacy", "SecAggCrypto", "SecAggWire"],
+            swiftSettings: strictSettings),
         .target(
             name: "SecAggTransport",
             dependencies: [
@@ -108,7 +114,7 @@ let package = Package(
             name: "secagg",
             dependencies: [
                 "SecAggSimulation", "SecAggProtocol", "SecAggMath", "SecAggCrypto", "SecAggWire",
-                "SecAggClient", "SecAggCoordinator", "SecAggTransport", "SecAggPrivacy",
+                "SecAggClient", "SecAggCoordinator", "SecAggTransport", "SecAggPrivacy", "SecAggVectors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -138,6 +144,7 @@ let package = Package(
         .testTarget(name: "SecAggWireTests", dependencies: ["SecAggWire"], swiftSettings: strictSettings),
         .testTarget(name: "SecAggProtocolTests", dependencies: ["SecAggProtocol", "SecAggSimulation"], swiftSettings: strictSettings),
         .testTarget(name: "SecAggSimulationTests", dependencies: ["SecAggSimulation"], swiftSettings: strictSettings),
+        .testTarget(name: "SecAggVectorsTests", dependencies: ["SecAggVectors"], swiftSettings: strictSettings),
         .testTarget(
             name: "SecAggTransportTests",
             dependencies: [

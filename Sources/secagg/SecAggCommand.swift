@@ -6,7 +6,10 @@ struct SecAggCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "secagg",
         abstract: "Secure aggregation (SecAgg / SecAgg+): take part in rounds, manage identities, simulate and measure.",
-        subcommands: [SimulateCommand.self, ParticipateCommand.self, KeygenCommand.self, KeyCommand.self, DPCommand.self, BenchCommand.self, AuditCommand.self]
+        subcommands: [
+            SimulateCommand.self, ParticipateCommand.self, KeygenCommand.self, KeyCommand.self, DPCommand.self,
+            BenchCommand.self, AuditCommand.self, VectorsCommand.self,
+        ]
     )
 }
 
