@@ -11,7 +11,8 @@
 //   SecAggProtocol (sans-IO state machines; Crypto + Math + Privacy + Wire)
 //   SecAggSimulation (seeded randomness, in-process round driver; never linked by a daemon or client)
 //   SecAggTransport (TCP framing + Noise XX secure channel on SwiftNIO)
-//   SecAggClient, SecAggCoordinator (client library; coordinator service with deadlines and round scheduling)
+//   SecAggClient, SecAggCoordinator (client library; coordinator service with deadlines and round scheduling,
+//     durable SQLite store through GRDB, admin listener)
 //   secagg (command line), secaggd (daemon)
 import PackageDescription
 
@@ -42,6 +43,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .systemLibrary(
@@ -85,6 +87,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings
         ),

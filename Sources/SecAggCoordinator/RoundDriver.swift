@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import SecAggCrypto
 import SecAggMath
@@ -43,16 +44,24 @@ struct RoundDriver {
 
     let admitPrivacy: PrivacyAdmission?
     let observers: ObserverList
+    /// Commits a completed round's result durably before the clients are told; if it throws, the result is
+    /// withheld and the round aborts.
+    let commitRelease: (@Sendable (RoundRecord) throws -> Void)?
+    /// Where the round's live progress is published (admin `round watch`).
+    let monitor: RoundMonitor?
 
     init(
         task: TaskConfiguration, participants: [Participant], logger: Logger, observers: ObserverList = ObserverList(observers: []),
-        admitPrivacy: PrivacyAdmission? = nil
+        admitPrivacy: PrivacyAdmission? = nil, commitRelease: (@Sendable (RoundRecord) throws -> Void)? = nil,
+        monitor: RoundMonitor? = nil
     ) {
         self.task = task
         self.participants = participants
         self.logger = logger
         self.observers = observers
         self.admitPrivacy = admitPrivacy
+        self.commitRelease = commitRelease
+        self.monitor = monitor
         origin = clock.now
     }
 
@@ -138,15 +147,14 @@ struct RoundDriver {
         }
         defer { ticker.cancel() }
 
+        // Record first, then tell: phase openings, drops and the result reach the observers and the store before
+        // the messages that let clients act on them, so after a crash the record is never behind the clients.
         func perform(_ actions: [CoordinatorAction]) {
+            var withheld = false
             for action in actions {
                 switch action {
-                case let .send(message, recipients):
-                    let bytes = message.encoded
-                    record.bytesSent += bytes.count * recipients.count
-                    for recipient in recipients {
-                        participants[Int(recipient) - 1].send(bytes)
-                    }
+                case .send:
+                    continue
                 case let .phaseStarted(phase, participantCount, _):
                     if let currentPhase { record.phaseSeconds[currentPhase] = (clock.now - phaseStart).seconds }
                     currentPhase = phase
@@ -168,13 +176,41 @@ struct RoundDriver {
                     record.sum = result.sum.values
                     record.survivors = result.survivors
                     record.phaseCounts = result.phaseCounts
+                    record.survivorIdentities = result.survivors.map { "\(participants[Int($0) - 1].identity)" }
                     finished = true
+                    do {
+                        try commitRelease?(record)
+                    } catch {
+                        logger.error("could not store the result; withholding it", metadata: ["error": "\(error)"])
+                        record.sum = nil
+                        record.abortReason = AbortReason(.cancelled, "the coordinator could not store the result")
+                        record.abortPhase = currentPhase
+                        withheld = true
+                    }
                 case let .aborted(reason):
                     record.abortReason = reason
                     record.abortPhase = currentPhase
                     finished = true
                 }
             }
+            if withheld, let reason = record.abortReason {
+                notifyAbort(roundID: roundID, reason: reason)
+                return
+            }
+            for case let .send(message, recipients) in actions {
+                let bytes = message.encoded
+                record.bytesSent += bytes.count * recipients.count
+                for recipient in recipients {
+                    participants[Int(recipient) - 1].send(bytes)
+                }
+            }
+        }
+
+        let startedAt = Date()
+        func publishProgress() {
+            monitor?.update(RoundMonitor.Snapshot(
+                roundID: roundID, startedAt: startedAt, participants: count, progress: machine.progress,
+                droppedPerPhase: record.droppedPerPhase))
         }
 
         do {
@@ -184,6 +220,7 @@ struct RoundDriver {
             finished = true
         }
 
+        publishProgress()
         var iterator = events.makeAsyncIterator()
         while !finished {
             if Task.isCancelled {
@@ -213,7 +250,9 @@ struct RoundDriver {
             if !finished, let progress = machine.progress, progress.isComplete {
                 perform(machine.advance(now: now))
             }
+            publishProgress()
         }
+        monitor?.clear()
         if let currentPhase { record.phaseSeconds[currentPhase] = (clock.now - phaseStart).seconds }
         record.wallSeconds = (clock.now - start).seconds
         record.survivorIdentities = record.survivors.map { "\(participants[Int($0) - 1].identity)" }

@@ -6,7 +6,8 @@ struct SecAggCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "secagg",
         abstract: "Secure aggregation (SecAgg / SecAgg+): take part in rounds, manage identities, simulate and measure.",
-        subcommands: [SimulateCommand.self, ParticipateCommand.self, KeygenCommand.self, KeyCommand.self, DPCommand.self, BenchCommand.self]
+        subcommands: [SimulateCommand.self, ParticipateCommand.self, KeygenCommand.self, KeyCommand.self, DPCommand.self, BenchCommand.self,
+                      AdminCommand.self]
     )
 }
 

@@ -38,6 +38,8 @@ struct SecAggDaemon: AsyncParsableCommand {
         if checkConfig {
             print("\(config): OK — \(settings.tasks.count) task(s), \(settings.enrolled.count) enrolled client(s), "
                   + "listening on \(settings.host):\(settings.port), coordinator key \(settings.identity.verifyingKey)")
+            print("\(config): store \(settings.storePath ?? "in memory"); admin listener "
+                  + (settings.admin.map { "on \($0.host):\($0.port) for \($0.keys.count) admin key(s)" } ?? "off (no admin section)"))
             return
         }
         let service = try CoordinatorService(settings: settings, logger: logger)
