@@ -108,10 +108,14 @@ struct AdminCommand: AsyncParsableCommand {
         struct Watch: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Follow a task's round in flight: per phase, expected, received and dropped clients.",
-                discussion: "Prints a line whenever the progress changes; ends when the round ends (or at once if none runs).")
+                discussion: """
+                    Prints a line whenever the progress changes; ends when the round ends (at once if none runs, or \
+                    with --once).
+                    """)
             @OptionGroup var connection: AdminConnection
             @Argument(help: "The task name.") var task: String
             @Option(help: "Seconds between polls.") var interval: Double = 0.5
+            @Flag(help: "Print the current state once and exit.") var once = false
 
             func run() async throws {
                 let name = try taskName(task)
@@ -123,7 +127,7 @@ struct AdminCommand: AsyncParsableCommand {
                         if line != last { Swift.print(line) }
                         last = line
                         let running = object["state"] as? String == "running"
-                        if !running { return }
+                        if !running || once { return }
                         try await Task.sleep(for: .milliseconds(Int64(max(0.05, interval) * 1000)))
                     }
                 }

@@ -194,6 +194,7 @@ struct AdminEndToEndTests {
     @Test("kill -9 during a round: after the restart the round is aborted, its charge refunded, nothing lost or doubled")
     func killDuringRound() async throws {
         let world = try TestWorld(clients: 9)
+        let adminKey = try IdentityFile.create(at: world.folder.appendingPathComponent("admin.key").path)
         try world.writeConfiguration(task: """
               - name: crash
                 dimension: 4
@@ -204,7 +205,10 @@ struct AdminEndToEndTests {
                 gather_seconds: 2
                 timeouts: {advertise: 60, share: 60, masked: 60, unmask: 60}
                 privacy: {noise: distributed, epsilon_per_round: 1, clip: 200, budget_epsilon: 1.6}
-            """, extra: "store: {path: store.sqlite}")
+            """, extra: """
+            store: {path: store.sqlite}
+            admin: {port: 0, keys: ["\(adminKey.verifyingKey)"]}
+            """)
         // Round 1 completes.
         var daemon = try world.startDaemon(arguments: ["--log-level", "debug"])
         let first = try (0..<3).map { try world.startClient($0, task: "crash") }
@@ -225,6 +229,12 @@ struct AdminEndToEndTests {
         }
         #expect(Self.count("round starting", in: daemon) == 2)
         try await Task.sleep(for: .milliseconds(300))
+        // The operator sees the round stuck in its first phase: two of three advertisements in.
+        let watch = try Self.secagg(world, [
+            "admin", "round", "watch", "crash", "--once", "--daemon", "127.0.0.1:\(try Self.adminPort(daemon))",
+            "--identity", world.folder.appendingPathComponent("admin.key").path, "--coordinator-key", world.coordinatorKey,
+        ])
+        #expect(watch.output.contains("phase advertise: expected 3, received 2, required"), "\(watch.output) \(watch.errors)")
         kill(daemon.process.processIdentifier, SIGKILL)
         daemon.process.waitUntilExit()
         for client in second {
