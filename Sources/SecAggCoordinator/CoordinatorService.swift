@@ -28,7 +28,7 @@ public struct CoordinatorSettings: Sendable {
     public var inboundBudgetBytes: Int
     /// Who is told about rounds, releases, budget decisions and authentication failures (store, audit, metrics).
     public var observers: [any CoordinatorObserver]
-    /// The SQLite store (README "Store"); nil keeps the record in memory only (tests, embedding).
+    /// The SQLite store (`store.path` in deploy/secaggd.example.yaml); nil keeps the record in memory only (tests, embedding).
     public var storePath: String?
     /// The admin listener (`secagg admin`); nil: off.
     public var admin: AdminSettings?

@@ -206,9 +206,16 @@ struct RoundDriver {
             }
         }
 
+        // The live view for `round watch`: refreshed when a phase opens, else at most every 100 ms (the ticker's
+        // period), so a round with thousands of messages per phase does not recompute its progress for each one.
         let startedAt = Date()
+        var published: (phase: RoundPhase?, at: ContinuousClock.Instant)?
         func publishProgress() {
-            monitor?.update(RoundMonitor.Snapshot(
+            guard let monitor else { return }
+            let instant = clock.now
+            if let published, published.phase == currentPhase, instant - published.at < .milliseconds(100) { return }
+            published = (currentPhase, instant)
+            monitor.update(RoundMonitor.Snapshot(
                 roundID: roundID, startedAt: startedAt, participants: count, progress: machine.progress,
                 droppedPerPhase: record.droppedPerPhase))
         }

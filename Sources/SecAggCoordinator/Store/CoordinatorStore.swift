@@ -7,7 +7,7 @@ import SecAggTransport
 import SecAggWire
 import Synchronization
 
-/// The coordinator's durable record (README "Store"): enrolled clients, tasks, rounds, released results and the
+/// The coordinator's durable record: enrolled clients, tasks, rounds, released results and the
 /// privacy ledgers, in one embedded SQLite database (GRDB, WAL journal, `synchronous = FULL`).
 ///
 /// Every method that changes the record commits one transaction before it returns, so a caller that acknowledges
