@@ -57,6 +57,20 @@ struct StoreTests {
         #expect(FileManager.default.fileExists(atPath: path + "-wal"))
     }
 
+    @Test("a second process (or store) cannot open a store in use; it can once the first is closed")
+    func oneUserAtATime() throws {
+        let (folder, path) = try Self.temporaryStorePath()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        do {
+            let first = try CoordinatorStore(path: path)
+            #expect(throws: StoreError.unusable(path: path, reason: "another process (a running secaggd?) has it open")) {
+                try CoordinatorStore(path: path)
+            }
+            _ = first
+        }
+        _ = try CoordinatorStore(path: path)
+    }
+
     @Test("a file that is not a database is refused with a clear error")
     func notADatabase() throws {
         let (folder, path) = try Self.temporaryStorePath()
@@ -241,9 +255,11 @@ struct StoreTests {
             port: 0, identity: LoopbackRoundTests.identities(1, seed: 8)[0], enrolled: [:], tasks: [task],
             resultsDirectory: results)
         settings.storePath = path
-        let first = try CoordinatorService(settings: settings, logger: Logger(label: "test"))
-        #expect(await first.privacyLedger(of: "dp") == saved)
-        #expect(try first.store.ledger(task: "dp") == saved)
+        do {
+            let first = try CoordinatorService(settings: settings, logger: Logger(label: "test"))
+            #expect(await first.privacyLedger(of: "dp") == saved)
+            #expect(try first.store.ledger(task: "dp") == saved)
+        }
         // A later file does not override the store.
         var other = try PrivacyBudget(epsilon: 2, delta: 1e-6)
         try other.charge(roundID: "forged", placement: .central, rho: 0.01, sigma: 3, minimumSurvivors: 2, clip: 1, bits: 32)

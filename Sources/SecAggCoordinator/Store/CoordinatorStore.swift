@@ -6,6 +6,9 @@ import SecAggProtocol
 import SecAggTransport
 import SecAggWire
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The coordinator's durable record: enrolled clients, tasks, rounds, released results and the
 /// privacy ledgers, in one embedded SQLite database (GRDB, WAL journal, `synchronous = FULL`).
@@ -16,13 +19,28 @@ import Synchronization
 /// client's input, share or key.
 public final class CoordinatorStore: Sendable {
     private let database: any DatabaseWriter
+    /// The open `<path>.lock` file whose exclusive lock marks this process as the store's only user (-1: none).
+    private let lockDescriptor: Int32
     /// Enrolled, unrevoked clients (label by key), mirrored from the `client` table for the handshake's check.
     private let activeClients = Mutex<[Ed25519.VerifyingKey: String]>([:])
 
     /// Opens (creating if needed) the database at `path` and migrates it to the current schema.
     ///
-    /// - Throws: ``StoreError`` if the file cannot be opened, is not a secagg store, or the migration fails.
+    /// Only one process may use a store at a time — crash recovery assumes that a round still marked running
+    /// belongs to no live process — so the store holds an exclusive lock on `<path>.lock` while open (the kernel
+    /// drops it when the process dies, even by `kill -9`).
+    ///
+    /// - Throws: ``StoreError`` if the file cannot be opened, is in use by another process, is not a secagg store,
+    ///   or the migration fails.
     public convenience init(path: String) throws {
+        let lock = open(path + ".lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard lock >= 0 else {
+            throw StoreError.unusable(path: path, reason: "cannot open \(path).lock: \(String(cString: strerror(errno)))")
+        }
+        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+            close(lock)
+            throw StoreError.unusable(path: path, reason: "another process (a running secaggd?) has it open")
+        }
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
@@ -32,9 +50,10 @@ public final class CoordinatorStore: Sendable {
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
         } catch {
+            close(lock)
             throw StoreError.unusable(path: path, reason: "\(error)")
         }
-        try self.init(database: pool, path: path)
+        try self.init(database: pool, path: path, lock: lock)
     }
 
     /// A store in memory, for tests and for services configured without a store path.
@@ -47,17 +66,22 @@ public final class CoordinatorStore: Sendable {
         } catch {
             throw StoreError.unusable(path: ":memory:", reason: "\(error)")
         }
-        return try CoordinatorStore(database: queue, path: ":memory:")
+        return try CoordinatorStore(database: queue, path: ":memory:", lock: -1)
     }
 
-    private init(database: any DatabaseWriter, path: String) throws {
+    private init(database: any DatabaseWriter, path: String, lock: Int32) throws {
         self.database = database
+        lockDescriptor = lock
         do {
             try Self.migrator.migrate(database)
         } catch {
             throw StoreError.unusable(path: path, reason: "migration failed: \(error)")
         }
         try reloadActiveClients()
+    }
+
+    deinit {
+        if lockDescriptor >= 0 { close(lockDescriptor) }
     }
 
     /// The schema's versions, applied in order; a database records which it has (GRDB's `grdb_migrations`).
