@@ -32,6 +32,16 @@ public struct RoundRecord: Sendable {
 typealias PrivacyAdmission = @Sendable (_ roundID: RoundID, _ minimumSurvivors: Int, _ clients: Int) async
     -> Result<NoiseParameters, AbortReason>
 
+/// What must be on disk before the round driver tells the clients: a phase before its requests go out, the result
+/// before the outcome (the store, through ``TaskRecorder``). A failing call makes the driver abort the round
+/// instead of telling the clients anything the record does not have.
+protocol RoundJournal: Sendable {
+    /// Records that `phase` opened with `participants` clients; called before the phase's requests are sent.
+    func phaseStarted(roundID: RoundID, phase: RoundPhase, participants: Int) throws
+    /// Commits a completed round's released sum; called before the outcome is sent.
+    func releasing(_ record: RoundRecord) throws
+}
+
 /// Drives one round: the real ``CoordinatorStateMachine`` fed with the participants' messages, their
 /// disconnections and the clock; it owns the phase deadlines and closes a phase when everyone expected has
 /// answered or the deadline passes.
@@ -44,15 +54,14 @@ struct RoundDriver {
 
     let admitPrivacy: PrivacyAdmission?
     let observers: ObserverList
-    /// Commits a completed round's result durably before the clients are told; if it throws, the result is
-    /// withheld and the round aborts.
-    let commitRelease: (@Sendable (RoundRecord) throws -> Void)?
+    /// Where phases and the result are recorded before the clients are told.
+    let journal: (any RoundJournal)?
     /// Where the round's live progress is published (admin `round watch`).
     let monitor: RoundMonitor?
 
     init(
         task: TaskConfiguration, participants: [Participant], logger: Logger, observers: ObserverList = ObserverList(observers: []),
-        admitPrivacy: PrivacyAdmission? = nil, commitRelease: (@Sendable (RoundRecord) throws -> Void)? = nil,
+        admitPrivacy: PrivacyAdmission? = nil, journal: (any RoundJournal)? = nil,
         monitor: RoundMonitor? = nil
     ) {
         self.task = task
@@ -60,7 +69,7 @@ struct RoundDriver {
         self.logger = logger
         self.observers = observers
         self.admitPrivacy = admitPrivacy
-        self.commitRelease = commitRelease
+        self.journal = journal
         self.monitor = monitor
         origin = clock.now
     }
@@ -147,15 +156,22 @@ struct RoundDriver {
         }
         defer { ticker.cancel() }
 
-        // Record first, then tell: phase openings, drops and the result reach the observers and the store before
+        // Record first, then tell: phase openings, drops and the result reach the journal and the observers before
         // the messages that let clients act on them, so after a crash the record is never behind the clients.
         func perform(_ actions: [CoordinatorAction]) {
-            var withheld = false
+            var failure: String?
             for action in actions {
                 switch action {
                 case .send:
                     continue
                 case let .phaseStarted(phase, participantCount, _):
+                    do {
+                        try journal?.phaseStarted(roundID: roundID, phase: phase, participants: participantCount)
+                    } catch {
+                        logger.error("could not record the phase; aborting the round", metadata: ["error": "\(error)"])
+                        failure = "the coordinator could not record the round's progress"
+                        continue
+                    }
                     if let currentPhase { record.phaseSeconds[currentPhase] = (clock.now - phaseStart).seconds }
                     currentPhase = phase
                     phaseStart = clock.now
@@ -179,13 +195,13 @@ struct RoundDriver {
                     record.survivorIdentities = result.survivors.map { "\(participants[Int($0) - 1].identity)" }
                     finished = true
                     do {
-                        try commitRelease?(record)
+                        try journal?.releasing(record)
                     } catch {
                         logger.error("could not store the result; withholding it", metadata: ["error": "\(error)"])
                         record.sum = nil
                         record.abortReason = AbortReason(.cancelled, "the coordinator could not store the result")
                         record.abortPhase = currentPhase
-                        withheld = true
+                        failure = "the coordinator could not store the result"
                     }
                 case let .aborted(reason):
                     record.abortReason = reason
@@ -193,8 +209,13 @@ struct RoundDriver {
                     finished = true
                 }
             }
-            if withheld, let reason = record.abortReason {
-                notifyAbort(roundID: roundID, reason: reason)
+            if let failure {
+                if let reason = record.abortReason, machine.isFinished {
+                    // Completed but not stored: the clients are told it aborted.
+                    notifyAbort(roundID: roundID, reason: reason)
+                } else {
+                    perform(machine.abort(AbortReason(.cancelled, failure)))
+                }
                 return
             }
             for case let .send(message, recipients) in actions {

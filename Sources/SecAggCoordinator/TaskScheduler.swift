@@ -125,10 +125,9 @@ actor TaskScheduler {
                     await self.admit(roundID: roundID, minimumSurvivors: minimum, clients: clients)
                 }
             }
-            let recorder = self.recorder
             let record = await RoundDriver(
                 task: task, participants: cohort, logger: logger, observers: events, admitPrivacy: admission,
-                commitRelease: { try recorder.commitRelease($0) }, monitor: monitor
+                journal: recorder, monitor: monitor
             ).run()
             if let ledger = recorder.finish(record) {
                 events.emit(.privacySettled(task: task.name, roundID: record.roundID, ledger: ledger))

@@ -125,10 +125,10 @@ struct StoreTests {
         #expect(try store.round(id: "\(id)")?.state == "running")
         let parameters = Self.parameters(id, task: "t")
         try store.recordRoundStarting(task: "t", parameters: parameters, identities: ["k1", "k2", "k3", "k4"])
-        try store.recordPhase(roundID: id, phase: .advertiseKeys, participants: 4)
-        try store.recordPhase(roundID: id, phase: .shareKeys, participants: 4)
-        try store.recordPhase(roundID: id, phase: .maskedInputCollection, participants: 3)
-        try store.recordPhase(roundID: id, phase: .unmasking, participants: 3)
+        try store.recordPhase(task: "t", roundID: id, phase: .advertiseKeys, participants: 4)
+        try store.recordPhase(task: "t", roundID: id, phase: .shareKeys, participants: 4)
+        try store.recordPhase(task: "t", roundID: id, phase: .maskedInputCollection, participants: 3)
+        try store.recordPhase(task: "t", roundID: id, phase: .unmasking, participants: 3)
         try ledger.recordRelease(roundID: "\(id)", survivors: 3)
         let sum: [UInt64] = [1, UInt64.max, 1 << 40]
         try store.commitRelease(
@@ -218,7 +218,7 @@ struct StoreTests {
             if let phase {
                 try store.recordRoundStarting(task: "dp", parameters: Self.parameters(id, task: "dp"), identities: [])
                 for step in RoundPhase.allCases where step.rawValue <= phase.rawValue {
-                    try store.recordPhase(roundID: id, phase: step, participants: 4)
+                    try store.recordPhase(task: "dp", roundID: id, phase: step, participants: 4)
                 }
             }
             // The process dies here: the store is dropped without finishing the round.

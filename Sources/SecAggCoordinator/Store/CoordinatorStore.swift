@@ -322,12 +322,17 @@ public final class CoordinatorStore: Sendable {
     public func commitCharge(_ ledger: PrivacyBudget, task: String, roundID: RoundID) throws {
         let now = Date().timeIntervalSince1970
         try write { db in
-            try db.execute(sql: """
-                INSERT INTO round (round_id, task, state, started_at) VALUES (?, ?, 'running', ?)
-                ON CONFLICT(round_id) DO NOTHING
-                """, arguments: ["\(roundID)", task, now])
+            try Self.ensureRound("\(roundID)", task: task, at: now, db)
             try Self.saveLedger(ledger, task: task, db)
         }
+    }
+
+    /// Adds the row of a round the store has not seen yet (state running); leaves an existing row alone.
+    private static func ensureRound(_ roundID: String, task: String, at time: Double, _ db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO round (round_id, task, state, started_at) VALUES (?, ?, 'running', ?)
+            ON CONFLICT(round_id) DO NOTHING
+            """, arguments: [roundID, task, time])
     }
 
     private static func saveLedger(_ ledger: PrivacyBudget, task: String, _ db: Database) throws {
@@ -360,8 +365,10 @@ public final class CoordinatorStore: Sendable {
     /// so after a crash the store knows how far the round got.
     ///
     /// - Throws: ``StoreError/failed(_:)``.
-    public func recordPhase(roundID: RoundID, phase: RoundPhase, participants: Int) throws {
+    public func recordPhase(task: String, roundID: RoundID, phase: RoundPhase, participants: Int) throws {
+        let now = Date().timeIntervalSince1970
         try write { db in
+            try Self.ensureRound("\(roundID)", task: task, at: now, db)
             let text = try String.fetchOne(
                 db, sql: "SELECT phase_participants FROM round WHERE round_id = ?", arguments: ["\(roundID)"])
             guard let text else { return }
@@ -388,10 +395,7 @@ public final class CoordinatorStore: Sendable {
         for value in sum { blob.write(value) }
         let bytes = Data(blob.bytes)
         try write { db in
-            try db.execute(sql: """
-                INSERT INTO round (round_id, task, state, started_at) VALUES (?, ?, 'running', ?)
-                ON CONFLICT(round_id) DO NOTHING
-                """, arguments: ["\(roundID)", task, now])
+            try Self.ensureRound("\(roundID)", task: task, at: now, db)
             try db.execute(sql: """
                 INSERT INTO result (round_id, task, released_at, sum, survivor_identities, noise)
                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(round_id) DO NOTHING
@@ -410,10 +414,7 @@ public final class CoordinatorStore: Sendable {
     public func commitFinish(_ summary: RoundSummary, ledger: PrivacyBudget?) throws {
         let now = Date().timeIntervalSince1970
         try write { db in
-            try db.execute(sql: """
-                INSERT INTO round (round_id, task, state, started_at) VALUES (?, ?, 'running', ?)
-                ON CONFLICT(round_id) DO NOTHING
-                """, arguments: [summary.roundID, summary.task, now])
+            try Self.ensureRound(summary.roundID, task: summary.task, at: now, db)
             try db.execute(sql: """
                 UPDATE round SET
                     state = CASE WHEN state = 'completed' THEN 'completed' ELSE ? END,

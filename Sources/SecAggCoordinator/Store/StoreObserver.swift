@@ -1,8 +1,8 @@
 import Logging
 
-/// Records the progress of rounds in the store as the events arrive: a round's parameters and participants when
-/// it starts, and each phase as it opens. The round driver reports events before it sends the messages they
-/// describe, so a phase is on disk before any client can answer it (the crash rules of ``CoordinatorStore``).
+/// Records in the store what the events say about rounds that the round driver's journal (``TaskRecorder``)
+/// does not: a round's parameters and participants when it starts. (Phases and results, which the crash rules of
+/// ``CoordinatorStore`` depend on, go through the journal, whose failures abort the round.)
 struct StoreObserver: CoordinatorObserver {
     let store: CoordinatorStore
     let logger: Logger
@@ -12,8 +12,6 @@ struct StoreObserver: CoordinatorObserver {
             switch event {
             case let .roundStarting(task, _, parameters, identities):
                 try store.recordRoundStarting(task: task, parameters: parameters, identities: identities)
-            case let .phaseStarted(_, roundID, phase, participants):
-                try store.recordPhase(roundID: roundID, phase: phase, participants: participants)
             default:
                 break
             }

@@ -11,7 +11,7 @@ import Synchronization
 ///
 /// Every ledger change is committed to the store first and applied in memory only once committed, so the ledger
 /// in memory never runs ahead of the one on disk.
-final class TaskRecorder: Sendable {
+final class TaskRecorder: RoundJournal {
     let task: TaskConfiguration
     let store: CoordinatorStore
     let export: ResultWriter?
@@ -72,10 +72,18 @@ final class TaskRecorder: Sendable {
         }
     }
 
+    /// Commits that a phase opened, before its requests are sent: after a crash, recovery knows whether masked
+    /// inputs may have been sent.
+    ///
+    /// - Throws: ``StoreError``; the round must then abort.
+    func phaseStarted(roundID: RoundID, phase: RoundPhase, participants: Int) throws {
+        try store.recordPhase(task: task.name, roundID: roundID, phase: phase, participants: participants)
+    }
+
     /// Commits a completed round's released sum, with its ledger release, before the clients are told.
     ///
     /// - Throws: ``StoreError`` or `AccountingError`; the result must then be withheld.
-    func commitRelease(_ record: RoundRecord) throws {
+    func releasing(_ record: RoundRecord) throws {
         guard let sum = record.sum else { return }
         let noise: String
         switch record.parameters.noise {
