@@ -12,7 +12,8 @@ struct AdminCommand: AsyncParsableCommand {
         abstract: "Operate a running secaggd: clients, tasks, rounds, results and budgets.",
         discussion: """
             Every subcommand takes --identity (the admin key file from `secagg keygen`), --coordinator-key (the \
-            daemon's public key) and --daemon (the admin listener, 127.0.0.1:7462 by default). Answers are JSON.
+            daemon's public key) and --daemon (the admin listener, 127.0.0.1:7462 by default). Answers are JSON; \
+            `round watch` prints progress lines and `result export` can write CSV.
             """,
         subcommands: [
             Enroll.self, Revoke.self, List.self, TaskCommands.self, RoundCommands.self, ResultCommands.self,
@@ -210,7 +211,7 @@ struct AdminConnection: ParsableArguments {
     @Option(help: "The daemon's admin listener as HOST:PORT.") var daemon: String = "127.0.0.1:7462"
     @Option(help: "The admin identity file (its public key must be in the daemon's admin.keys).") var identity: String
     @Option(name: .customLong("coordinator-key"), help: "The daemon's public key (64 hex digits).") var coordinatorKey: String
-    @Option(help: "Seconds to wait for the daemon.") var timeout: Double = 10
+    @Option(help: "Seconds to wait for the daemon (connection, handshake, each answer).") var timeout: Double = 10
 
     /// Sends one request and prints the answer.
     func print(_ request: AdminRequest) async throws {
@@ -244,6 +245,7 @@ struct AdminConnection: ParsableArguments {
         var limits = TransportLimits()
         limits.maximumMessageBytes = maximumAdminResponseBytes
         limits.idleTimeout = .milliseconds(Int64(max(1, timeout) * 1000))
+        limits.handshakeTimeout = limits.idleTimeout
         let channel: FrameChannel
         do {
             channel = try await SecureTransport.connect(

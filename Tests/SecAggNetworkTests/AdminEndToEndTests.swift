@@ -73,7 +73,7 @@ struct AdminEndToEndTests {
         func admin(_ arguments: [String], key: String = "admin.key") throws -> Run {
             try Self.secagg(world, ["admin"] + arguments + [
                 "--daemon", "127.0.0.1:\(port)", "--identity", world.folder.appendingPathComponent(key).path,
-                "--coordinator-key", world.coordinatorKey,
+                "--coordinator-key", world.coordinatorKey, "--timeout", "30",
             ])
         }
         func object(_ run: Run) throws -> [String: Any] {
