@@ -609,11 +609,13 @@ public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
 
 /// A client the store knows.
 public struct StoredClient: Sendable, Hashable, Codable {
+    /// The Ed25519 public key, hex.
     public var publicKey: String
     public var label: String
     public var enrolledAt: Date
     /// Who enrolled it: "config" or the admin key.
     public var enrolledBy: String
+    /// When and by whom it was revoked (nil while it is enrolled).
     public var revokedAt: Date?
     public var revokedBy: String?
 }
@@ -621,6 +623,7 @@ public struct StoredClient: Sendable, Hashable, Codable {
 /// A task definition the store knows (the configuration file's task keys, as JSON).
 public struct StoredTask: Sendable, Hashable, Codable {
     public var name: String
+    /// The configuration file's keys of the task, as JSON.
     public var definition: String
     /// "config" (seeded from the configuration file at start) or "admin" (created with `secagg admin task create`).
     public var source: String
@@ -657,7 +660,9 @@ public struct StoredResult: Sendable, Hashable {
     public var roundID: String
     public var task: String
     public var releasedAt: Date
+    /// The released sum modulo 2^bits, entries in order (noised if the task has DP).
     public var sum: [UInt64]
+    /// Public keys (hex) of the clients whose inputs are in the sum.
     public var survivorIdentities: [String]
     /// "none", "central" or "distributed".
     public var noise: String
@@ -673,14 +678,21 @@ public struct InterruptedRound: Sendable, Hashable {
 /// What ``CoordinatorStore/commitFinish(_:ledger:)`` records of a finished round.
 public struct RoundSummary: Sendable, Hashable {
     public var task: String
+    /// The round identifier, hex.
     public var roundID: String
+    /// Seconds each phase stayed open, by phase name ("advertise", "share", "masked", "consistency", "unmask").
     public var phaseSeconds: [String: Double]
+    /// Participants dropped in each phase, by phase name.
     public var droppedPerPhase: [String: Int]
+    /// Clients in the released sum (nil if nothing was released).
     public var survivors: Int?
+    /// The ``AbortCode`` raw value, if the round aborted.
     public var abortCode: Int?
     public var abortReason: String?
+    /// The ``RoundPhase`` raw value of the phase open when the round aborted.
     public var abortPhase: Int?
 
+    /// A summary from its parts (tests and tools; the coordinator uses ``init(_:)``).
     public init(
         task: String, roundID: String, phaseSeconds: [String: Double] = [:], droppedPerPhase: [String: Int] = [:],
         survivors: Int? = nil, abortCode: Int? = nil, abortReason: String? = nil, abortPhase: Int? = nil
