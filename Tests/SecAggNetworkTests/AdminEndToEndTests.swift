@@ -131,7 +131,7 @@ struct AdminEndToEndTests {
         #expect(idle.status == 0 && idle.output.contains("no round yet"))
         let clients013 = try [0, 1, 3].map { try world.startClient($0, task: "sum") }
         var waiting = 0
-        for _ in 0..<200 where waiting < 3 {
+        for _ in 0..<600 where waiting < 3 {
             waiting = try object(admin(["task", "show", "sum"]))["waiting"] as? Int ?? 0
             if waiting < 3 { try await Task.sleep(for: .milliseconds(100)) }
         }
@@ -202,7 +202,7 @@ struct AdminEndToEndTests {
                 graph: complete
                 min_clients: 3
                 max_clients: 4
-                gather_seconds: 2
+                gather_seconds: 3
                 timeouts: {advertise: 60, share: 60, masked: 60, unmask: 60}
                 privacy: {noise: distributed, epsilon_per_round: 1, clip: 200, budget_epsilon: 1.6}
             """, extra: """
@@ -216,25 +216,26 @@ struct AdminEndToEndTests {
             client.process.waitUntilExit()
             #expect(client.process.terminationStatus == 0, "\(client.transcript())")
         }
-        // Round 2: three clients join; one is frozen before the round starts, so the round waits in its first
-        // phase — and the coordinator is killed there.
+        // Round 2: three clients join; one is frozen as soon as it has joined, within the 3-second gather window, so
+        // the round waits in its first phase (its second, on a machine slow enough to let the frozen client answer
+        // the first) — and the coordinator is killed there, before any masked input.
         let second = try (3..<6).map { try world.startClient($0, task: "crash") }
-        for _ in 0..<200 where Self.count("joined", in: daemon) < 6 {
+        for _ in 0..<1500 where Self.count("joined", in: daemon) < 6 {
             try await Task.sleep(for: .milliseconds(20))
         }
         #expect(Self.count("joined", in: daemon) == 6)
         kill(second[2].process.processIdentifier, SIGSTOP)
-        for _ in 0..<300 where Self.count("round starting", in: daemon) < 2 {
+        for _ in 0..<1500 where Self.count("round starting", in: daemon) < 2 {
             try await Task.sleep(for: .milliseconds(20))
         }
         #expect(Self.count("round starting", in: daemon) == 2)
         try await Task.sleep(for: .milliseconds(300))
-        // The operator sees the round stuck in its first phase: two of three advertisements in.
+        // The operator sees the round stuck: two of the three expected messages in.
         let watch = try Self.secagg(world, [
             "admin", "round", "watch", "crash", "--once", "--daemon", "127.0.0.1:\(try Self.adminPort(daemon))",
             "--identity", world.folder.appendingPathComponent("admin.key").path, "--coordinator-key", world.coordinatorKey,
         ])
-        #expect(watch.output.contains("phase advertise: expected 3, received 2, required"), "\(watch.output) \(watch.errors)")
+        #expect(watch.output.contains("expected 3, received 2, required"), "\(watch.output) \(watch.errors)")
         kill(daemon.process.processIdentifier, SIGKILL)
         daemon.process.waitUntilExit()
         for client in second {
@@ -257,7 +258,7 @@ struct AdminEndToEndTests {
         let rounds = try store.rounds(task: "crash").reversed().map { $0 }
         #expect(rounds.map(\.state) == ["completed", "aborted", "completed"])
         #expect(rounds[1].abortReason == "coordinator restarted")
-        #expect(rounds[1].reachedPhase == .advertiseKeys)
+        #expect(rounds[1].reachedPhase == .advertiseKeys || rounds[1].reachedPhase == .shareKeys)
         #expect(try store.resultCount() == 2)
         for round in [rounds[0], rounds[2]] {
             let result = try #require(try store.result(roundID: round.roundID))
