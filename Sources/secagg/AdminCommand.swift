@@ -283,14 +283,24 @@ struct AdminConnection: ParsableArguments {
                 throw CommandFailure("the daemon at \(daemon) is not the coordinator --coordinator-key names (\(error))")
             case .connectionClosed, .truncatedFrame, .handshakeFailed:
                 if answered { throw CommandFailure("admin connection to \(daemon) failed: \(error)") }
-                throw CommandFailure("""
-                    the daemon closed the connection: the admin key \(key.verifyingKey) is not in its admin.keys \
-                    (or --daemon is not its admin listener)
-                    """)
+                throw refused(key.verifyingKey, error)
             default:
                 throw CommandFailure("admin connection to \(daemon) failed: \(error)")
             }
+        } catch let error as CommandFailure {
+            throw error
+        } catch {
+            // The daemon closes the connection right after refusing the key; the first write may see it closed.
+            if answered { throw CommandFailure("admin connection to \(daemon) failed: \(error)") }
+            throw refused(key.verifyingKey, error)
         }
+    }
+
+    private func refused(_ key: Ed25519.VerifyingKey, _ error: any Error) -> CommandFailure {
+        CommandFailure("""
+            the daemon closed the connection (\(error)): the admin key \(key) is not in its admin.keys (or \
+            --daemon is not its admin listener)
+            """)
     }
 }
 
