@@ -18,20 +18,28 @@ struct AdminEndToEndTests {
         }
     }
 
-    static func secagg(_ world: TestWorld, _ arguments: [String]) throws -> Run {
+    /// Runs `secagg` with `arguments` to completion. Output goes through files and the exit is awaited by polling,
+    /// so the test never blocks one of the few threads the other suites' async tests need.
+    static func secagg(_ world: TestWorld, _ arguments: [String]) async throws -> Run {
         let process = Process()
         process.executableURL = world.binaries.appendingPathComponent("secagg")
         process.arguments = arguments
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
+        let name = UUID().uuidString
+        let output = world.folder.appendingPathComponent("admin-\(name).out")
+        let errors = world.folder.appendingPathComponent("admin-\(name).err")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: output)
+        process.standardError = try FileHandle(forWritingTo: errors)
         try process.run()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, output: String(decoding: out, as: UTF8.self),
-                   errors: String(decoding: err, as: UTF8.self))
+        await exit(of: process)
+        return Run(status: process.terminationStatus, output: (try? String(contentsOf: output, encoding: .utf8)) ?? "",
+                   errors: (try? String(contentsOf: errors, encoding: .utf8)) ?? "")
+    }
+
+    /// Waits for `process` to exit without blocking a thread.
+    static func exit(of process: Process) async {
+        while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
     }
 
     /// The admin listener's port, from the daemon's `admin listening … endpoint=127.0.0.1:PORT` log line.
@@ -70,8 +78,8 @@ struct AdminEndToEndTests {
         var daemon = try world.startDaemon()
         defer { if daemon.process.isRunning { kill(daemon.process.processIdentifier, SIGKILL) } }
         var port = try Self.adminPort(daemon)
-        func admin(_ arguments: [String], key: String = "admin.key") throws -> Run {
-            try Self.secagg(world, ["admin"] + arguments + [
+        func admin(_ arguments: [String], key: String = "admin.key") async throws -> Run {
+            try await Self.secagg(world, ["admin"] + arguments + [
                 "--daemon", "127.0.0.1:\(port)", "--identity", world.folder.appendingPathComponent(key).path,
                 "--coordinator-key", world.coordinatorKey, "--timeout", "30",
             ])
@@ -86,14 +94,14 @@ struct AdminEndToEndTests {
         }
 
         // Clients: seeded from the configuration, enroll, revoke.
-        #expect(try list(admin(["list", "clients"])).count == 3)
-        #expect(try object(admin(["enroll", world.publicKeys[3], "--label", "late"]))["new"] as? Bool == true)
-        #expect(try object(admin(["revoke", world.publicKeys[2]]))["revoked"] as? Bool == true)
-        let clients = try list(admin(["list", "clients"]))
+        #expect(try await list(admin(["list", "clients"])).count == 3)
+        #expect(try await object(admin(["enroll", world.publicKeys[3], "--label", "late"]))["new"] as? Bool == true)
+        #expect(try await object(admin(["revoke", world.publicKeys[2]]))["revoked"] as? Bool == true)
+        let clients = try await list(admin(["list", "clients"]))
         #expect(clients.count == 4)
         #expect(clients.first { $0["public_key"] as? String == world.publicKeys[2] }?["active"] as? Bool == false)
         #expect(clients.first { $0["public_key"] as? String == world.publicKeys[3] }?["label"] as? String == "late")
-        let again = try admin(["revoke", world.publicKeys[2]])
+        let again = try await admin(["revoke", world.publicKeys[2]])
         #expect(again.status != 0 && again.errors.contains("not enrolled"))
 
         // Tasks: create one with DP, list, show; its budget is untouched.
@@ -106,74 +114,74 @@ struct AdminEndToEndTests {
             max_clients: 5
             privacy: {noise: central, epsilon_per_round: 1, clip: 30, budget_epsilon: 3}
             """.write(to: definition, atomically: true, encoding: .utf8)
-        let created = try object(admin(["task", "create", definition.path]))
+        let created = try await object(admin(["task", "create", definition.path]))
         #expect(created["privacy"] as? String == "central")
-        let duplicate = try admin(["task", "create", definition.path])
+        let duplicate = try await admin(["task", "create", definition.path])
         #expect(duplicate.status != 0 && duplicate.errors.contains("exists already"))
         try "name: bad\ndimension: 0\nmax_input: 1\nmin_clients: 3\nmax_clients: 2\n"
             .write(to: definition, atomically: true, encoding: .utf8)
-        let invalid = try admin(["task", "create", definition.path])
+        let invalid = try await admin(["task", "create", definition.path])
         #expect(invalid.status != 0 && invalid.errors.contains("dimension"))
-        #expect(Set(try list(admin(["task", "list"])).compactMap { $0["name"] as? String }) == ["sum", "dp"])
-        let shown = try object(admin(["task", "show", "dp"]))
+        #expect(Set(try await list(admin(["task", "list"])).compactMap { $0["name"] as? String }) == ["sum", "dp"])
+        let shown = try await object(admin(["task", "show", "dp"]))
         #expect((shown["definition"] as? [String: Any])?["dimension"] as? Int == 8)
         #expect(shown["source"] as? String == "admin")
-        let budget = try object(admin(["budget", "show", "dp"]))
+        let budget = try await object(admin(["budget", "show", "dp"]))
         #expect(budget["epsilon_spent"] as? Double == 0)
         #expect((budget["entries"] as? [Any])?.isEmpty == true)
-        #expect(try admin(["budget", "show", "sum"]).status != 0)
+        #expect(try await admin(["budget", "show", "sum"]).status != 0)
 
         // Rounds: nobody waits, so a requested round is refused; then three clients (one enrolled by the admin)
         // wait, and the operator starts the round without waiting for the 600-second gather window.
-        let early = try admin(["round", "start", "sum"])
+        let early = try await admin(["round", "start", "sum"])
         #expect(early.status != 0 && early.errors.contains("only 0 client(s)"))
-        let idle = try admin(["round", "watch", "sum"])
+        let idle = try await admin(["round", "watch", "sum"])
         #expect(idle.status == 0 && idle.output.contains("no round yet"))
         let clients013 = try [0, 1, 3].map { try world.startClient($0, task: "sum") }
         var waiting = 0
         for _ in 0..<600 where waiting < 3 {
-            waiting = try object(admin(["task", "show", "sum"]))["waiting"] as? Int ?? 0
+            waiting = try await object(admin(["task", "show", "sum"]))["waiting"] as? Int ?? 0
             if waiting < 3 { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(waiting == 3)
-        #expect(try object(admin(["round", "start", "sum"]))["requested"] as? Bool == true)
+        #expect(try await object(admin(["round", "start", "sum"]))["requested"] as? Bool == true)
         for client in clients013 {
-            client.process.waitUntilExit()
+            await Self.exit(of: client.process)
             #expect(client.process.terminationStatus == 0, "\(client.transcript())")
         }
         // The revoked client is refused at the handshake.
-        let revoked = try Self.secagg(world, [
+        let revoked = try await Self.secagg(world, [
             "participate", "--coordinator", "127.0.0.1:\(world.port)", "--coordinator-key", world.coordinatorKey,
             "--identity", world.folder.appendingPathComponent("client-2.key").path, "--task", "sum",
             "--input", world.folder.appendingPathComponent("input-0.json").path, "--connect-attempts", "1",
         ])
         #expect(revoked.status != 0)
 
-        let rounds = try list(admin(["round", "list", "--task", "sum"]))
+        let rounds = try await list(admin(["round", "list", "--task", "sum"]))
         #expect(rounds.count == 1)
         let round = try #require(rounds.first)
         #expect(round["state"] as? String == "completed")
         #expect(round["survivors"] as? Int == 3)
         let roundID = try #require(round["round_id"] as? String)
-        let watched = try admin(["round", "watch", "sum"])
+        let watched = try await admin(["round", "watch", "sum"])
         #expect(watched.output.contains("round \(roundID): completed, 3 survivors"))
-        let result = try object(admin(["result", "show", roundID]))
+        let result = try await object(admin(["result", "show", roundID]))
         let survivors = try #require(result["survivor_identities"] as? [String])
         let expected = world.expectedSum(of: survivors)
         #expect((result["sum"] as? [NSNumber])?.map(\.uint64Value) == expected)
-        let csv = try admin(["result", "export", roundID, "--format", "csv"])
+        let csv = try await admin(["result", "export", roundID, "--format", "csv"])
         #expect(csv.output == "index,value\n" + expected.enumerated().map { "\($0.offset),\($0.element)\n" }.joined())
-        let exported = try object(admin(["result", "export", roundID, "--format", "json"]))
+        let exported = try await object(admin(["result", "export", roundID, "--format", "json"]))
         #expect((exported["sum"] as? [NSNumber])?.map(\.uint64Value) == expected)
-        let missing = try admin(["result", "show", String(repeating: "0", count: 32)])
+        let missing = try await admin(["result", "show", String(repeating: "0", count: 32)])
         #expect(missing.status != 0 && missing.errors.contains("no round"))
 
         // A key the daemon does not list, and a daemon that is not there.
-        let intruder = try admin(["list", "clients"], key: "intruder.key")
+        let intruder = try await admin(["list", "clients"], key: "intruder.key")
         #expect(intruder.status != 0 && intruder.errors.contains("not in its admin.keys"), "\(intruder.errors)")
         let savedPort = port
         port = 1
-        let unreachable = try admin(["list", "clients"])
+        let unreachable = try await admin(["list", "clients"])
         #expect(unreachable.status != 0 && unreachable.errors.contains("cannot reach"), "\(unreachable.errors)")
         port = savedPort
 
@@ -183,10 +191,10 @@ struct AdminEndToEndTests {
         #expect(await daemon.waitForExit(within: .seconds(15)) == 0)
         daemon = try world.startDaemon()
         port = try Self.adminPort(daemon)
-        let after = try list(admin(["list", "clients"]))
+        let after = try await list(admin(["list", "clients"]))
         #expect(after.first { $0["public_key"] as? String == world.publicKeys[2] }?["active"] as? Bool == false)
-        #expect(Set(try list(admin(["task", "list"])).compactMap { $0["name"] as? String }) == ["sum", "dp"])
-        #expect(try list(admin(["round", "list"])).count == 1)
+        #expect(Set(try await list(admin(["task", "list"])).compactMap { $0["name"] as? String }) == ["sum", "dp"])
+        #expect(try await list(admin(["round", "list"])).count == 1)
         daemon.process.terminate()
         #expect(await daemon.waitForExit(within: .seconds(15)) == 0)
     }
@@ -213,7 +221,7 @@ struct AdminEndToEndTests {
         var daemon = try world.startDaemon(arguments: ["--log-level", "debug"])
         let first = try (0..<3).map { try world.startClient($0, task: "crash") }
         for client in first {
-            client.process.waitUntilExit()
+            await Self.exit(of: client.process)
             #expect(client.process.terminationStatus == 0, "\(client.transcript())")
         }
         // Round 2: three clients join; one is frozen as soon as it has joined, within the 3-second gather window, so
@@ -231,16 +239,16 @@ struct AdminEndToEndTests {
         #expect(Self.count("round starting", in: daemon) == 2)
         try await Task.sleep(for: .milliseconds(300))
         // The operator sees the round stuck: two of the three expected messages in.
-        let watch = try Self.secagg(world, [
+        let watch = try await Self.secagg(world, [
             "admin", "round", "watch", "crash", "--once", "--daemon", "127.0.0.1:\(try Self.adminPort(daemon))",
             "--identity", world.folder.appendingPathComponent("admin.key").path, "--coordinator-key", world.coordinatorKey,
         ])
         #expect(watch.output.contains("expected 3, received 2, required"), "\(watch.output) \(watch.errors)")
         kill(daemon.process.processIdentifier, SIGKILL)
-        daemon.process.waitUntilExit()
+        await Self.exit(of: daemon.process)
         for client in second {
             kill(client.process.processIdentifier, SIGKILL)
-            client.process.waitUntilExit()
+            await Self.exit(of: client.process)
         }
 
         // Restart: the interrupted round is marked aborted; round 3 runs.
@@ -248,7 +256,7 @@ struct AdminEndToEndTests {
         #expect(Self.count("marked aborted", in: daemon) == 1)
         let third = try (6..<9).map { try world.startClient($0, task: "crash") }
         for client in third {
-            client.process.waitUntilExit()
+            await Self.exit(of: client.process)
             #expect(client.process.terminationStatus == 0, "\(client.transcript())")
         }
         daemon.process.terminate()
