@@ -75,7 +75,7 @@ struct AdminEndToEndTests {
             store: {path: store.sqlite}
             admin: {host: 127.0.0.1, port: 0, keys: ["\(adminKey.verifyingKey)"]}
             """)
-        var daemon = try world.startDaemon()
+        var daemon = try world.startDaemon(arguments: ["--log-level", "debug"])
         defer { if daemon.process.isRunning { kill(daemon.process.processIdentifier, SIGKILL) } }
         var port = try Self.adminPort(daemon)
         func admin(_ arguments: [String], key: String = "admin.key") async throws -> Run {
@@ -138,12 +138,10 @@ struct AdminEndToEndTests {
         let idle = try await admin(["round", "watch", "sum"])
         #expect(idle.status == 0 && idle.output.contains("no round yet"))
         let clients013 = try [0, 1, 3].map { try world.startClient($0, task: "sum") }
-        var waiting = 0
-        for _ in 0..<600 where waiting < 3 {
-            waiting = try await object(admin(["task", "show", "sum"]))["waiting"] as? Int ?? 0
-            if waiting < 3 { try await Task.sleep(for: .milliseconds(100)) }
+        for _ in 0..<1500 where Self.count("joined", in: daemon) < 3 {
+            try await Task.sleep(for: .milliseconds(20))
         }
-        #expect(waiting == 3)
+        #expect(try await object(admin(["task", "show", "sum"]))["waiting"] as? Int == 3)
         #expect(try await object(admin(["round", "start", "sum"]))["requested"] as? Bool == true)
         for client in clients013 {
             await Self.exit(of: client.process)
