@@ -12,7 +12,8 @@
 //   SecAggSimulation (seeded randomness, in-process round driver; never linked by a daemon or client)
 //   SecAggVectors (known-answer vectors of protocol/vectors: generate and verify; never linked by a daemon or client)
 //   SecAggTransport (TCP framing + Noise XX secure channel on SwiftNIO)
-//   SecAggClient, SecAggCoordinator (client library; coordinator service with deadlines and round scheduling)
+//   SecAggClient, SecAggCoordinator (client library; coordinator service with deadlines and round scheduling,
+//     durable SQLite store through GRDB, admin listener, audit log, metrics)
 //   SecAggCABI (C ABI over SecAggClient and the client state machine: libsecaggc.so, Sources/CSecAgg/secagg.h)
 //   secagg (command line), secaggd (daemon)
 import PackageDescription
@@ -49,6 +50,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .systemLibrary(
@@ -98,6 +100,7 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings
         ),

@@ -37,7 +37,7 @@ public enum ConfigurationFile {
             var inboundBudgetBytes: Int?
         }
 
-        struct Timeouts: Decodable {
+        struct Timeouts: Codable {
             var advertise: Double?
             var share: Double?
             var masked: Double?
@@ -45,7 +45,7 @@ public enum ConfigurationFile {
             var unmask: Double?
         }
 
-        struct Privacy: Decodable {
+        struct Privacy: Codable {
             enum CodingKeys: String, CodingKey {
                 case noise, sigma, delta, clip
                 case epsilonPerRound = "epsilon_per_round"
@@ -60,7 +60,7 @@ public enum ConfigurationFile {
             var budgetEpsilon: Double
         }
 
-        struct Task: Decodable {
+        struct Task: Codable {
             enum CodingKeys: String, CodingKey {
                 case name
                 case dimension
@@ -100,10 +100,23 @@ public enum ConfigurationFile {
             var privacy: Privacy?
         }
 
+        struct Store: Decodable {
+            var path: String?
+        }
+
+        struct Admin: Decodable {
+            var host: String?
+            var port: Int?
+            var keys: [String]?
+        }
+
         enum CodingKeys: String, CodingKey {
-            case listen, identity, enrollment, tasks, limits
+            case listen, identity, enrollment, tasks, limits, store, admin
             case resultsDirectory = "results_directory"
         }
+
+        var store: Store?
+        var admin: Admin?
 
         var listen: Listen?
         var identity: String
@@ -194,70 +207,168 @@ public enum ConfigurationFile {
 
         var tasks: [TaskConfiguration] = []
         for (position, entry) in document.tasks.enumerated() {
-            let prefix = "tasks[\(position)] (\(entry.name))"
-            let graph: TaskConfiguration.Graph
-            switch entry.graph ?? "auto" {
-            case "auto": graph = .automatic
-            case "complete": graph = .complete
-            case "harary":
-                guard let degree = entry.degree else {
-                    problems.append("\(prefix): graph harary needs a degree")
-                    continue
-                }
-                graph = .harary(degree: degree)
-            case let other:
-                problems.append("\(prefix): graph must be auto, complete or harary, not '\(other)'")
-                continue
+            if let task = task(from: entry, prefix: "tasks[\(position)] (\(entry.name))", problems: &problems) {
+                tasks.append(task)
             }
-            let mode: RoundMode
-            switch entry.mode ?? "honest" {
-            case "honest": mode = .honestButCurious
-            case "active": mode = .active
-            case let other:
-                problems.append("\(prefix): mode must be honest or active, not '\(other)'")
-                continue
-            }
-            var timeouts = PhaseTimeouts()
-            func seconds(_ value: Double?, _ key: String, _ apply: (Duration) -> Void) {
-                guard let value else { return }
-                if value > 0 { apply(.milliseconds(Int64(value * 1000))) } else { problems.append("\(prefix): timeouts.\(key) must be positive") }
-            }
-            seconds(entry.timeouts?.advertise, "advertise") { timeouts.advertiseKeys = $0 }
-            seconds(entry.timeouts?.share, "share") { timeouts.shareKeys = $0 }
-            seconds(entry.timeouts?.masked, "masked") { timeouts.maskedInputCollection = $0 }
-            seconds(entry.timeouts?.consistency, "consistency") { timeouts.consistencyCheck = $0 }
-            seconds(entry.timeouts?.unmask, "unmask") { timeouts.unmasking = $0 }
-            var privacy: TaskPrivacy?
-            if let entry = entry.privacy {
-                switch entry.noise ?? "distributed" {
-                case "distributed", "central":
-                    privacy = TaskPrivacy(
-                        placement: entry.noise == "central" ? .central : .distributed,
-                        epsilonPerRound: entry.epsilonPerRound, sigma: entry.sigma, delta: entry.delta ?? 1e-6,
-                        l2Sensitivity: entry.clip, budgetEpsilon: entry.budgetEpsilon)
-                case let other:
-                    problems.append("\(prefix): privacy.noise must be distributed or central, not '\(other)'")
-                    continue
-                }
-            }
-            let task = TaskConfiguration(
-                name: entry.name, dimension: entry.dimension, bits: entry.bits ?? 32, maximumInput: entry.maxInput,
-                graph: graph, threshold: entry.threshold, minimumClients: entry.minClients,
-                maximumClients: entry.maxClients, minimumSurvivors: entry.minSurvivors, mode: mode,
-                dropoutRate: entry.dropoutRate ?? 0.1, corruptRate: entry.corruptRate ?? 0.05, timeouts: timeouts,
-                gatherWindow: .milliseconds(Int64((entry.gatherSeconds ?? 2) * 1000)), rounds: entry.rounds,
-                privacy: privacy)
-            problems += task.problems()
-            tasks.append(task)
         }
         if document.tasks.isEmpty { problems.append("tasks: at least one task is needed") }
 
+        let port = document.listen?.port ?? 7461
+        if !(0...65535).contains(port) { problems.append("listen.port must be 0...65535 (0 picks a free port)") }
+        let storePath = resolve(document.store?.path ?? "secaggd.sqlite")
+        var isFolder: ObjCBool = false
+        let storeFolder = URL(fileURLWithPath: storePath).deletingLastPathComponent().path
+        if !FileManager.default.fileExists(atPath: storeFolder, isDirectory: &isFolder) || !isFolder.boolValue {
+            problems.append("store.path: the folder \(storeFolder) does not exist (create it, or point store.path elsewhere)")
+        } else if FileManager.default.fileExists(atPath: storePath, isDirectory: &isFolder), isFolder.boolValue {
+            problems.append("store.path: \(storePath) is a folder; it must name the database file")
+        }
+        let admin = adminSettings(document.admin, problems: &problems)
+
         guard problems.isEmpty, let identity else { throw CoordinatorConfigurationError(problems: problems) }
-        return CoordinatorSettings(
-            host: document.listen?.host ?? "127.0.0.1", port: document.listen?.port ?? 7461, identity: identity,
+        var settings = CoordinatorSettings(
+            host: document.listen?.host ?? "127.0.0.1", port: port, identity: identity,
             enrolled: enrolled, tasks: tasks, limits: limits, maximumConnections: maximumConnections,
             resultsDirectory: document.resultsDirectory.map { URL(fileURLWithPath: resolve($0), isDirectory: true) },
             inboundBudgetBytes: inboundBudget)
+        settings.storePath = storePath
+        settings.admin = admin
+        return settings
+    }
+
+    /// The admin listener of the `admin` key: off unless admin keys are listed; bound to 127.0.0.1:7462 by default.
+    private static func adminSettings(_ admin: Document.Admin?, problems: inout [String]) -> AdminSettings? {
+        guard let admin else { return nil }
+        var keys: [Ed25519.VerifyingKey] = []
+        for (position, text) in (admin.keys ?? []).enumerated() {
+            do {
+                keys.append(try IdentityFile.publicKey(fromHex: text))
+            } catch {
+                problems.append("admin.keys[\(position)]: \(error) (use the public key `secagg keygen` printed)")
+            }
+        }
+        if admin.keys?.isEmpty ?? true {
+            problems.append("admin.keys: list at least one admin public key (`secagg keygen --out admin.key`), or remove the admin section")
+        }
+        let port = admin.port ?? 7462
+        if !(0...65535).contains(port) { problems.append("admin.port must be 0...65535 (0 picks a free port)") }
+        let host = admin.host ?? "127.0.0.1"
+        if host.isEmpty { problems.append("admin.host must not be empty") }
+        return AdminSettings(host: host, port: port, keys: Set(keys))
+    }
+
+    /// Parses one task definition (the keys of an entry of `tasks`, as YAML or JSON) for `secagg admin task create`.
+    ///
+    /// - Throws: ``CoordinatorConfigurationError`` listing every problem.
+    static func parseTask(_ text: String) throws -> (TaskConfiguration, Document.Task) {
+        let entry: Document.Task
+        do {
+            entry = try YAMLDecoder().decode(Document.Task.self, from: text)
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw CoordinatorConfigurationError(problems: ["missing key '\(path(context.codingPath + [key]))'"])
+        } catch let DecodingError.typeMismatch(_, context) {
+            throw CoordinatorConfigurationError(problems: ["wrong type at '\(path(context.codingPath))': \(context.debugDescription)"])
+        } catch {
+            throw CoordinatorConfigurationError(problems: ["not a valid task definition: \(error)"])
+        }
+        var problems: [String] = []
+        let task = task(from: entry, prefix: "task '\(entry.name)'", problems: &problems)
+        guard problems.isEmpty, let task else { throw CoordinatorConfigurationError(problems: problems) }
+        return (task, entry)
+    }
+
+    /// The configuration-file form of a task (what `secagg admin task show` prints and the store keeps).
+    static func definition(of task: TaskConfiguration) -> Document.Task {
+        func seconds(_ duration: Duration) -> Double { duration.seconds }
+        var graph = "auto"
+        var degree: Int?
+        switch task.graph {
+        case .automatic: graph = "auto"
+        case .complete: graph = "complete"
+        case let .harary(value):
+            graph = "harary"
+            degree = value
+        }
+        return Document.Task(
+            name: task.name, dimension: task.dimension, bits: task.bits, maxInput: task.maximumInput, graph: graph,
+            degree: degree, threshold: task.threshold, minClients: task.minimumClients, maxClients: task.maximumClients,
+            minSurvivors: task.minimumSurvivors, mode: task.mode == .active ? "active" : "honest",
+            dropoutRate: task.dropoutRate, corruptRate: task.corruptRate, gatherSeconds: seconds(task.gatherWindow),
+            rounds: task.rounds,
+            timeouts: Document.Timeouts(
+                advertise: seconds(task.timeouts.advertiseKeys), share: seconds(task.timeouts.shareKeys),
+                masked: seconds(task.timeouts.maskedInputCollection),
+                consistency: seconds(task.timeouts.consistencyCheck), unmask: seconds(task.timeouts.unmasking)),
+            privacy: task.privacy.map { privacy in
+                Document.Privacy(
+                    noise: privacy.placement == .central ? "central" : "distributed",
+                    epsilonPerRound: privacy.epsilonPerRound, sigma: privacy.sigma, delta: privacy.delta,
+                    clip: privacy.l2Sensitivity, budgetEpsilon: privacy.budgetEpsilon)
+            })
+    }
+
+    /// A task definition as canonical JSON (sorted keys).
+    static func json(_ definition: Document.Task) -> String {
+        CoordinatorStore.json(definition)
+    }
+
+    /// The task an entry of `tasks` describes; nil (with the problems appended) if it cannot be built. Problems
+    /// found by ``TaskConfiguration/problems()`` are appended but the task is still returned.
+    static func task(from entry: Document.Task, prefix: String, problems: inout [String]) -> TaskConfiguration? {
+        let graph: TaskConfiguration.Graph
+        switch entry.graph ?? "auto" {
+        case "auto": graph = .automatic
+        case "complete": graph = .complete
+        case "harary":
+            guard let degree = entry.degree else {
+                problems.append("\(prefix): graph harary needs a degree")
+                return nil
+            }
+            graph = .harary(degree: degree)
+        case let other:
+            problems.append("\(prefix): graph must be auto, complete or harary, not '\(other)'")
+            return nil
+        }
+        let mode: RoundMode
+        switch entry.mode ?? "honest" {
+        case "honest": mode = .honestButCurious
+        case "active": mode = .active
+        case let other:
+            problems.append("\(prefix): mode must be honest or active, not '\(other)'")
+            return nil
+        }
+        var timeouts = PhaseTimeouts()
+        func seconds(_ value: Double?, _ key: String, _ apply: (Duration) -> Void) {
+            guard let value else { return }
+            if value > 0 { apply(.milliseconds(Int64(value * 1000))) } else { problems.append("\(prefix): timeouts.\(key) must be positive") }
+        }
+        seconds(entry.timeouts?.advertise, "advertise") { timeouts.advertiseKeys = $0 }
+        seconds(entry.timeouts?.share, "share") { timeouts.shareKeys = $0 }
+        seconds(entry.timeouts?.masked, "masked") { timeouts.maskedInputCollection = $0 }
+        seconds(entry.timeouts?.consistency, "consistency") { timeouts.consistencyCheck = $0 }
+        seconds(entry.timeouts?.unmask, "unmask") { timeouts.unmasking = $0 }
+        var privacy: TaskPrivacy?
+        if let entry = entry.privacy {
+            switch entry.noise ?? "distributed" {
+            case "distributed", "central":
+                privacy = TaskPrivacy(
+                    placement: entry.noise == "central" ? .central : .distributed,
+                    epsilonPerRound: entry.epsilonPerRound, sigma: entry.sigma, delta: entry.delta ?? 1e-6,
+                    l2Sensitivity: entry.clip, budgetEpsilon: entry.budgetEpsilon)
+            case let other:
+                problems.append("\(prefix): privacy.noise must be distributed or central, not '\(other)'")
+                return nil
+            }
+        }
+        let task = TaskConfiguration(
+            name: entry.name, dimension: entry.dimension, bits: entry.bits ?? 32, maximumInput: entry.maxInput,
+            graph: graph, threshold: entry.threshold, minimumClients: entry.minClients,
+            maximumClients: entry.maxClients, minimumSurvivors: entry.minSurvivors, mode: mode,
+            dropoutRate: entry.dropoutRate ?? 0.1, corruptRate: entry.corruptRate ?? 0.05, timeouts: timeouts,
+            gatherWindow: .milliseconds(Int64((entry.gatherSeconds ?? 2) * 1000)), rounds: entry.rounds,
+            privacy: privacy)
+        problems += task.problems()
+        return task
     }
 
     private static func path(_ keys: [any CodingKey]) -> String {

@@ -28,6 +28,10 @@ public struct CoordinatorSettings: Sendable {
     public var inboundBudgetBytes: Int
     /// Who is told about rounds, releases, budget decisions and authentication failures (store, audit, metrics).
     public var observers: [any CoordinatorObserver]
+    /// The SQLite store (`store.path` in deploy/secaggd.example.yaml); nil keeps the record in memory only (tests, embedding).
+    public var storePath: String?
+    /// The admin listener (`secagg admin`); nil: off.
+    public var admin: AdminSettings?
 
     public init(
         host: String = "127.0.0.1", port: Int = 7461, identity: Ed25519.SigningKey,
@@ -55,15 +59,24 @@ public struct CoordinatorSettings: Sendable {
 /// are told), closes every connection and returns.
 public final class CoordinatorService: Service, Sendable {
     public let settings: CoordinatorSettings
-    private let logger: Logger
-    private let schedulers: [String: TaskScheduler]
+    let logger: Logger
+    /// The durable record: clients, tasks, rounds, results, privacy ledgers.
+    public let store: CoordinatorStore
+    let schedulers: TaskRegistry
     private let listening = Mutex<ListeningState>(.pending([]))
     private let connections = Atomic<Int>(0)
     /// Bytes of received messages waiting for their round, across all connections.
     private let inboundBudget: ByteBudget
-    private let events: ObserverList
+    let events: ObserverList
+    let results: ResultWriter?
+    /// The admin listener's bound port (0 until it listens, or without one).
+    let adminBound = Atomic<Int>(0)
 
-    /// - Throws: ``CoordinatorConfigurationError`` if a task is invalid or two tasks share a name.
+    /// Opens the store (marking the rounds a crash interrupted as aborted and settling their ledger entries),
+    /// seeds it with the configuration's clients and tasks, and prepares each task's scheduler.
+    ///
+    /// - Throws: ``CoordinatorConfigurationError`` if a task is invalid or two tasks share a name, or if the store
+    ///   cannot be opened.
     public init(settings: CoordinatorSettings, logger: Logger) throws {
         var problems = settings.tasks.flatMap { $0.problems() }
         let names = settings.tasks.map(\.name)
@@ -73,13 +86,14 @@ public final class CoordinatorService: Service, Sendable {
         self.settings = settings
         self.logger = logger
         inboundBudget = ByteBudget(limit: settings.inboundBudgetBytes)
-        events = ObserverList(observers: settings.observers)
-        let writer = settings.resultsDirectory.map { ResultWriter(directory: $0) }
-        var schedulers: [String: TaskScheduler] = [:]
-        for task in settings.tasks {
-            schedulers[task.name] = try TaskScheduler(task: task, results: writer, events: events, logger: logger)
+        let store = try Self.openStore(settings: settings, logger: logger)
+        self.store = store
+        events = ObserverList(observers: [StoreObserver(store: store, logger: logger)] + settings.observers)
+        results = settings.resultsDirectory.map { ResultWriter(directory: $0) }
+        schedulers = TaskRegistry()
+        for task in try Self.storedTasks(settings: settings, store: store, logger: logger) {
+            schedulers.add(try TaskScheduler(task: task, store: store, results: results, events: events, logger: logger))
         }
-        self.schedulers = schedulers
     }
 
     /// The port the service listens on, once it does.
@@ -134,13 +148,23 @@ public final class CoordinatorService: Service, Sendable {
             throw error
         }
         let bound = server.channel.localAddress?.port ?? settings.port
+        let admin: AdminListener?
+        do {
+            admin = try await startAdminListener()
+        } catch let error as CoordinatorStartError {
+            try? await server.channel.close()
+            publish(.failure(error))
+            throw error
+        }
+        defer { admin?.stop() }
+        adminBound.store(admin?.port ?? 0, ordering: .sequentiallyConsistent)
         publish(.success(bound))
         logger.info("listening", metadata: [
             "address": "\(settings.host):\(bound)", "identity": "\(settings.identity.verifyingKey)",
-            "tasks": "\(settings.tasks.map(\.name))", "enrolled": "\(settings.enrolled.count)",
+            "tasks": "\(schedulers.names)", "enrolled": "\(store.activeClientCount)",
         ])
 
-        let schedulerTasks = schedulers.values.map { scheduler in Task { await scheduler.run() } }
+        let schedulerTasks = schedulers.startAll()
         // When every task has run its configured rounds, stop accepting; the connections still flush their outcomes.
         let bounded = settings.tasks.allSatisfy { $0.rounds != nil }
         let completion = Task {
@@ -173,8 +197,7 @@ public final class CoordinatorService: Service, Sendable {
             }
             // No new connections. Stop the schedulers: a round in flight aborts with `cancelled` and its clients are
             // told; waiting clients are disconnected. The connection tasks then end once they have flushed.
-            for task in schedulerTasks { task.cancel() }
-            for task in schedulerTasks { await task.value }
+            for task in schedulers.stopAll() { await task.value }
         }
         logger.info("stopped")
     }
@@ -184,13 +207,13 @@ public final class CoordinatorService: Service, Sendable {
         let remote = channel.channel.remoteAddress.map { "\($0)" } ?? "unknown"
         var logger = self.logger
         logger[metadataKey: "remote"] = "\(remote)"
-        let enrolled = settings.enrolled
+        let store = self.store
         do {
             try await SecureTransport.serve(
                 channel, identity: settings.identity, limits: settings.limits,
-                authorize: { enrolled[$0] == nil ? "identity \($0) is not enrolled" : nil }
+                authorize: { store.label(of: $0) == nil ? "identity \($0) is not enrolled" : nil }
             ) { session, receiver in
-                logger[metadataKey: "client"] = "\(enrolled[session.peer] ?? "?") \(session.peer)"
+                logger[metadataKey: "client"] = "\(store.label(of: session.peer) ?? "?") \(session.peer)"
                 guard let bytes = try await receiver.receive(within: settings.limits.idleTimeout) else { return }
                 let join: JoinRequest
                 do {

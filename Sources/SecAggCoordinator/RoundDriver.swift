@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import SecAggCrypto
 import SecAggMath
@@ -31,6 +32,16 @@ public struct RoundRecord: Sendable {
 typealias PrivacyAdmission = @Sendable (_ roundID: RoundID, _ minimumSurvivors: Int, _ clients: Int) async
     -> Result<NoiseParameters, AbortReason>
 
+/// What must be on disk before the round driver tells the clients: a phase before its requests go out, the result
+/// before the outcome (the store, through ``TaskRecorder``). A failing call makes the driver abort the round
+/// instead of telling the clients anything the record does not have.
+protocol RoundJournal: Sendable {
+    /// Records that `phase` opened with `participants` clients; called before the phase's requests are sent.
+    func phaseStarted(roundID: RoundID, phase: RoundPhase, participants: Int) throws
+    /// Commits a completed round's released sum; called before the outcome is sent.
+    func releasing(_ record: RoundRecord) throws
+}
+
 /// Drives one round: the real ``CoordinatorStateMachine`` fed with the participants' messages, their
 /// disconnections and the clock; it owns the phase deadlines and closes a phase when everyone expected has
 /// answered or the deadline passes.
@@ -43,16 +54,23 @@ struct RoundDriver {
 
     let admitPrivacy: PrivacyAdmission?
     let observers: ObserverList
+    /// Where phases and the result are recorded before the clients are told.
+    let journal: (any RoundJournal)?
+    /// Where the round's live progress is published (admin `round watch`).
+    let monitor: RoundMonitor?
 
     init(
         task: TaskConfiguration, participants: [Participant], logger: Logger, observers: ObserverList = ObserverList(observers: []),
-        admitPrivacy: PrivacyAdmission? = nil
+        admitPrivacy: PrivacyAdmission? = nil, journal: (any RoundJournal)? = nil,
+        monitor: RoundMonitor? = nil
     ) {
         self.task = task
         self.participants = participants
         self.logger = logger
         self.observers = observers
         self.admitPrivacy = admitPrivacy
+        self.journal = journal
+        self.monitor = monitor
         origin = clock.now
     }
 
@@ -138,16 +156,22 @@ struct RoundDriver {
         }
         defer { ticker.cancel() }
 
+        // Record first, then tell: phase openings, drops and the result reach the journal and the observers before
+        // the messages that let clients act on them, so after a crash the record is never behind the clients.
         func perform(_ actions: [CoordinatorAction]) {
+            var failure: String?
             for action in actions {
                 switch action {
-                case let .send(message, recipients):
-                    let bytes = message.encoded
-                    record.bytesSent += bytes.count * recipients.count
-                    for recipient in recipients {
-                        participants[Int(recipient) - 1].send(bytes)
-                    }
+                case .send:
+                    continue
                 case let .phaseStarted(phase, participantCount, _):
+                    do {
+                        try journal?.phaseStarted(roundID: roundID, phase: phase, participants: participantCount)
+                    } catch {
+                        logger.error("could not record the phase; aborting the round", metadata: ["error": "\(error)"])
+                        failure = "the coordinator could not record the round's progress"
+                        continue
+                    }
                     if let currentPhase { record.phaseSeconds[currentPhase] = (clock.now - phaseStart).seconds }
                     currentPhase = phase
                     phaseStart = clock.now
@@ -168,13 +192,53 @@ struct RoundDriver {
                     record.sum = result.sum.values
                     record.survivors = result.survivors
                     record.phaseCounts = result.phaseCounts
+                    record.survivorIdentities = result.survivors.map { "\(participants[Int($0) - 1].identity)" }
                     finished = true
+                    do {
+                        try journal?.releasing(record)
+                    } catch {
+                        logger.error("could not store the result; withholding it", metadata: ["error": "\(error)"])
+                        record.sum = nil
+                        record.abortReason = AbortReason(.cancelled, "the coordinator could not store the result")
+                        record.abortPhase = currentPhase
+                        failure = "the coordinator could not store the result"
+                    }
                 case let .aborted(reason):
                     record.abortReason = reason
                     record.abortPhase = currentPhase
                     finished = true
                 }
             }
+            if let failure {
+                if let reason = record.abortReason, machine.isFinished {
+                    // Completed but not stored: the clients are told it aborted.
+                    notifyAbort(roundID: roundID, reason: reason)
+                } else {
+                    perform(machine.abort(AbortReason(.cancelled, failure)))
+                }
+                return
+            }
+            for case let .send(message, recipients) in actions {
+                let bytes = message.encoded
+                record.bytesSent += bytes.count * recipients.count
+                for recipient in recipients {
+                    participants[Int(recipient) - 1].send(bytes)
+                }
+            }
+        }
+
+        // The live view for `round watch`: refreshed when a phase opens, else at most every 100 ms (the ticker's
+        // period), so a round with thousands of messages per phase does not recompute its progress for each one.
+        let startedAt = Date()
+        var published: (phase: RoundPhase?, at: ContinuousClock.Instant)?
+        func publishProgress() {
+            guard let monitor else { return }
+            let instant = clock.now
+            if let published, published.phase == currentPhase, instant - published.at < .milliseconds(100) { return }
+            published = (currentPhase, instant)
+            monitor.update(RoundMonitor.Snapshot(
+                roundID: roundID, startedAt: startedAt, participants: count, progress: machine.progress,
+                droppedPerPhase: record.droppedPerPhase))
         }
 
         do {
@@ -184,6 +248,7 @@ struct RoundDriver {
             finished = true
         }
 
+        publishProgress()
         var iterator = events.makeAsyncIterator()
         while !finished {
             if Task.isCancelled {
@@ -213,7 +278,9 @@ struct RoundDriver {
             if !finished, let progress = machine.progress, progress.isComplete {
                 perform(machine.advance(now: now))
             }
+            publishProgress()
         }
+        monitor?.clear()
         if let currentPhase { record.phaseSeconds[currentPhase] = (clock.now - phaseStart).seconds }
         record.wallSeconds = (clock.now - start).seconds
         record.survivorIdentities = record.survivors.map { "\(participants[Int($0) - 1].identity)" }

@@ -12,8 +12,12 @@ import SecAggWire
 actor TaskScheduler {
     let task: TaskConfiguration
     private let logger: Logger
-    private let results: ResultWriter?
+    private let recorder: TaskRecorder
     private let events: ObserverList
+    /// The round in flight, for `secagg admin round watch`.
+    nonisolated let monitor = RoundMonitor()
+    /// An operator asked for a round with whoever waits (at least `minimumClients`), without the gather window.
+    private var roundRequested = false
     private var waiting: [Participant] = []
     private var waitingIdentities: Set<Ed25519.VerifyingKey> = []
     private var activeIdentities: Set<Ed25519.VerifyingKey> = []
@@ -22,33 +26,23 @@ actor TaskScheduler {
     private(set) var completedRounds = 0
     /// Every round's record, newest last (kept for tests and status; bounded).
     private(set) var history: [RoundRecord] = []
-    /// The task's privacy ledger (nil without DP), persisted next to the results after every change.
-    private(set) var budget: PrivacyBudget?
+    /// The task's privacy ledger (nil without DP), as committed to the store.
+    var budget: PrivacyBudget? { recorder.budget }
 
-    /// - Throws: ``CoordinatorConfigurationError`` if the task's saved ledger cannot be read or the budget is invalid.
-    init(task: TaskConfiguration, results: ResultWriter?, events: ObserverList, logger: Logger) throws {
+    /// - Throws: ``CoordinatorConfigurationError`` if the task's stored ledger cannot be read or the budget is
+    ///   invalid.
+    init(task: TaskConfiguration, store: CoordinatorStore, results: ResultWriter?, events: ObserverList, logger: Logger) throws {
         self.task = task
-        self.results = results
         self.events = events
         var logger = logger
         logger[metadataKey: "task"] = "\(task.name)"
         self.logger = logger
-        if let privacy = task.privacy {
-            if let saved = try results?.loadLedger(task: task.name) {
-                budget = saved
-            } else {
-                do {
-                    budget = try PrivacyBudget(epsilon: privacy.budgetEpsilon, delta: privacy.delta)
-                } catch {
-                    throw CoordinatorConfigurationError(problems: ["task '\(task.name)': \(error)"])
-                }
-            }
-        }
+        recorder = try TaskRecorder(task: task, store: store, export: results, logger: logger)
     }
 
     /// Charges the budget for a release by this cohort before the round starts, or refuses the round.
     func admit(roundID: RoundID, minimumSurvivors: Int, clients: Int) -> Result<NoiseParameters, AbortReason> {
-        guard let privacy = task.privacy, var ledger = budget else { return .success(.none) }
+        guard let privacy = task.privacy, budget != nil else { return .success(.none) }
         let calibration: PrivacyCalibration
         let variance: Rational
         do {
@@ -59,18 +53,21 @@ actor TaskScheduler {
         } catch {
             return .failure(AbortReason(.parametersRejected, "cannot calibrate the noise: \(error)"))
         }
+        let charged: (entry: BudgetEntry, ledger: PrivacyBudget)?
         do {
-            try ledger.charge(roundID: "\(roundID)", calibration: calibration, clip: privacy.l2Sensitivity, bits: task.bits)
+            charged = try recorder.charge(
+                roundID: roundID, calibration: calibration, clip: privacy.l2Sensitivity, bits: task.bits)
+        } catch let error as StoreError {
+            logger.error("round refused: the privacy charge could not be stored", metadata: ["error": "\(error)"])
+            return .failure(AbortReason(.cancelled, "the coordinator could not record the privacy charge"))
         } catch {
             logger.warning("round refused: privacy budget", metadata: ["reason": "\(error)"])
             events.emit(.budgetRefused(task: task.name, roundID: roundID, reason: "\(error)"))
             return .failure(AbortReason(.budgetExhausted, "\(error)"))
         }
-        budget = ledger
-        persistLedger()
-        if let entry = ledger.entry(roundID: "\(roundID)") {
-            events.emit(.privacyCharged(task: task.name, roundID: roundID, entry: entry, ledger: ledger))
-        }
+        guard let (entry, ledger) = charged else { return .success(.none) }
+        recorder.exportLedger()
+        events.emit(.privacyCharged(task: task.name, roundID: roundID, entry: entry, ledger: ledger))
         logger.info("privacy charged", metadata: [
             "epsilon": "\(calibration.epsilonPerRelease)", "rho": "\(calibration.rhoPerRelease)",
             "sigma": "\(calibration.sigma)", "spent_epsilon": "\(ledger.epsilonSpent)",
@@ -78,36 +75,6 @@ actor TaskScheduler {
         let fraction = NoiseVariance(numerator: variance.numerator, denominator: variance.denominator)
         return .success(privacy.placement == .central
             ? .central(variance: fraction) : .distributed(localVariance: fraction))
-    }
-
-    /// Settles the ledger entry of a finished round: a release keeps its charge; an abort is refunded unless noisy
-    /// inputs may have reached the coordinator (distributed noise, aborted in or after masked-input collection).
-    private func settle(_ record: RoundRecord) {
-        guard var ledger = budget, ledger.entry(roundID: "\(record.roundID)") != nil else { return }
-        do {
-            if let reason = record.abortReason {
-                let phase = record.abortPhase?.rawValue ?? RoundPhase.advertiseKeys.rawValue
-                try ledger.recordAbort(
-                    roundID: "\(record.roundID)",
-                    noisedInputsSent: phase >= RoundPhase.maskedInputCollection.rawValue, reason: reason.description)
-            } else {
-                try ledger.recordRelease(roundID: "\(record.roundID)", survivors: record.survivors.count)
-            }
-            budget = ledger
-            persistLedger()
-            events.emit(.privacySettled(task: task.name, roundID: record.roundID, ledger: ledger))
-        } catch {
-            logger.error("could not settle the privacy ledger", metadata: ["error": "\(error)"])
-        }
-    }
-
-    private func persistLedger() {
-        guard let budget, let results else { return }
-        do {
-            try results.saveLedger(budget, task: task.name)
-        } catch {
-            logger.error("could not save the privacy ledger", metadata: ["error": "\(error)"])
-        }
     }
 
     /// Adds a joined client to the queue; false if that identity is already queued or in a round.
@@ -134,6 +101,18 @@ actor TaskScheduler {
     /// Number of clients waiting for a round.
     var waitingCount: Int { waiting.count }
 
+    /// Starts a round with the clients waiting now, without waiting for the gather window (admin `round start`).
+    ///
+    /// - Returns: nil if the round will start, else why not.
+    func requestRound() -> String? {
+        guard waiting.count >= task.minimumClients else {
+            return "only \(waiting.count) client(s) wait for task '\(task.name)'; a round needs at least \(task.minimumClients)"
+        }
+        roundRequested = true
+        wake()
+        return nil
+    }
+
     /// Runs rounds until cancelled or until the configured number of rounds is reached.
     func run() async {
         defer { releaseWaiting() }
@@ -147,18 +126,16 @@ actor TaskScheduler {
                 }
             }
             let record = await RoundDriver(
-                task: task, participants: cohort, logger: logger, observers: events, admitPrivacy: admission
+                task: task, participants: cohort, logger: logger, observers: events, admitPrivacy: admission,
+                journal: recorder, monitor: monitor
             ).run()
-            settle(record)
+            if let ledger = recorder.finish(record) {
+                events.emit(.privacySettled(task: task.name, roundID: record.roundID, ledger: ledger))
+            }
             for participant in cohort { activeIdentities.remove(participant.identity) }
             completedRounds += 1
             history.append(record)
             if history.count > 100 { history.removeFirst(history.count - 100) }
-            do {
-                try results?.write(record)
-            } catch {
-                logger.error("could not write the round result", metadata: ["error": "\(error)"])
-            }
             events.emit(.roundFinished(record))
         }
     }
@@ -175,6 +152,7 @@ actor TaskScheduler {
     private func nextCohort() async -> [Participant]? {
         while !Task.isCancelled {
             let ready = waiting.count >= task.maximumClients
+                || (roundRequested && waiting.count >= task.minimumClients)
                 || (waiting.count >= task.minimumClients
                     && (firstWaitStart.map { ContinuousClock.now - $0 >= task.gatherWindow } ?? false))
             if ready {
@@ -185,6 +163,7 @@ actor TaskScheduler {
                     activeIdentities.insert(participant.identity)
                 }
                 firstWaitStart = waiting.isEmpty ? nil : ContinuousClock.now
+                roundRequested = false
                 return cohort
             }
             await sleepUntilChange()

@@ -8,7 +8,7 @@ struct SecAggCommand: AsyncParsableCommand {
         abstract: "Secure aggregation (SecAgg / SecAgg+): take part in rounds, manage identities, simulate and measure.",
         subcommands: [
             SimulateCommand.self, ParticipateCommand.self, KeygenCommand.self, KeyCommand.self, DPCommand.self,
-            BenchCommand.self, AuditCommand.self, VectorsCommand.self,
+            BenchCommand.self, AdminCommand.self, AuditCommand.self, VectorsCommand.self,
         ]
     )
 }

@@ -131,6 +131,9 @@ struct SecAggDaemon: AsyncParsableCommand {
         print("  listen: \(settings.host):\(settings.port)")
         print("  coordinator key: \(settings.identity.verifyingKey)")
         print("  results: \(settings.resultsDirectory?.path ?? "(not written)")")
+        print("  store: \(settings.storePath ?? "in memory")")
+        print("  admin listener: "
+              + (settings.admin.map { "\($0.host):\($0.port) for \($0.keys.count) admin key(s)" } ?? "off (no admin section)"))
         if let path = daemon.auditPath {
             if let contents = FileManager.default.contents(atPath: path) {
                 let verification = AuditChain.verify(Array(contents))

@@ -183,22 +183,23 @@ final class TestWorld: Sendable {
         try? FileManager.default.removeItem(at: folder)
     }
 
-    func writeConfiguration(task: String) throws {
+    func writeConfiguration(task: String, extra: String = "") throws {
         let text = """
             listen: {host: 127.0.0.1, port: 0}
             identity: coordinator.key
             enrollment: {file: enrolled.txt}
             results_directory: results
+            \(extra)
             tasks:
             \(task)
             """
         try text.write(to: folder.appendingPathComponent("secaggd.yaml"), atomically: true, encoding: .utf8)
     }
 
-    func startDaemon() throws -> DaemonProcess {
+    func startDaemon(arguments: [String] = []) throws -> DaemonProcess {
         let process = Process()
         process.executableURL = binaries.appendingPathComponent("secaggd")
-        process.arguments = ["--config", folder.appendingPathComponent("secaggd.yaml").path]
+        process.arguments = ["--config", folder.appendingPathComponent("secaggd.yaml").path] + arguments
         let log = folder.appendingPathComponent("secaggd-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)

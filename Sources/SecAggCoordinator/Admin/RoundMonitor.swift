@@ -1,0 +1,31 @@
+import Foundation
+import SecAggProtocol
+import SecAggWire
+import Synchronization
+
+/// The live progress of a task's round in flight, for `secagg admin round watch`: updated by the round driver
+/// after every input, read by the admin listener.
+final class RoundMonitor: Sendable {
+    /// What a round looks like at one moment.
+    struct Snapshot: Sendable, Hashable {
+        var roundID: RoundID
+        var startedAt: Date
+        var participants: Int
+        /// The open phase and its counts (nil before the first phase opens).
+        var progress: PhaseProgress?
+        var droppedPerPhase: [RoundPhase: Int]
+    }
+
+    private let state = Mutex<Snapshot?>(nil)
+
+    /// The round in flight, if any.
+    var current: Snapshot? { state.withLock { $0 } }
+
+    func update(_ snapshot: Snapshot) {
+        state.withLock { $0 = snapshot }
+    }
+
+    func clear() {
+        state.withLock { $0 = nil }
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+import Logging
+import SecAggPrivacy
+import SecAggProtocol
+import SecAggWire
+import Synchronization
+
+/// One task's durable record: its privacy ledger (the store is the source of truth; the JSON file in the results
+/// directory is an export), the release committed before clients are told, each round's final row, and the
+/// optional JSON result files.
+///
+/// Every ledger change is committed to the store first and applied in memory only once committed, so the ledger
+/// in memory never runs ahead of the one on disk.
+final class TaskRecorder: RoundJournal {
+    let task: TaskConfiguration
+    let store: CoordinatorStore
+    let export: ResultWriter?
+    private let logger: Logger
+    private let ledger: Mutex<PrivacyBudget?>
+
+    /// Loads the task's ledger from the store; on the first start with a store, imports `privacy-ledger.json` from
+    /// the results directory if there is one, else opens a fresh budget.
+    ///
+    /// - Throws: ``CoordinatorConfigurationError`` if the ledger cannot be read or the budget is invalid.
+    init(task: TaskConfiguration, store: CoordinatorStore, export: ResultWriter?, logger: Logger) throws {
+        self.task = task
+        self.store = store
+        self.export = export
+        self.logger = logger
+        var budget: PrivacyBudget?
+        if let privacy = task.privacy {
+            do {
+                if let stored = try store.ledger(task: task.name) {
+                    budget = stored
+                } else if let saved = try export?.loadLedger(task: task.name) {
+                    budget = saved
+                    try store.saveLedger(saved, task: task.name)
+                    logger.notice("imported the privacy ledger file into the store", metadata: [
+                        "entries": "\(saved.entries.count)",
+                    ])
+                } else {
+                    let fresh = try PrivacyBudget(epsilon: privacy.budgetEpsilon, delta: privacy.delta)
+                    try store.saveLedger(fresh, task: task.name)
+                    budget = fresh
+                }
+            } catch let error as CoordinatorConfigurationError {
+                throw error
+            } catch {
+                throw CoordinatorConfigurationError(problems: ["task '\(task.name)': \(error)"])
+            }
+        }
+        ledger = Mutex(budget)
+    }
+
+    /// The task's ledger as committed (nil without DP).
+    var budget: PrivacyBudget? { ledger.withLock { $0 } }
+
+    /// Charges a round and commits the charge (with the round's row) before it returns.
+    ///
+    /// - Returns: the entry and the ledger after the charge.
+    /// - Throws: `AccountingError` if the round does not fit (nothing recorded); ``StoreError`` if the commit
+    ///   failed (nothing recorded; the round must not start).
+    func charge(roundID: RoundID, calibration: PrivacyCalibration, clip: Double, bits: Int) throws
+        -> (entry: BudgetEntry, ledger: PrivacyBudget)?
+    {
+        try ledger.withLock { current -> (entry: BudgetEntry, ledger: PrivacyBudget)? in
+            guard var next = current else { return nil }
+            let entry = try next.charge(roundID: "\(roundID)", calibration: calibration, clip: clip, bits: bits)
+            try store.commitCharge(next, task: task.name, roundID: roundID)
+            current = next
+            return (entry, next)
+        }
+    }
+
+    /// Commits that a phase opened, before its requests are sent: after a crash, recovery knows whether masked
+    /// inputs may have been sent.
+    ///
+    /// - Throws: ``StoreError``; the round must then abort.
+    func phaseStarted(roundID: RoundID, phase: RoundPhase, participants: Int) throws {
+        try store.recordPhase(task: task.name, roundID: roundID, phase: phase, participants: participants)
+    }
+
+    /// Commits a completed round's released sum, with its ledger release, before the clients are told.
+    ///
+    /// - Throws: ``StoreError`` or `AccountingError`; the result must then be withheld.
+    func releasing(_ record: RoundRecord) throws {
+        guard let sum = record.sum else { return }
+        let noise: String
+        switch record.parameters.noise {
+        case .none: noise = "none"
+        case .central: noise = "central"
+        case .distributed: noise = "distributed"
+        }
+        try ledger.withLock { current in
+            var next = current
+            if var settled = next, settled.entry(roundID: "\(record.roundID)")?.status == .charged {
+                try settled.recordRelease(roundID: "\(record.roundID)", survivors: record.survivors.count)
+                next = settled
+            }
+            try store.commitRelease(
+                task: task.name, roundID: record.roundID, sum: sum, survivorIdentities: record.survivorIdentities,
+                noise: noise, ledger: next == current ? nil : next)
+            current = next
+        }
+    }
+
+    /// Records a finished round: settles its ledger entry if still charged (an abort: refunded unless noised
+    /// inputs may have reached the coordinator), commits its final row, then writes the export files.
+    ///
+    /// - Returns: the ledger after settling, if this round had a ledger entry.
+    func finish(_ record: RoundRecord) -> PrivacyBudget? {
+        let roundID = "\(record.roundID)"
+        let settled: PrivacyBudget? = ledger.withLock { current in
+            guard let before = current, before.entry(roundID: roundID) != nil else {
+                commit(record, ledger: nil)
+                return nil
+            }
+            var next = before
+            if next.entry(roundID: roundID)?.status == .charged {
+                do {
+                    if let reason = record.abortReason {
+                        let phase = record.abortPhase?.rawValue ?? RoundPhase.advertiseKeys.rawValue
+                        try next.recordAbort(
+                            roundID: roundID, noisedInputsSent: phase >= RoundPhase.maskedInputCollection.rawValue,
+                            reason: reason.description)
+                    } else {
+                        try next.recordRelease(roundID: roundID, survivors: record.survivors.count)
+                    }
+                } catch {
+                    logger.error("could not settle the privacy ledger", metadata: ["error": "\(error)"])
+                }
+            }
+            if commit(record, ledger: next == before ? nil : next) { current = next }
+            return current
+        }
+        if let export {
+            do {
+                try export.write(record)
+                if let settled { try export.saveLedger(settled, task: task.name) }
+            } catch {
+                logger.error("could not write the round's export files", metadata: ["error": "\(error)"])
+            }
+        }
+        return settled
+    }
+
+    /// Also exports the ledger right after a charge (the JSON file mirrors the store).
+    func exportLedger() {
+        guard let export, let budget else { return }
+        do {
+            try export.saveLedger(budget, task: task.name)
+        } catch {
+            logger.error("could not export the privacy ledger", metadata: ["error": "\(error)"])
+        }
+    }
+
+    @discardableResult
+    private func commit(_ record: RoundRecord, ledger: PrivacyBudget?) -> Bool {
+        do {
+            try store.commitFinish(RoundSummary(record), ledger: ledger)
+            return true
+        } catch {
+            // The round stays "running" in the store; the next start marks it aborted and settles its entry.
+            logger.error("could not store the round's record", metadata: ["error": "\(error)"])
+            return false
+        }
+    }
+}

@@ -1,0 +1,162 @@
+/// The admin channel's messages (protocol/ADMIN.md): `secagg admin` sends one ``AdminRequest`` at a time over a
+/// Noise XX session with the daemon's admin listener and reads one ``AdminResponse``.
+///
+/// Envelope: `uint16 admin_version (= 1) ‖ uint8 type ‖ body`, canonical like the round messages: no optional
+/// fields, no trailing bytes, every length bounded.
+
+/// The admin protocol's version (independent of the round protocol's).
+public let adminProtocolVersion: UInt16 = 1
+
+/// Most bytes of a task definition (YAML or JSON) in ``AdminRequest/createTask(definition:)``.
+public let maximumTaskDefinitionBytes = 65_535
+
+/// Most bytes of an ``AdminResponse`` body (a released sum of a million entries as JSON fits).
+public let maximumAdminResponseBytes = 64 << 20
+
+/// What an operator asks the daemon.
+public enum AdminRequest: Sendable, Hashable {
+    /// Enroll a client public key (32 bytes) with a label (1...255 UTF-8 bytes). Type 0x01.
+    case enroll(publicKey: [UInt8], label: String)
+    /// Revoke a client public key. Type 0x02.
+    case revoke(publicKey: [UInt8])
+    /// Every client the store knows. Type 0x03.
+    case listClients
+    /// Create a task from its definition (the keys of one `tasks` entry of the configuration file). Type 0x04.
+    case createTask(definition: String)
+    /// Every task. Type 0x05.
+    case listTasks
+    /// One task's definition and state. Type 0x06.
+    case showTask(name: String)
+    /// Start a round of `task` now with the clients waiting (at least its minimum). Type 0x07.
+    case startRound(task: String)
+    /// The progress of `task`'s round in flight (or its latest round). Type 0x08.
+    case watchRound(task: String)
+    /// The latest rounds of `task` (every task if empty), newest first, at most `limit`. Type 0x09.
+    case listRounds(task: String, limit: UInt32)
+    /// A round's released result. Type 0x0A.
+    case showResult(roundID: RoundID)
+    /// A task's privacy ledger. Type 0x0B.
+    case showBudget(task: String)
+}
+
+/// The daemon's answer: a status and a UTF-8 body — a JSON document (sorted keys) when ``Status/ok``, one
+/// explanatory sentence otherwise.
+public struct AdminResponse: Sendable, Hashable {
+    public enum Status: UInt8, Sendable, Hashable {
+        case ok = 0
+        /// The request was understood but could not be carried out (e.g. too few clients for a round).
+        case failed = 1
+        /// The task, client or round named does not exist.
+        case notFound = 2
+        /// The request is malformed or its arguments invalid.
+        case invalid = 3
+    }
+
+    public var status: Status
+    public var body: String
+
+    public init(status: Status, body: String) {
+        self.status = status
+        self.body = body
+    }
+}
+
+extension AdminRequest: WireEncodable, WireDecodable {
+    private var type: UInt8 {
+        switch self {
+        case .enroll: return 0x01
+        case .revoke: return 0x02
+        case .listClients: return 0x03
+        case .createTask: return 0x04
+        case .listTasks: return 0x05
+        case .showTask: return 0x06
+        case .startRound: return 0x07
+        case .watchRound: return 0x08
+        case .listRounds: return 0x09
+        case .showResult: return 0x0A
+        case .showBudget: return 0x0B
+        }
+    }
+
+    public func encode(into writer: inout WireWriter) {
+        writer.write(adminProtocolVersion)
+        writer.write(type)
+        switch self {
+        case let .enroll(key, label):
+            writer.writeFixed(key)
+            writer.writeOpaque(Array(label.utf8), prefixBytes: 1)
+        case let .revoke(key):
+            writer.writeFixed(key)
+        case .listClients, .listTasks:
+            break
+        case let .createTask(definition):
+            writer.writeOpaque(Array(definition.utf8), prefixBytes: 2)
+        case let .showTask(name), let .startRound(name), let .watchRound(name), let .showBudget(name):
+            writer.writeOpaque(Array(name.utf8), prefixBytes: 1)
+        case let .listRounds(task, limit):
+            writer.writeOpaque(Array(task.utf8), prefixBytes: 1)
+            writer.write(limit)
+        case let .showResult(roundID):
+            roundID.encode(into: &writer)
+        }
+    }
+
+    public init(from reader: inout WireReader) throws(WireError) {
+        let version = try reader.readUInt16()
+        guard version == adminProtocolVersion else { throw .unsupportedVersion(version) }
+        let type = try reader.readUInt8()
+        switch type {
+        case 0x01:
+            let key = try reader.readFixed(32)
+            let label = try readText(&reader, prefixBytes: 1, maximum: 255, field: "label")
+            guard !label.isEmpty else { throw .invalidValue(field: "label", reason: "empty") }
+            self = .enroll(publicKey: key, label: label)
+        case 0x02: self = .revoke(publicKey: try reader.readFixed(32))
+        case 0x03: self = .listClients
+        case 0x04:
+            self = .createTask(definition: try readText(
+                &reader, prefixBytes: 2, maximum: maximumTaskDefinitionBytes, field: "definition"))
+        case 0x05: self = .listTasks
+        case 0x06: self = .showTask(name: try readName(&reader))
+        case 0x07: self = .startRound(task: try readName(&reader))
+        case 0x08: self = .watchRound(task: try readName(&reader))
+        case 0x09:
+            let task = try readText(&reader, prefixBytes: 1, maximum: WireLimits.maximumTaskNameBytes, field: "task")
+            self = .listRounds(task: task, limit: try reader.readUInt32())
+        case 0x0A: self = .showResult(roundID: try RoundID(from: &reader))
+        case 0x0B: self = .showBudget(task: try readName(&reader))
+        default: throw .unknownMessageType(type)
+        }
+    }
+}
+
+extension AdminResponse: WireEncodable, WireDecodable {
+    public func encode(into writer: inout WireWriter) {
+        writer.write(adminProtocolVersion)
+        writer.write(status.rawValue)
+        writer.writeOpaque(Array(body.utf8), prefixBytes: 4)
+    }
+
+    public init(from reader: inout WireReader) throws(WireError) {
+        let version = try reader.readUInt16()
+        guard version == adminProtocolVersion else { throw .unsupportedVersion(version) }
+        let code = try reader.readUInt8()
+        guard let status = Status(rawValue: code) else {
+            throw .invalidValue(field: "status", reason: "unknown status \(code)")
+        }
+        self.status = status
+        body = try readText(&reader, prefixBytes: 4, maximum: maximumAdminResponseBytes, field: "body")
+    }
+}
+
+private func readName(_ reader: inout WireReader) throws(WireError) -> String {
+    let name = try readText(&reader, prefixBytes: 1, maximum: WireLimits.maximumTaskNameBytes, field: "task")
+    guard !name.isEmpty else { throw .invalidValue(field: "task", reason: "empty") }
+    return name
+}
+
+private func readText(_ reader: inout WireReader, prefixBytes: Int, maximum: Int, field: String) throws(WireError) -> String {
+    let bytes = try reader.readOpaque(prefixBytes: prefixBytes, maximum: maximum, field: field)
+    guard let text = String(validating: bytes, as: UTF8.self) else { throw .invalidValue(field: field, reason: "not UTF-8") }
+    return text
+}

@@ -1,0 +1,357 @@
+import ArgumentParser
+import Foundation
+import SecAggCrypto
+import SecAggTransport
+import SecAggWire
+
+/// `secagg admin`: operate a running `secaggd` over its admin listener (protocol/ADMIN.md) — a Noise XX session
+/// authenticated with an admin key the daemon lists in `admin.keys`.
+struct AdminCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "admin",
+        abstract: "Operate a running secaggd: clients, tasks, rounds, results and budgets.",
+        discussion: """
+            Every subcommand takes --identity (the admin key file from `secagg keygen`), --coordinator-key (the \
+            daemon's public key) and --daemon (the admin listener, 127.0.0.1:7462 by default). Answers are JSON; \
+            `round watch` prints progress lines and `result export` can write CSV.
+            """,
+        subcommands: [
+            Enroll.self, Revoke.self, List.self, TaskCommands.self, RoundCommands.self, ResultCommands.self,
+            BudgetCommands.self,
+        ])
+
+    struct Enroll: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Enroll a client public key; it may connect at once.")
+        @OptionGroup var connection: AdminConnection
+        @Argument(help: "The client's public key (64 hex digits, from `secagg keygen`).") var key: String
+        @Option(help: "A label for logs and listings.") var label: String
+
+        func run() async throws {
+            guard (1...255).contains(label.utf8.count) else { throw ValidationError("--label must be 1...255 bytes") }
+            let key = try clientKey(key)
+            try await connection.print(.enroll(publicKey: key.rawRepresentation, label: label))
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a client public key; it can no longer connect.")
+        @OptionGroup var connection: AdminConnection
+        @Argument(help: "The client's public key (64 hex digits).") var key: String
+
+        func run() async throws {
+            try await connection.print(.revoke(publicKey: try clientKey(key).rawRepresentation))
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List what the daemon knows.", subcommands: [Clients.self])
+
+        struct Clients: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Every enrolled or revoked client.")
+            @OptionGroup var connection: AdminConnection
+
+            func run() async throws { try await connection.print(.listClients) }
+        }
+    }
+
+    struct TaskCommands: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "task", abstract: "Create and inspect tasks.", subcommands: [Create.self, TaskList.self, Show.self])
+
+        struct Create: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Create a task from a file holding one task's keys (as under `tasks:` in secaggd.yaml).")
+            @OptionGroup var connection: AdminConnection
+            @Argument(help: "The task definition file (YAML or JSON), or - for standard input.") var file: String
+
+            func run() async throws {
+                let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: file)
+                guard let data, let text = String(data: data, encoding: .utf8) else {
+                    throw CommandFailure("cannot read \(file)")
+                }
+                guard text.utf8.count <= maximumTaskDefinitionBytes else {
+                    throw CommandFailure("\(file) is over \(maximumTaskDefinitionBytes) bytes")
+                }
+                try await connection.print(.createTask(definition: text))
+            }
+        }
+
+        struct TaskList: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(commandName: "list", abstract: "Every task, with who waits.")
+            @OptionGroup var connection: AdminConnection
+
+            func run() async throws { try await connection.print(.listTasks) }
+        }
+
+        struct Show: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "One task's definition and state.")
+            @OptionGroup var connection: AdminConnection
+            @Argument(help: "The task name.") var name: String
+
+            func run() async throws { try await connection.print(.showTask(name: try taskName(name))) }
+        }
+    }
+
+    struct RoundCommands: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "round", abstract: "Start, watch and list rounds.", subcommands: [Start.self, Watch.self, RoundList.self])
+
+        struct Start: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Start a round of a task now with the clients waiting (at least its min_clients).")
+            @OptionGroup var connection: AdminConnection
+            @Argument(help: "The task name.") var task: String
+
+            func run() async throws { try await connection.print(.startRound(task: try taskName(task))) }
+        }
+
+        struct Watch: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Follow a task's round in flight: per phase, expected, received and dropped clients.",
+                discussion: """
+                    Prints a line whenever the progress changes; ends when the round ends (at once if none runs, or \
+                    with --once).
+                    """)
+            @OptionGroup var connection: AdminConnection
+            @Argument(help: "The task name.") var task: String
+            @Option(help: "Seconds between polls.") var interval: Double = 0.5
+            @Flag(help: "Print the current state once and exit.") var once = false
+
+            func run() async throws {
+                let name = try taskName(task)
+                try await connection.session { exchange in
+                    var last = ""
+                    while true {
+                        let object = try decodeObject(try await exchange(.watchRound(task: name)))
+                        let line = progressLine(object)
+                        if line != last { Swift.print(line) }
+                        last = line
+                        let running = object["state"] as? String == "running"
+                        if !running || once { return }
+                        try await Task.sleep(for: .milliseconds(Int64(max(0.05, interval) * 1000)))
+                    }
+                }
+            }
+        }
+
+        struct RoundList: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(commandName: "list", abstract: "The latest rounds, newest first.")
+            @OptionGroup var connection: AdminConnection
+            @Option(help: "Only this task's rounds.") var task: String?
+            @Option(help: "At most this many.") var limit: UInt32 = 20
+
+            func run() async throws {
+                if let task, task.utf8.count > WireLimits.maximumTaskNameBytes { throw ValidationError("--task is too long") }
+                try await connection.print(.listRounds(task: task ?? "", limit: limit))
+            }
+        }
+    }
+
+    struct ResultCommands: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "result", abstract: "Read released results.", subcommands: [Show.self, Export.self])
+
+        struct Show: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "A round's released (noised, if DP) sum and survivors.")
+            @OptionGroup var connection: AdminConnection
+            @Argument(help: "The round identifier (32 hex digits).") var round: String
+
+            func run() async throws { try await connection.print(.showResult(roundID: try roundID(round))) }
+        }
+
+        struct Export: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Write a round's released sum as JSON or CSV.")
+            enum Format: String, ExpressibleByArgument { case json, csv }
+            @OptionGroup var connection: AdminConnection
+            @Argument(help: "The round identifier (32 hex digits).") var round: String
+            @Option(help: "json or csv (index,value per line).") var format: Format = .json
+            @Option(help: "Output file (default: standard output).") var out: String?
+
+            func run() async throws {
+                let body = try await connection.call(.showResult(roundID: try roundID(round)))
+                let text: String
+                switch format {
+                case .json:
+                    text = body + "\n"
+                case .csv:
+                    let object = try decodeObject(body)
+                    let sum = (object["sum"] as? [NSNumber] ?? []).map(\.uint64Value)
+                    text = "index,value\n" + sum.enumerated().map { "\($0.offset),\($0.element)\n" }.joined()
+                }
+                if let out {
+                    do {
+                        try text.write(toFile: out, atomically: true, encoding: .utf8)
+                    } catch {
+                        throw CommandFailure("cannot write \(out): \(error.localizedDescription)")
+                    }
+                } else {
+                    Swift.print(text, terminator: "")
+                }
+            }
+        }
+    }
+
+    struct BudgetCommands: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "budget", abstract: "Privacy budgets.", subcommands: [Show.self])
+
+        struct Show: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "A task's privacy ledger: spent, remaining, every release.")
+            @OptionGroup var connection: AdminConnection
+            @Argument(help: "The task name.") var task: String
+
+            func run() async throws { try await connection.print(.showBudget(task: try taskName(task))) }
+        }
+    }
+}
+
+/// How `secagg admin` reaches the daemon.
+struct AdminConnection: ParsableArguments {
+    @Option(help: "The daemon's admin listener as HOST:PORT.") var daemon: String = "127.0.0.1:7462"
+    @Option(help: "The admin identity file (its public key must be in the daemon's admin.keys).") var identity: String
+    @Option(name: .customLong("coordinator-key"), help: "The daemon's public key (64 hex digits).") var coordinatorKey: String
+    @Option(help: "Seconds to wait for the daemon (connection, handshake, each answer).") var timeout: Double = 10
+
+    /// Sends one request and prints the answer.
+    func print(_ request: AdminRequest) async throws {
+        Swift.print(try await call(request))
+    }
+
+    /// Sends one request; returns the body of a successful answer.
+    ///
+    /// - Throws: ``CommandFailure`` explaining an unreachable daemon, a refused key or a refused request.
+    func call(_ request: AdminRequest) async throws -> String {
+        try await session { exchange in try await exchange(request) }
+    }
+
+    /// Opens one authenticated session and runs `body` with a request → answer function.
+    func session<Result: Sendable>(
+        _ body: (_ exchange: (AdminRequest) async throws -> String) async throws -> Result
+    ) async throws -> Result {
+        let parts = daemon.split(separator: ":")
+        guard parts.count >= 2, let last = parts.last, let port = Int(last) else {
+            throw ValidationError("--daemon must be HOST:PORT")
+        }
+        let host = parts.dropLast().joined(separator: ":")
+        let pinned: Ed25519.VerifyingKey
+        let key: Ed25519.SigningKey
+        do {
+            pinned = try IdentityFile.publicKey(fromHex: coordinatorKey)
+            key = try IdentityFile.load(from: identity)
+        } catch let error as IdentityFileError {
+            throw CommandFailure(error.description)
+        }
+        var limits = TransportLimits()
+        limits.maximumMessageBytes = maximumAdminResponseBytes
+        limits.idleTimeout = .milliseconds(Int64(max(1, timeout) * 1000))
+        limits.handshakeTimeout = limits.idleTimeout
+        let channel: FrameChannel
+        do {
+            channel = try await SecureTransport.connect(
+                host: host, port: port, limits: limits, timeout: .milliseconds(Int64(max(1, timeout) * 1000)))
+        } catch {
+            throw CommandFailure("""
+                cannot reach the secaggd admin listener at \(daemon): \(error). Is secaggd running, with an `admin` \
+                section (and this address) in its configuration?
+                """)
+        }
+        var answered = false
+        do {
+            return try await SecureTransport.initiate(channel, identity: key, expectedPeer: pinned, limits: limits) { session, receiver in
+                try await body { request in
+                    try await session.send(request.encoded)
+                    guard let bytes = try await receiver.receive(within: limits.idleTimeout) else {
+                        throw TransportError.connectionClosed
+                    }
+                    answered = true
+                    let response: AdminResponse
+                    do {
+                        response = try AdminResponse(decoding: bytes)
+                    } catch {
+                        throw CommandFailure("the daemon's answer is malformed: \(error)")
+                    }
+                    guard response.status == .ok else {
+                        throw CommandFailure("the daemon refused: \(response.body)")
+                    }
+                    return response.body
+                }
+            }
+        } catch let error as TransportError {
+            switch error {
+            case .peerRejected:
+                throw CommandFailure("the daemon at \(daemon) is not the coordinator --coordinator-key names (\(error))")
+            case .connectionClosed, .truncatedFrame, .handshakeFailed:
+                if answered { throw CommandFailure("admin connection to \(daemon) failed: \(error)") }
+                throw refused(key.verifyingKey, error)
+            default:
+                throw CommandFailure("admin connection to \(daemon) failed: \(error)")
+            }
+        } catch let error as CommandFailure {
+            throw error
+        } catch {
+            // The daemon closes the connection right after refusing the key; the first write may see it closed.
+            if answered { throw CommandFailure("admin connection to \(daemon) failed: \(error)") }
+            throw refused(key.verifyingKey, error)
+        }
+    }
+
+    private func refused(_ key: Ed25519.VerifyingKey, _ error: any Error) -> CommandFailure {
+        CommandFailure("""
+            the daemon closed the connection (\(error)): the admin key \(key) is not in its admin.keys (or \
+            --daemon is not its admin listener)
+            """)
+    }
+}
+
+private func clientKey(_ text: String) throws -> Ed25519.VerifyingKey {
+    do {
+        return try IdentityFile.publicKey(fromHex: text)
+    } catch {
+        throw ValidationError("not a public key: \(error)")
+    }
+}
+
+private func taskName(_ name: String) throws -> String {
+    guard (1...WireLimits.maximumTaskNameBytes).contains(name.utf8.count) else {
+        throw ValidationError("task names are 1...\(WireLimits.maximumTaskNameBytes) bytes")
+    }
+    return name
+}
+
+private func roundID(_ text: String) throws -> RoundID {
+    guard let bytes = bytes(fromHex: text), let id = RoundID(bytes: bytes) else {
+        throw ValidationError("a round identifier is 32 hex digits")
+    }
+    return id
+}
+
+private func decodeObject(_ body: String) throws -> [String: Any] {
+    guard let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] else {
+        throw CommandFailure("the daemon's answer is not a JSON object")
+    }
+    return object
+}
+
+/// One line of `round watch`: the open phase's counts and the drops so far, or how the round ended.
+private func progressLine(_ object: [String: Any]) -> String {
+    let round = object["round_id"] as? String ?? "-"
+    let dropped = (object["dropped_per_phase"] as? [String: Any] ?? [:])
+        .sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+    let drops = dropped.isEmpty ? "none" : dropped
+    switch object["state"] as? String {
+    case "running":
+        guard let phase = object["phase"] as? String else { return "round \(round): starting" }
+        return "round \(round): phase \(phase): expected \(object["expected"] ?? 0), received \(object["received"] ?? 0), "
+            + "required \(object["required"] ?? 0); dropped: \(drops)"
+    case "idle":
+        return "task \(object["task"] ?? "?"): no round yet; \(object["waiting"] ?? 0) client(s) waiting"
+    case let state?:
+        var line = "round \(round): \(state)"
+        if let survivors = object["survivors"] as? Int { line += ", \(survivors) survivors" }
+        if let reason = object["abort_reason"] as? String { line += ": \(reason)" }
+        return line + "; dropped: \(drops)"
+    case nil:
+        return "round \(round): unknown state"
+    }
+}
