@@ -59,7 +59,7 @@ struct DaemonConfigurationTests {
             "SECAGGD_LISTEN_PORT": "7100", "SECAGGD_LISTEN_HOST": "0.0.0.0", "SECAGGD_METRICS_ENABLED": "yes",
             "SECAGGD_METRICS_HOST": "0.0.0.0", "SECAGGD_METRICS_PORT": "9100", "SECAGGD_AUDIT_PATH": "/tmp/audit.log",
             "SECAGGD_MAX_CONNECTIONS": "10", "SECAGGD_IDLE_TIMEOUT_SECONDS": "2.5", "HOME": "/root",
-            "SECAGGD_STORE_PATH": "/var/lib/secagg/secaggd.sqlite",
+            "SECAGGD_STORE_PATH": folder.appendingPathComponent("elsewhere.sqlite").path,
         ])
         #expect(configuration.coordinator.port == 7100)
         #expect(configuration.coordinator.host == "0.0.0.0")
@@ -69,6 +69,7 @@ struct DaemonConfigurationTests {
         #expect(configuration.auditPath == "/tmp/audit.log")
         #expect(configuration.appliedOverrides.contains("SECAGGD_LISTEN_PORT -> listen.port"))
         #expect(configuration.appliedOverrides.contains("SECAGGD_STORE_PATH -> store.path"))
+        #expect(configuration.coordinator.storePath == folder.appendingPathComponent("elsewhere.sqlite").path)
     }
 
     @Test("bad values, unknown variables and conflicts are all reported, each naming what to fix")
