@@ -228,10 +228,6 @@ public struct SecureReceiver {
     private let channel: any Channel
     private var failure: (any Error)?
 
-    /// Bytes reserved up front for a message: larger messages grow as their fragments arrive, so a peer cannot
-    /// make the receiver allocate the whole announced size with one small frame.
-    static let initialReservation = 1 << 20
-
     /// Wraps the frame iterator that the handshake used; `channel` is closed when a receive fails or times out.
     public init(
         frames: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator, session: SecureSession, channel: any Channel
@@ -280,33 +276,18 @@ public struct SecureReceiver {
 
     private mutating func receiveMessage(budget: ByteBudget? = nil) async throws -> [UInt8]? {
         guard let first = try await nextFrame() else { return nil }
-        var plaintext = try session.open(first)
-        guard plaintext.count >= 4 else {
-            throw TransportError.malformedMessage(reason: "first fragment shorter than its length field")
-        }
-        let announced = plaintext.prefix(4).reduce(0) { $0 << 8 | Int($1) }
-        let maximum = session.limits.maximumMessageBytes
-        guard announced <= maximum else { throw TransportError.messageTooLarge(announced: announced, maximum: maximum) }
-        if let budget { await budget.reserve(announced) }
+        var assembly = try MessageAssembler(
+            firstFragment: try session.open(first), maximumMessageBytes: session.limits.maximumMessageBytes)
+        if let budget { await budget.reserve(assembly.announcedLength) }
         do {
-            plaintext.removeFirst(4)
-            var message = plaintext
-            guard message.count <= announced else {
-                throw TransportError.malformedMessage(reason: "fragment longer than the announced message")
-            }
-            message.reserveCapacity(min(announced, Self.initialReservation))
-            while message.count < announced {
+            while !assembly.isComplete {
                 guard let next = try await nextFrame() else { throw TransportError.connectionClosed }
-                let chunk = try session.open(next)
-                guard !chunk.isEmpty, message.count + chunk.count <= announced else {
-                    throw TransportError.malformedMessage(reason: "fragments do not add up to the announced length")
-                }
-                message += chunk
+                try assembly.append(try session.open(next))
             }
-            return message
+            return assembly.message
         } catch {
             // The message never reaches the caller, so its reservation is returned here.
-            if let budget { await budget.release(announced) }
+            if let budget { await budget.release(assembly.announcedLength) }
             throw error
         }
     }
