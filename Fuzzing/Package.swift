@@ -35,6 +35,13 @@ let package = Package(
                 .product(name: "SecAggCrypto", package: secagg),
             ]),
         .executableTarget(
+            name: "FuzzClient",
+            dependencies: [
+                .product(name: "SecAggProtocol", package: secagg),
+                .product(name: "SecAggCrypto", package: secagg),
+                .product(name: "SecAggWire", package: secagg),
+            ]),
+        .executableTarget(
             name: "FuzzConfiguration",
             dependencies: [.product(name: "SecAggCoordinator", package: secagg)]),
     ],

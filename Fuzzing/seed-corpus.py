@@ -4,6 +4,7 @@
 FuzzWire: every encoded message in protocol/vectors (any hex string under a key that names an encoding),
   once per plausible type selector. FuzzFraming: the same messages as a framed byte stream (u32 length, cut into
   2-byte-length frames). FuzzNoise: the handshake and transport messages of the Noise vectors the tests replay.
+FuzzClient: the coordinator-to-client messages of the vectors.
 FuzzConfiguration: every YAML file under deploy/ and the test configurations.
 """
 import hashlib
@@ -61,14 +62,17 @@ def main():
     for message in sorted(messages):
         if count >= MAX_SEEDS:
             break
-        for selector in range(12):
+        for selector in range(14):
             write("FuzzWire", bytes([selector]) + message)
         write("FuzzFraming", bytes([15]) + framed(message))
+        if message[0] in range(0x01, 0x07):
+            write("FuzzClient", len(message).to_bytes(2, "big") + message)
         count += 1
     # Always something to start from, even without vectors.
-    for selector in range(12):
+    for selector in range(14):
         write("FuzzWire", bytes([selector, 1, 0, 0, 0, 0, 0, 0, 0]))
     write("FuzzFraming", bytes([0]) + framed(b"\x01\x02\x03"))
+    write("FuzzClient", b"\x00\x01\x01")
 
     for path in sorted((ROOT / "Tests" / "SecAggNoiseTests" / "Vectors").glob("*.json")):
         for vector in json.loads(path.read_text()).get("vectors", []):
