@@ -42,7 +42,7 @@ struct ScriptedCoordinatorTests {
     func replayedRound(relabelled: Bool) async throws {
         let old = try await ScriptedCoordinator.run(mode: .active) { round in
             try await round.honest()
-            return try round.sharedKeysRequest()
+            return try round.shareKeysRequestSent()
         }
         let oldRequest = old.script
         let run = try await ScriptedCoordinator.run(mode: .active) { round in
@@ -251,7 +251,9 @@ enum ScriptedCoordinator {
     static let clientKeys: [ParticipantIndex: Ed25519.SigningKey] = Dictionary(
         uniqueKeysWithValues: (1...5).map { (ParticipantIndex($0), key("client-\($0)")) })
     static let authorityKey = key("authority")
-    static let limits = TransportLimits(handshakeTimeout: .seconds(5), idleTimeout: .seconds(20))
+    /// Generous: the suite runs beside the others on a loaded machine, and a client whose handshake timed out
+    /// would only turn into a failed join.
+    static let limits = TransportLimits(handshakeTimeout: .seconds(30), idleTimeout: .seconds(60))
 
     static func key(_ name: String) -> Ed25519.SigningKey {
         var random = SeededRandom(seed: 7, stream: "scripted-\(name)")
@@ -312,6 +314,8 @@ enum ScriptedCoordinator {
         case joined(Ed25519.VerifyingKey, SecureSession)
         case message(Ed25519.VerifyingKey, [UInt8])
         case closed(Ed25519.VerifyingKey)
+        /// A client's `participate` returned (posted by the test, not by a connection).
+        case clientFinished(ParticipantIndex)
     }
 
     private enum TaskResult: Sendable {
@@ -362,7 +366,9 @@ enum ScriptedCoordinator {
             while outcomes.count < clientKeys.count || scripted == nil, let next = try await group.next() {
                 switch next {
                 case .listener: break
-                case let .client(index, outcome): outcomes[index] = outcome
+                case let .client(index, outcome):
+                    outcomes[index] = outcome
+                    sink.yield(.clientFinished(index))
                 case let .script(value, transcript): scripted = (try #require(value as? T), transcript)
                 }
             }
@@ -401,6 +407,7 @@ struct ScriptedRound {
     private var events: AsyncStream<ScriptedCoordinator.LinkEvent>.Iterator
     private var sessions: [ParticipantIndex: SecureSession] = [:]
     private var closed: Set<ParticipantIndex> = []
+    private var finished: Set<ParticipantIndex> = []
     private var consumed: [ParticipantIndex: Int] = [:]
     private var sentShareKeysRequest: ShareKeysRequest?
     private let indexOf: [Ed25519.VerifyingKey: ParticipantIndex]
@@ -425,19 +432,26 @@ struct ScriptedRound {
 
     var everyone: [ParticipantIndex] { Array(1...parameters.invitedCount) }
 
+    /// Waits until every client has joined; fails if one gave up first (so the test fails instead of hanging).
     mutating func waitForJoins() async throws {
-        while sessions.count < everyone.count { try await pump() }
+        while sessions.count < everyone.count {
+            if let quitter = finished.first(where: { sessions[$0] == nil }) {
+                throw ScriptError(description: "client \(quitter) finished without joining")
+            }
+            try await pump()
+        }
     }
 
     /// Takes one event off the connections.
     private mutating func pump() async throws {
-        guard let event = await events.next() else { throw TransportError.connectionClosed }
+        guard let event = await events.next() else { throw ScriptError(description: "the event stream ended") }
         switch event {
         case let .joined(peer, session): sessions[indexOf[peer]!] = session
         case let .message(peer, bytes):
             let index = indexOf[peer]!
             transcript.messages[index, default: []].append(try ClientMessage(decoding: bytes))
         case let .closed(peer): closed.insert(indexOf[peer]!)
+        case let .clientFinished(index): finished.insert(index)
         }
     }
 
@@ -479,7 +493,7 @@ struct ScriptedRound {
     }
 
     /// The ShareKeysRequest this round sent.
-    func sharedKeysRequest() throws -> ShareKeysRequest {
+    func shareKeysRequestSent() throws -> ShareKeysRequest {
         try #require(sentShareKeysRequest)
     }
 
@@ -504,7 +518,12 @@ struct ScriptedRound {
             if machine.isFinished { return }
             actions = []
             for (sender, answer) in try await answers(from: awaited).sorted(by: { $0.key < $1.key }) {
-                actions += (try? machine.handle(answer, from: sender, now: now)) ?? []
+                // As the real driver does: a client whose message the machine refuses is dropped.
+                do {
+                    actions += try machine.handle(answer, from: sender, now: now)
+                } catch {
+                    actions += machine.participantDisconnected(sender, now: now)
+                }
             }
             actions += machine.advance(now: now)
         }
@@ -529,6 +548,11 @@ func ownersRevealedTwice(_ shares: [RevealedShare]) -> [ParticipantIndex] {
     var kinds: [ParticipantIndex: Set<ShareKind>] = [:]
     for share in shares { kinds[share.owner, default: []].insert(share.kind) }
     return kinds.filter { $0.value.count > 1 }.keys.sorted()
+}
+
+/// Why a scripted round could not go on (a harness failure, not a finding).
+struct ScriptError: Error, CustomStringConvertible {
+    let description: String
 }
 
 extension Array where Element == ConsistencySignature {
