@@ -4,6 +4,7 @@ import NIOCore
 import SecAggClient
 import SecAggCoordinator
 import SecAggCrypto
+import SecAggPrivacy
 import SecAggProtocol
 import SecAggSimulation
 import SecAggTransport
@@ -43,11 +44,13 @@ struct BadInputTests {
     /// Unbounded (`rounds: nil`) so the service runs until the test stops it after every client has its
     /// outcome: a bounded service stops itself as soon as its last round ends and may cut off clients whose
     /// outcome is still being flushed (see ``boundedServiceFlushesOutcomes()``).
-    static func task(clients: Int, rounds: Int? = nil) -> TaskConfiguration {
+    static func task(
+        clients: Int, rounds: Int? = nil, bits: Int = 32, mode: RoundMode = .honestButCurious, privacy: TaskPrivacy? = nil
+    ) -> TaskConfiguration {
         TaskConfiguration(
-            name: "sum", dimension: dimension, bits: 32, maximumInput: 1000, graph: .harary(degree: 4), threshold: 3,
-            minimumClients: clients, maximumClients: clients, timeouts: .uniform(.seconds(8)),
-            gatherWindow: .milliseconds(100), rounds: rounds)
+            name: "sum", dimension: dimension, bits: bits, maximumInput: 1000, graph: .harary(degree: 4), threshold: 3,
+            minimumClients: clients, maximumClients: clients, mode: mode, timeouts: .uniform(.seconds(8)),
+            gatherWindow: .milliseconds(100), rounds: rounds, privacy: privacy)
     }
 
     /// A second task that never gathers enough clients to start (for joins that must stay queued).
@@ -57,7 +60,7 @@ struct BadInputTests {
 
     /// Runs a coordinator service (the honest clients and the intruder enrolled) while `body` runs, then stops it.
     static func withService<T: Sendable>(
-        tasks: [TaskConfiguration], maximumConnections: Int = 4096,
+        tasks: [TaskConfiguration], maximumConnections: Int = 4096, limits: TransportLimits = limits,
         _ body: @Sendable (CoordinatorService, Int, LogStore) async throws -> T
     ) async throws -> T {
         var enrolled: [Ed25519.VerifyingKey: String] = [:]
@@ -99,7 +102,8 @@ struct BadInputTests {
     /// except those in `excluding`, and returns the round's survivors.
     @discardableResult
     static func honestRound(
-        port: Int, service: CoordinatorService, alongside intruderRun: (@Sendable () async throws -> IntruderReport)? = nil
+        port: Int, service: CoordinatorService, exact: Bool = true, intruderCounted: Bool = false,
+        alongside intruderRun: (@Sendable () async throws -> IntruderReport)? = nil
     ) async throws -> (record: RoundRecord, intruder: IntruderReport?) {
         let (receipts, report) = try await withThrowingTaskGroup(of: (ParticipationReceipt?, IntruderReport?).self) { group in
             if let intruderRun {
@@ -124,8 +128,9 @@ struct BadInputTests {
             return (receipts, report)
         }
         #expect(receipts.count == honestCount)
+        let survivorCount = honestCount + (intruderCounted ? 1 : 0)
         for receipt in receipts {
-            #expect(receipt.outcome == .completed(survivorCount: UInt32(honestCount)))
+            #expect(receipt.outcome == .completed(survivorCount: UInt32(survivorCount)))
         }
         // The scheduler files the record just after the outcomes go out; give it a moment.
         var history = await service.history(of: "sum")
@@ -136,10 +141,14 @@ struct BadInputTests {
         #expect(history.count == 1)
         let record = try #require(history.first)
         #expect(record.abortReason == nil)
-        #expect(record.sum == expectedHonestSum, "the released sum must be exactly the honest inputs' sum")
-        #expect(record.survivors.count == honestCount)
+        // An intruder dropped only after its masked input arrived (in the consistency check) is in U3: its input
+        // counts, as the protocol says (SPEC 1.1: the sum is over U3).
+        let expected = intruderCounted
+            ? zip(expectedHonestSum, input(999)).map { $0 + $1 } : expectedHonestSum
+        if exact { #expect(record.sum == expected, "the released sum must be exactly the survivors' inputs' sum") }
+        #expect(record.survivors.count == survivorCount)
         let honestKeys = Set(honest.map { "\($0.verifyingKey)" })
-        #expect(Set(record.survivorIdentities) == honestKeys)
+        #expect(Set(record.survivorIdentities).subtracting(["\(intruder.verifyingKey)"]) == honestKeys)
         return (record, report)
     }
 
@@ -275,14 +284,16 @@ struct BadInputTests {
     @Test("(e)-(h) a violating participant is dropped and the round sums the honest survivors exactly",
           arguments: Misbehaviour.allCases)
     func violationMidRound(_ misbehaviour: Misbehaviour) async throws {
-        try await Self.withService(tasks: [Self.task(clients: Self.honestCount + 1)]) { service, port, logs in
-            let (record, reportOrNil) = try await Self.honestRound(port: port, service: service) {
+        let task = Self.task(clients: Self.honestCount + 1, bits: misbehaviour.bits, mode: misbehaviour.mode)
+        try await Self.withService(tasks: [task]) { service, port, logs in
+            let counted = misbehaviour == .forgedConsistencySignature
+            let (record, reportOrNil) = try await Self.honestRound(port: port, service: service, intruderCounted: counted) {
                 try await Self.misbehave(misbehaviour, port: port)
             }
             let report = try #require(reportOrNil)
             let index = try #require(report.index, "the intruder was never invited")
             #expect(report.violated, "the intruder never got to misbehave")
-            #expect(!record.survivors.contains(index))
+            #expect(record.survivors.contains(index) == counted)
             #expect(!report.sawCompletion, "a dropped participant must not be told its input was counted")
             #expect(!report.endedByTimeout, "the coordinator must close the connection, not leave it idle")
             let violation = await Self.waitForLog(logs) {
@@ -291,6 +302,34 @@ struct BadInputTests {
             }
             let reason = violation?.metadata["reason"] ?? ""
             #expect(misbehaviour.loggedReasons.contains { reason.contains($0) }, "logged reason: \(reason)")
+        }
+    }
+
+    // Proves that in a task with distributed differential-privacy noise a violating participant is dropped just the
+    // same, the round releases the honest survivors' sum plus noise (within 10 σ of the exact sum in every entry),
+    // and the privacy ledger is charged exactly once, for the one released round.
+    @Test("a violating participant in a noisy task: the honest sum is released noised and charged once")
+    func violationInNoisyTask() async throws {
+        let privacy = TaskPrivacy(
+            placement: .distributed, epsilonPerRound: 1, delta: 1e-6, l2Sensitivity: 1000 * Double(Self.dimension).squareRoot(),
+            budgetEpsilon: 10)
+        let task = Self.task(clients: Self.honestCount + 1, privacy: privacy)
+        try await Self.withService(tasks: [task]) { service, port, _ in
+            let (record, reportOrNil) = try await Self.honestRound(port: port, service: service, exact: false) {
+                try await Self.misbehave(.shortMaskedVector, port: port)
+            }
+            let report = try #require(reportOrNil)
+            #expect(report.violated && !report.sawCompletion)
+            let ledger = try #require(await service.privacyLedger(of: "sum"))
+            #expect(ledger.entries.count == 1)
+            let entry = try #require(ledger.entries.first)
+            #expect(entry.status == .released)
+            let released = try #require(record.sum)
+            let errors = zip(released, Self.expectedHonestSum).map { pair in
+                Double(pair.0 >= 1 << 31 ? Int64(pair.0) - (1 << 32) : Int64(pair.0)) - Double(pair.1)
+            }
+            #expect(errors.contains { $0 != 0 }, "the release carries no noise")
+            #expect(errors.allSatisfy { abs($0) < 10 * entry.sigma }, "noise beyond 10 σ = \(10 * entry.sigma): \(errors)")
         }
     }
 
@@ -306,6 +345,20 @@ struct BadInputTests {
         case shortMaskedVector
         /// (h) Its masked vector has one lane too many.
         case longMaskedVector
+        /// A lane of its masked vector is 2^32 − 1 in a round of 24-bit lanes (outside the modulus).
+        case laneOutsideModulus
+        /// Its AdvertiseKeys signature has a flipped bit.
+        case forgedAdvertisement
+        /// One of its encrypted shares is a byte short.
+        case tamperedShare
+        /// Its consistency signature has a flipped bit (active mode).
+        case forgedConsistencySignature
+
+        /// The round's lane width: 24 bits where a lane must be able to exceed it, else 32.
+        var bits: Int { self == .laneOutsideModulus ? 24 : 32 }
+
+        /// The round's mode: active where the misbehaviour is in the consistency check.
+        var mode: RoundMode { self == .forgedConsistencySignature ? .active : .honestButCurious }
 
         /// What the logged reason contains (one of).
         var loggedReasons: [String] {
@@ -314,7 +367,10 @@ struct BadInputTests {
             // If the intruder's first copy completed the phase, the second arrives in the next phase.
             case .duplicateAdvertisement: return ["duplicate message", "unexpected advertiseKeys"]
             case .truncatedShareKeys: return ["malformed message"]
-            case .shortMaskedVector, .longMaskedVector: return ["invalid masked vector"]
+            case .shortMaskedVector, .longMaskedVector, .laneOutsideModulus: return ["invalid masked vector"]
+            case .forgedAdvertisement: return ["bad advertisement signature"]
+            case .tamperedShare: return ["invalid share"]
+            case .forgedConsistencySignature: return ["bad consistency signature"]
             }
         }
 
@@ -325,6 +381,10 @@ struct BadInputTests {
             case .truncatedShareKeys: return "(g) truncated ShareKeys"
             case .shortMaskedVector: return "(h) masked vector one lane short"
             case .longMaskedVector: return "(h) masked vector one lane long"
+            case .laneOutsideModulus: return "masked vector lane outside the modulus"
+            case .forgedAdvertisement: return "forged AdvertiseKeys signature"
+            case .tamperedShare: return "encrypted share a byte short"
+            case .forgedConsistencySignature: return "forged consistency signature"
             }
         }
     }
@@ -391,6 +451,22 @@ struct BadInputTests {
                         masked.vector += [0, 0, 0, 0]
                         try await session.send(ClientMessage.maskedInput(masked).encoded)
                         report.violated = true
+                    case (.laneOutsideModulus, .maskedInput(var masked)):
+                        masked.vector.replaceSubrange(0..<4, with: [0xff, 0xff, 0xff, 0xff])
+                        try await session.send(ClientMessage.maskedInput(masked).encoded)
+                        report.violated = true
+                    case (.forgedAdvertisement, .advertiseKeys(var advertisement)):
+                        advertisement.signature[7] ^= 1
+                        try await session.send(ClientMessage.advertiseKeys(advertisement).encoded)
+                        report.violated = true
+                    case (.tamperedShare, .shareKeys(var shares)):
+                        shares.shares[0].ciphertext.removeLast()
+                        try await session.send(ClientMessage.shareKeys(shares).encoded)
+                        report.violated = true
+                    case (.forgedConsistencySignature, .consistencyResponse(var response)):
+                        response.signature[7] ^= 1
+                        try await session.send(ClientMessage.consistencyResponse(response).encoded)
+                        report.violated = true
                     default:
                         try await session.send(outgoing.encoded)
                     }
@@ -453,6 +529,76 @@ struct BadInputTests {
             }
             #expect(accepted, "a freed slot must accept a new connection")
             try await second.executeThenClose { _, _ in }
+        }
+    }
+
+    // MARK: Floods of bytes and connections
+
+    // Proves a message announced larger than the coordinator's maximumMessageBytes ends the connection with
+    // messageTooLarge before its body is read (the intruder's own limit lets it try), and the service keeps working.
+    @Test("an announced message over maximumMessageBytes closes the connection before its body")
+    func oversizedAnnouncement() async throws {
+        var small = Self.limits
+        small.maximumMessageBytes = 64 << 10
+        try await Self.withService(tasks: [Self.task(clients: Self.honestCount)], limits: small) { service, port, logs in
+            var large = Self.limits
+            large.maximumMessageBytes = 64 << 20
+            let channel = try await SecureTransport.connect(host: "127.0.0.1", port: port, limits: large)
+            let answer = try await SecureTransport.initiate(
+                channel, identity: Self.intruder, expectedPeer: Self.coordinatorKey.verifyingKey, limits: large
+            ) { session, receiver in
+                // 8 MiB of "JoinRequest"; the first fragment announces the size. The rest may fail to go out.
+                _ = await outcomeOf { try await session.send([UInt8](repeating: 0x01, count: 8 << 20)) }
+                return await outcomeOf { try await receiver.receive(within: .seconds(5)) }
+            }
+            #expect(answer.closedWithoutMessage, "got \(answer)")
+            let entry = await Self.waitForLog(logs) {
+                $0.message == "connection closed" && ($0.metadata["reason"] ?? "").contains("announced a 8388608-byte message")
+            }
+            #expect(entry != nil, "the refusal must be logged with its reason")
+            try await Self.honestRound(port: port, service: service)
+        }
+    }
+
+    // Proves that a flood of 40 connections at once against a limit of 16, each streaming 128 KiB of garbage frames
+    // instead of a handshake, is cut off (a typed handshake error for the admitted, an immediate close past the
+    // limit), that every intruder connection ends by itself, and that the service then runs an honest round to the
+    // exact sum. (Kept small: a heavier flood slows the loopback tests running beside it.)
+    @Test("a flood of connections streaming garbage is cut off; the service keeps working", .timeLimit(.minutes(2)))
+    func garbageFlood() async throws {
+        try await Self.withService(tasks: [Self.task(clients: Self.honestCount)], maximumConnections: 16) { service, port, logs in
+            let ended = await withTaskGroup(of: Bool.self) { group in
+                for _ in 0..<40 {
+                    group.addTask {
+                        guard let channel = try? await SecureTransport.connect(host: "127.0.0.1", port: port, limits: Self.limits) else {
+                            return true  // refused outright
+                        }
+                        let closed = try? await channel.executeThenClose { inbound, outbound in
+                            for _ in 0..<8 {
+                                guard (try? await outbound.write(ByteBuffer(bytes: patternedGarbage(16_384)))) != nil else { break }
+                            }
+                            // Read until the coordinator closes (it never sends a handshake reply to garbage).
+                            var frames = inbound.makeAsyncIterator()
+                            while try await frames.next() != nil {}
+                            return true
+                        }
+                        return closed ?? true
+                    }
+                }
+                var count = 0
+                for await done in group where done { count += 1 }
+                return count
+            }
+            #expect(ended == 40)
+            // Every intruder connection is accounted for: refused at the handshake (the garbage is not a valid first
+            // handshake message), or closed at once past the limit.
+            let refused = logs.entries.filter {
+                $0.message == "connection closed" && ($0.metadata["reason"] ?? "").contains("handshake")
+            }.count
+            let overLimit = logs.entries.filter { $0.message.contains("too many connections") }.count
+            #expect(refused > 0, "no garbage connection was refused at the handshake")
+            #expect(refused + overLimit == 40, "\(refused) refused at the handshake, \(overLimit) past the limit")
+            try await Self.honestRound(port: port, service: service)
         }
     }
 }

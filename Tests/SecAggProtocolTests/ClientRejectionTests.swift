@@ -166,6 +166,25 @@ struct ClientRejectionTests {
         fixture.expectExactSum(survivors: [1, 2, 3, 4, 5])
     }
 
+    // The limitation that makes the enrollment authority necessary (SPEC 11.6, 11.10): without one, a client has no
+    // way to tell a neighbour's genuine identity from one the coordinator made up, so a wholly substituted,
+    // self-signed advertisement is accepted and the client deals shares to the impostor. This test pins the
+    // documented behaviour; it is not a guarantee.
+    @Test func withoutAuthorityASubstitutedIdentityIsAccepted() throws {
+        var (fixture, genuine) = try Self.shareKeysFixture(endorsed: false)
+        let position = try #require(genuine.advertisements.firstIndex { $0.index == 2 })
+        var attackerRandom = SeededRandom(seed: 99, stream: "attacker-identity")
+        let impostor = Ed25519.SigningKey(using: &attackerRandom)
+        var request = genuine
+        request.advertisements[position].identityKey = impostor.verifyingKey.rawRepresentation
+        request.advertisements[position].signature = impostor.signature(for: Derivation.advertisementMessage(
+            roundDigest: Derivation.roundDigest(fixture.parameters), index: 2,
+            encryptionKey: genuine.advertisements[position].encryptionKey,
+            maskingKey: genuine.advertisements[position].maskingKey)).rawRepresentation
+        try fixture.deliver(.shareKeysRequest(request), to: 1)
+        #expect(fixture.sent(by: 1, type: 0x42).count == 1, "the impostor's advertisement was accepted")
+    }
+
     // The client's own advertisement must come back exactly as sent, be present, and U1 may not name strangers.
     @Test func ownAdvertisementAndStrangers() throws {
         var reference = try RoundFixture()

@@ -244,6 +244,65 @@ struct MaliciousCoordinatorTests {
         #expect(ownersRevealedTwice(all) == [])
     }
 
+    // The limitation of honest-but-curious mode (SPEC 2.2, 11.10), pinned: owner 5 has k = 4 holders; with c = 2 of
+    // them corrupt (they answer both ways), a coordinator that tells honest client 1 "5 survived" and honest client 2
+    // "5 dropped" collects t = 3 shares of each of 5's secrets (k ≥ 2t − c). Each honest client alone still revealed
+    // one kind per owner. This is the documented weakness, not a guarantee; active mode is the defence.
+    @Test func honestButCuriousFallsToCorruptHolders() throws {
+        let base = try Self.awaitingSurvivors(mode: .honestButCurious)
+        let forge = Forge(fixture: base)
+        var fixture = base
+        try fixture.deliver(try forge.unmask(Self.everyone), to: 1)
+        try fixture.deliver(try forge.unmask(Self.without5), to: 2)
+        Self.expectSafe(fixture, 1)
+        Self.expectSafe(fixture, 2)
+        var shares = fixture.revealed(by: 1) + fixture.revealed(by: 2)
+        // A corrupt holder is modelled by running its state on two copies, one answer each.
+        for corrupt: ParticipantIndex in [3, 4] {
+            for survivors in [Self.everyone, Self.without5] {
+                var copy = base
+                try copy.deliver(try forge.unmask(survivors), to: corrupt)
+                shares += copy.revealed(by: corrupt)
+            }
+        }
+        let ofVictim = shares.filter { $0.owner == 5 }
+        #expect(ofVictim.filter { $0.kind == .selfMask }.count == 3)
+        #expect(ofVictim.filter { $0.kind == .maskingKey }.count == 3)
+    }
+
+    // SecAgg+ on a sparse graph: a client holds shares of its k neighbours only, so naming non-neighbours as
+    // survivors or as dropped gets the coordinator nothing of theirs (asking for non-neighbours' shares is futile),
+    // and in active mode valid signatures by non-neighbours do not count towards t.
+    @Test(arguments: [RoundMode.honestButCurious, .active])
+    func nonNeighboursGetNothing(mode: RoundMode) throws {
+        var fixture = try RoundFixture(clients: 8, threshold: 3, mode: mode, graph: .harary(degree: 4))
+        try fixture.run(to: .maskedInputCollection)
+        try fixture.deliverToClients()
+        fixture.toCoordinator = []
+        let graph = try fixture.graph()
+        let neighbours = fixture.indices.filter { $0 != 1 && graph.areNeighbors(1, $0) }
+        let strangers = fixture.indices.filter { $0 != 1 && !graph.areNeighbors(1, $0) }
+        try #require(neighbours.count == 4 && strangers.count == 3)
+        // One non-neighbour listed as dropped, the others as survivors.
+        let survivors = fixture.indices.filter { $0 != strangers[0] }
+        let forge = Forge(fixture: fixture)
+        if mode == .active {
+            try fixture.deliver(forge.check(survivors), to: 1)
+            // Two neighbours and two non-neighbours signed: only two count, below t = 3.
+            var refused = fixture
+            let signers = (Array(neighbours.prefix(2)) + strangers.dropFirst()).sorted()
+            _ = thrownError { try refused.deliver(try forge.unmask(survivors, signedBy: signers), to: 1) }
+            #expect(refused.revealed(by: 1).isEmpty, "non-neighbours' signatures made the client reveal")
+            #expect(refused.sent(by: 1, type: 0x46).count == 1, "the client announces its abort")
+            try fixture.deliver(try forge.unmask(survivors, signedBy: Array(neighbours.prefix(3))), to: 1)
+        } else {
+            try fixture.deliver(try forge.unmask(survivors), to: 1)
+        }
+        let revealed = kindsByOwner(fixture.revealed(by: 1))
+        #expect(revealed.keys.sorted() == neighbours, "shares of non-neighbours revealed: \(revealed)")
+        #expect(revealed.values.allSatisfy { $0 == [.selfMask] })
+    }
+
     // The client counts distinct co-signers: the same neighbour's signature repeated t times is one signature.
     // (The wire decoder already rejects repeated indices; the state machine must not depend on it.)
     @Test func repeatedSignerCountsOnce() throws {
