@@ -53,6 +53,8 @@ final class FaultProxy: Sendable {
         var client: Int32 = -1
         var upstream: Int32 = -1
         var toUpstream: [UInt8] = []
+        var sent = 0
+        var upstreamShut = false
         var clientClosed = false
         var lastTrickle = ContinuousClock.now
         let tick = trickleDelay ?? .milliseconds(50)
@@ -72,7 +74,7 @@ final class FaultProxy: Sendable {
             if client < 0 {
                 descriptors.append(pollfd(fd: listener, events: Int16(POLLIN), revents: 0))
             } else if relaying {
-                if !clientClosed && toUpstream.count < 1 << 16 {
+                if !clientClosed && toUpstream.count - sent < 1 << 16 {
                     descriptors.append(pollfd(fd: client, events: Int16(POLLIN), revents: 0))
                 }
                 descriptors.append(pollfd(fd: upstream, events: Int16(POLLIN), revents: 0))
@@ -97,14 +99,21 @@ final class FaultProxy: Sendable {
             }
             if upstream >= 0, !toUpstream.isEmpty {
                 if trickleDelay == nil {
-                    guard Socket.send(toUpstream, to: upstream) else { return }
-                    toUpstream.removeAll(keepingCapacity: true)
+                    guard Socket.send(Array(toUpstream[sent...]), to: upstream) else { return }
+                    sent = toUpstream.count
                 } else if ContinuousClock.now - lastTrickle >= tick {
-                    guard Socket.send([toUpstream.removeFirst()], to: upstream) else { return }
+                    guard Socket.send([toUpstream[sent]], to: upstream) else { return }
+                    sent += 1
                     lastTrickle = .now
                 }
+                if sent == toUpstream.count {
+                    toUpstream.removeAll(keepingCapacity: true)
+                    sent = 0
+                }
             }
-            if clientClosed, toUpstream.isEmpty, upstream >= 0 { _ = shutdown(upstream, Int32(SHUT_WR)) }
+            if clientClosed, toUpstream.isEmpty, upstream >= 0, !upstreamShut {
+                upstreamShut = shutdown(upstream, Int32(SHUT_WR)) == 0
+            }
         }
     }
 }

@@ -238,6 +238,8 @@ struct RoundOutcome: Sendable {
     var seconds = 0.0
     /// Phase → clients the coordinator dropped in it.
     var dropped: [String: Int] = [:]
+    /// Fault kind → its clients whose input is in the released sum.
+    var faultyInSum: [String: Int] = [:]
 
     /// The abort codes a round with dropouts and faults (but honest parties) may end with.
     static let allowedAborts: Set<AbortCode> = [
@@ -298,6 +300,7 @@ struct RoundOutcome: Sendable {
                 problem = "client \(index)'s receipt disagrees with the result"
             }
         }
+        for index in indices { if let fault = plan.faults[index] { faultyInSum[fault.rawValue, default: 0] += 1 } }
         completed = problem == nil
     }
 }
@@ -318,7 +321,11 @@ struct SoakSummary {
         var aborted: [String: Int] = [:]
         for outcome in outcomes { if let reason = outcome.abortReason { aborted[reason, default: 0] += 1 } }
         var dropped: [String: Int] = [:]
-        for outcome in outcomes { dropped.merge(outcome.dropped, uniquingKeysWith: +) }
+        var faultyInSum: [String: Int] = [:]
+        for outcome in outcomes {
+            dropped.merge(outcome.dropped, uniquingKeysWith: +)
+            faultyInSum.merge(outcome.faultyInSum, uniquingKeysWith: +)
+        }
         let problems = outcomes.compactMap { outcome in outcome.problem.map { "round \(outcome.round): \($0)" } }
         var object: [String: Any] = [
             "rounds_planned": rounds, "rounds_run": outcomes.count,
@@ -330,6 +337,7 @@ struct SoakSummary {
             "faults_per_kind": command.faults, "stalled_connections": outcomes.map(\.stalled).reduce(0, +),
             "stalled_closed_by_daemon": outcomes.map(\.stalledClosedByDaemon).reduce(0, +),
             "survivors_per_round": outcomes.map(\.survivors), "dropped_per_phase": dropped,
+            "faulty_clients_in_sum": faultyInSum,
             "round_seconds": outcomes.map { ($0.seconds * 1000).rounded() / 1000 },
         ]
         let known = memory.filter { $0 > 0 }
