@@ -5,7 +5,8 @@
 # handshake. Every round must release the exact sum of its survivors or abort with a tooFew… code; the daemon must
 # exit 0 after the last round. Prints the JSON summary and a markdown table; exits 1 on any failure.
 # Usage: Benchmarks/soak.sh [R] [N] [M] [TIMEOUT]   (defaults: 40 rounds, 50 clients, dimension 10000, 3 s phases)
-# SECAGG_BIN_DIR=... skips the release build and uses those binaries.
+# SECAGG_BIN_DIR=... skips the release build and uses those binaries; SOAK_FAULTS (clients per fault kind, 1),
+# SOAK_STALLED (stalled handshakes per round, 2) and SOAK_DROPOUT (0.1) change the mix.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 R=${1:-40}; N=${2:-50}; M=${3:-10000}; T=${4:-3}
@@ -53,7 +54,7 @@ done
 [[ -n "$port" ]] || { cat "$work/secaggd.log" >&2; echo "secaggd did not start" >&2; exit 1; }
 status=0
 "$bin/secagg" bench soak --rounds "$R" --clients "$N" --dimension "$M" --max-input "$max_input" \
-    --faults 1 --dropout ${SOAK_DROPOUT:-0.1} --stalled 2 --trickle-ms 1 --abort-every 10 --round-timeout $((8 * T + 30)) \
+    --faults ${SOAK_FAULTS:-1} --dropout ${SOAK_DROPOUT:-0.1} --stalled ${SOAK_STALLED:-2} --trickle-ms 1 --abort-every 10 --round-timeout $((8 * T + 30)) \
     --port "$port" --coordinator-key "$(cat "$work/coordinator.pub")" --task soak --results "$work/results" \
     --daemon-pid "$daemon" --max-drift-mib 32 > "$work/soak.json" || status=1
 daemon_status=0

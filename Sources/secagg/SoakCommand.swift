@@ -12,7 +12,8 @@ import Synchronization
 /// `secagg bench soak`: many rounds back to back against a running `secaggd` (a task with `rounds: R`), the same
 /// seeded clients re-joining each round, with random dropouts at random phases and injected network faults
 /// (``InjectedFault``, plus unauthenticated connections that stall the handshake). Every round must either release
-/// the exact sum of its survivors' inputs or abort with a `tooFew…` code; the daemon's resident memory is sampled
+/// the exact sum of its survivors' inputs or abort with a dropout code (`tooFew…`, or `reconstructionFailed`
+/// because too few holders of a secret were left); the daemon's resident memory is sampled
 /// throughout. Prints a JSON summary and exits 1 if any round failed that check or the daemon died
 /// (Benchmarks/soak.sh, SoakTests). A benchmarking tool, not a client.
 struct SoakCommand: AsyncParsableCommand {
@@ -241,10 +242,22 @@ struct RoundOutcome: Sendable {
     /// Fault kind → its clients whose input is in the released sum.
     var faultyInSum: [String: Int] = [:]
 
-    /// The abort codes a round with dropouts and faults (but honest parties) may end with.
+    /// The abort codes a round with dropouts and faults (but honest parties) may end with; `reconstructionFailed`
+    /// too, when ``tooFewHolders(_:)``.
     static let allowedAborts: Set<AbortCode> = [
         .tooFewAdvertised, .tooFewShared, .tooFewMaskedInputs, .tooFewConsistencySignatures, .tooFewUnmaskResponses,
     ]
+
+    /// Whether a `reconstructionFailed` detail says too few holders answered ("only 2 shares of …, threshold is 3"):
+    /// SPEC §9 lists that as the dropout case of 0x0201 (holders that left after the share phase). A secret that
+    /// could not be rebuilt from enough shares would be a defect with honest clients, and fails the soak.
+    static func tooFewHolders(_ detail: String) -> Bool {
+        guard let only = detail.range(of: ": only "), let threshold = detail.range(of: ", threshold is ") else { return false }
+        let count = Int(detail[only.upperBound...].prefix { $0.isNumber })
+        let required = Int(detail[threshold.upperBound...].prefix { $0.isNumber })
+        guard let count, let required else { return false }
+        return count < required
+    }
 
     mutating func check(
         resultFile: URL, plan: RoundPlan, identities: [Ed25519.SigningKey], receipts: [Int: ParticipationReceipt], bits: Int
@@ -258,7 +271,8 @@ struct RoundOutcome: Sendable {
         dropped = result["dropped_per_phase"] as? [String: Int] ?? [:]
         if result["outcome"] as? String == "aborted" {
             let code = (result["abort_code"] as? Int).flatMap { AbortCode(rawValue: UInt16(truncatingIfNeeded: $0)) }
-            if let code, Self.allowedAborts.contains(code) {
+            let detail = result["abort_reason"] as? String ?? ""
+            if let code, Self.allowedAborts.contains(code) || (code == .reconstructionFailed && Self.tooFewHolders(detail)) {
                 abortReason = "\(code)"
             } else {
                 problem = "aborted with an unexpected reason: \(result["abort_reason"] ?? "none")"

@@ -8,7 +8,7 @@ import Testing
 /// Benchmarks/soak.sh is the long version.
 @Suite("Soak with faults")
 struct SoakTests {
-    @Test("six rounds with dropouts and faults: every sum exact, every abort a tooFew code, the daemon survives")
+    @Test("six rounds with dropouts and faults: every sum exact, every abort a dropout code, the daemon survives")
     func shortSoak() async throws {
         let rounds = 6
         let clients = 16
