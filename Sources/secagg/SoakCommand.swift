@@ -73,7 +73,7 @@ struct SoakCommand: AsyncParsableCommand {
         var seen = Set(resultFiles())
         for round in 1...rounds {
             // The daemon exits by itself after its last round, so it is checked before each round instead of after.
-            if let daemonPID, kill(daemonPID, 0) != 0 {
+            if let daemonPID, !MemorySampler.isRunning(daemonPID) {
                 summary.daemonDied = true
                 break
             }
@@ -144,7 +144,7 @@ struct SoakCommand: AsyncParsableCommand {
         while fresh.isEmpty, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(100))
             fresh = resultFiles().filter { !seen.contains($0) }
-            if let daemonPID, kill(daemonPID, 0) != 0 { break }
+            if let daemonPID, !MemorySampler.isRunning(daemonPID) { break }
         }
         seen.formUnion(fresh)
         // Honest clients learn the outcome moments after the file is written; give them that, then stop the rest.
@@ -388,11 +388,19 @@ final class MemorySampler: Sendable {
 
     /// The resident memory now, in MiB (0 if unknown).
     func current() -> Double {
-        guard let pid, let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+        pid.flatMap(Self.residentMebibytes(of:)) ?? 0
+    }
+
+    /// The process's resident memory in MiB, or nil if it has exited (a zombie has no VmRSS line either).
+    static func residentMebibytes(of pid: Int32) -> Double? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-              let kibibytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+              let kibibytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { return nil }
         return kibibytes / 1024
     }
+
+    /// Whether the process still runs (exited but unreaped counts as gone).
+    static func isRunning(_ pid: Int32) -> Bool { residentMebibytes(of: pid) != nil }
 
     func samples() -> [Double] { recorded.withLock { $0 } }
 }
