@@ -108,7 +108,7 @@ struct SoakCommand: AsyncParsableCommand {
         let limits = TransportLimits(maximumMessageBytes: max(1 << 20, dimension * 8 + 4096), idleTimeout: .seconds(roundTimeout))
         let (clients, task, roundTimeout, proxyTable) = (clients, task, roundTimeout, proxies)
         let participants = Task {
-            await withTaskGroup(of: (Int, ParticipationReceipt?).self) { group in
+            await withTaskGroup(of: (Int, Result<ParticipationReceipt, any Error>).self) { group in
                 for index in 0..<clients {
                     let proxy = proxyTable[index]
                     let fault = plan.faults[index]
@@ -121,21 +121,35 @@ struct SoakCommand: AsyncParsableCommand {
                         logger: Logger(label: "secagg.soak", factory: { _ in SwiftLogNoOpLogHandler() }))
                     let input = plan.input(of: index)
                     group.addTask {
-                        let receipt = try? await client.participate(input: input) { phase in
-                            guard phase == leaveAt else { return }
-                            switch fault {
-                            case .vanish: proxy?.freeze()
-                            case .reset: proxy?.reset()
-                            case .trickle, nil: break
-                            }
-                            throw CancellationError()
+                        do {
+                            return (index, .success(try await client.participate(input: input) { phase in
+                                guard phase == leaveAt else { return }
+                                switch fault {
+                                case .vanish: proxy?.freeze()
+                                case .reset: proxy?.reset()
+                                case .trickle, nil: break
+                                }
+                                throw LeftOnPurpose()
+                            }))
+                        } catch {
+                            return (index, .failure(error))
                         }
-                        return (index, receipt)
                     }
                 }
                 var receipts: [Int: ParticipationReceipt] = [:]
-                for await (index, receipt) in group { if let receipt { receipts[index] = receipt } }
-                return receipts
+                var errors: [String: Int] = [:]
+                for await (index, result) in group {
+                    switch result {
+                    case let .success(receipt):
+                        receipts[index] = receipt
+                        if case let .aborted(code, reason) = receipt.outcome {
+                            errors["aborted 0x\(String(code, radix: 16)): \(reason)", default: 0] += 1
+                        }
+                    case .failure(is LeftOnPurpose): break
+                    case let .failure(error): errors["\(error)", default: 0] += 1
+                    }
+                }
+                return (receipts, errors)
             }
         }
         // The round's result file, or nothing if the round hung.
@@ -152,12 +166,13 @@ struct SoakCommand: AsyncParsableCommand {
             try await Task.sleep(for: .seconds(5))
             participants.cancel()
         }
-        let receipts = await participants.value
+        let (receipts, clientErrors) = await participants.value
         grace.cancel()
         for proxy in proxies.values { proxy.close() }
         let closedByDaemon = stalls.filter { $0.closedByCoordinatorAfter != nil }.count
         for stall in stalls { stall.close() }
         var outcome = RoundOutcome(round: round, stalledClosedByDaemon: closedByDaemon, stalled: stalls.count)
+        outcome.clientErrors = clientErrors
         guard fresh.count == 1, let file = fresh.first else {
             outcome.problem = fresh.isEmpty ? "no result within \(roundTimeout) s" : "\(fresh.count) results for one round"
             return outcome
@@ -173,6 +188,9 @@ struct SoakCommand: AsyncParsableCommand {
             .filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") && $0 != "privacy-ledger.json" }
     }
 }
+
+/// Thrown from the phase hook by a client the plan makes leave.
+struct LeftOnPurpose: Error {}
 
 /// Who leaves when, who carries which fault, and everyone's input, for one round; all derived from the seed.
 struct RoundPlan: Sendable {
@@ -237,6 +255,8 @@ struct RoundOutcome: Sendable {
     var wrongSum = false
     var survivors = 0
     var seconds = 0.0
+    /// Error or aborted receipt → clients that ended with it (not counting those that left on purpose).
+    var clientErrors: [String: Int] = [:]
     /// Phase → clients the coordinator dropped in it.
     var dropped: [String: Int] = [:]
     /// Fault kind → its clients whose input is in the released sum.
@@ -336,7 +356,9 @@ struct SoakSummary {
         for outcome in outcomes { if let reason = outcome.abortReason { aborted[reason, default: 0] += 1 } }
         var dropped: [String: Int] = [:]
         var faultyInSum: [String: Int] = [:]
+        var clientErrors: [String: Int] = [:]
         for outcome in outcomes {
+            clientErrors.merge(outcome.clientErrors, uniquingKeysWith: +)
             dropped.merge(outcome.dropped, uniquingKeysWith: +)
             faultyInSum.merge(outcome.faultyInSum, uniquingKeysWith: +)
         }
@@ -351,7 +373,7 @@ struct SoakSummary {
             "faults_per_kind": command.faults, "stalled_connections": outcomes.map(\.stalled).reduce(0, +),
             "stalled_closed_by_daemon": outcomes.map(\.stalledClosedByDaemon).reduce(0, +),
             "survivors_per_round": outcomes.map(\.survivors), "dropped_per_phase": dropped,
-            "faulty_clients_in_sum": faultyInSum,
+            "faulty_clients_in_sum": faultyInSum, "client_errors": clientErrors,
             "round_seconds": outcomes.map { ($0.seconds * 1000).rounded() / 1000 },
         ]
         let known = memory.filter { $0 > 0 }
