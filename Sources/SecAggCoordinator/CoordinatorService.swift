@@ -129,7 +129,7 @@ public final class CoordinatorService: Service, Sendable {
         for waiter in waiters { waiter.resume(with: outcome.mapError { $0 as any Error }) }
     }
 
-    /// The records of the rounds a task ran (newest last, at most 100).
+    /// The records of the latest rounds a task ran (newest last; at most 100, fewer when the sums are large).
     public func history(of task: String) async -> [RoundRecord] {
         await schedulers[task]?.history ?? []
     }

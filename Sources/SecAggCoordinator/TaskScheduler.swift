@@ -24,8 +24,21 @@ actor TaskScheduler {
     private var firstWaitStart: ContinuousClock.Instant?
     private var wakeUp: CheckedContinuation<Void, Never>?
     private(set) var completedRounds = 0
-    /// Every round's record, newest last (kept for tests and status; bounded).
+    /// The latest rounds' records, newest last (kept for tests and status; bounded by ``trim(_:)``).
     private(set) var history: [RoundRecord] = []
+
+    /// Drops the oldest records beyond 100, and beyond 2^20 sum entries (8 MiB) in all, keeping the newest always:
+    /// a count alone let a task with large vectors hold a hundred released sums (800 MiB at a million entries).
+    static func trim(_ history: inout [RoundRecord], maximumRecords: Int = 100, maximumSumEntries: Int = 1 << 20) {
+        var entries = history.reduce(0) { $0 + ($1.sum?.count ?? 0) }
+        var drop = 0
+        while history.count - drop > 1, history.count - drop > maximumRecords || entries > maximumSumEntries {
+            entries -= history[drop].sum?.count ?? 0
+            drop += 1
+        }
+        history.removeFirst(drop)
+    }
+
     /// The task's privacy ledger (nil without DP), as committed to the store.
     var budget: PrivacyBudget? { recorder.budget }
 
@@ -135,7 +148,7 @@ actor TaskScheduler {
             for participant in cohort { activeIdentities.remove(participant.identity) }
             completedRounds += 1
             history.append(record)
-            if history.count > 100 { history.removeFirst(history.count - 100) }
+            Self.trim(&history)
             events.emit(.roundFinished(record))
         }
     }
