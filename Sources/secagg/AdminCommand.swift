@@ -229,11 +229,7 @@ struct AdminConnection: ParsableArguments {
     func session<Result: Sendable>(
         _ body: (_ exchange: (AdminRequest) async throws -> String) async throws -> Result
     ) async throws -> Result {
-        let parts = daemon.split(separator: ":")
-        guard parts.count >= 2, let last = parts.last, let port = Int(last) else {
-            throw ValidationError("--daemon must be HOST:PORT")
-        }
-        let host = parts.dropLast().joined(separator: ":")
+        let (host, port) = try Endpoint(parsing: daemon, option: "--daemon").pair
         let pinned: Ed25519.VerifyingKey
         let key: Ed25519.SigningKey
         do {

@@ -36,11 +36,7 @@ struct ParticipateCommand: AsyncParsableCommand {
             handler.logLevel = level
             return handler
         }
-        let parts = coordinator.split(separator: ":")
-        guard parts.count >= 2, let last = parts.last, let port = Int(last) else {
-            throw ValidationError("--coordinator must be HOST:PORT")
-        }
-        let host = parts.dropLast().joined(separator: ":")
+        let (host, port) = try Endpoint(parsing: coordinator, option: "--coordinator").pair
         let pinned: Ed25519.VerifyingKey
         let key: Ed25519.SigningKey
         do {

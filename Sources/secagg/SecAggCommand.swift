@@ -19,3 +19,21 @@ struct CommandFailure: Error, CustomStringConvertible {
 
     init(_ description: String) { self.description = description }
 }
+
+/// A `HOST:PORT` option value; the port follows the last colon, so IPv6 hosts keep theirs.
+struct Endpoint {
+    var host: String
+    var port: Int
+
+    /// - Throws: `ValidationError` naming `option` when `text` is not `HOST:PORT`.
+    init(parsing text: String, option: String) throws {
+        let parts = text.split(separator: ":")
+        guard parts.count >= 2, let last = parts.last, let port = Int(last), (0...65535).contains(port) else {
+            throw ValidationError("\(option) must be HOST:PORT")
+        }
+        host = parts.dropLast().joined(separator: ":")
+        self.port = port
+    }
+
+    var pair: (host: String, port: Int) { (host, port) }
+}

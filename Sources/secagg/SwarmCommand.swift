@@ -55,11 +55,7 @@ struct SwarmCommand: AsyncParsableCommand {
         }
         guard let coordinatorKey else { throw ValidationError("--coordinator-key is required") }
         let pinned = try IdentityFile.publicKey(fromHex: coordinatorKey)
-        let parts = coordinator.split(separator: ":")
-        guard parts.count >= 2, let last = parts.last, let port = Int(last) else {
-            throw ValidationError("--coordinator must be HOST:PORT")
-        }
-        let host = parts.dropLast().joined(separator: ":")
+        let (host, port) = try Endpoint(parsing: coordinator, option: "--coordinator").pair
         let plan = simulator.dropPlan()
         let limits = TransportLimits(maximumMessageBytes: max(64 << 20, dimension * 8 + 4096), idleTimeout: .seconds(900))
         let start = ContinuousClock.now
