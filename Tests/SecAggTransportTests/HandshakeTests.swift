@@ -179,7 +179,7 @@ struct HandshakeTests {
             }
         }
         #expect(server.transportError == garbage.expected)
-        #expect(seconds(since: start) < 3, "must fail at once, not at the 10 s handshake timeout")
+        #expect(seconds(since: start) < 8, "must fail at once, not at the 10 s handshake timeout")
     }
 
     // Proves a handshake that stops in the middle of a frame (half of message 1, or half of message 3, then EOF)
@@ -215,7 +215,7 @@ struct HandshakeTests {
             }
         }
         #expect(server.transportError == .truncatedFrame(bytes: 2 + (message == 1 ? 16 : 20)))
-        #expect(seconds(since: start) < 3)
+        #expect(seconds(since: start) < 8, "must fail at once, not at the 10 s handshake timeout")
     }
 
     // Proves a client that connects and sends nothing is cut off with handshakeTimedOut at the configured limit
@@ -237,7 +237,8 @@ struct HandshakeTests {
         }
         let elapsed = seconds(since: start)
         #expect(server.transportError == .handshakeTimedOut)
-        #expect(elapsed >= 0.4 && elapsed < 2.5, "took \(elapsed) s for a 0.4 s limit")
+        // The upper bound only tells the configured limit from the 10 s default (sanitizers and load slow things).
+        #expect(elapsed >= 0.4 && elapsed < 8, "took \(elapsed) s for a 0.4 s limit")
         // The silent client sees EOF (or a reset), never a frame.
         if case let .success(frame) = client { #expect(frame == nil) }
     }
@@ -267,7 +268,8 @@ struct HandshakeTests {
         }
         let (error, elapsed) = try client.get()
         #expect(error == .handshakeTimedOut)
-        #expect(elapsed >= 0.4 && elapsed < 2.5, "took \(elapsed) s for a 0.4 s limit")
+        // The upper bound only tells the configured limit from the 10 s default (sanitizers and load slow things).
+        #expect(elapsed >= 0.4 && elapsed < 8, "took \(elapsed) s for a 0.4 s limit")
     }
 
     // Proves the message-carrying-the-static-key payload must be a valid Ed25519 identity matching the static key:
