@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import Foundation
 import Logging
 import NIOCore
@@ -656,11 +657,11 @@ final class LogStore: Sendable {
         var metadata: [String: String]
     }
 
-    private let storage = Mutex<[Entry]>([])
+    private let storage = NIOLockedValueBox<[Entry]>([])
 
-    func append(_ entry: Entry) { storage.withLock { $0.append(entry) } }
+    func append(_ entry: Entry) { storage.withLockedValue { $0.append(entry) } }
 
-    var entries: [Entry] { storage.withLock { $0 } }
+    var entries: [Entry] { storage.withLockedValue { $0 } }
 }
 
 /// A swift-log handler that records every entry (with its metadata flattened to strings) into a ``LogStore``.

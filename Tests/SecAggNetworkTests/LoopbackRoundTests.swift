@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import Logging
 import SecAggClient
 import SecAggCoordinator
@@ -141,11 +142,11 @@ struct LoopbackRoundTests {
 
 /// Collects the coordinator's events for a test.
 final class EventRecorder: CoordinatorObserver {
-    private let recorded = Mutex<[CoordinatorEvent]>([])
+    private let recorded = NIOLockedValueBox<[CoordinatorEvent]>([])
 
     func observe(_ event: CoordinatorEvent) {
-        recorded.withLock { $0.append(event) }
+        recorded.withLockedValue { $0.append(event) }
     }
 
-    var events: [CoordinatorEvent] { recorded.withLock { $0 } }
+    var events: [CoordinatorEvent] { recorded.withLockedValue { $0 } }
 }

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import Foundation
 import SecAggCrypto
 import SecAggTransport
@@ -160,8 +161,8 @@ final class TestWorld: Sendable {
     let publicKeys: [String]
     let inputs: [[UInt64]]
     /// The port of the daemon started last (it binds port 0 and logs the port it got, so tests never collide).
-    private let currentPort = Mutex<Int>(0)
-    var port: Int { currentPort.withLock { $0 } }
+    private let currentPort = NIOLockedValueBox<Int>(0)
+    var port: Int { currentPort.withLockedValue { $0 } }
 
     init(clients: Int) throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("secagg-e2e-\(UUID().uuidString)")
@@ -212,7 +213,7 @@ final class TestWorld: Sendable {
                let range = text.range(of: "address=127.0.0.1:") {
                 let digits = text[range.upperBound...].prefix { $0.isNumber }
                 if let bound = Int(digits) {
-                    currentPort.withLock { $0 = bound }
+                    currentPort.withLockedValue { $0 = bound }
                     break
                 }
             }

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import SecAggCrypto
@@ -18,11 +19,11 @@ struct HandshakeTests {
     func handshakeSucceeds() async throws {
         let serverKey = makeIdentity()
         let clientKey = makeIdentity()
-        let asked = Mutex<[Ed25519.VerifyingKey]>([])
+        let asked = NIOLockedValueBox<[Ed25519.VerifyingKey]>([])
         let (server, client) = try await Loopback.run(serverLimits: Self.fast) { channel in
             try await SecureTransport.serve(
                 channel, identity: serverKey, limits: Self.fast,
-                authorize: { key in asked.withLock { $0.append(key) }; return nil }
+                authorize: { key in asked.withLockedValue { $0.append(key) }; return nil }
             ) { session, receiver in
                 let question = try await receiver.receive()
                 try await session.send(Array("pong".utf8))
@@ -42,7 +43,7 @@ struct HandshakeTests {
         let (clientSawPeer, clientHash, answer) = try client.get()
         #expect(serverSawPeer == clientKey.verifyingKey)
         #expect(clientSawPeer == serverKey.verifyingKey)
-        #expect(asked.withLock { $0 } == [clientKey.verifyingKey])
+        #expect(asked.withLockedValue { $0 } == [clientKey.verifyingKey])
         #expect(serverHash == clientHash)
         #expect(serverHash.count == 64)
         #expect(question == Array("ping".utf8))
