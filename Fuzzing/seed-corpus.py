@@ -65,8 +65,8 @@ def main():
         for selector in range(14):
             write("FuzzWire", bytes([selector]) + message)
         write("FuzzFraming", bytes([15]) + framed(message))
-        if message[0] in range(0x01, 0x07):
-            write("FuzzClient", len(message).to_bytes(2, "big") + message)
+        # Client messages among them are refused by the client's decoder: cheap, and the fuzzer drops them.
+        write("FuzzClient", len(message).to_bytes(2, "big") + message)
         count += 1
     # Always something to start from, even without vectors.
     for selector in range(14):
