@@ -230,14 +230,7 @@ struct AdminConnection: ParsableArguments {
         _ body: (_ exchange: (AdminRequest) async throws -> String) async throws -> Result
     ) async throws -> Result {
         let (host, port) = try Endpoint(parsing: daemon, option: "--daemon").pair
-        let pinned: Ed25519.VerifyingKey
-        let key: Ed25519.SigningKey
-        do {
-            pinned = try IdentityFile.publicKey(fromHex: coordinatorKey)
-            key = try IdentityFile.load(from: identity)
-        } catch let error as IdentityFileError {
-            throw CommandFailure(error.description)
-        }
+        let (pinned, key) = try loadConnectionKeys(peerKey: coordinatorKey, identityPath: identity)
         var limits = TransportLimits()
         limits.maximumMessageBytes = maximumAdminResponseBytes
         limits.idleTimeout = .milliseconds(Int64(max(1, timeout) * 1000))

@@ -37,14 +37,7 @@ struct ParticipateCommand: AsyncParsableCommand {
             return handler
         }
         let (host, port) = try Endpoint(parsing: coordinator, option: "--coordinator").pair
-        let pinned: Ed25519.VerifyingKey
-        let key: Ed25519.SigningKey
-        do {
-            pinned = try IdentityFile.publicKey(fromHex: coordinatorKey)
-            key = try IdentityFile.load(from: identity)
-        } catch let error as IdentityFileError {
-            throw CommandFailure(error.description)
-        }
+        let (pinned, key) = try loadConnectionKeys(peerKey: coordinatorKey, identityPath: identity)
         let values = try readInput()
         let client = SecAggClient(
             configuration: SecAggClientConfiguration(

@@ -1,4 +1,6 @@
 import ArgumentParser
+import SecAggCrypto
+import SecAggTransport
 
 /// The `secagg` command line: simulate rounds, benchmark the primitives.
 @main
@@ -36,4 +38,17 @@ struct Endpoint {
     }
 
     var pair: (host: String, port: Int) { (host, port) }
+}
+
+/// The pinned peer key (hex) and this party's identity file, read for a command that connects.
+///
+/// - Throws: `CommandFailure` with the identity-file error's message.
+func loadConnectionKeys(
+    peerKey: String, identityPath: String
+) throws -> (pinned: Ed25519.VerifyingKey, identity: Ed25519.SigningKey) {
+    do {
+        return (try IdentityFile.publicKey(fromHex: peerKey), try IdentityFile.load(from: identityPath))
+    } catch let error as IdentityFileError {
+        throw CommandFailure(error.description)
+    }
 }
