@@ -36,11 +36,11 @@ struct CFailure: Error, Sendable {
             switch error {
             case .handshakeFailed, .peerRejected, .malformedHandshakePayload:
                 self.init(SECAGG_E_HANDSHAKE, error.description)
-            case .handshakeTimedOut, .idleTimeout:
+            case .handshakeTimedOut, .idleTimeout, .messageTooSlow:
                 self.init(SECAGG_E_TIMEOUT, error.description)
             case .connectionClosed, .truncatedFrame:
                 self.init(SECAGG_E_CONNECTION_LOST, error.description)
-            case .decryptionFailed, .messageTooLarge, .malformedMessage:
+            case .decryptionFailed, .messageTooLarge, .malformedMessage, .unexpectedMessage:
                 self.init(SECAGG_E_PROTOCOL, error.description)
             case .frameTooLarge:
                 self.init(SECAGG_E_INTERNAL, error.description)

@@ -64,6 +64,8 @@ extension AuditLog {
                 "remote": text(remote), "category": .string(AuthenticationFailureCategory(reason: reason).rawValue),
                 "reason": text(reason),
             ])
+        case let .connectionRefused(remote, reason):
+            return ("connection_refused", ["remote": text(remote), "reason": .string(reason.rawValue)])
         case let .joinRefused(task, identity, reason):
             return ("join_refused", ["task": text(task), "identity": .string(identity), "reason": text(reason)])
         case let .clientEnrolled(identity, label, actor):

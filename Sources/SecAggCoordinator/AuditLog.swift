@@ -128,7 +128,13 @@ public final class AuditLog: CoordinatorObserver, Sendable {
 
     /// Records an event (``CoordinatorObserver``); a failure to write is logged and counted, never thrown.
     public func observe(_ event: CoordinatorEvent) {
-        if case .authenticationFailed = event, !admitAuthenticationFailure() { return }
+        switch event {
+        case .authenticationFailed, .connectionRefused:
+            // Anyone can cause these without a key: rate-limited together.
+            if !admitAuthenticationFailure() { return }
+        default:
+            break
+        }
         let (kind, fields) = Self.fields(of: event)
         record(kind: kind, fields: fields)
     }

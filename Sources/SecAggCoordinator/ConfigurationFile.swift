@@ -24,17 +24,23 @@ public enum ConfigurationFile {
         struct Limits: Decodable {
             enum CodingKeys: String, CodingKey {
                 case maxConnections = "max_connections"
+                case maxConnectionsPerAddress = "max_connections_per_address"
                 case maxMessageBytes = "max_message_bytes"
                 case handshakeTimeoutSeconds = "handshake_timeout_seconds"
                 case idleTimeoutSeconds = "idle_timeout_seconds"
                 case inboundBudgetBytes = "inbound_budget_bytes"
+                case receiveGraceSeconds = "receive_grace_seconds"
+                case minReceiveBytesPerSecond = "min_receive_bytes_per_second"
             }
 
             var maxConnections: Int?
+            var maxConnectionsPerAddress: Int?
             var maxMessageBytes: Int?
             var handshakeTimeoutSeconds: Double?
             var idleTimeoutSeconds: Double?
             var inboundBudgetBytes: Int?
+            var receiveGraceSeconds: Double?
+            var minReceiveBytesPerSecond: Int?
         }
 
         struct Timeouts: Codable {
@@ -200,10 +206,18 @@ public enum ConfigurationFile {
         if let value = document.limits?.idleTimeoutSeconds {
             if value > 0 { limits.idleTimeout = .milliseconds(Int64(value * 1000)) } else { problems.append("limits.idle_timeout_seconds must be positive") }
         }
+        if let value = document.limits?.receiveGraceSeconds {
+            if value > 0 { limits.receiveGrace = .milliseconds(Int64(value * 1000)) } else { problems.append("limits.receive_grace_seconds must be positive") }
+        }
+        if let value = document.limits?.minReceiveBytesPerSecond {
+            if value >= 1 { limits.minimumReceiveRate = value } else { problems.append("limits.min_receive_bytes_per_second must be at least 1") }
+        }
         let maximumConnections = document.limits?.maxConnections ?? 4096
         let inboundBudget = document.limits?.inboundBudgetBytes ?? 16 << 20
         if inboundBudget < 1 << 16 { problems.append("limits.inbound_budget_bytes must be at least 65536") }
         if maximumConnections < 1 { problems.append("limits.max_connections must be at least 1") }
+        let perAddress = document.limits?.maxConnectionsPerAddress ?? 1024
+        if perAddress < 1 { problems.append("limits.max_connections_per_address must be at least 1") }
 
         var tasks: [TaskConfiguration] = []
         for (position, entry) in document.tasks.enumerated() {
@@ -229,7 +243,7 @@ public enum ConfigurationFile {
         var settings = CoordinatorSettings(
             host: document.listen?.host ?? "127.0.0.1", port: port, identity: identity,
             enrolled: enrolled, tasks: tasks, limits: limits, maximumConnections: maximumConnections,
-            resultsDirectory: document.resultsDirectory.map { URL(fileURLWithPath: resolve($0), isDirectory: true) },
+            maximumConnectionsPerAddress: perAddress, resultsDirectory: document.resultsDirectory.map { URL(fileURLWithPath: resolve($0), isDirectory: true) },
             inboundBudgetBytes: inboundBudget)
         settings.storePath = storePath
         settings.admin = admin

@@ -27,6 +27,8 @@ public enum CoordinatorEvent: Sendable {
     case roundFinished(RoundRecord)
     /// A connection failed before or during authentication (handshake error, unknown identity, timeout).
     case authenticationFailed(remote: String, reason: String)
+    /// A connection was closed as soon as it was accepted: too many connections in all, or from its address.
+    case connectionRefused(remote: String, reason: ConnectionRefusal)
     /// An authenticated client's join was refused.
     case joinRefused(task: String, identity: String, reason: String)
     /// A client identity was enrolled (`actor`: who did it, e.g. the admin key or "config").
@@ -37,6 +39,14 @@ public enum CoordinatorEvent: Sendable {
     case taskChanged(task: String, summary: String, actor: String)
     /// An operator asked for a round to start now.
     case roundRequested(task: String, actor: String)
+}
+
+/// Why an accepted connection was closed at once (``CoordinatorEvent/connectionRefused(remote:reason:)``).
+public enum ConnectionRefusal: String, Sendable, Hashable {
+    /// The coordinator holds its maximum number of connections.
+    case connectionLimit = "connection_limit"
+    /// The remote address holds its maximum number of connections.
+    case addressLimit = "address_limit"
 }
 
 /// Receives the coordinator's events. Called synchronously on the coordinator's tasks, in the order events

@@ -33,6 +33,8 @@ public struct CoordinatorMetrics: CoordinatorObserver {
         case let .authenticationFailed(_, reason):
             counter("secagg_authentication_failures_total", ["reason": AuthenticationFailureCategory(reason: reason).rawValue])
                 .increment()
+        case let .connectionRefused(_, reason):
+            counter("secagg_connections_refused_total", ["reason": reason.rawValue]).increment()
         case let .joinRefused(task, _, reason):
             // The task name of a refused join may be anything a client sent: only a task that exists is a label.
             switch reason {
@@ -40,6 +42,8 @@ public struct CoordinatorMetrics: CoordinatorObserver {
                 counter("secagg_join_refusals_total", ["task": "unknown", "reason": "unknown_task"]).increment()
             case "already joined":
                 counter("secagg_join_refusals_total", ["task": task, "reason": "already_joined"]).increment()
+            case "already connected":
+                counter("secagg_join_refusals_total", ["task": "unknown", "reason": "already_connected"]).increment()
             default:
                 counter("secagg_join_refusals_total", ["task": "unknown", "reason": "other"]).increment()
             }

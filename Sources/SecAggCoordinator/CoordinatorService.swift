@@ -22,9 +22,13 @@ public struct CoordinatorSettings: Sendable {
     public var limits: TransportLimits
     /// Connections beyond this are closed as soon as they are accepted.
     public var maximumConnections: Int
+    /// Connections from one IP address beyond this are closed as soon as they are accepted, so one address cannot
+    /// take every slot (authenticated or not).
+    public var maximumConnectionsPerAddress: Int
     /// Where round results are written (nil: only logged).
     public var resultsDirectory: URL?
-    /// Most bytes of received messages held at once across all connections before reading pauses (backpressure).
+    /// Most bytes of received messages one round holds at once before its connections stop reading
+    /// (backpressure); each round gets at least this, and at least eight of its largest messages, of its own.
     public var inboundBudgetBytes: Int
     /// Who is told about rounds, releases, budget decisions and authentication failures (store, audit, metrics).
     public var observers: [any CoordinatorObserver]
@@ -36,8 +40,8 @@ public struct CoordinatorSettings: Sendable {
     public init(
         host: String = "127.0.0.1", port: Int = 7461, identity: Ed25519.SigningKey,
         enrolled: [Ed25519.VerifyingKey: String], tasks: [TaskConfiguration], limits: TransportLimits = TransportLimits(),
-        maximumConnections: Int = 4096, resultsDirectory: URL? = nil, inboundBudgetBytes: Int = 16 << 20,
-        observers: [any CoordinatorObserver] = []
+        maximumConnections: Int = 4096, maximumConnectionsPerAddress: Int = 1024, resultsDirectory: URL? = nil,
+        inboundBudgetBytes: Int = 16 << 20, observers: [any CoordinatorObserver] = []
     ) {
         self.host = host
         self.port = port
@@ -46,6 +50,7 @@ public struct CoordinatorSettings: Sendable {
         self.tasks = tasks
         self.limits = limits
         self.maximumConnections = maximumConnections
+        self.maximumConnectionsPerAddress = maximumConnectionsPerAddress
         self.resultsDirectory = resultsDirectory
         self.inboundBudgetBytes = inboundBudgetBytes
         self.observers = observers
@@ -64,9 +69,10 @@ public final class CoordinatorService: Service, Sendable {
     public let store: CoordinatorStore
     let schedulers: TaskRegistry
     private let listening = Mutex<ListeningState>(.pending([]))
-    private let connections = Atomic<Int>(0)
-    /// Bytes of received messages waiting for their round, across all connections.
-    private let inboundBudget: ByteBudget
+    /// Live connections, per address, and the identities holding one.
+    private let connections: ConnectionRegistry
+    /// Rate limit for what unauthenticated peers can make the log say (refused connections, failed handshakes).
+    private let unauthenticatedLog = LogRateLimiter()
     let events: ObserverList
     let results: ResultWriter?
     /// The admin listener's bound port (0 until it listens, or without one).
@@ -85,14 +91,17 @@ public final class CoordinatorService: Service, Sendable {
         guard problems.isEmpty else { throw CoordinatorConfigurationError(problems: problems) }
         self.settings = settings
         self.logger = logger
-        inboundBudget = ByteBudget(limit: settings.inboundBudgetBytes)
+        connections = ConnectionRegistry(
+            maximumConnections: settings.maximumConnections, maximumPerAddress: settings.maximumConnectionsPerAddress)
         let store = try Self.openStore(settings: settings, logger: logger)
         self.store = store
         events = ObserverList(observers: [StoreObserver(store: store, logger: logger)] + settings.observers)
         results = settings.resultsDirectory.map { ResultWriter(directory: $0) }
         schedulers = TaskRegistry()
         for task in try Self.storedTasks(settings: settings, store: store, logger: logger) {
-            schedulers.add(try TaskScheduler(task: task, store: store, results: results, events: events, logger: logger))
+            schedulers.add(try TaskScheduler(
+                task: task, store: store, results: results, events: events, roundBudgetBytes: settings.inboundBudgetBytes,
+                logger: logger))
         }
     }
 
@@ -177,17 +186,16 @@ public final class CoordinatorService: Service, Sendable {
             try await withGracefulShutdownHandler {
                 try await server.executeThenClose { inbound in
                     for try await connection in inbound {
-                        let count = connections.add(1, ordering: .sequentiallyConsistent).newValue
-                        if count > settings.maximumConnections {
-                            connections.subtract(1, ordering: .sequentiallyConsistent)
-                            logger.warning("connection refused: too many connections",
-                                           metadata: ["limit": "\(settings.maximumConnections)"])
+                        let address = connection.channel.remoteAddress?.ipAddress ?? "unknown"
+                        if let refusal = connections.admit(address: address) {
+                            refusal.log(address: address, to: logger, limiter: unauthenticatedLog)
+                            events.emit(.connectionRefused(remote: address, reason: refusal.code))
                             try? await connection.channel.close()
                             continue
                         }
                         group.addTask {
                             await self.handle(connection)
-                            self.connections.subtract(1, ordering: .sequentiallyConsistent)
+                            self.connections.release(address: address)
                         }
                     }
                 }
@@ -214,21 +222,39 @@ public final class CoordinatorService: Service, Sendable {
                 authorize: { store.label(of: $0) == nil ? "identity \($0) is not enrolled" : nil }
             ) { session, receiver in
                 logger[metadataKey: "client"] = "\(store.label(of: session.peer) ?? "?") \(session.peer)"
-                guard let bytes = try await receiver.receive(within: settings.limits.idleTimeout) else { return }
+                // Before the join names a task nothing is known about what the client may send: the first message
+                // is held to the largest JoinRequest and the handshake's time limit, and reserves no budget.
+                guard let first = try await receiver.receive(
+                    within: settings.limits.handshakeTimeout,
+                    allowance: { ReceiveAllowance(maximumBytes: JoinRequest.maximumEncodedBytes) }
+                ) else { return }
                 let join: JoinRequest
                 do {
-                    join = try JoinRequest(decoding: bytes)
+                    join = try JoinRequest(decoding: first.bytes)
                 } catch {
                     logger.warning("closing: the first message is not a valid JoinRequest", metadata: ["error": "\(error)"])
                     return
                 }
+                // One live connection per identity: a second is refused, whichever task it names.
+                guard connections.claim(session.peer) else {
+                    try await session.send(JoinResponse(result: .refused(
+                        .alreadyJoined, reason: "this identity already has a connection to the coordinator")).encoded)
+                    events.emit(.joinRefused(task: join.taskName, identity: "\(session.peer)", reason: "already connected"))
+                    logger.info("join refused: identity already connected", metadata: ["task": "\(logSafe(join.taskName))"])
+                    return
+                }
+                let identity = session.peer
+                let connections = self.connections
+                defer { connections.unclaim(identity) }
                 guard let scheduler = schedulers[join.taskName] else {
                     try await session.send(JoinResponse(result: .refused(.unknownTask, reason: "no task named \(join.taskName)")).encoded)
                     events.emit(.joinRefused(task: join.taskName, identity: "\(session.peer)", reason: "unknown task"))
                     logger.info("join refused: unknown task", metadata: ["task": "\(logSafe(join.taskName))"])
                     return
                 }
-                let participant = Participant(identity: session.peer, session: session, channel: channel.channel)
+                let participant = Participant(
+                    identity: session.peer, session: session, channel: channel.channel,
+                    onClose: { connections.unclaim(identity) })
                 guard await scheduler.enqueue(participant) else {
                     try await session.send(JoinResponse(result: .refused(
                         .alreadyJoined, reason: "this identity already waits for or takes part in a round")).encoded)
@@ -241,12 +267,13 @@ public final class CoordinatorService: Service, Sendable {
                 try await relay(participant, receiver: &receiver, scheduler: scheduler, logger: logger)
             }
         } catch let error as TransportError {
-            logger.warning("connection closed", metadata: ["reason": "\(logSafe("\(error)"))"])
             switch error {
             case .handshakeFailed, .handshakeTimedOut, .peerRejected, .malformedHandshakePayload:
+                // Anyone can cause these at will: rate-limited in the log (the audit log has its own limit).
+                unauthenticatedLog.log(logger, level: .warning, "connection closed", metadata: ["reason": "\(logSafe("\(error)"))"])
                 events.emit(.authenticationFailed(remote: remote, reason: "\(error)"))
             default:
-                break
+                logger.warning("connection closed", metadata: ["reason": "\(logSafe("\(error)"))"])
             }
         } catch {
             logger.debug("connection closed", metadata: ["reason": "\(error)"])
@@ -271,15 +298,28 @@ public final class CoordinatorService: Service, Sendable {
                 participant.close()
             }
             do {
-                while let message = try await receiver.receive(within: settings.limits.idleTimeout, budget: inboundBudget) {
-                    let delivered = await participant.deliver(message)
-                    await inboundBudget.release(message.count)
+                // What the participant may send is decided when each message starts: nothing while it waits in the
+                // queue, the current phase's largest message (from its round's budget) while it is in a round.
+                while let message = try await receiver.receive(
+                    within: settings.limits.idleTimeout, allowance: { participant.allowance }
+                ) {
+                    let delivered = await participant.deliver(message.bytes)
+                    await message.release()
                     guard delivered else {
                         logger.warning("closing: message received while not in a round")
                         break
                     }
                 }
             } catch {
+                // Refused by the connection before the round saw it: the round drops the participant for it.
+                switch error as? TransportError {
+                case let .messageTooLarge(announced, maximum)?:
+                    participant.violated(.oversizedMessage(announced: announced, allowed: maximum))
+                case .malformedMessage?, .decryptionFailed?:
+                    participant.violated(.malformed(.invalidValue(field: "transport", reason: "\(error)")))
+                default:
+                    break
+                }
                 await scheduler.remove(participant)
                 throw error
             }

@@ -47,6 +47,9 @@ public enum EnvironmentOverrides {
         Variable(name: "SECAGGD_HANDSHAKE_TIMEOUT_SECONDS", key: ["limits", "handshake_timeout_seconds"], kind: .seconds),
         Variable(name: "SECAGGD_IDLE_TIMEOUT_SECONDS", key: ["limits", "idle_timeout_seconds"], kind: .seconds),
         Variable(name: "SECAGGD_INBOUND_BUDGET_BYTES", key: ["limits", "inbound_budget_bytes"], kind: .integer(minimum: 65536)),
+        Variable(name: "SECAGGD_MAX_CONNECTIONS_PER_ADDRESS", key: ["limits", "max_connections_per_address"], kind: .integer(minimum: 1)),
+        Variable(name: "SECAGGD_RECEIVE_GRACE_SECONDS", key: ["limits", "receive_grace_seconds"], kind: .seconds),
+        Variable(name: "SECAGGD_MIN_RECEIVE_BYTES_PER_SECOND", key: ["limits", "min_receive_bytes_per_second"], kind: .integer(minimum: 1)),
     ]
 
     /// Variables `secaggd` reads itself rather than as configuration keys.

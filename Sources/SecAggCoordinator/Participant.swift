@@ -1,5 +1,6 @@
 import NIOCore
 import SecAggCrypto
+import SecAggProtocol
 import SecAggTransport
 import SecAggWire
 import Synchronization
@@ -11,6 +12,9 @@ enum RoundEvent: Sendable {
     case message(ParticipantIndex, [UInt8], consumed: CheckedContinuation<Void, Never>)
     /// The participant's connection ended.
     case disconnected(ParticipantIndex)
+    /// The connection refused what the participant sent before it reached the round (an announcement over the
+    /// phase's allowance); the round drops it for that violation.
+    case violated(ParticipantIndex, ProtocolViolation)
     /// A phase deadline may have passed.
     case tick
 }
@@ -28,21 +32,41 @@ final class Participant: Sendable {
     private let outbox: AsyncStream<[UInt8]>.Continuation
     let outgoing: AsyncStream<[UInt8]>
 
+    /// Called once, when the connection is closed: frees the identity for a new connection.
+    private let onClose: Mutex<(@Sendable () -> Void)?>
+
     struct Attachment: Sendable {
         let index: ParticipantIndex
         let events: AsyncStream<RoundEvent>.Continuation
+        /// What the participant may send now: set by the round at each phase, nothing until the first.
+        var allowance: ReceiveAllowance = .nothing
     }
 
-    init(identity: Ed25519.VerifyingKey, session: SecureSession, channel: any Channel) {
+    init(
+        identity: Ed25519.VerifyingKey, session: SecureSession, channel: any Channel,
+        onClose: @escaping @Sendable () -> Void = {}
+    ) {
         self.identity = identity
         self.session = session
         self.channel = channel
+        self.onClose = Mutex(onClose)
         (outgoing, outbox) = AsyncStream.makeStream(of: [UInt8].self)
     }
 
     /// Routes this participant's messages to a round under `index`.
     func attach(index: ParticipantIndex, events: AsyncStream<RoundEvent>.Continuation) {
         attachment.withLock { $0 = Attachment(index: index, events: events) }
+    }
+
+    /// Sets what the participant may send next (the round calls it when a phase opens, before its requests go out).
+    func allow(_ allowance: ReceiveAllowance) {
+        attachment.withLock { $0?.allowance = allowance }
+    }
+
+    /// What the participant may send now: nothing while it waits in a queue (SPEC §4.9), the current phase's
+    /// largest message, reserved from its round's budget, while it is in a round.
+    var allowance: ReceiveAllowance {
+        attachment.withLock { $0?.allowance ?? .nothing }
     }
 
     /// Queues `message` for sending without waiting (a writer task drains the queue, so one slow client never
@@ -62,6 +86,11 @@ final class Participant: Sendable {
         attachment.withLock { $0 = nil }
         outbox.finish()
         channel.close(promise: nil)
+        onClose.withLock { action in
+            let pending = action
+            action = nil
+            return pending
+        }?()
     }
 
     /// Delivers a received message to the attached round and waits until the round has processed it.
@@ -75,6 +104,13 @@ final class Participant: Sendable {
             }
         }
         return true
+    }
+
+    /// Tells the attached round that the participant broke the protocol in a way only the connection saw.
+    func violated(_ violation: ProtocolViolation) {
+        if let current = attachment.withLock({ $0 }) {
+            current.events.yield(.violated(current.index, violation))
+        }
     }
 
     /// Tells the attached round that the connection ended.

@@ -3,6 +3,7 @@ import Logging
 import SecAggCrypto
 import SecAggMath
 import SecAggProtocol
+import SecAggTransport
 import SecAggWire
 
 /// How a round ended, as the coordinator records it.
@@ -58,12 +59,16 @@ struct RoundDriver {
     let journal: (any RoundJournal)?
     /// Where the round's live progress is published (admin `round watch`).
     let monitor: RoundMonitor?
+    /// The least inbound budget of the round: bytes of received messages it holds at once before its connections
+    /// stop reading. The round's budget is its own, so no other task's clients can exhaust it.
+    let minimumBudgetBytes: Int
 
     init(
         task: TaskConfiguration, participants: [Participant], logger: Logger, observers: ObserverList = ObserverList(observers: []),
         admitPrivacy: PrivacyAdmission? = nil, journal: (any RoundJournal)? = nil,
-        monitor: RoundMonitor? = nil
+        monitor: RoundMonitor? = nil, minimumBudgetBytes: Int = 16 << 20
     ) {
+        self.minimumBudgetBytes = minimumBudgetBytes
         self.task = task
         self.participants = participants
         self.logger = logger
@@ -138,6 +143,9 @@ struct RoundDriver {
             "mode": "\(task.mode)", "dimension": "\(task.dimension)",
         ])
 
+        // The round's own inbound budget: at least eight of its largest messages, so a few clients that announce a
+        // message and stall (each holds its reservation until its body deadline or the phase's) cannot hold it all.
+        let budget = ByteBudget(limit: max(minimumBudgetBytes, 8 * parameters.largestClientMessage))
         let (events, sink) = AsyncStream.makeStream(of: RoundEvent.self)
         for (offset, participant) in participants.enumerated() {
             participant.attach(index: ParticipantIndex(offset + 1), events: sink)
@@ -173,11 +181,18 @@ struct RoundDriver {
                         continue
                     }
                     if let currentPhase { record.phaseSeconds[currentPhase] = (clock.now - phaseStart).seconds }
+                    // Before the phase's requests go out: from now on each participant may send this phase's
+                    // message (or an abort) and nothing larger.
+                    let allowance = ReceiveAllowance(maximumBytes: parameters.largestClientMessage(in: phase), budget: budget)
+                    for participant in participants { participant.allow(allowance) }
                     currentPhase = phase
                     phaseStart = clock.now
                     observers.emit(.phaseStarted(task: task.name, roundID: roundID, phase: phase, participants: participantCount))
                     logger.debug("phase started", metadata: ["phase": "\(phase)", "participants": "\(participantCount)"])
                 case let .participantDropped(index, phase, reason):
+                    // Out of the round for good (there is no resumption): close its connection, which also returns
+                    // any reservation a message it started still holds.
+                    participants[Int(index) - 1].finish()
                     record.droppedPerPhase[phase, default: 0] += 1
                     observers.emit(.participantDropped(
                         task: task.name, roundID: roundID, identity: "\(participants[Int(index) - 1].identity)",
@@ -263,13 +278,19 @@ struct RoundDriver {
                     let message = try ClientMessage(decoding: bytes)
                     perform(try machine.handle(message, from: index, now: now))
                 } catch let error as WireError {
-                    reject(index, reason: "\(ProtocolViolation.malformed(error))", machine: &machine, perform: perform)
-                } catch let error as CoordinatorError {
-                    reject(index, reason: error.description, machine: &machine, perform: perform)
+                    reject(index, for: .malformed(error), machine: &machine, perform: perform)
+                } catch let CoordinatorError.participantViolation(_, violation) {
+                    reject(index, for: violation, machine: &machine, perform: perform)
                 } catch {
-                    reject(index, reason: "\(error)", machine: &machine, perform: perform)
+                    // A usage error: the driver fed the machine wrongly. Never the participant's fault, but its
+                    // message cannot be processed; drop it as disconnected rather than blame it.
+                    logger.error("message could not be processed", metadata: ["participant": "\(index)", "error": "\(error)"])
+                    participants[Int(index) - 1].close()
+                    perform(machine.participantDisconnected(index, now: now))
                 }
                 consumed.resume()
+            case let .violated(index, violation):
+                reject(index, for: violation, machine: &machine, perform: perform)
             case let .disconnected(index):
                 perform(machine.participantDisconnected(index, now: now))
             case .tick:
@@ -301,16 +322,18 @@ struct RoundDriver {
         return record
     }
 
-    /// Drops a participant that broke the protocol: logs the typed reason, closes its connection.
+    /// Drops a participant that broke the protocol: logs the typed reason, closes its connection, and drops it from
+    /// the round for that violation (the observers, so the audit log, see the violation, not a disconnection).
     private func reject(
-        _ index: ParticipantIndex, reason: String, machine: inout CoordinatorStateMachine,
+        _ index: ParticipantIndex, for violation: ProtocolViolation, machine: inout CoordinatorStateMachine,
         perform: ([CoordinatorAction]) -> Void
     ) {
         logger.warning("protocol violation; closing the connection", metadata: [
-            "participant": "\(index)", "identity": "\(participants[Int(index) - 1].identity)", "reason": "\(logSafe(reason))",
+            "participant": "\(index)", "identity": "\(participants[Int(index) - 1].identity)",
+            "reason": "\(logSafe("\(violation)"))",
         ])
         participants[Int(index) - 1].close()
-        perform(machine.participantDisconnected(index, now: now))
+        perform(machine.participantViolated(index, violation, now: now))
     }
 
     private func notifyAbort(roundID: RoundID, reason: AbortReason) {

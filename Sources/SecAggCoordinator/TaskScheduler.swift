@@ -19,6 +19,10 @@ actor TaskScheduler {
     /// An operator asked for a round with whoever waits (at least `minimumClients`), without the gather window.
     private var roundRequested = false
     private var waiting: [Participant] = []
+    /// The participants of the round in flight (empty between rounds).
+    private var cohort: [Participant] = []
+    /// The least inbound budget each round gets (``CoordinatorSettings/inboundBudgetBytes``).
+    private let roundBudgetBytes: Int
     private var waitingIdentities: Set<Ed25519.VerifyingKey> = []
     private var activeIdentities: Set<Ed25519.VerifyingKey> = []
     private var firstWaitStart: ContinuousClock.Instant?
@@ -44,9 +48,13 @@ actor TaskScheduler {
 
     /// - Throws: ``CoordinatorConfigurationError`` if the task's stored ledger cannot be read or the budget is
     ///   invalid.
-    init(task: TaskConfiguration, store: CoordinatorStore, results: ResultWriter?, events: ObserverList, logger: Logger) throws {
+    init(
+        task: TaskConfiguration, store: CoordinatorStore, results: ResultWriter?, events: ObserverList,
+        roundBudgetBytes: Int = 16 << 20, logger: Logger
+    ) throws {
         self.task = task
         self.events = events
+        self.roundBudgetBytes = roundBudgetBytes
         var logger = logger
         logger[metadataKey: "task"] = "\(task.name)"
         self.logger = logger
@@ -111,6 +119,26 @@ actor TaskScheduler {
         if waiting.isEmpty { firstWaitStart = nil }
     }
 
+    /// Takes a revoked identity out: a waiting client is removed from the queue and its connection closed; a
+    /// client in the round in flight is disconnected, which the round treats as a dropout of the current phase
+    /// (SPEC §4.9: if its masked input was already received, that input stays in the sum).
+    ///
+    /// - Returns: where the identity was found: "queue", "round", or nil.
+    func revoke(_ identity: Ed25519.VerifyingKey) -> String? {
+        if let position = waiting.firstIndex(where: { $0.identity == identity }) {
+            let participant = waiting.remove(at: position)
+            waitingIdentities.remove(identity)
+            if waiting.isEmpty { firstWaitStart = nil }
+            participant.close()
+            return "queue"
+        }
+        if let participant = cohort.first(where: { $0.identity == identity }) {
+            participant.close()
+            return "round"
+        }
+        return nil
+    }
+
     /// Number of clients waiting for a round.
     var waitingCount: Int { waiting.count }
 
@@ -138,10 +166,12 @@ actor TaskScheduler {
                     await self.admit(roundID: roundID, minimumSurvivors: minimum, clients: clients)
                 }
             }
+            self.cohort = cohort
             let record = await RoundDriver(
                 task: task, participants: cohort, logger: logger, observers: events, admitPrivacy: admission,
-                journal: recorder, monitor: monitor
+                journal: recorder, monitor: monitor, minimumBudgetBytes: roundBudgetBytes
             ).run()
+            self.cohort = []
             if let ledger = recorder.finish(record) {
                 events.emit(.privacySettled(task: task.name, roundID: record.roundID, ledger: ledger))
             }

@@ -18,16 +18,62 @@ public struct TransportLimits: Sendable, Hashable {
     /// keep what a receiver with many connections buffers per connection small; the receiver accepts any size.
     public var fragmentBytes: Int
 
+    /// Time a message whose size was reserved from a budget may take to arrive, on top of its size at
+    /// ``minimumReceiveRate`` (slow-sender protection: a reservation is held only while bytes keep coming).
+    public var receiveGrace: Duration
+    /// Slowest rate, in bytes per second, at which a reserved message's body must arrive after the grace.
+    public var minimumReceiveRate: Int
+
     public init(
         maximumMessageBytes: Int = 64 << 20, handshakeTimeout: Duration = .seconds(10),
-        idleTimeout: Duration = .seconds(300), inboundFrameBuffer: Int = 1, fragmentBytes: Int = 16 * 1024
+        idleTimeout: Duration = .seconds(300), inboundFrameBuffer: Int = 1, fragmentBytes: Int = 16 * 1024,
+        receiveGrace: Duration = .seconds(10), minimumReceiveRate: Int = 16 * 1024
     ) {
         self.maximumMessageBytes = maximumMessageBytes
         self.handshakeTimeout = handshakeTimeout
         self.idleTimeout = idleTimeout
         self.inboundFrameBuffer = inboundFrameBuffer
         self.fragmentBytes = min(max(fragmentBytes, 16), NoiseTransport.maxPlaintextLength)
+        self.receiveGrace = receiveGrace
+        self.minimumReceiveRate = max(1, minimumReceiveRate)
     }
+
+    /// How long the body of a reserved message of `bytes` bytes may take: the grace plus its size at the minimum
+    /// rate (10 s + 25 s for a 400 KB masked vector with the defaults).
+    public func bodyDeadline(forBytes bytes: Int) -> Duration {
+        receiveGrace + .milliseconds(Int64(max(0, bytes)) * 1000 / Int64(max(1, minimumReceiveRate)))
+    }
+}
+
+/// A received application message, with the budget its size is reserved from until the caller has processed it.
+public struct ReceivedMessage: Sendable {
+    public let bytes: [UInt8]
+    /// Where `bytes.count` bytes are reserved (nil: nothing was reserved).
+    public let budget: ByteBudget?
+
+    /// Returns the message's reservation to its budget; call once, when the message has been processed.
+    public func release() async {
+        await budget?.release(bytes.count)
+    }
+}
+
+/// What a receiver accepts as its next message, decided when the message's first fragment arrives.
+public struct ReceiveAllowance: Sendable {
+    /// Largest message accepted now (at most the session's ``TransportLimits/maximumMessageBytes``); a larger
+    /// announcement is refused with ``TransportError/messageTooLarge(announced:maximum:)`` before anything is
+    /// reserved or read.
+    public var maximumBytes: Int
+    /// The budget the message's announced size is reserved from before its body is read (nil: none).
+    public var budget: ByteBudget?
+
+    public init(maximumBytes: Int, budget: ByteBudget? = nil) {
+        self.maximumBytes = maximumBytes
+        self.budget = budget
+    }
+
+    /// Nothing may be sent (a client waiting in a queue): any announcement, even of an empty message, is refused
+    /// with ``TransportError/unexpectedMessage(announced:)``.
+    public static let nothing = ReceiveAllowance(maximumBytes: -1)
 }
 
 /// The channel type the transport runs on: whole frames in and out.
@@ -195,7 +241,7 @@ public final class SecureSession: Sendable {
     }
 
     /// Encrypts one fragment under the next nonce (callers hold the send gate, so fragments leave in nonce order).
-    private func seal(_ plaintext: [UInt8]) throws(TransportError) -> [UInt8] {
+    func seal(_ plaintext: [UInt8]) throws(TransportError) -> [UInt8] {
         try cipher.withLock { transport throws(TransportError) -> [UInt8] in
             do throws(NoiseError) {
                 return try transport.encrypt(plaintext)
@@ -244,7 +290,7 @@ public struct SecureReceiver {
     public mutating func receive() async throws -> [UInt8]? {
         if let failure { throw failure }
         do {
-            return try await receiveMessage()
+            return try await readMessage()?.bytes
         } catch {
             fail(error)
             throw error
@@ -257,10 +303,30 @@ public struct SecureReceiver {
     /// With a `budget`, the announced size is reserved from it before the body is read (waiting while it is
     /// exhausted); the caller must release `message.count` bytes once it has processed the message.
     public mutating func receive(within timeout: Duration, budget: ByteBudget? = nil) async throws -> [UInt8]? {
+        try await receive(within: timeout) { ReceiveAllowance(maximumBytes: .max, budget: budget) }?.bytes
+    }
+
+    /// Like ``receive()``, with what the next message may be decided when its first fragment arrives: `allowance`
+    /// is asked then (so a receiver whose state changes between messages, such as a client moving from a queue to
+    /// a round's phases, refuses what the current state does not allow), and an announced size over its
+    /// `maximumBytes` (or the session's limit) is refused before anything is reserved or read.
+    ///
+    /// With a budget in the allowance, the announced size is reserved from it once the size is known (waiting while
+    /// it is exhausted), and from the moment it is granted the rest of the message must arrive within
+    /// ``TransportLimits/bodyDeadline(forBytes:)``: a peer that announces a message and stalls holds its reservation
+    /// for that long at most. The caller releases `message.count` bytes once it has processed the message.
+    ///
+    /// - Throws: ``TransportError/messageTooLarge(announced:maximum:)`` for an announcement over the allowance,
+    ///   ``TransportError/messageTooSlow(received:announced:)`` when a reserved message does not arrive in time,
+    ///   ``TransportError/idleTimeout`` when no whole message arrives within `timeout`, and the errors of
+    ///   ``receive()``. Every failure closes the connection.
+    public mutating func receive(
+        within timeout: Duration, allowance: @Sendable () -> ReceiveAllowance
+    ) async throws -> ReceivedMessage? {
         if let failure { throw failure }
         do {
             return try await withWatchdog(timeout, closing: channel, failure: .idleTimeout) {
-                try await receiveMessage(budget: budget)
+                try await readMessage(allowance: allowance)
             }
         } catch {
             fail(error)
@@ -274,21 +340,45 @@ public struct SecureReceiver {
         channel.close(promise: nil)
     }
 
-    private mutating func receiveMessage(budget: ByteBudget? = nil) async throws -> [UInt8]? {
+    private mutating func readMessage(
+        allowance: @Sendable () -> ReceiveAllowance = { ReceiveAllowance(maximumBytes: .max) }
+    ) async throws -> ReceivedMessage? {
         guard let first = try await nextFrame() else { return nil }
+        let allowed = allowance()
+        let opened = try session.open(first)
+        guard allowed.maximumBytes >= 0 else {
+            let announced = try MessageAssembler(firstFragment: opened, maximumMessageBytes: .max).announcedLength
+            throw TransportError.unexpectedMessage(announced: announced)
+        }
         var assembly = try MessageAssembler(
-            firstFragment: try session.open(first), maximumMessageBytes: session.limits.maximumMessageBytes)
-        if let budget { await budget.reserve(assembly.announcedLength) }
+            firstFragment: opened, maximumMessageBytes: min(session.limits.maximumMessageBytes, allowed.maximumBytes))
+        guard let budget = allowed.budget else {
+            try await receiveBody(&assembly)
+            return ReceivedMessage(bytes: assembly.message, budget: nil)
+        }
+        await budget.reserve(assembly.announcedLength)
         do {
-            while !assembly.isComplete {
-                guard let next = try await nextFrame() else { throw TransportError.connectionClosed }
-                try assembly.append(try session.open(next))
+            let deadline = session.limits.bodyDeadline(forBytes: assembly.announcedLength)
+            try await withWatchdog(deadline, closing: channel, failure: .messageTooSlow(
+                received: assembly.message.count, announced: assembly.announcedLength)
+            ) {
+                try await receiveBody(&assembly)
             }
-            return assembly.message
+            return ReceivedMessage(bytes: assembly.message, budget: budget)
         } catch {
             // The message never reaches the caller, so its reservation is returned here.
-            if let budget { await budget.release(assembly.announcedLength) }
+            await budget.release(assembly.announcedLength)
+            if case .messageTooSlow = error as? TransportError {
+                throw TransportError.messageTooSlow(received: assembly.message.count, announced: assembly.announcedLength)
+            }
             throw error
+        }
+    }
+
+    private mutating func receiveBody(_ assembly: inout MessageAssembler) async throws {
+        while !assembly.isComplete {
+            guard let next = try await nextFrame() else { throw TransportError.connectionClosed }
+            try assembly.append(try session.open(next))
         }
     }
 

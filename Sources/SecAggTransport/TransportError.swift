@@ -21,6 +21,10 @@ public enum TransportError: Error, Sendable, Hashable, CustomStringConvertible {
     case messageTooLarge(announced: Int, maximum: Int)
     /// A message's fragments do not add up (a fragment too short to hold the length, or too many bytes).
     case malformedMessage(reason: String)
+    /// The peer started a message where it may send none (a client waiting for a round).
+    case unexpectedMessage(announced: Int)
+    /// A message whose size was reserved did not arrive within its body deadline (a stalled or too slow sender).
+    case messageTooSlow(received: Int, announced: Int)
     /// Nothing arrived within the idle timeout.
     case idleTimeout
     /// The peer closed the connection.
@@ -38,6 +42,10 @@ public enum TransportError: Error, Sendable, Hashable, CustomStringConvertible {
         case let .messageTooLarge(announced, maximum):
             return "peer announced a \(announced)-byte message, the limit is \(maximum)"
         case let .malformedMessage(reason): return "peer sent a malformed message: \(reason)"
+        case let .unexpectedMessage(announced):
+            return "peer sent a message (\(announced) bytes announced) where none is allowed"
+        case let .messageTooSlow(received, announced):
+            return "peer sent only \(received) of \(announced) announced bytes before the message's deadline"
         case .idleTimeout: return "connection idle for too long"
         case .connectionClosed: return "peer closed the connection"
         }

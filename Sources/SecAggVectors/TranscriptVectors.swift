@@ -470,6 +470,7 @@ enum TranscriptVectors {
         case .invalidShare: return "invalidShare"
         case .invalidVector: return "invalidVector"
         case .inconsistentView: return "inconsistentView"
+        case .oversizedMessage: return "oversizedMessage"
         }
     }
 

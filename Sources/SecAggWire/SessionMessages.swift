@@ -43,6 +43,10 @@ public struct JoinResponse: Sendable, Hashable {
 extension JoinRequest: WireEncodable, WireDecodable {
     public static let typeCode: UInt8 = 0x40
 
+    /// The largest encoded JoinRequest (a 255-byte task name): what a coordinator accepts as the first message of a
+    /// connection, before it knows which task, and so which message sizes, the client is for (SPEC §2.6.5).
+    public static let maximumEncodedBytes = 2 + 1 + 1 + WireLimits.maximumTaskNameBytes
+
     public func encode(into writer: inout WireWriter) {
         writer.write(WireLimits.protocolVersion)
         writer.write(Self.typeCode)

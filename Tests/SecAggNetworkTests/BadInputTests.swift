@@ -61,7 +61,8 @@ struct BadInputTests {
 
     /// Runs a coordinator service (the honest clients and the intruder enrolled) while `body` runs, then stops it.
     static func withService<T: Sendable>(
-        tasks: [TaskConfiguration], maximumConnections: Int = 4096, limits: TransportLimits = limits,
+        tasks: [TaskConfiguration], maximumConnections: Int = 4096, maximumConnectionsPerAddress: Int = 1024,
+        inboundBudgetBytes: Int = 16 << 20, limits: TransportLimits = limits, observers: [any CoordinatorObserver] = [],
         _ body: @Sendable (CoordinatorService, Int, LogStore) async throws -> T
     ) async throws -> T {
         var enrolled: [Ed25519.VerifyingKey: String] = [:]
@@ -71,7 +72,8 @@ struct BadInputTests {
         let service = try CoordinatorService(
             settings: CoordinatorSettings(
                 host: "127.0.0.1", port: 0, identity: coordinatorKey, enrolled: enrolled, tasks: tasks, limits: limits,
-                maximumConnections: maximumConnections),
+                maximumConnections: maximumConnections, maximumConnectionsPerAddress: maximumConnectionsPerAddress,
+                inboundBudgetBytes: inboundBudgetBytes, observers: observers),
             logger: Logger(label: "test.coordinator") { _ in CapturingLogHandler(store: store) })
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
@@ -567,7 +569,10 @@ struct BadInputTests {
     // exact sum. (Kept small: a heavier flood slows the loopback tests running beside it.)
     @Test("a flood of connections streaming garbage is cut off; the service keeps working", .timeLimit(.minutes(2)))
     func garbageFlood() async throws {
-        try await Self.withService(tasks: [Self.task(clients: Self.honestCount)], maximumConnections: 16) { service, port, logs in
+        let events = EventRecorder()
+        try await Self.withService(
+            tasks: [Self.task(clients: Self.honestCount)], maximumConnections: 16, observers: [events]
+        ) { service, port, logs in
             let ended = await withTaskGroup(of: Bool.self) { group in
                 for _ in 0..<40 {
                     group.addTask {
@@ -592,13 +597,18 @@ struct BadInputTests {
             }
             #expect(ended == 40)
             // Every intruder connection is accounted for: refused at the handshake (the garbage is not a valid first
-            // handshake message), or closed at once past the limit.
-            let refused = logs.entries.filter {
-                $0.message == "connection closed" && ($0.metadata["reason"] ?? "").contains("handshake")
+            // handshake message), or closed at once past the limit. Counted from the events (the log is rate-limited).
+            let refused = events.events.filter {
+                if case let .authenticationFailed(_, reason) = $0 { return reason.contains("handshake") }
+                return false
             }.count
-            let overLimit = logs.entries.filter { $0.message.contains("too many connections") }.count
+            let overLimit = events.events.filter {
+                if case .connectionRefused(_, .connectionLimit) = $0 { return true }
+                return false
+            }.count
             #expect(refused > 0, "no garbage connection was refused at the handshake")
             #expect(refused + overLimit == 40, "\(refused) refused at the handshake, \(overLimit) past the limit")
+            #expect(logs.entries.filter { $0.message == "connection closed" }.count <= 20, "the log is rate-limited")
             try await Self.honestRound(port: port, service: service)
         }
     }

@@ -26,7 +26,12 @@ extension CoordinatorService {
                     return AdminResponse(status: .notFound, body: "\(key) is not enrolled (or is already revoked)")
                 }
                 events.emit(.clientRevoked(identity: "\(key)", actor: actor))
-                return ok(["identity": "\(key)", "revoked": true])
+                // Takes effect at once: out of every queue, and out of a round in flight (a dropout).
+                var removedFrom: [String] = []
+                for scheduler in schedulers.all {
+                    if let place = await scheduler.revoke(key) { removedFrom.append("\(scheduler.task.name): \(place)") }
+                }
+                return ok(["identity": "\(key)", "revoked": true, "removed_from": removedFrom])
             case .listClients:
                 return ok(try store.clients().map(Self.json(_:)))
             case let .createTask(definition):
@@ -133,7 +138,9 @@ extension CoordinatorService {
         }
         let scheduler: TaskScheduler
         do {
-            scheduler = try TaskScheduler(task: task, store: store, results: results, events: events, logger: logger)
+            scheduler = try TaskScheduler(
+                task: task, store: store, results: results, events: events, roundBudgetBytes: settings.inboundBudgetBytes,
+                logger: logger)
         } catch let error as CoordinatorConfigurationError {
             return AdminResponse(status: .invalid, body: error.problems.joined(separator: "; "))
         }

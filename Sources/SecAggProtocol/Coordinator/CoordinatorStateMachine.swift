@@ -188,6 +188,16 @@ public struct CoordinatorStateMachine: Sendable {
         return drop(participant, reason: .disconnected)
     }
 
+    /// The driver dropped `participant` for breaking the protocol (a message the state machine refused, or one the
+    /// transport refused before decoding it, such as an oversized announcement): it is out of the round from now
+    /// on, and the drop names the violation.
+    public mutating func participantViolated(
+        _ participant: ParticipantIndex, _ violation: ProtocolViolation, now: ProtocolInstant
+    ) -> [CoordinatorAction] {
+        guard live.contains(participant), !isFinished else { return [] }
+        return drop(participant, reason: .violation(violation))
+    }
+
     /// Closes the phase at its deadline; does nothing before it.
     public mutating func handleTimeout(now: ProtocolInstant) -> [CoordinatorAction] {
         guard let deadline, now >= deadline, !isFinished, phase != nil else { return [] }

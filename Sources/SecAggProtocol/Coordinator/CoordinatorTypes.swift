@@ -163,7 +163,7 @@ public struct PhaseProgress: Sendable, Hashable {
 /// Why the coordinator state machine rejected an input; the state is unchanged.
 public enum CoordinatorError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The participant broke the protocol: close its connection and call
-    /// ``CoordinatorStateMachine/participantDisconnected(_:now:)``.
+    /// ``CoordinatorStateMachine/participantViolated(_:_:now:)``.
     case participantViolation(ParticipantIndex, ProtocolViolation)
     /// The caller used the state machine wrongly.
     case usage(UsageError)

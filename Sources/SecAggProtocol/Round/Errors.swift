@@ -96,6 +96,8 @@ public enum ProtocolViolation: Error, Sendable, Hashable, CustomStringConvertibl
     case invalidVector(reason: String)
     /// Survivor sets, recipients or advertisements that contradict what the receiver knows.
     case inconsistentView(reason: String)
+    /// A message announced larger than the current phase allows (SPEC §2.6.5), refused before it was read.
+    case oversizedMessage(announced: Int, allowed: Int)
 
     public var description: String {
         switch self {
@@ -110,6 +112,8 @@ public enum ProtocolViolation: Error, Sendable, Hashable, CustomStringConvertibl
             return "invalid share of participant \(owner) held by \(holder): \(reason)"
         case let .invalidVector(reason): return "invalid masked vector: \(reason)"
         case let .inconsistentView(reason): return "inconsistent view: \(reason)"
+        case let .oversizedMessage(announced, allowed):
+            return "oversized message: \(announced) bytes announced, the phase allows \(allowed)"
         }
     }
 }

@@ -1,0 +1,306 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+@testable import SecAggCoordinator
+import SecAggCrypto
+import SecAggProtocol
+import SecAggSimulation
+@testable import SecAggTransport
+import SecAggWire
+import Testing
+
+/// One client must not be able to stall or bloat the coordinator (issue 13, findings 1, 2 and 6): what a connection
+/// may send is bounded by where it is (before its join, in a queue, in a round's phase), each round has its own
+/// inbound budget, one identity holds at most one connection, one address a bounded number, and a revoked client
+/// leaves the queue at once. Each test failed on the coordinator before these limits existed.
+@Suite("Admission and budgets against the coordinator service", .serialized)
+struct AdmissionTests {
+    typealias Base = BadInputTests
+
+    /// A session as `identity` with a way to send the first fragment of a message that announces `announced` bytes
+    /// and carries only `bytes` of it (what a stalling or bloating client does); `body` gets the session, its
+    /// receiver and that sender.
+    static func rawSession<T: Sendable>(
+        port: Int, as identity: Ed25519.SigningKey,
+        _ body: (SecureSession, inout SecureReceiver, _ announce: (Int, [UInt8]) async throws -> Void) async throws -> T
+    ) async throws -> T {
+        var limits = Base.limits
+        limits.maximumMessageBytes = 1 << 30
+        let channel = try await SecureTransport.connect(host: "127.0.0.1", port: port, limits: limits)
+        return try await channel.executeThenClose { inbound, outbound in
+            var frames = inbound.makeAsyncIterator()
+            let session = try await SecureHandshake.initiate(
+                inbound: &frames, outbound: outbound, identity: identity,
+                expectedPeer: Base.coordinatorKey.verifyingKey, limits: limits)
+            var receiver = SecureReceiver(frames: frames, session: session, channel: channel.channel)
+            let announce: (Int, [UInt8]) async throws -> Void = { announced, bytes in
+                let length = UInt32(announced)
+                let header: [UInt8] = [UInt8(length >> 24), UInt8(length >> 16 & 0xff), UInt8(length >> 8 & 0xff), UInt8(length & 0xff)]
+                try await outbound.write(ByteBuffer(bytes: try session.seal(header + bytes)))
+            }
+            return try await body(session, &receiver, announce)
+        }
+    }
+
+    /// Joins `task` on an open session and checks it is accepted.
+    static func join(_ task: String, _ session: SecureSession, _ receiver: inout SecureReceiver) async throws {
+        try await session.send(JoinRequest(taskName: task).encoded)
+        let answer = try JoinResponse(decoding: try #require(try await receiver.receive(within: .seconds(10))))
+        try #require(answer.result == .accepted, "join of \(task): \(answer)")
+    }
+
+    /// Waits for the connection to end; returns how long it took (nil if a message came or the wait timed out).
+    static func closed(_ receiver: inout SecureReceiver, within limit: Duration) async -> Duration? {
+        let start = ContinuousClock.now
+        let outcome = await outcomeOf { try await receiver.receive(within: limit) }
+        return outcome.closedWithoutMessage ? ContinuousClock.now - start : nil
+    }
+
+    // Finding 1: a client waiting in one task's queue announces 16 MiB and sends nothing more. Before, the
+    // announcement was reserved from the one inbound budget of the service, and the honest round of another task
+    // aborted with every client dropped; now a queued client may send nothing, so it is refused at the first fragment.
+    @Test("a queued client that announces a message is closed at once; another task's round is unaffected")
+    func queuedAnnouncer() async throws {
+        try await Base.withService(
+            tasks: [Base.task(clients: Base.honestCount), Base.sideTask], inboundBudgetBytes: 1 << 20
+        ) { service, port, logs in
+            let closedAfter = try await Self.rawSession(port: port, as: Base.intruder) { session, receiver, announce in
+                try await Self.join("side", session, &receiver)
+                try await announce(16 << 20, [UInt8](repeating: 7, count: 100))
+                // The honest round of the other task starts while the announcement is (or was) pending.
+                try await Base.honestRound(port: port, service: service)
+                return await Self.closed(&receiver, within: .seconds(5))
+            }
+            #expect(closedAfter != nil, "the announcer's connection must be closed, not left to its idle timeout")
+            let entry = await Base.waitForLog(logs) {
+                $0.message == "connection closed" && ($0.metadata["reason"] ?? "").contains("where none is allowed")
+            }
+            #expect(entry != nil, "the refusal must be logged with its reason")
+        }
+    }
+
+    // Finding 1, inside a round: an announcement larger than the current phase's largest message (16 MiB in the
+    // advertise phase, 64 MiB in the masked phase) is refused before anything is reserved, the client is dropped for
+    // an oversized message, and the round releases the honest clients' exact sum.
+    @Test("an announcement over the phase's largest message drops the client; the round completes exactly",
+          arguments: [RoundPhase.advertiseKeys, .maskedInputCollection])
+    func oversizedInRound(_ phase: RoundPhase) async throws {
+        let task = Base.task(clients: Base.honestCount + 1)
+        try await Base.withService(tasks: [task], inboundBudgetBytes: 1 << 20) { service, port, logs in
+            let announced = phase == .advertiseKeys ? 16 << 20 : 64 << 20
+            let (record, _) = try await Base.honestRound(port: port, service: service) {
+                try await Self.rawSession(port: port, as: Base.intruder) { session, receiver, announce in
+                    try await Self.join("sum", session, &receiver)
+                    var machine = ClientStateMachine(
+                        configuration: ClientConfiguration(identity: Base.intruder), input: Base.input(999))
+                    var random = SystemRandom()
+                    var report = Base.IntruderReport()
+                    while let bytes = try? await receiver.receive(within: .seconds(15)) {
+                        let message = try CoordinatorMessage(decoding: bytes)
+                        if case let .advertiseKeysRequest(request) = message { report.index = request.participant }
+                        for case let .send(outgoing) in try machine.handle(message, using: &random) {
+                            if outgoing.typeCode == 0x41 + phase.rawValue {
+                                try await announce(announced, Array(outgoing.encoded.prefix(64)))
+                                report.violated = true
+                            } else {
+                                try await session.send(outgoing.encoded)
+                            }
+                        }
+                        if report.violated { break }
+                    }
+                    #expect(await Self.closed(&receiver, within: .seconds(5)) != nil, "the coordinator must close at once")
+                    return report
+                }
+            }
+            #expect(record.survivors.count == Base.honestCount)
+            let violation = await Base.waitForLog(logs) {
+                $0.message == "protocol violation; closing the connection"
+                    && $0.metadata["identity"] == "\(Base.intruder.verifyingKey)"
+            }
+            let reason = violation?.metadata["reason"] ?? ""
+            #expect(reason.contains("oversized message: \(announced) bytes announced"), "logged reason: \(reason)")
+        }
+    }
+
+    // Finding 2: the first message after the handshake was read with the 64 MiB limit and no budget, so a dozen
+    // connections of one identity took hundreds of MiB. Now it is held to the largest JoinRequest (259 bytes).
+    @Test("a first message larger than the largest JoinRequest is refused before its body")
+    func oversizedJoin() async throws {
+        try await Base.withService(tasks: [Base.task(clients: Base.honestCount)]) { service, port, logs in
+            let closedAfter = try await Self.rawSession(port: port, as: Base.intruder) { _, receiver, announce in
+                try await announce(1 << 20, [UInt8](repeating: 1, count: 1000))
+                return await Self.closed(&receiver, within: .seconds(5))
+            }
+            #expect(closedAfter != nil)
+            let entry = await Base.waitForLog(logs) {
+                $0.message == "connection closed"
+                    && ($0.metadata["reason"] ?? "").contains("announced a 1048576-byte message, the limit is 259")
+            }
+            #expect(entry != nil, "the refusal must be logged with its reason")
+            try await Base.honestRound(port: port, service: service)
+        }
+    }
+
+    // Finding 2: one identity may hold one live connection. A second one, even for another task, is refused with
+    // alreadyJoined; once the first closes, the identity may connect again.
+    @Test("one identity holds one connection: a second one, for any task, is refused with alreadyJoined")
+    func oneConnectionPerIdentity() async throws {
+        try await Base.withService(tasks: [Base.task(clients: Base.honestCount), Base.sideTask]) { service, port, _ in
+            try await Base.connect(port: port, as: Base.intruder) { session, receiver in
+                try await Self.join("side", session, &receiver)
+                let second = try await Base.connect(port: port, as: Base.intruder) { session, receiver in
+                    try await session.send(JoinRequest(taskName: "sum").encoded)
+                    return try JoinResponse(decoding: try #require(try await receiver.receive(within: .seconds(5))))
+                }
+                guard case let .refused(refusal, reason) = second.result else {
+                    Issue.record("expected a refusal, got \(second)")
+                    return
+                }
+                #expect(refusal == .alreadyJoined)
+                #expect(reason.contains("already has a connection"))
+            }
+            // The first connection is gone: the identity is free again.
+            try await Base.connect(port: port, as: Base.intruder) { session, receiver in
+                var attempts = 0
+                while true {
+                    try await session.send(JoinRequest(taskName: "side").encoded)
+                    let answer = try JoinResponse(decoding: try #require(try await receiver.receive(within: .seconds(5))))
+                    if answer.result == .accepted { break }
+                    attempts += 1
+                    try #require(attempts < 1, "the identity was not freed when its connection closed: \(answer)")
+                }
+            }
+            try await Base.honestRound(port: port, service: service)
+        }
+    }
+
+    // Connections from one address beyond its limit are closed at accept, before any handshake; another address
+    // (127.0.0.2, on loopback) is still served, and the honest round (from 127.0.0.1, once the flood is gone) runs.
+    @Test("connections from one address beyond its limit are closed at accept; other addresses are served")
+    func perAddressLimit() async throws {
+        try await Base.withService(
+            tasks: [Base.task(clients: Base.honestCount)], maximumConnectionsPerAddress: Base.honestCount
+        ) { service, port, logs in
+            var held: [any Channel] = []
+            for _ in 0..<Base.honestCount {
+                held.append(try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .connect(host: "127.0.0.1", port: port).get())
+            }
+            // Let the coordinator accept them all before the next one.
+            try await Task.sleep(for: .milliseconds(300))
+            let refused = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connect(host: "127.0.0.1", port: port).get()
+            try await refused.closeFuture.get()  // closed by the coordinator
+            let entry = await Base.waitForLog(logs) { $0.message.contains("too many connections from one address") }
+            #expect(entry?.metadata["address"] == "127.0.0.1")
+            // Another loopback address still gets a handshake.
+            let other = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .bind(to: try SocketAddress(ipAddress: "127.0.0.2", port: 0))
+                .connectTimeout(.seconds(5))
+                .connect(host: "127.0.0.1", port: port) { channel in
+                    channel.eventLoop.makeCompletedFuture { try SecureTransport.configure(channel, limits: Base.limits) }
+                }
+            try await SecureTransport.initiate(
+                other, identity: Base.intruder, expectedPeer: Base.coordinatorKey.verifyingKey, limits: Base.limits
+            ) { _, _ in }
+            for channel in held { try? await channel.close() }
+            try await Base.honestRound(port: port, service: service)
+        }
+    }
+
+    // Finding 6: a client revoked while it waits in the queue is taken out of it at once (its connection closed), so
+    // the next round is made of the honest clients only and their sum is released.
+    @Test("revoking a waiting client removes it from the queue at once")
+    func revokedWhileQueued() async throws {
+        try await Base.withService(tasks: [Base.task(clients: Base.honestCount)]) { service, port, _ in
+            try await Base.connect(port: port, as: Base.intruder) { session, receiver in
+                try await Self.join("sum", session, &receiver)
+                let response = await service.handleAdmin(
+                    .revoke(publicKey: Base.intruder.verifyingKey.rawRepresentation), actor: "test")
+                #expect(response.status == .ok, "\(response.body)")
+                #expect(response.body.contains("sum: queue"), "\(response.body)")
+                #expect(await Self.closed(&receiver, within: .seconds(5)) != nil, "the revoked client must be closed")
+            }
+            let (record, _) = try await Base.honestRound(port: port, service: service)
+            #expect(!record.survivorIdentities.contains("\(Base.intruder.verifyingKey)"))
+        }
+    }
+
+    // A client in a round that announces its phase's message at the allowed size and then stalls holds its
+    // reservation only until the body deadline (grace + size at the minimum rate): it is closed as too slow,
+    // dropped, and the round releases the honest sum.
+    @Test("a client that announces an allowed message and stalls is closed at its body deadline")
+    func stalledBody() async throws {
+        var limits = Base.limits
+        limits.receiveGrace = .milliseconds(500)
+        let task = Base.task(clients: Base.honestCount + 1)
+        try await Base.withService(tasks: [task], limits: limits) { service, port, logs in
+            let (record, _) = try await Base.honestRound(port: port, service: service) {
+                try await Self.rawSession(port: port, as: Base.intruder) { session, receiver, announce in
+                    try await Self.join("sum", session, &receiver)
+                    var machine = ClientStateMachine(
+                        configuration: ClientConfiguration(identity: Base.intruder), input: Base.input(999))
+                    var random = SystemRandom()
+                    var report = Base.IntruderReport()
+                    while let bytes = try? await receiver.receive(within: .seconds(15)) {
+                        for case let .send(outgoing) in try machine.handle(try CoordinatorMessage(decoding: bytes), using: &random) {
+                            if case .maskedInput = outgoing {
+                                let encoded = outgoing.encoded
+                                try await announce(encoded.count, Array(encoded.prefix(8)))
+                                report.violated = true
+                            } else {
+                                try await session.send(outgoing.encoded)
+                            }
+                        }
+                        if report.violated { break }
+                    }
+                    let closedAfter = await Self.closed(&receiver, within: .seconds(10))
+                    #expect(closedAfter.map { $0 < .seconds(5) } == true, "closed after \(String(describing: closedAfter))")
+                    return report
+                }
+            }
+            #expect(record.survivors.count == Base.honestCount)
+            let entry = await Base.waitForLog(logs) {
+                $0.message == "connection closed" && ($0.metadata["reason"] ?? "").contains("before the message's deadline")
+            }
+            #expect(entry != nil, "the stall must be logged with its reason")
+        }
+    }
+}
+
+/// The pure parts of admission: the connection registry and the log rate limiter.
+@Suite("Connection registry and log rate limit")
+struct ConnectionRegistryTests {
+    @Test func limitsPerAddressAndInAll() {
+        let registry = ConnectionRegistry(maximumConnections: 3, maximumPerAddress: 2)
+        #expect(registry.admit(address: "a") == nil)
+        #expect(registry.admit(address: "a") == nil)
+        #expect(registry.admit(address: "a") == .tooManyFromAddress(limit: 2))
+        #expect(registry.admit(address: "b") == nil)
+        #expect(registry.admit(address: "c") == .tooManyConnections(limit: 3))
+        registry.release(address: "a")
+        #expect(registry.admit(address: "a") == nil)
+        #expect(registry.count == 3)
+    }
+
+    @Test func oneClaimPerIdentity() {
+        let registry = ConnectionRegistry(maximumConnections: 10, maximumPerAddress: 10)
+        let key = BadInputTests.intruder.verifyingKey
+        #expect(registry.claim(key))
+        #expect(!registry.claim(key))
+        registry.unclaim(key)
+        #expect(registry.claim(key))
+    }
+
+    @Test func rateLimitCountsWhatItLeavesOut() {
+        let limiter = LogRateLimiter(limit: 2, window: .seconds(60))
+        let start = ContinuousClock.now
+        #expect(limiter.admit(now: start) == (true, 0))
+        #expect(limiter.admit(now: start + .seconds(1)) == (true, 0))
+        #expect(limiter.admit(now: start + .seconds(2)) == (false, 0))
+        #expect(limiter.admit(now: start + .seconds(3)) == (false, 0))
+        // The next window reports the two left out, and logs again.
+        #expect(limiter.admit(now: start + .seconds(61)) == (true, 2))
+    }
+}
