@@ -38,7 +38,7 @@ public final class MetricsEndpoint: Service, Sendable {
     private let ready: @Sendable () -> Bool
     private let logger: Logger
     private let bound = Mutex<BoundState>(.pending([]))
-    private let connections = Atomic<Int>(0)
+    private let connections = IdleEviction()
 
     /// - Parameters:
     ///   - render: Produces the exposition text (e.g. a Prometheus registry's `emitToBuffer`).
@@ -108,14 +108,15 @@ public final class MetricsEndpoint: Service, Sendable {
             try await withThrowingDiscardingTaskGroup { group in
                 try await server.executeThenClose { inbound in
                     for try await connection in inbound {
-                        guard connections.add(1, ordering: .relaxed).newValue <= Self.maximumConnections else {
-                            connections.subtract(1, ordering: .relaxed)
+                        // Full: the oldest connection still waiting for its request makes room, so a flood of idle
+                        // connections cannot keep a liveness probe out; refused only if every slot is answering.
+                        guard let id = connections.admit(connection.channel, limit: Self.maximumConnections) else {
                             try? await connection.channel.close()
                             continue
                         }
                         group.addTask {
-                            await self.serve(connection)
-                            self.connections.subtract(1, ordering: .relaxed)
+                            await self.serve(connection, id: id)
+                            self.connections.remove(id)
                         }
                     }
                 }
@@ -126,7 +127,7 @@ public final class MetricsEndpoint: Service, Sendable {
     }
 
     /// Answers one request, then closes the connection.
-    private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
+    private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, id: Int) async {
         let channel = connection.channel
         let timeout = Task {
             try await Task.sleep(for: Self.requestTimeout)
@@ -142,6 +143,7 @@ public final class MetricsEndpoint: Service, Sendable {
                     case .body: continue
                     case .end:
                         guard let request else { return }
+                        connections.answering(id)
                         let (status, body, type) = respond(to: request)
                         var headers = HTTPHeaders()
                         headers.add(name: "Content-Type", value: type)
@@ -182,4 +184,44 @@ private enum BoundState {
     case pending([CheckedContinuation<Int, any Error>])
     case listening(Int)
     case failed(String)
+}
+
+/// The endpoint's connections in arrival order, and which of them are being answered. When all slots are taken a
+/// new connection displaces the oldest one that has not sent a whole request yet: probes send theirs at once, so
+/// they are served however many idle connections a flood keeps open.
+private final class IdleEviction: Sendable {
+    private struct State {
+        var next = 0
+        /// Connection id → (channel, whether its request is being answered); ids grow with arrival.
+        var live: [Int: (channel: any Channel, answering: Bool)] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    /// Registers `channel`, closing the oldest idle connection if `limit` are open; nil if every one is answering.
+    func admit(_ channel: any Channel, limit: Int) -> Int? {
+        let (id, evicted): (Int?, (any Channel)?) = state.withLock { state in
+            var evicted: (any Channel)?
+            if state.live.count >= limit {
+                guard let oldest = state.live.filter({ !$0.value.answering }).keys.min() else { return (nil, nil) }
+                evicted = state.live.removeValue(forKey: oldest)?.channel
+            }
+            let id = state.next
+            state.next += 1
+            state.live[id] = (channel, false)
+            return (id, evicted)
+        }
+        evicted?.close(promise: nil)
+        return id
+    }
+
+    /// Marks a connection whose request is complete and being answered (it is not displaced from then on).
+    func answering(_ id: Int) {
+        state.withLock { state in state.live[id]?.answering = true }
+    }
+
+    /// Forgets a connection that ended.
+    func remove(_ id: Int) {
+        _ = state.withLock { state in state.live.removeValue(forKey: id) }
+    }
 }

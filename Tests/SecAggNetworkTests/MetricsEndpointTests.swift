@@ -190,6 +190,38 @@ struct MetricsEndpointTests {
         #expect(!text.contains(BadInputTests.expectedHonestSum.map(String.init).joined(separator: ",")))
     }
 
+    // Issue 13, finding 8: 40 idle connections (more than the endpoint's 32 slots, each allowed 10 s for its
+    // request) made 14 of 14 /healthz probes fail, and the shipped liveness probe would have restarted the daemon.
+    // Now a new connection displaces the oldest one still waiting for its request: every probe is answered at once.
+    @Test("/healthz answers every probe while idle connections fill the endpoint")
+    func healthUnderIdleFlood() async throws {
+        let endpoint = MetricsEndpoint(
+            settings: MetricsEndpointSettings(enabled: true, host: "127.0.0.1", port: 0),
+            logger: Logger(label: "test.metrics") { _ in SwiftLogNoOpLogHandler() },
+            render: { [] })
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await endpoint.run() }
+            let port = try await endpoint.listeningPort()
+            var idle: [any Channel] = []
+            for _ in 0..<(MetricsEndpoint.maximumConnections + 8) {
+                idle.append(try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .connect(host: "127.0.0.1", port: port).get())
+            }
+            var answered = 0
+            for _ in 0..<14 {
+                let start = ContinuousClock.now
+                let health = try await Self.requestOnce("GET", "/healthz", port: port)
+                if health.status == 200, ContinuousClock.now - start < .seconds(2) { answered += 1 }
+                // Keep the endpoint full: a new idle connection for the one the probe displaced.
+                idle.append(try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .connect(host: "127.0.0.1", port: port).get())
+            }
+            #expect(answered == 14, "\(answered) of 14 probes answered within 2 s")
+            for channel in idle { try? await channel.close() }
+            group.cancelAll()
+        }
+    }
+
     @Test("budget gauges follow the ledger; refused joins and failed handshakes use bounded labels")
     func boundedLabelsAndBudget() throws {
         let registry = PrometheusCollectorRegistry()
