@@ -12,17 +12,19 @@ import Yams
 public enum ConfigurationFile {
     struct Document: Decodable {
         struct Listen: Decodable {
+            enum CodingKeys: String, CodingKey, CaseIterable { case host, port }
             var host: String?
             var port: Int?
         }
 
         struct Enrollment: Decodable {
+            enum CodingKeys: String, CodingKey, CaseIterable { case file, keys }
             var file: String?
             var keys: [String]?
         }
 
         struct Limits: Decodable {
-            enum CodingKeys: String, CodingKey {
+            enum CodingKeys: String, CodingKey, CaseIterable {
                 case maxConnections = "max_connections"
                 case maxConnectionsPerAddress = "max_connections_per_address"
                 case maxMessageBytes = "max_message_bytes"
@@ -44,6 +46,7 @@ public enum ConfigurationFile {
         }
 
         struct Timeouts: Codable {
+            enum CodingKeys: String, CodingKey, CaseIterable { case advertise, share, masked, consistency, unmask }
             var advertise: Double?
             var share: Double?
             var masked: Double?
@@ -52,7 +55,7 @@ public enum ConfigurationFile {
         }
 
         struct Privacy: Codable {
-            enum CodingKeys: String, CodingKey {
+            enum CodingKeys: String, CodingKey, CaseIterable {
                 case noise, sigma, delta, clip
                 case epsilonPerRound = "epsilon_per_round"
                 case budgetEpsilon = "budget_epsilon"
@@ -67,7 +70,7 @@ public enum ConfigurationFile {
         }
 
         struct Task: Codable {
-            enum CodingKeys: String, CodingKey {
+            enum CodingKeys: String, CodingKey, CaseIterable {
                 case name
                 case dimension
                 case bits
@@ -107,16 +110,18 @@ public enum ConfigurationFile {
         }
 
         struct Store: Decodable {
+            enum CodingKeys: String, CodingKey, CaseIterable { case path }
             var path: String?
         }
 
         struct Admin: Decodable {
+            enum CodingKeys: String, CodingKey, CaseIterable { case host, port, keys }
             var host: String?
             var port: Int?
             var keys: [String]?
         }
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case listen, identity, enrollment, tasks, limits, store, admin
             case resultsDirectory = "results_directory"
         }
@@ -148,6 +153,16 @@ public enum ConfigurationFile {
     ///
     /// - Throws: ``CoordinatorConfigurationError``.
     public static func parse(_ text: String, relativeTo folder: URL) throws -> CoordinatorSettings {
+        try parse(text, relativeTo: folder, checkingKeys: true)
+    }
+
+    /// `checkingKeys: false` when the caller has already checked the keys of the text it derived this one from
+    /// (``DaemonConfiguration`` checks the file as written, so the problems name the file's own lines).
+    static func parse(_ text: String, relativeTo folder: URL, checkingKeys: Bool) throws -> CoordinatorSettings {
+        if checkingKeys {
+            let unknown = ConfigurationSchema.file.unknownKeys(inYAML: text)
+            guard unknown.isEmpty else { throw CoordinatorConfigurationError(problems: unknown) }
+        }
         let document: Document
         do {
             document = try YAMLDecoder().decode(Document.self, from: text)
@@ -275,6 +290,8 @@ public enum ConfigurationFile {
     ///
     /// - Throws: ``CoordinatorConfigurationError`` listing every problem.
     static func parseTask(_ text: String) throws -> (TaskConfiguration, Document.Task) {
+        let unknown = ConfigurationSchema.task.unknownKeys(inYAML: text)
+        guard unknown.isEmpty else { throw CoordinatorConfigurationError(problems: unknown) }
         let entry: Document.Task
         do {
             entry = try YAMLDecoder().decode(Document.Task.self, from: text)

@@ -21,11 +21,15 @@ public struct DaemonConfiguration: Sendable {
     public var appliedOverrides: [String]
 
     struct Operations: Decodable {
+        enum CodingKeys: String, CodingKey, CaseIterable { case audit, metrics }
+
         struct Audit: Decodable {
+            enum CodingKeys: String, CodingKey, CaseIterable { case path }
             var path: String?
         }
 
         struct Metrics: Decodable {
+            enum CodingKeys: String, CodingKey, CaseIterable { case enabled, host, port }
             var enabled: Bool?
             var host: String?
             var port: Int?
@@ -59,6 +63,12 @@ public struct DaemonConfiguration: Sendable {
         } catch {
             throw CoordinatorConfigurationError(problems: ["not valid YAML: \(error)"])
         }
+        // A key the daemon does not know is an error, never a silently ignored setting (a misspelt `privacy:`
+        // would run the task without noise). Checked on the file as written, so problems name its lines.
+        if let root {
+            let unknown = ConfigurationSchema.file.unknownKeys(in: root)
+            guard unknown.isEmpty else { throw CoordinatorConfigurationError(problems: unknown) }
+        }
         let (document, applied, overrideProblems) = EnvironmentOverrides.apply(environment, to: root ?? Node(""))
         let effective: String
         do {
@@ -70,7 +80,7 @@ public struct DaemonConfiguration: Sendable {
         var problems = overrideProblems
         var coordinator: CoordinatorSettings?
         do {
-            coordinator = try ConfigurationFile.parse(effective, relativeTo: folder)
+            coordinator = try ConfigurationFile.parse(effective, relativeTo: folder, checkingKeys: false)
         } catch let error as CoordinatorConfigurationError {
             problems += error.problems
         } catch {

@@ -1,5 +1,5 @@
 import Foundation
-import SecAggCoordinator
+@testable import SecAggCoordinator
 import SecAggCrypto
 import SecAggTransport
 import Testing
@@ -99,5 +99,65 @@ struct DaemonConfigurationTests {
         }
         #expect(both.problems.contains { $0.contains("SECAGGD_METRICS_PORT") }, "override problems come with file problems")
         #expect(both.problems.count >= 2)
+    }
+
+    // Issue 12: a misspelt key was silently ignored at every level (`privcy:` gave a task without noise and
+    // --check-config said OK). Every unknown key is now a problem with its path, its line and the likely key meant.
+    @Test("an unknown or misspelt key at any level is an error naming its line and the key meant",
+          arguments: [
+            ("privcy: {clip: 1, budget_epsilon: 3}", "tasks[0].privcy", "privacy"),
+            ("gather_secnds: 3", "tasks[0].gather_secnds", "gather_seconds"),
+            ("timeouts: {maskd: 30}", "tasks[0].timeouts.maskd", "masked"),
+            ("privacy: {clip: 1, budget_epsilon: 3, epsilon_per_rnd: 1}", "tasks[0].privacy.epsilon_per_rnd", "epsilon_per_round"),
+          ])
+    func unknownTaskKeys(line: String, path: String, meant: String) throws {
+        let (folder, text) = try Self.setup(extra: "    " + line)
+        let error = try #require(throws: CoordinatorConfigurationError.self) {
+            try DaemonConfiguration.parse(text, relativeTo: folder, environment: [:])
+        }
+        #expect(error.problems == ["unknown key '\(path)' (line 10); did you mean '\(meant)'?"])
+    }
+
+    @Test("unknown keys in every section are all reported at once",
+          arguments: [["result_directory: r"], ["listen: {prot: 1}"], ["metrics: {enabeld: true}"], ["store: {pth: x}"],
+                      ["limits: {max_conections: 3}"], ["audit: {paht: a.log}"], ["admin: {keys: [], hots: x}"], ["telemetry: {}"]])
+    func unknownSectionKeys(lines: [String]) throws {
+        let (folder, text) = try Self.setup(extra: lines.joined(separator: "\n"))
+        let error = try #require(throws: CoordinatorConfigurationError.self) {
+            try DaemonConfiguration.parse(text, relativeTo: folder, environment: [:])
+        }
+        #expect(error.problems.count == 1)
+        #expect(error.problems.allSatisfy { $0.hasPrefix("unknown key '") && $0.contains("(line 10)") }, "\(error.problems)")
+        // The coordinator's own parser (used by embedders and the fuzzer) refuses them too.
+        #expect(throws: CoordinatorConfigurationError.self) { try ConfigurationFile.parse(text, relativeTo: folder) }
+    }
+
+    @Test("the documented example configuration has no unknown key")
+    func exampleIsKnown() throws {
+        let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../deploy/secaggd.example.yaml").standardizedFileURL
+        let text = try String(contentsOf: example, encoding: .utf8)
+        let (folder, _) = try Self.setup()
+        do {
+            _ = try DaemonConfiguration.parse(text, relativeTo: folder, environment: [:])
+        } catch {
+            // Its files (identity, enrollment list) are not in the test folder; its keys must all be known.
+            #expect(!error.problems.contains { $0.contains("unknown key") }, "\(error.problems)")
+        }
+    }
+
+    @Test("an admin task definition with an unknown key is refused")
+    func unknownKeyInAdminTask() throws {
+        let error = try #require(throws: CoordinatorConfigurationError.self) {
+            try ConfigurationFile.parseTask("""
+                name: t
+                dimension: 4
+                max_input: 10
+                min_clients: 3
+                max_clients: 3
+                privcy: {clip: 1, budget_epsilon: 3}
+                """)
+        }
+        #expect(error.problems == ["unknown key 'privcy' (line 6); did you mean 'privacy'?"])
     }
 }
