@@ -71,6 +71,8 @@ public final class CoordinatorService: Service, Sendable {
     private let listening = Mutex<ListeningState>(.pending([]))
     /// Live connections, per address, and the identities holding one.
     private let connections: ConnectionRegistry
+    /// Every accepted connection until it closes, so a stop during a burst of connections releases none open.
+    private let accepted = ConnectionTracker<ByteBuffer, ByteBuffer>()
     /// Rate limit for what unauthenticated peers can make the log say (refused connections, failed handshakes).
     private let unauthenticatedLog = LogRateLimiter()
     let events: ObserverList
@@ -151,7 +153,8 @@ public final class CoordinatorService: Service, Sendable {
     public func run() async throws {
         let server: NIOAsyncChannel<FrameChannel, Never>
         do {
-            server = try await SecureTransport.listen(host: settings.host, port: settings.port, limits: settings.limits)
+            server = try await SecureTransport.listen(
+                host: settings.host, port: settings.port, limits: settings.limits, tracker: accepted)
         } catch {
             publish(.failure(CoordinatorStartError(reason: "cannot listen on \(settings.host):\(settings.port): \(error)")))
             throw error
@@ -203,6 +206,9 @@ public final class CoordinatorService: Service, Sendable {
                 self.logger.info("shutting down: no new connections; aborting rounds in flight")
                 server.channel.close(promise: nil)
             }
+            // Connections accepted but not served yet, or still in their handshake or join, end now; clients that
+            // joined are told by their task (a round in flight aborts with `cancelled`) and then closed.
+            await accepted.closeUnestablished()
             // No new connections. Stop the schedulers: a round in flight aborts with `cancelled` and its clients are
             // told; waiting clients are disconnected. The connection tasks then end once they have flushed.
             for task in schedulers.stopAll() { await task.value }
@@ -262,6 +268,7 @@ public final class CoordinatorService: Service, Sendable {
                     logger.info("join refused: identity already joined", metadata: ["task": "\(logSafe(join.taskName))"])
                     return
                 }
+                accepted.markEstablished(channel.channel)
                 try await session.send(JoinResponse(result: .accepted).encoded)
                 logger.debug("joined", metadata: ["task": "\(logSafe(join.taskName))"])
                 try await relay(participant, receiver: &receiver, scheduler: scheduler, logger: logger)

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import SecAggTransport
 import ServiceLifecycle
 import Synchronization
 
@@ -39,6 +40,7 @@ public final class MetricsEndpoint: Service, Sendable {
     private let logger: Logger
     private let bound = Mutex<BoundState>(.pending([]))
     private let connections = IdleEviction()
+    private let tracker = ConnectionTracker<HTTPServerRequestPart, HTTPServerResponsePart>()
 
     /// - Parameters:
     ///   - render: Produces the exposition text (e.g. a Prometheus registry's `emitToBuffer`).
@@ -87,14 +89,15 @@ public final class MetricsEndpoint: Service, Sendable {
     public func run() async throws {
         let server: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
         do {
+            let tracker = self.tracker
             server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.backlog, value: 16)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .bind(host: settings.host, port: settings.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                        return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
-                            wrappingChannelSynchronously: channel)
+                        return tracker.track(try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
+                            wrappingChannelSynchronously: channel))
                     }
                 }
         } catch {
@@ -124,6 +127,8 @@ public final class MetricsEndpoint: Service, Sendable {
         } onGracefulShutdown: {
             server.channel.close(promise: nil)
         }
+        // Connections accepted but never served when the listener stopped are closed, not released open.
+        await tracker.closeUnestablished()
     }
 
     /// Answers one request, then closes the connection.

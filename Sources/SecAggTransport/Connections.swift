@@ -9,8 +9,11 @@ public enum SecureTransport {
     /// Binds a listening socket; iterate the returned channel's inbound stream for new connections.
     ///
     /// - Throws: NIO's error if the address cannot be bound.
+    /// Every accepted connection is held by `tracker` (if given) until it closes, so none is released open when the
+    /// listener stops (see ``ConnectionTracker``).
     public static func listen(
         host: String, port: Int, limits: TransportLimits, backlog: Int32 = 256,
+        tracker: ConnectionTracker<ByteBuffer, ByteBuffer>? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> NIOAsyncChannel<FrameChannel, Never> {
         try await ServerBootstrap(group: group)
@@ -27,7 +30,11 @@ public enum SecureTransport {
             // Likewise for sending: a slow reader holds at most this much of our ciphertext in user space.
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 4 * 1024, high: 16 * 1024))
             .bind(host: host, port: port) { channel in
-                channel.eventLoop.makeCompletedFuture { try configure(channel, limits: limits) }
+                channel.eventLoop.makeCompletedFuture {
+                    let connection = try configure(channel, limits: limits)
+                    tracker?.track(connection)
+                    return connection
+                }
             }
     }
 
@@ -91,7 +98,7 @@ public enum SecureTransport {
         }
     }
 
-    static func configure(_ channel: any Channel, limits: TransportLimits) throws -> FrameChannel {
+    package static func configure(_ channel: any Channel, limits: TransportLimits) throws -> FrameChannel {
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
         // Same wire format as MessageToByteHandler(FrameEncoder()), without a per-connection copy buffer.
         try channel.pipeline.syncOperations.addHandler(FrameWriter())

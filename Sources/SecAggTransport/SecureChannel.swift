@@ -241,7 +241,7 @@ public final class SecureSession: Sendable {
     }
 
     /// Encrypts one fragment under the next nonce (callers hold the send gate, so fragments leave in nonce order).
-    func seal(_ plaintext: [UInt8]) throws(TransportError) -> [UInt8] {
+    private func seal(_ plaintext: [UInt8]) throws(TransportError) -> [UInt8] {
         try cipher.withLock { transport throws(TransportError) -> [UInt8] in
             do throws(NoiseError) {
                 return try transport.encrypt(plaintext)
@@ -249,6 +249,16 @@ public final class SecureSession: Sendable {
                 throw .decryptionFailed(error)
             }
         }
+    }
+
+    /// The encrypted first fragment of a message that announces `announced` bytes but carries only `bytes`: what a
+    /// sender that stalls after its announcement puts on the wire. For this package's load tools and tests only
+    /// (it consumes a nonce, so the session can send nothing else in order afterwards).
+    package func sealedAnnouncement(of announced: Int, carrying bytes: [UInt8]) throws(TransportError) -> [UInt8] {
+        let length = UInt32(truncatingIfNeeded: announced)
+        let header = [UInt8(truncatingIfNeeded: length >> 24), UInt8(truncatingIfNeeded: length >> 16),
+                      UInt8(truncatingIfNeeded: length >> 8), UInt8(truncatingIfNeeded: length)]
+        return try seal(header + bytes)
     }
 
     /// Decrypts one frame (called by ``SecureReceiver``).

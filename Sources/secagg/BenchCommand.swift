@@ -8,7 +8,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks: mask expansion against raw ChaCha20, and simulated rounds.",
-        subcommands: [MaskBench.self, PrimitivesBench.self, RoundBench.self, SwarmCommand.self, SoakCommand.self],
+        subcommands: [MaskBench.self, PrimitivesBench.self, RoundBench.self, SwarmCommand.self, SoakCommand.self, FloodCommand.self],
         defaultSubcommand: MaskBench.self
     )
 }

@@ -6,7 +6,7 @@ import NIOPosix
 import SecAggCrypto
 import SecAggProtocol
 import SecAggSimulation
-@testable import SecAggTransport
+import SecAggTransport
 import SecAggWire
 import Testing
 
@@ -35,9 +35,7 @@ struct AdmissionTests {
                 expectedPeer: Base.coordinatorKey.verifyingKey, limits: limits)
             var receiver = SecureReceiver(frames: frames, session: session, channel: channel.channel)
             let announce: (Int, [UInt8]) async throws -> Void = { announced, bytes in
-                let length = UInt32(announced)
-                let header: [UInt8] = [UInt8(length >> 24), UInt8(length >> 16 & 0xff), UInt8(length >> 8 & 0xff), UInt8(length & 0xff)]
-                try await outbound.write(ByteBuffer(bytes: try session.seal(header + bytes)))
+                try await outbound.write(ByteBuffer(bytes: try session.sealedAnnouncement(of: announced, carrying: bytes)))
             }
             return try await body(session, &receiver, announce)
         }

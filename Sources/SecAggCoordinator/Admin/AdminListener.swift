@@ -39,9 +39,11 @@ extension CoordinatorService {
     /// - Throws: ``CoordinatorStartError`` if its address cannot be bound.
     func startAdminListener() async throws -> AdminListener? {
         guard let admin = settings.admin else { return nil }
+        let tracker = ConnectionTracker<ByteBuffer, ByteBuffer>()
         let server: NIOAsyncChannel<FrameChannel, Never>
         do {
-            server = try await SecureTransport.listen(host: admin.host, port: admin.port, limits: settings.limits, backlog: 16)
+            server = try await SecureTransport.listen(
+                host: admin.host, port: admin.port, limits: settings.limits, backlog: 16, tracker: tracker)
         } catch {
             throw CoordinatorStartError(reason: "cannot listen for admin connections on \(admin.host):\(admin.port): \(error)")
         }
@@ -58,6 +60,8 @@ extension CoordinatorService {
                 } catch {
                     self.logger.debug("admin listener closed", metadata: ["reason": "\(error)"])
                 }
+                // Stopping cancels the accept loop: close what it accepted and never served (none is released open).
+                await tracker.closeUnestablished()
             }
         }
         return AdminListener(port: bound, server: server, task: task)
