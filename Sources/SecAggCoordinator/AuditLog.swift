@@ -49,6 +49,15 @@ public final class AuditLog: CoordinatorObserver, Sendable {
         writeFailures = Counter(label: "secagg_audit_write_failures_total", factory: metricsFactory)
         let descriptor = Glibc.open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw AuditLogError.cannotOpen(path, errno: errno) }
+        // One writer: a second daemon started on the same configuration must fail here, before it appends anything
+        // to the live log (it used to append `log_opened`, breaking the running daemon's chain). The lock is
+        // released with the descriptor, also when the process dies.
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            close(descriptor)
+            throw AuditLogError.inUse(path)
+        }
+        // Created 0600 above; an existing log that others could read is tightened.
+        _ = fchmod(descriptor, 0o600)
         let contents: [UInt8]
         do {
             contents = try Self.readAll(descriptor, path: path)
@@ -227,6 +236,8 @@ public enum AuditLogError: Error, Sendable, CustomStringConvertible {
     case brokenChain(String, [AuditProblem])
     case cannotRepair(String, reason: String)
     case writeFailed(String, errno: Int32)
+    /// Another process (a second daemon on the same configuration) holds the log.
+    case inUse(String)
 
     public var description: String {
         switch self {
@@ -237,6 +248,7 @@ public enum AuditLogError: Error, Sendable, CustomStringConvertible {
                 + "keep it as evidence, move it aside and restart to begin a new log:\n\(shown)"
         case let .cannotRepair(path, reason): return "cannot recover the audit log \(path): \(reason)"
         case let .writeFailed(path, code): return "cannot write the audit log \(path): \(String(cString: strerror(code)))"
+        case let .inUse(path): return "the audit log \(path) is in use by another process (is another secaggd running?)"
         }
     }
 }

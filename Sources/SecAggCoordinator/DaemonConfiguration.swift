@@ -39,6 +39,29 @@ public struct DaemonConfiguration: Sendable {
         var metrics: Metrics?
     }
 
+    /// The folders the daemon keeps its state in (the store's, the results, the audit log's) must not be writable by
+    /// group or others: whoever can write there can swap the store, a result or the log for their own.
+    static func stateFolderProblems(coordinator: CoordinatorSettings, auditPath: String?) -> [String] {
+        var folders: [(key: String, path: String)] = []
+        if let store = coordinator.storePath {
+            folders.append(("store.path", URL(fileURLWithPath: store).deletingLastPathComponent().path))
+        }
+        if let results = coordinator.resultsDirectory { folders.append(("results_directory", results.path)) }
+        if let auditPath { folders.append(("audit.path", URL(fileURLWithPath: auditPath).deletingLastPathComponent().path)) }
+        var problems: [String] = []
+        for (key, folder) in folders {
+            var status = stat()
+            guard stat(folder, &status) == 0 else { continue }  // not created yet: the daemon creates it 0700
+            let mode = status.st_mode & 0o7777
+            if mode & 0o022 != 0 {
+                problems.append("\(key): the folder \(folder) is writable by \(mode & 0o002 != 0 ? "everyone" : "its group") "
+                    + "(mode \(String(mode, radix: 8))); the daemon keeps its state only in a folder that others cannot write "
+                    + "(chmod go-w \(folder))")
+            }
+        }
+        return problems
+    }
+
     /// Reads the file at `path`, applies the `SECAGGD_…` overrides in `environment`
     /// (``EnvironmentOverrides``) and validates the result.
     ///
@@ -116,6 +139,7 @@ public struct DaemonConfiguration: Sendable {
             auditPath = resolved
         }
         if let coordinator {
+            problems += Self.stateFolderProblems(coordinator: coordinator, auditPath: auditPath)
             if !(0...65535).contains(coordinator.port) { problems.append("listen.port must be 0...65535, not \(coordinator.port)") }
             if metrics.enabled, metrics.port != 0, metrics.port == coordinator.port {
                 problems.append("metrics.port \(metrics.port) is also listen.port: give the metrics endpoint its own port")

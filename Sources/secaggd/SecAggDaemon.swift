@@ -42,6 +42,9 @@ struct SecAggDaemon: AsyncParsableCommand {
             throw ValidationError("give the configuration file with --config FILE or SECAGGD_CONFIG")
         }
         Self.tuneAllocator()
+        // Everything the daemon creates (store, lock, results, ledger export, audit log) is its own: files 0600 and
+        // folders 0700 whatever umask it inherited (under 022 the results and the ledger were world-readable).
+        umask(0o077)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level

@@ -75,6 +75,23 @@ struct AuditLogTests {
         #expect(mode == 0o600)
     }
 
+    // Issue 12/13: a second daemon on the same configuration appended `log_opened` to the live log before it failed
+    // on the store lock, breaking the running daemon's chain. The log now has one writer; a second open fails
+    // before writing, and succeeds once the first is closed. An existing log others can read is tightened to 0600.
+    @Test("the audit log has one writer: a second open is refused before it writes anything")
+    func oneWriter() throws {
+        let (path, lines) = try Self.log(2)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
+        var first: AuditLog? = try AuditLog(path: path, logger: Self.logger)
+        #expect(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int == 0o600)
+        #expect(throws: AuditLogError.self) { _ = try AuditLog(path: path, logger: Self.logger) }
+        #expect(try Self.lines(path) == lines, "the refused writer must not have written")
+        _ = try first?.append(kind: "note", fields: [:])
+        first = nil
+        let second = try AuditLog(path: path, logger: Self.logger)
+        #expect(second.head.sequence == 3)
+    }
+
     @Test("an edited field is found at its record, by its hash and its canonical form")
     func editedRecord() throws {
         var (_, lines) = try Self.log(5)

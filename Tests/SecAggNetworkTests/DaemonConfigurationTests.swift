@@ -57,7 +57,8 @@ struct DaemonConfigurationTests {
         let (folder, text) = try Self.setup(extra: "listen:\n  port: 7000")
         let configuration = try DaemonConfiguration.parse(text, relativeTo: folder, environment: [
             "SECAGGD_LISTEN_PORT": "7100", "SECAGGD_LISTEN_HOST": "0.0.0.0", "SECAGGD_METRICS_ENABLED": "yes",
-            "SECAGGD_METRICS_HOST": "0.0.0.0", "SECAGGD_METRICS_PORT": "9100", "SECAGGD_AUDIT_PATH": "/tmp/audit.log",
+            "SECAGGD_METRICS_HOST": "0.0.0.0", "SECAGGD_METRICS_PORT": "9100",
+            "SECAGGD_AUDIT_PATH": folder.appendingPathComponent("audit.log").path,
             "SECAGGD_MAX_CONNECTIONS": "10", "SECAGGD_IDLE_TIMEOUT_SECONDS": "2.5", "HOME": "/root",
             "SECAGGD_STORE_PATH": folder.appendingPathComponent("elsewhere.sqlite").path,
         ])
@@ -66,7 +67,7 @@ struct DaemonConfigurationTests {
         #expect(configuration.coordinator.maximumConnections == 10)
         #expect(configuration.coordinator.limits.idleTimeout == .milliseconds(2500))
         #expect(configuration.metrics == MetricsEndpointSettings(enabled: true, host: "0.0.0.0", port: 9100))
-        #expect(configuration.auditPath == "/tmp/audit.log")
+        #expect(configuration.auditPath == folder.appendingPathComponent("audit.log").path)
         #expect(configuration.appliedOverrides.contains("SECAGGD_LISTEN_PORT -> listen.port"))
         #expect(configuration.appliedOverrides.contains("SECAGGD_STORE_PATH -> store.path"))
         #expect(configuration.coordinator.storePath == folder.appendingPathComponent("elsewhere.sqlite").path)
@@ -159,5 +160,22 @@ struct DaemonConfigurationTests {
                 """)
         }
         #expect(error.problems == ["unknown key 'privcy' (line 6); did you mean 'privacy'?"])
+    }
+
+    // Issue 13, finding 8: the key check ignored a 0777 folder, and the store, results and ledger export were
+    // world-readable under umask 022. A state folder that group or others can write is refused, naming the key.
+    @Test("a state folder that group or others can write is refused", arguments: [0o777, 0o775, 0o1777])
+    func writableStateFolder(mode: Int) throws {
+        let (folder, text) = try Self.setup(extra: "results_directory: shared\naudit: {path: shared/audit.log}")
+        let shared = folder.appendingPathComponent("shared")
+        try FileManager.default.createDirectory(at: shared, withIntermediateDirectories: true)
+        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: shared.path)
+        let error = try #require(throws: CoordinatorConfigurationError.self) {
+            try DaemonConfiguration.parse(text, relativeTo: folder, environment: [:])
+        }
+        #expect(error.problems.contains { $0.hasPrefix("results_directory: the folder \(shared.path) is writable by") })
+        #expect(error.problems.contains { $0.hasPrefix("audit.path: the folder \(shared.path) is writable by") })
+        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: shared.path)
+        _ = try DaemonConfiguration.parse(text, relativeTo: folder, environment: [:])
     }
 }

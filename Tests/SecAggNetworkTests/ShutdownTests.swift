@@ -50,3 +50,39 @@ struct ShutdownTests {
         #expect(statuses.allSatisfy { $0 == 0 }, "\(statuses)")
     }
 }
+
+/// Issue 13, finding 8: under umask 022 the store, results and ledger export were world-readable. The daemon sets
+/// its own umask, so what it creates is the owner's alone whatever umask it inherits (the test runner's is 022).
+@Suite("Modes of the daemon's files")
+struct StateFileModeTests {
+    @Test("secaggd creates its store, lock and results 0600 and its folders 0700 under an inherited umask of 022")
+    func createdPrivate() async throws {
+        let world = try TestWorld(clients: 3)
+        try world.writeConfiguration(task: """
+              - name: modes
+                dimension: 4
+                max_input: 10
+                graph: complete
+                min_clients: 3
+                max_clients: 3
+                gather_seconds: 0.2
+                rounds: 1
+            """)
+        let previous = umask(0o022)
+        defer { umask(previous) }
+        let daemon = try world.startDaemon()
+        let clients = try (0..<3).map { try world.startClient($0, task: "modes") }
+        for client in clients { client.process.waitUntilExit() }
+        #expect(await daemon.waitForExit(within: .seconds(20)) == 0)
+        func mode(_ name: String) -> Int? {
+            (try? FileManager.default.attributesOfItem(atPath: world.folder.appendingPathComponent(name).path))?[.posixPermissions] as? Int
+        }
+        #expect(mode("secaggd.sqlite") == 0o600)
+        #expect(mode("secaggd.sqlite.lock") == 0o600)
+        #expect(mode("results") == 0o700)
+        #expect(mode("results/modes") == 0o700)
+        let files = try FileManager.default.contentsOfDirectory(atPath: world.folder.appendingPathComponent("results/modes").path)
+        #expect(!files.isEmpty)
+        for file in files { #expect(mode("results/modes/\(file)") == 0o600, "\(file)") }
+    }
+}
