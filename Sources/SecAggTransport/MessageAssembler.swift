@@ -22,6 +22,18 @@ public struct MessageAssembler: Sendable {
     ///   longer than the message it announces; ``TransportError/messageTooLarge(announced:maximum:)`` if the
     ///   announced length exceeds `maximumMessageBytes`.
     public init(firstFragment: [UInt8], maximumMessageBytes: Int) throws(TransportError) {
+        let announced = try Self.announcedLength(of: firstFragment, maximumMessageBytes: maximumMessageBytes)
+        announcedLength = announced
+        message = []
+        message.reserveCapacity(min(announced, Self.initialReservation))
+        message += firstFragment.dropFirst(4)
+    }
+
+    /// The length a first fragment announces, checked as ``init(firstFragment:maximumMessageBytes:)`` checks it but
+    /// without reserving anything (a receiver with a budget reserves the length first, then assembles).
+    ///
+    /// - Throws: as ``init(firstFragment:maximumMessageBytes:)``.
+    public static func announcedLength(of firstFragment: [UInt8], maximumMessageBytes: Int) throws(TransportError) -> Int {
         guard firstFragment.count >= 4 else {
             throw .malformedMessage(reason: "first fragment shorter than its length field")
         }
@@ -32,10 +44,7 @@ public struct MessageAssembler: Sendable {
         guard firstFragment.count - 4 <= announced else {
             throw .malformedMessage(reason: "fragment longer than the announced message")
         }
-        announcedLength = announced
-        message = []
-        message.reserveCapacity(min(announced, Self.initialReservation))
-        message += firstFragment.dropFirst(4)
+        return announced
     }
 
     /// Adds the next fragment.

@@ -357,29 +357,34 @@ public struct SecureReceiver {
         let allowed = allowance()
         let opened = try session.open(first)
         guard allowed.maximumBytes >= 0 else {
-            let announced = try MessageAssembler(firstFragment: opened, maximumMessageBytes: .max).announcedLength
+            let announced = try MessageAssembler.announcedLength(of: opened, maximumMessageBytes: .max)
             throw TransportError.unexpectedMessage(announced: announced)
         }
-        var assembly = try MessageAssembler(
-            firstFragment: opened, maximumMessageBytes: min(session.limits.maximumMessageBytes, allowed.maximumBytes))
+        let maximum = min(session.limits.maximumMessageBytes, allowed.maximumBytes)
         guard let budget = allowed.budget else {
+            var assembly = try MessageAssembler(firstFragment: opened, maximumMessageBytes: maximum)
             try await receiveBody(&assembly)
             return ReceivedMessage(bytes: assembly.message, budget: nil)
         }
-        await budget.reserve(assembly.announcedLength)
+        // Reserve before allocating: while the budget is used up, a waiting message holds only its first fragment.
+        let announced = try MessageAssembler.announcedLength(of: opened, maximumMessageBytes: maximum)
+        await budget.reserve(announced)
+        var received = 0
         do {
-            let deadline = session.limits.bodyDeadline(forBytes: assembly.announcedLength)
-            try await withWatchdog(deadline, closing: channel, failure: .messageTooSlow(
-                received: assembly.message.count, announced: assembly.announcedLength)
+            var assembly = try MessageAssembler(firstFragment: opened, maximumMessageBytes: maximum)
+            try await withWatchdog(
+                session.limits.bodyDeadline(forBytes: announced), closing: channel,
+                failure: .messageTooSlow(received: 0, announced: announced)
             ) {
+                defer { received = assembly.message.count }
                 try await receiveBody(&assembly)
             }
             return ReceivedMessage(bytes: assembly.message, budget: budget)
         } catch {
             // The message never reaches the caller, so its reservation is returned here.
-            await budget.release(assembly.announcedLength)
+            await budget.release(announced)
             if case .messageTooSlow = error as? TransportError {
-                throw TransportError.messageTooSlow(received: assembly.message.count, announced: assembly.announcedLength)
+                throw TransportError.messageTooSlow(received: received, announced: announced)
             }
             throw error
         }
