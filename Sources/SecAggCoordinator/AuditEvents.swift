@@ -100,6 +100,7 @@ extension AuditLog {
         fields["wall_seconds"] = real(record.wallSeconds)
         fields["bytes_sent"] = .integer(Int64(record.bytesSent))
         fields["bytes_received"] = .integer(Int64(record.bytesReceived))
+        if record.recovered { fields["recovered"] = true }
         fields["dropped"] = .object(Dictionary(uniqueKeysWithValues: record.droppedPerPhase.map {
             ("\($0.key)", .integer(Int64($0.value)))
         }))

@@ -148,6 +148,18 @@ public final class AuditLog: CoordinatorObserver, Sendable {
         record(kind: kind, fields: fields)
     }
 
+    /// Records an event and throws if it could not be written and synced (``AuditLogError/writeFailed(_:errno:)``).
+    public func observeDurably(_ event: CoordinatorEvent) throws {
+        let (kind, fields) = Self.fields(of: event)
+        do {
+            try append(kind: kind, fields: fields)
+        } catch {
+            writeFailures.increment()
+            logger.error("cannot write the audit log", metadata: ["error": "\(error)"])
+            throw error
+        }
+    }
+
     private func record(kind: String, fields: [String: AuditValue]) {
         do {
             try append(kind: kind, fields: fields)

@@ -55,11 +55,37 @@ public enum ConnectionRefusal: String, Sendable, Hashable {
 public protocol CoordinatorObserver: Sendable {
     /// Records `event`.
     func observe(_ event: CoordinatorEvent)
+
+    /// Records `event` and says whether it is on stable storage: the coordinator publishes a round's end this way
+    /// before telling its clients, and publishes it again after a restart if this threw. The default calls
+    /// ``observe(_:)`` (an observer that keeps nothing durable cannot fail).
+    ///
+    /// - Throws: whatever kept the record from being stored.
+    func observeDurably(_ event: CoordinatorEvent) throws
+}
+
+extension CoordinatorObserver {
+    public func observeDurably(_ event: CoordinatorEvent) throws {
+        observe(event)
+    }
 }
 
 /// Fans an event out to several observers, in order.
 struct ObserverList: Sendable {
     let observers: [any CoordinatorObserver]
+
+    /// Emits to every observer, then throws the first failure of a durable one (every observer still hears it).
+    func emitDurably(_ event: CoordinatorEvent) throws {
+        var failure: (any Error)?
+        for observer in observers {
+            do {
+                try observer.observeDurably(event)
+            } catch {
+                if failure == nil { failure = error }
+            }
+        }
+        if let failure { throw failure }
+    }
 
     func emit(_ event: CoordinatorEvent) {
         for observer in observers { observer.observe(event) }

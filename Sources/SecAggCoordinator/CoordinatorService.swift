@@ -99,6 +99,9 @@ public final class CoordinatorService: Service, Sendable {
         self.store = store
         events = ObserverList(observers: [StoreObserver(store: store, logger: logger)] + settings.observers)
         results = settings.resultsDirectory.map { ResultWriter(directory: $0) }
+        // Before any new round: what a crash left unpublished is published now (result files, ledger exports,
+        // audit records), so the record is whole before clients can ask about it.
+        Self.republish(store: store, results: results, events: events, logger: logger)
         schedulers = TaskRegistry()
         for task in try Self.storedTasks(settings: settings, store: store, logger: logger) {
             schedulers.add(try TaskScheduler(

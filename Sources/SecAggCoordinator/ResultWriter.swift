@@ -49,11 +49,26 @@ public struct ResultWriter: Sendable {
             object["abort_reason"] = reason.description
         }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-        let target = folder.appendingPathComponent("\(record.roundID).json")
-        let temporary = folder.appendingPathComponent(".\(record.roundID).json.tmp")
+        try Self.replace(folder.appendingPathComponent("\(record.roundID).json"), with: data)
+    }
+
+    /// Writes `data` to a temporary file, syncs it, renames it over `target` and syncs the folder: after a crash the
+    /// file is either the old one or the whole new one, and once this returns it survives a power cut.
+    ///
+    /// - Throws: Foundation's file errors.
+    static func replace(_ target: URL, with data: Data) throws {
+        let temporary = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).tmp")
         try data.write(to: temporary)
+        let file = try FileHandle(forUpdating: temporary)
+        try file.synchronize()
+        try file.close()
         guard rename(temporary.path, target.path) == 0 else {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: target.path])
+        }
+        let folder = open(target.deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if folder >= 0 {
+            _ = fsync(folder)
+            close(folder)
         }
     }
 
@@ -70,7 +85,7 @@ public struct ResultWriter: Sendable {
         }
     }
 
-    /// Saves the ledger atomically (temporary file, then rename).
+    /// Saves the ledger atomically and durably (``replace(_:with:)``).
     ///
     /// - Throws: Foundation's file errors.
     public func saveLedger(_ ledger: PrivacyBudget, task: String) throws {
@@ -78,11 +93,7 @@ public struct ResultWriter: Sendable {
         try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let temporary = file.deletingLastPathComponent().appendingPathComponent(".privacy-ledger.json.tmp")
-        try encoder.encode(ledger).write(to: temporary)
-        guard rename(temporary.path, file.path) == 0 else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: file.path])
-        }
+        try Self.replace(file, with: try encoder.encode(ledger))
     }
 
     private func ledgerURL(task: String) -> URL {

@@ -26,6 +26,9 @@ public struct RoundRecord: Sendable {
     public var bytesReceived: Int = 0
     /// The phase open when the round aborted (nil if it completed or never started).
     public var abortPhase: RoundPhase?
+    /// Rebuilt from the store at a start after a crash, rather than recorded as the round ended (timings and
+    /// byte counts may then be partial).
+    public var recovered = false
 }
 
 /// What the round driver asks its scheduler before a round with noise starts: the noise to use, or why the round
@@ -41,6 +44,10 @@ protocol RoundJournal: Sendable {
     func phaseStarted(roundID: RoundID, phase: RoundPhase, participants: Int) throws
     /// Commits a completed round's released sum; called before the outcome is sent.
     func releasing(_ record: RoundRecord) throws
+    /// Records how the round ended and publishes it (final row and ledger settlement in the store, result file,
+    /// ledger export, audit record), once, before the outcome is sent; what fails to publish is left for the next
+    /// start to repair (``CoordinatorStore/unpublishedRounds()``).
+    func finished(_ record: RoundRecord)
 }
 
 /// Drives one round: the real ``CoordinatorStateMachine`` fed with the participants' messages, their
@@ -99,6 +106,7 @@ struct RoundDriver {
         } catch {
             let reason = AbortReason(.parametersRejected, error.description)
             record.abortReason = reason
+            journal?.finished(record)
             notifyAbort(roundID: roundID, reason: reason)
             return record
         }
@@ -109,6 +117,7 @@ struct RoundDriver {
                 noise = admitted
             case let .failure(reason):
                 record.abortReason = reason
+                journal?.finished(record)
                 notifyAbort(roundID: roundID, reason: reason)
                 return record
             }
@@ -130,6 +139,7 @@ struct RoundDriver {
         } catch {
             let reason = AbortReason(.parametersRejected, error.description)
             record.abortReason = reason
+            journal?.finished(record)
             notifyAbort(roundID: roundID, reason: reason)
             return record
         }
@@ -154,6 +164,18 @@ struct RoundDriver {
         var phaseStart = start
         var currentPhase: RoundPhase?
         var finished = false
+        var recordPublished = false
+
+        // The round's final figures, then its publication: called once, when the round has ended and before the
+        // outcome goes out, so a client never hears of a result the record does not have.
+        func publish() {
+            guard !recordPublished else { return }
+            recordPublished = true
+            if let currentPhase { record.phaseSeconds[currentPhase] = (clock.now - phaseStart).seconds }
+            record.wallSeconds = (clock.now - start).seconds
+            record.survivorIdentities = record.survivors.map { "\(participants[Int($0) - 1].identity)" }
+            journal?.finished(record)
+        }
 
         // The ticker wakes the loop at each phase deadline.
         let ticker = Task { [clock] in
@@ -225,17 +247,23 @@ struct RoundDriver {
                 }
             }
             if let failure {
-                if let reason = record.abortReason, machine.isFinished {
+                if record.abortReason != nil, machine.isFinished {
                     // Completed but not stored: the clients are told it aborted.
-                    notifyAbort(roundID: roundID, reason: reason)
+                    publish()
+                    if let reason = record.abortReason { notifyAbort(roundID: roundID, reason: reason) }
                 } else {
                     perform(machine.abort(AbortReason(.cancelled, failure)))
                 }
                 return
             }
-            for case let .send(message, recipients) in actions {
-                let bytes = message.encoded
-                record.bytesSent += bytes.count * recipients.count
+            let outgoing = actions.compactMap { action -> ([UInt8], [ParticipantIndex])? in
+                guard case let .send(message, recipients) = action else { return nil }
+                return (message.encoded, recipients)
+            }
+            for (bytes, recipients) in outgoing { record.bytesSent += bytes.count * recipients.count }
+            // The round ended with these actions: publish its record before the outcome leaves.
+            if finished { publish() }
+            for (bytes, recipients) in outgoing {
                 for recipient in recipients {
                     participants[Int(recipient) - 1].send(bytes)
                 }
@@ -302,9 +330,8 @@ struct RoundDriver {
             publishProgress()
         }
         monitor?.clear()
-        if let currentPhase { record.phaseSeconds[currentPhase] = (clock.now - phaseStart).seconds }
-        record.wallSeconds = (clock.now - start).seconds
-        record.survivorIdentities = record.survivors.map { "\(participants[Int($0) - 1].identity)" }
+        // A round whose loop ended without an outcome (its event stream closed) is published all the same.
+        publish()
 
         // Release everyone: flush the outcome and close; wake any reader still waiting on a consumed message.
         sink.finish()

@@ -58,7 +58,7 @@ actor TaskScheduler {
         var logger = logger
         logger[metadataKey: "task"] = "\(task.name)"
         self.logger = logger
-        recorder = try TaskRecorder(task: task, store: store, export: results, logger: logger)
+        recorder = try TaskRecorder(task: task, store: store, export: results, events: events, logger: logger)
     }
 
     /// Charges the budget for a release by this cohort before the round starts, or refuses the round.
@@ -171,15 +171,12 @@ actor TaskScheduler {
                 task: task, participants: cohort, logger: logger, observers: events, admitPrivacy: admission,
                 journal: recorder, monitor: monitor, minimumBudgetBytes: roundBudgetBytes
             ).run()
+            // The driver published the round (store, files, audit) before its outcome went out.
             self.cohort = []
-            if let ledger = recorder.finish(record) {
-                events.emit(.privacySettled(task: task.name, roundID: record.roundID, ledger: ledger))
-            }
             for participant in cohort { activeIdentities.remove(participant.identity) }
             completedRounds += 1
             history.append(record)
             Self.trim(&history)
-            events.emit(.roundFinished(record))
         }
     }
 

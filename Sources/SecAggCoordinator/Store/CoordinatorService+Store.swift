@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import SecAggProtocol
+import SecAggWire
 
 extension CoordinatorService {
     /// Opens the configured store (or one in memory), marks the rounds a crash interrupted as aborted and
@@ -53,5 +55,93 @@ extension CoordinatorService {
             throw CoordinatorConfigurationError(problems: ["store: \(error)"])
         }
         return tasks
+    }
+}
+
+extension CoordinatorService {
+    /// Publishes the rounds a crash left unpublished (the store committed how they ended, but the result file, the
+    /// ledger export or the audit record may be missing): each gets its result file, its task's ledger export and
+    /// its `privacy_settled` and `round_finished` records (marked `recovered`), then the published mark. Rounds the
+    /// restart itself marked aborted are among them, so every recovered abort and settlement is audited.
+    ///
+    /// - Returns: the rounds published.
+    @discardableResult
+    static func republish(store: CoordinatorStore, results: ResultWriter?, events: ObserverList, logger: Logger) -> Int {
+        let rounds: [StoredRound]
+        do {
+            rounds = try store.unpublishedRounds()
+        } catch {
+            logger.error("cannot list the rounds to publish", metadata: ["error": "\(error)"])
+            return 0
+        }
+        var published = 0
+        for round in rounds {
+            do {
+                let record = try RoundRecord(recovering: round, result: try store.result(roundID: round.roundID))
+                try results?.write(record)
+                if let ledger = try store.ledger(task: round.task), ledger.entry(roundID: round.roundID) != nil {
+                    try results?.saveLedger(ledger, task: round.task)
+                    try events.emitDurably(.privacySettled(task: round.task, roundID: record.roundID, ledger: ledger))
+                }
+                try events.emitDurably(.roundFinished(record))
+                try store.markPublished(roundID: round.roundID)
+                published += 1
+                logger.notice("published a round the last run left unpublished", metadata: [
+                    "task": "\(logSafe(round.task))", "round": "\(round.roundID)", "state": "\(round.state)",
+                ])
+            } catch {
+                logger.error("cannot publish a round the last run left unpublished; retried at the next start", metadata: [
+                    "task": "\(logSafe(round.task))", "round": "\(round.roundID)", "error": "\(error)",
+                ])
+            }
+        }
+        return published
+    }
+}
+
+/// A round's record rebuilt from the store (a store that cannot give one is reported, never guessed around).
+struct UnrecoverableRound: Error, CustomStringConvertible {
+    var roundID: String
+    var reason: String
+    var description: String { "round \(roundID) cannot be rebuilt from the store: \(reason)" }
+}
+
+extension RoundRecord {
+    /// The record of a finished round as the store has it, marked ``recovered``.
+    ///
+    /// - Throws: ``UnrecoverableRound`` if the round id or a completed round's result is missing or malformed.
+    init(recovering round: StoredRound, result: StoredResult?) throws {
+        guard let roundID = bytes(fromHex: round.roundID).flatMap(RoundID.init(bytes:)) else {
+            throw UnrecoverableRound(roundID: round.roundID, reason: "its identifier is not 16 bytes of hex")
+        }
+        if round.state == "completed", result == nil {
+            throw UnrecoverableRound(roundID: round.roundID, reason: "it completed but has no released result")
+        }
+        func phases<Value>(_ named: [String: Value]) -> [RoundPhase: Value] {
+            var byPhase: [RoundPhase: Value] = [:]
+            for (name, value) in named {
+                if let phase = RoundPhase.allCases.first(where: { "\($0)" == name }) { byPhase[phase] = value }
+            }
+            return byPhase
+        }
+        let survivorIdentities = result?.survivorIdentities ?? []
+        let parameters = round.parameters ?? RoundParameters(
+            roundID: roundID, taskName: round.task, dimension: 0, bits: 32, maximumInput: 0, graph: .complete,
+            threshold: 1, minimumSurvivors: 2, mode: .honestButCurious, invitedCount: UInt32(round.identities.count),
+            nonce: [UInt8](repeating: 0, count: 32))
+        self.init(
+            task: round.task, roundID: roundID, parameters: parameters, sum: result?.sum,
+            survivors: survivorIdentities.compactMap { identity in
+                round.identities.firstIndex(of: identity).map { ParticipantIndex($0 + 1) }
+            },
+            survivorIdentities: survivorIdentities,
+            abortReason: round.state == "completed" ? nil : AbortReason(
+                AbortCode(rawValue: UInt16(clamping: round.abortCode ?? Int(AbortCode.cancelled.rawValue))) ?? .cancelled,
+                round.abortReason ?? "unknown"),
+            phaseSeconds: phases(round.phaseSeconds), phaseCounts: phases(round.phaseParticipants),
+            droppedPerPhase: phases(round.droppedPerPhase),
+            wallSeconds: round.finishedAt.map { $0.timeIntervalSince(round.startedAt) } ?? 0,
+            abortPhase: round.abortPhase)
+        recovered = true
     }
 }

@@ -137,6 +137,11 @@ public final class CoordinatorStore: Sendable {
                 );
                 """)
         }
+        // Whether a finished round's record left the store: its result file, ledger export and audit record are
+        // written (deploy/README.md, "Crash consistency"). Rounds before this version count as published.
+        migrator.registerMigration("v2-published") { db in
+            try db.execute(sql: "ALTER TABLE round ADD COLUMN published INTEGER NOT NULL DEFAULT 1")
+        }
         return migrator
     }
 
@@ -330,7 +335,7 @@ public final class CoordinatorStore: Sendable {
     /// Adds the row of a round the store has not seen yet (state running); leaves an existing row alone.
     private static func ensureRound(_ roundID: String, task: String, at time: Double, _ db: Database) throws {
         try db.execute(sql: """
-            INSERT INTO round (round_id, task, state, started_at) VALUES (?, ?, 'running', ?)
+            INSERT INTO round (round_id, task, state, started_at, published) VALUES (?, ?, 'running', ?, 0)
             ON CONFLICT(round_id) DO NOTHING
             """, arguments: [roundID, task, time])
     }
@@ -354,8 +359,8 @@ public final class CoordinatorStore: Sendable {
         let now = Date().timeIntervalSince1970
         try write { db in
             try db.execute(sql: """
-                INSERT INTO round (round_id, task, state, started_at, parameters, identities)
-                VALUES (?, ?, 'running', ?, ?, ?)
+                INSERT INTO round (round_id, task, state, started_at, parameters, identities, published)
+                VALUES (?, ?, 'running', ?, ?, ?, 0)
                 ON CONFLICT(round_id) DO UPDATE SET parameters = excluded.parameters, identities = excluded.identities
                 """, arguments: ["\(parameters.roundID)", task, now, Data(parameters.encoded), Self.json(identities)])
         }
@@ -502,6 +507,27 @@ public final class CoordinatorStore: Sendable {
     public func round(id: String) throws -> StoredRound? {
         try run { db in
             try Row.fetchOne(db, sql: "SELECT * FROM round WHERE round_id = ?", arguments: [id]).map(Self.round(from:))
+        }
+    }
+
+    /// Marks a finished round's record as published: its result file, ledger export and audit record are written.
+    ///
+    /// - Throws: ``StoreError/failed(_:)``.
+    public func markPublished(roundID: String) throws {
+        try write { db in
+            try db.execute(sql: "UPDATE round SET published = 1 WHERE round_id = ? AND state != 'running'", arguments: [roundID])
+        }
+    }
+
+    /// Finished rounds whose record was not published (a crash came between the store's commit and the audit
+    /// record), oldest first: what a restart must still publish.
+    ///
+    /// - Throws: ``StoreError``.
+    public func unpublishedRounds() throws -> [StoredRound] {
+        try run { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM round WHERE published = 0 AND state != 'running' ORDER BY started_at, rowid"
+            ).map(Self.round(from:))
         }
     }
 

@@ -15,6 +15,8 @@ final class TaskRecorder: RoundJournal {
     let task: TaskConfiguration
     let store: CoordinatorStore
     let export: ResultWriter?
+    /// Who hears of settled ledgers and finished rounds (the audit log, metrics).
+    let events: ObserverList
     private let logger: Logger
     private let ledger: Mutex<PrivacyBudget?>
 
@@ -22,10 +24,14 @@ final class TaskRecorder: RoundJournal {
     /// the results directory if there is one, else opens a fresh budget.
     ///
     /// - Throws: ``CoordinatorConfigurationError`` if the ledger cannot be read or the budget is invalid.
-    init(task: TaskConfiguration, store: CoordinatorStore, export: ResultWriter?, logger: Logger) throws {
+    init(
+        task: TaskConfiguration, store: CoordinatorStore, export: ResultWriter?, events: ObserverList = ObserverList(observers: []),
+        logger: Logger
+    ) throws {
         self.task = task
         self.store = store
         self.export = export
+        self.events = events
         self.logger = logger
         var budget: PrivacyBudget?
         if let privacy = task.privacy {
@@ -50,6 +56,8 @@ final class TaskRecorder: RoundJournal {
             }
         }
         ledger = Mutex(budget)
+        // The export mirrors the store from the start (after a crash the file may lag behind the store's ledger).
+        exportLedger()
     }
 
     /// The task's ledger as committed (nil without DP).
@@ -104,15 +112,40 @@ final class TaskRecorder: RoundJournal {
         }
     }
 
+    /// Publishes a finished round, in this order: final row and ledger settlement (one store transaction), result
+    /// file and ledger export (each written, synced and renamed into place), then the `privacy_settled` and
+    /// `round_finished` events to the observers (the audit log syncs each record), and finally the mark that it
+    /// was published. Called before the round's outcome is sent; a step that fails leaves the mark unset, and the
+    /// next start publishes the round again from the store (``republish(_:)``).
+    func finished(_ record: RoundRecord) {
+        let (settled, stored, exported) = finish(record)
+        var delivered = true
+        do {
+            if let settled { try events.emitDurably(.privacySettled(task: task.name, roundID: record.roundID, ledger: settled)) }
+            try events.emitDurably(.roundFinished(record))
+        } catch {
+            delivered = false
+            logger.error("could not record the round's end in the audit log", metadata: ["error": "\(error)"])
+        }
+        guard stored, exported, delivered else { return }
+        do {
+            try store.markPublished(roundID: "\(record.roundID)")
+        } catch {
+            logger.error("could not mark the round published", metadata: ["error": "\(error)"])
+        }
+    }
+
     /// Records a finished round: settles its ledger entry if still charged (an abort: refunded unless noised
     /// inputs may have reached the coordinator), commits its final row, then writes the export files.
     ///
-    /// - Returns: the ledger after settling, if this round had a ledger entry.
-    func finish(_ record: RoundRecord) -> PrivacyBudget? {
+    /// - Returns: the ledger after settling, if this round had a ledger entry; whether the store committed the row;
+    ///   whether the export files were written.
+    private func finish(_ record: RoundRecord) -> (settled: PrivacyBudget?, stored: Bool, exported: Bool) {
         let roundID = "\(record.roundID)"
+        var stored = false
         let settled: PrivacyBudget? = ledger.withLock { current in
             guard let before = current, before.entry(roundID: roundID) != nil else {
-                commit(record, ledger: nil)
+                stored = commit(record, ledger: nil)
                 return nil
             }
             var next = before
@@ -130,18 +163,21 @@ final class TaskRecorder: RoundJournal {
                     logger.error("could not settle the privacy ledger", metadata: ["error": "\(error)"])
                 }
             }
-            if commit(record, ledger: next == before ? nil : next) { current = next }
+            stored = commit(record, ledger: next == before ? nil : next)
+            if stored { current = next }
             return current
         }
+        var exported = true
         if let export {
             do {
                 try export.write(record)
                 if let settled { try export.saveLedger(settled, task: task.name) }
             } catch {
+                exported = false
                 logger.error("could not write the round's export files", metadata: ["error": "\(error)"])
             }
         }
-        return settled
+        return (settled, stored, exported)
     }
 
     /// Also exports the ledger right after a charge (the JSON file mirrors the store).
