@@ -139,7 +139,7 @@ extension AuditLog {
         [
             "budget_epsilon": real(ledger.epsilonLimit), "budget_delta": real(ledger.delta),
             "spent_epsilon": real(ledger.epsilonSpent), "spent_rho": real(ledger.rhoSpent),
-            "remaining_rho": real(ledger.rhoRemaining),
+            "remaining_rho": real(ledger.rhoRemaining), "ledger_blake2b": .string(AuditIndex.ledgerDigest(ledger)),
         ]
     }
 

@@ -148,6 +148,14 @@ public final class AuditLog: CoordinatorObserver, Sendable {
         record(kind: kind, fields: fields)
     }
 
+    /// What the log vouches for now (read from the file: the start-up check against the store).
+    ///
+    /// - Throws: ``AuditLogError`` if the file cannot be read.
+    func currentIndex() throws(AuditLogError) -> AuditIndex {
+        let contents = try state.withLock { state throws(AuditLogError) in try Self.readAll(state.descriptor, path: path) }
+        return AuditIndex(contents: contents[...])
+    }
+
     /// Records an event and throws if it could not be written and synced (``AuditLogError/writeFailed(_:errno:)``).
     public func observeDurably(_ event: CoordinatorEvent) throws {
         let (kind, fields) = Self.fields(of: event)

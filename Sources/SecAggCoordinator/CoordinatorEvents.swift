@@ -74,6 +74,9 @@ extension CoordinatorObserver {
 struct ObserverList: Sendable {
     let observers: [any CoordinatorObserver]
 
+    /// The audit log among the observers, if one is configured.
+    var auditLog: AuditLog? { observers.lazy.compactMap { $0 as? AuditLog }.first }
+
     /// Emits to every observer, then throws the first failure of a durable one (every observer still hears it).
     func emitDurably(_ event: CoordinatorEvent) throws {
         var failure: (any Error)?

@@ -36,6 +36,9 @@ public struct CoordinatorSettings: Sendable {
     public var storePath: String?
     /// The admin listener (`secagg admin`); nil: off.
     public var admin: AdminSettings?
+    /// Why an operator accepts the store as it is although it disagrees with the audit log (`secaggd
+    /// --accept-store-divergence REASON`); recorded in the audit log. Nil: a disagreement stops the start.
+    public var acceptStoreDivergence: String?
 
     public init(
         host: String = "127.0.0.1", port: Int = 7461, identity: Ed25519.SigningKey,
@@ -102,6 +105,9 @@ public final class CoordinatorService: Service, Sendable {
         // Before any new round: what a crash left unpublished is published now (result files, ledger exports,
         // audit records), so the record is whole before clients can ask about it.
         Self.republish(store: store, results: results, events: events, logger: logger)
+        if let audit = events.auditLog {
+            try Self.crossCheck(store: store, audit: audit, accepting: settings.acceptStoreDivergence, logger: logger)
+        }
         schedulers = TaskRegistry()
         for task in try Self.storedTasks(settings: settings, store: store, logger: logger) {
             schedulers.add(try TaskScheduler(

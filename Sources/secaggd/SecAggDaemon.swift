@@ -21,6 +21,10 @@ struct SecAggDaemon: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "Configuration file (YAML); default: $SECAGGD_CONFIG.") var config: String?
     @Flag(name: .customLong("check-config"), help: "Validate the configuration (with environment overrides applied) and exit.")
     var checkConfig = false
+    @Option(name: .customLong("accept-store-divergence"), help: ArgumentHelp(
+        "Start although the store disagrees with the audit log (a restored backup, a lost WAL), accepting the store as it is; REASON is recorded in the audit log.",
+        valueName: "REASON"))
+    var acceptStoreDivergence: String?
     @Option(name: .customLong("log-level"), help: "trace|debug|info|notice|warning|error|critical; default: $SECAGGD_LOG_LEVEL or info.")
     var logLevel: String?
 
@@ -59,6 +63,7 @@ struct SecAggDaemon: AsyncParsableCommand {
             throw ExitCode(2)
         }
         var settings = daemon.coordinator
+        settings.acceptStoreDivergence = acceptStoreDivergence
         if checkConfig {
             guard Self.describe(daemon, file: config) else { throw ExitCode(2) }
             return

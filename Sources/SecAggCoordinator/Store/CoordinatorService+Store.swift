@@ -84,7 +84,7 @@ extension CoordinatorService {
                     try events.emitDurably(.privacySettled(task: round.task, roundID: record.roundID, ledger: ledger))
                 }
                 try events.emitDurably(.roundFinished(record))
-                try store.markPublished(roundID: round.roundID)
+                try store.markPublished(roundID: round.roundID, auditHead: events.auditLog?.head)
                 published += 1
                 logger.notice("published a round the last run left unpublished", metadata: [
                     "task": "\(logSafe(round.task))", "round": "\(round.roundID)", "state": "\(round.state)",
@@ -143,5 +143,40 @@ extension RoundRecord {
             wallSeconds: round.finishedAt.map { $0.timeIntervalSince(round.startedAt) } ?? 0,
             abortPhase: round.abortPhase)
         recovered = true
+    }
+}
+
+extension CoordinatorService {
+    /// Checks the store against the audit log (``AuditCrossCheck``) before any round runs. A disagreement stops
+    /// the start with every problem named, unless an operator accepts the store as it is: the acceptance, its
+    /// reason and the problems are then recorded in the audit log, and the store is anchored after that record.
+    ///
+    /// - Throws: ``CoordinatorConfigurationError`` listing the problems.
+    static func crossCheck(store: CoordinatorStore, audit: AuditLog, accepting reason: String?, logger: Logger) throws {
+        let problems: [String]
+        do {
+            problems = try AuditCrossCheck.problems(store: store, index: try audit.currentIndex())
+        } catch {
+            throw CoordinatorConfigurationError(problems: ["cannot check the store against the audit log: \(error)"])
+        }
+        guard !problems.isEmpty else { return }
+        guard let reason, !reason.isEmpty else {
+            throw CoordinatorConfigurationError(problems: ["the store and the audit log disagree:"] + problems.map { "  " + $0 } + [
+                "Nothing was changed. Find out why (a restored backup, a lost WAL, an edited file); keep both as evidence. "
+                    + "To go on with the store as it is, start once with --accept-store-divergence \"REASON\": the acceptance "
+                    + "is recorded in the audit log (deploy/README.md, \"Store and audit log\").",
+            ])
+        }
+        do {
+            try audit.append(kind: "store_divergence_accepted", fields: [
+                "reason": .string(reason), "problems": .array(problems.map { .string($0) }),
+            ])
+            try store.saveAuditAnchor(audit.head)
+        } catch {
+            throw CoordinatorConfigurationError(problems: ["cannot record the accepted divergence: \(error)"])
+        }
+        logger.warning("the store disagrees with the audit log; accepted by the operator", metadata: [
+            "reason": "\(logSafe(reason))", "problems": "\(problems.count)",
+        ])
     }
 }

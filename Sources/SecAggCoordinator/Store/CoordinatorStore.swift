@@ -139,8 +139,16 @@ public final class CoordinatorStore: Sendable {
         }
         // Whether a finished round's record left the store: its result file, ledger export and audit record are
         // written (deploy/README.md, "Crash consistency"). Rounds before this version count as published.
+        // And the audit record the store last saw written (its anchor in the audit log), checked at every start.
         migrator.registerMigration("v2-published") { db in
-            try db.execute(sql: "ALTER TABLE round ADD COLUMN published INTEGER NOT NULL DEFAULT 1")
+            try db.execute(sql: """
+                ALTER TABLE round ADD COLUMN published INTEGER NOT NULL DEFAULT 1;
+                CREATE TABLE audit_anchor (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    sequence INTEGER NOT NULL,
+                    hash TEXT NOT NULL
+                );
+                """)
         }
         return migrator
     }
@@ -513,9 +521,37 @@ public final class CoordinatorStore: Sendable {
     /// Marks a finished round's record as published: its result file, ledger export and audit record are written.
     ///
     /// - Throws: ``StoreError/failed(_:)``.
-    public func markPublished(roundID: String) throws {
+    /// With `auditHead`, also records the audit log's last record as the store's anchor in it, in the same
+    /// transaction.
+    public func markPublished(roundID: String, auditHead: (sequence: Int64, hash: String)? = nil) throws {
         try write { db in
             try db.execute(sql: "UPDATE round SET published = 1 WHERE round_id = ? AND state != 'running'", arguments: [roundID])
+            if let auditHead { try Self.saveAuditAnchor(auditHead, db) }
+        }
+    }
+
+    /// Records the audit log's last record as the store's anchor (after an operator accepted a divergence).
+    ///
+    /// - Throws: ``StoreError/failed(_:)``.
+    public func saveAuditAnchor(_ head: (sequence: Int64, hash: String)) throws {
+        try write { db in try Self.saveAuditAnchor(head, db) }
+    }
+
+    private static func saveAuditAnchor(_ head: (sequence: Int64, hash: String), _ db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO audit_anchor (id, sequence, hash) VALUES (1, ?, ?)
+            ON CONFLICT(id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash
+            """, arguments: [head.sequence, head.hash])
+    }
+
+    /// The audit record the store last saw written, if any.
+    ///
+    /// - Throws: ``StoreError/failed(_:)``.
+    public func auditAnchor() throws -> (sequence: Int64, hash: String)? {
+        try run { db in
+            try Row.fetchOne(db, sql: "SELECT sequence, hash FROM audit_anchor WHERE id = 1").map {
+                (($0["sequence"] as Int64?) ?? 0, ($0["hash"] as String?) ?? "")
+            }
         }
     }
 

@@ -129,7 +129,7 @@ final class TaskRecorder: RoundJournal {
         }
         guard stored, exported, delivered else { return }
         do {
-            try store.markPublished(roundID: "\(record.roundID)")
+            try store.markPublished(roundID: "\(record.roundID)", auditHead: events.auditLog?.head)
         } catch {
             logger.error("could not mark the round published", metadata: ["error": "\(error)"])
         }
