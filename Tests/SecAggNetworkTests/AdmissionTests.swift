@@ -41,6 +41,34 @@ struct AdmissionTests {
         }
     }
 
+    /// Joins "sum" as the intruder and follows the protocol with the real client state machine until it is about to
+    /// send a message of type `type`; it announces `announced(message)` bytes instead, sends only `carrying(message)`
+    /// of them, and stops. Returns how long the coordinator then took to close the connection (nil: it did not
+    /// within 10 s).
+    static func announceInRound(
+        port: Int, type: UInt8, announced: @escaping (ClientMessage) -> Int, carrying: @escaping (ClientMessage) -> [UInt8]
+    ) async throws -> (report: Base.IntruderReport, closedAfter: Duration?) {
+        try await rawSession(port: port, as: Base.intruder) { session, receiver, announce in
+            try await join("sum", session, &receiver)
+            var machine = ClientStateMachine(configuration: ClientConfiguration(identity: Base.intruder), input: Base.input(999))
+            var random = SystemRandom()
+            var report = Base.IntruderReport()
+            while !report.violated, let bytes = try? await receiver.receive(within: .seconds(15)) {
+                let message = try CoordinatorMessage(decoding: bytes)
+                if case let .advertiseKeysRequest(request) = message { report.index = request.participant }
+                for case let .send(outgoing) in try machine.handle(message, using: &random) {
+                    if outgoing.typeCode == type {
+                        try await announce(announced(outgoing), carrying(outgoing))
+                        report.violated = true
+                    } else {
+                        try await session.send(outgoing.encoded)
+                    }
+                }
+            }
+            return (report, await closed(&receiver, within: .seconds(10)))
+        }
+    }
+
     /// Joins `task` on an open session and checks it is accepted.
     static func join(_ task: String, _ session: SecureSession, _ receiver: inout SecureReceiver) async throws {
         try await session.send(JoinRequest(taskName: task).encoded)
@@ -88,28 +116,11 @@ struct AdmissionTests {
         try await Base.withService(tasks: [task], inboundBudgetBytes: 1 << 20) { service, port, logs in
             let announced = phase == .advertiseKeys ? 16 << 20 : 64 << 20
             let (record, _) = try await Base.honestRound(port: port, service: service) {
-                try await Self.rawSession(port: port, as: Base.intruder) { session, receiver, announce in
-                    try await Self.join("sum", session, &receiver)
-                    var machine = ClientStateMachine(
-                        configuration: ClientConfiguration(identity: Base.intruder), input: Base.input(999))
-                    var random = SystemRandom()
-                    var report = Base.IntruderReport()
-                    while let bytes = try? await receiver.receive(within: .seconds(15)) {
-                        let message = try CoordinatorMessage(decoding: bytes)
-                        if case let .advertiseKeysRequest(request) = message { report.index = request.participant }
-                        for case let .send(outgoing) in try machine.handle(message, using: &random) {
-                            if outgoing.typeCode == 0x41 + phase.rawValue {
-                                try await announce(announced, Array(outgoing.encoded.prefix(64)))
-                                report.violated = true
-                            } else {
-                                try await session.send(outgoing.encoded)
-                            }
-                        }
-                        if report.violated { break }
-                    }
-                    #expect(await Self.closed(&receiver, within: .seconds(5)) != nil, "the coordinator must close at once")
-                    return report
-                }
+                let (report, closedAfter) = try await Self.announceInRound(
+                    port: port, type: 0x41 + phase.rawValue, announced: { _ in announced },
+                    carrying: { Array($0.encoded.prefix(64)) })
+                #expect(closedAfter.map { $0 < .seconds(5) } == true, "the coordinator must close at once")
+                return report
             }
             #expect(record.survivors.count == Base.honestCount)
             let violation = await Base.waitForLog(logs) {
@@ -235,28 +246,11 @@ struct AdmissionTests {
         let task = Base.task(clients: Base.honestCount + 1)
         try await Base.withService(tasks: [task], limits: limits) { service, port, logs in
             let (record, _) = try await Base.honestRound(port: port, service: service) {
-                try await Self.rawSession(port: port, as: Base.intruder) { session, receiver, announce in
-                    try await Self.join("sum", session, &receiver)
-                    var machine = ClientStateMachine(
-                        configuration: ClientConfiguration(identity: Base.intruder), input: Base.input(999))
-                    var random = SystemRandom()
-                    var report = Base.IntruderReport()
-                    while let bytes = try? await receiver.receive(within: .seconds(15)) {
-                        for case let .send(outgoing) in try machine.handle(try CoordinatorMessage(decoding: bytes), using: &random) {
-                            if case .maskedInput = outgoing {
-                                let encoded = outgoing.encoded
-                                try await announce(encoded.count, Array(encoded.prefix(8)))
-                                report.violated = true
-                            } else {
-                                try await session.send(outgoing.encoded)
-                            }
-                        }
-                        if report.violated { break }
-                    }
-                    let closedAfter = await Self.closed(&receiver, within: .seconds(10))
-                    #expect(closedAfter.map { $0 < .seconds(5) } == true, "closed after \(String(describing: closedAfter))")
-                    return report
-                }
+                // The masked input at its exact size, of which only 8 bytes arrive.
+                let (report, closedAfter) = try await Self.announceInRound(
+                    port: port, type: 0x43, announced: { $0.encoded.count }, carrying: { Array($0.encoded.prefix(8)) })
+                #expect(closedAfter.map { $0 < .seconds(5) } == true, "closed after \(String(describing: closedAfter))")
+                return report
             }
             #expect(record.survivors.count == Base.honestCount)
             let entry = await Base.waitForLog(logs) {
