@@ -5,7 +5,7 @@ import SecAggPrivacy
 /// What the audit log vouches for, read from its records at start-up: each released round's sum hash, each task's
 /// last ledger digest, and every record's hash by sequence number. Records before the last
 /// `store_divergence_accepted` record vouch for nothing (an operator accepted the store as it was then).
-struct AuditIndex: Sendable {
+public struct AuditIndex: Sendable {
     /// `round_finished` records of released rounds: round id → (sequence, `sum_blake2b`).
     var releasedSums: [String: (sequence: Int64, hash: String)] = [:]
     /// The last `privacy_charged` / `privacy_settled` record per task: (sequence, `ledger_blake2b`).
@@ -13,8 +13,8 @@ struct AuditIndex: Sendable {
     /// Record hash by sequence number (for the store's anchor).
     var hashes: [Int64: String] = [:]
 
-    /// Indexes the complete, verified lines of a log.
-    init(contents: ArraySlice<UInt8>) {
+    /// Indexes the complete lines of a log (verify the chain first: this reads records, it does not check them).
+    public init(contents: ArraySlice<UInt8>) {
         for line in contents.split(separator: UInt8(ascii: "\n")) {
             guard let record = try? AuditValue(parsing: Array(line)),
                   let sequence = record["seq"]?.integerValue, let hash = record["hash"]?.stringValue,
@@ -53,11 +53,11 @@ struct AuditIndex: Sendable {
 
 /// Compares the store with what the audit log vouches for, at start-up (issue 13: a lost WAL, a flipped bit in a
 /// stored sum or an edited ledger entry was served silently while the audit log held the evidence).
-enum AuditCrossCheck {
+public enum AuditCrossCheck {
     /// The problems found, each naming the round, task or record; empty when the store and the log agree.
     ///
     /// - Throws: ``StoreError`` if the store cannot be read.
-    static func problems(store: CoordinatorStore, index: AuditIndex) throws -> [String] {
+    public static func problems(store: CoordinatorStore, index: AuditIndex) throws -> [String] {
         var problems: [String] = []
         if let anchor = try store.auditAnchor() {
             switch index.hashes[anchor.sequence] {

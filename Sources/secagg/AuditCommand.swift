@@ -19,15 +19,17 @@ struct AuditCommand: ParsableCommand {
             discussion: """
                 Exits 0 if the log is intact, 1 if it is not. A log cut after a whole record cannot be told from a \
                 shorter log by the chain alone: keep the head hash this prints somewhere else (a ticket, another \
-                machine) and pass it later with --anchor to prove the log still contains that record.
+                machine) and pass it later with --anchor to prove the log still contains that record. With --store                 (the daemon stopped: the store allows one user), the log is also checked against the coordinator's                 store as secaggd does at every start: the record the store last saw written must still be in the                 log, and every audited release and ledger must match what the store holds.
                 """)
 
         @Argument(help: "The audit log file.") var file: String
         @Option(name: .customLong("anchor"), help: "A record hash kept earlier; the log must still contain it.")
         var anchors: [String] = []
+        @Option(help: "The coordinator's store (store.path), to check the log against it.") var store: String?
 
         func run() throws {
-            let verification = AuditChain.verify(try AuditCommand.contents(of: file))
+            let contents = try AuditCommand.contents(of: file)
+            let verification = AuditChain.verify(contents)
             for problem in verification.problems { print("\(file): \(problem)") }
             if let torn = verification.tornTailBytes {
                 print("\(file): line \(verification.lines + 1): unfinished last record "
@@ -38,6 +40,20 @@ struct AuditCommand: ParsableCommand {
                 print("\(file): anchor \(anchor) is not in the log: records were removed or the log was replaced")
                 missingAnchors += 1
             }
+            var storeProblems = 0
+            if let store {
+                let problems: [String]
+                do {
+                    problems = try AuditCrossCheck.problems(
+                        store: try CoordinatorStore(path: store),
+                        index: AuditIndex(contents: contents[..<verification.intactBytes]))
+                } catch {
+                    throw CommandFailure("cannot check against the store \(store): \(error)")
+                }
+                for problem in problems { print("\(file): \(problem)") }
+                storeProblems = problems.count
+            }
+            missingAnchors += storeProblems
             if verification.isIntact && missingAnchors == 0 {
                 print("\(file): OK — \(verification.records) record(s), head seq \(verification.lastSequence) hash \(verification.headHash)")
             } else {

@@ -128,4 +128,20 @@ struct StoreAuditCrossCheckTests {
         #expect(accepted["reason"]?.stringValue == "restored last night's backup")
         #expect(try Self.start(store: run.store, audit: run.audit) == nil)
     }
+
+    @Test("secagg audit verify --store finds what the chain alone cannot: records cut off the end of the log")
+    func verifyAgainstStore() async throws {
+        let run = try Self.previousRun()
+        let intact = try await TestWorld.runSecagg(["audit", "verify", run.audit, "--store", run.store])
+        #expect(intact.status == 0, "\(String(decoding: intact.output, as: UTF8.self))")
+        var lines = try AuditLogTests.lines(run.audit)
+        lines.removeLast()
+        try (lines.joined(separator: "\n") + "\n").write(toFile: run.audit, atomically: true, encoding: .utf8)
+        let chainOnly = try await TestWorld.runSecagg(["audit", "verify", run.audit])
+        #expect(chainOnly.status == 0, "the chain alone cannot see a clean cut")
+        let checked = try await TestWorld.runSecagg(["audit", "verify", run.audit, "--store", run.store])
+        let output = String(decoding: checked.output, as: UTF8.self)
+        #expect(checked.status == 1)
+        #expect(output.contains("the store saw it reach record 2"), "\(output)")
+    }
 }
