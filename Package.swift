@@ -75,6 +75,8 @@ let package = Package(
                 "SecAggNoise", "SecAggCrypto", "SecAggWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                // Locks ThreadSanitizer can see (Synchronization.Mutex's contended path is invisible to it).
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -95,6 +97,7 @@ let package = Package(
                 "SecAggTransport", "SecAggProtocol", "SecAggMath", "SecAggPrivacy", "SecAggCrypto", "SecAggWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),

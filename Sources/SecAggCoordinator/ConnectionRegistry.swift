@@ -1,5 +1,5 @@
 import SecAggCrypto
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The coordinator's live connections: how many in all and per remote address (checked when a connection is
 /// accepted, before its handshake), and which client identities hold one (checked after the handshake), so that
@@ -35,7 +35,7 @@ final class ConnectionRegistry: Sendable {
 
     let maximumConnections: Int
     let maximumPerAddress: Int
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
 
     init(maximumConnections: Int, maximumPerAddress: Int) {
         self.maximumConnections = max(1, maximumConnections)
@@ -45,7 +45,7 @@ final class ConnectionRegistry: Sendable {
     /// Counts a new connection from `address` (its IP address, without the port), or says why it is refused.
     /// Every admitted connection is later given back with ``release(address:)``.
     func admit(address: String) -> Refusal? {
-        state.withLock { state in
+        state.withLockedValue { state in
             if state.total >= maximumConnections { return .tooManyConnections(limit: maximumConnections) }
             if state.perAddress[address, default: 0] >= maximumPerAddress {
                 return .tooManyFromAddress(limit: maximumPerAddress)
@@ -58,7 +58,7 @@ final class ConnectionRegistry: Sendable {
 
     /// Gives back a connection that ``admit(address:)`` counted.
     func release(address: String) {
-        state.withLock { state in
+        state.withLockedValue { state in
             state.total = max(0, state.total - 1)
             let left = state.perAddress[address, default: 1] - 1
             state.perAddress[address] = left > 0 ? left : nil
@@ -67,14 +67,14 @@ final class ConnectionRegistry: Sendable {
 
     /// Marks `identity` as holding a connection; false if it already holds one.
     func claim(_ identity: Ed25519.VerifyingKey) -> Bool {
-        state.withLock { $0.identities.insert(identity).inserted }
+        state.withLockedValue { $0.identities.insert(identity).inserted }
     }
 
     /// Frees `identity` for a new connection.
     func unclaim(_ identity: Ed25519.VerifyingKey) {
-        _ = state.withLock { $0.identities.remove(identity) }
+        _ = state.withLockedValue { $0.identities.remove(identity) }
     }
 
     /// Connections counted now.
-    var count: Int { state.withLock { $0.total } }
+    var count: Int { state.withLockedValue { $0.total } }
 }

@@ -1,5 +1,5 @@
 import Logging
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Keeps a flood of one kind of event (connections refused at accept, failed handshakes: anything an
 /// unauthenticated peer can cause at will) from flooding the log: at most `limit` lines per `window`, then one
@@ -13,18 +13,18 @@ final class LogRateLimiter: Sendable {
 
     let limit: Int
     let window: Duration
-    private let state: Mutex<State>
+    private let state: NIOLockedValueBox<State>
 
     init(limit: Int = 20, window: Duration = .seconds(60)) {
         self.limit = max(1, limit)
         self.window = window
-        state = Mutex(State(windowStart: ContinuousClock.now))
+        state = NIOLockedValueBox(State(windowStart: ContinuousClock.now))
     }
 
     /// Decides whether the next line may be written now, at `now`: returns (write it, lines left out in the window
     /// that just ended, to report first).
     func admit(now: ContinuousClock.Instant = .now) -> (allowed: Bool, suppressedBefore: Int) {
-        state.withLock { state in
+        state.withLockedValue { state in
             var suppressedBefore = 0
             if now - state.windowStart >= window {
                 suppressedBefore = state.suppressed

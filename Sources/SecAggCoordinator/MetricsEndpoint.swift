@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -201,11 +202,11 @@ private final class IdleEviction: Sendable {
         var live: [Int: (channel: any Channel, answering: Bool)] = [:]
     }
 
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
 
     /// Registers `channel`, closing the oldest idle connection if `limit` are open; nil if every one is answering.
     func admit(_ channel: any Channel, limit: Int) -> Int? {
-        let (id, evicted): (Int?, (any Channel)?) = state.withLock { state in
+        let (id, evicted): (Int?, (any Channel)?) = state.withLockedValue { state in
             var evicted: (any Channel)?
             if state.live.count >= limit {
                 guard let oldest = state.live.filter({ !$0.value.answering }).keys.min() else { return (nil, nil) }
@@ -222,11 +223,11 @@ private final class IdleEviction: Sendable {
 
     /// Marks a connection whose request is complete and being answered (it is not displaced from then on).
     func answering(_ id: Int) {
-        state.withLock { state in state.live[id]?.answering = true }
+        state.withLockedValue { state in state.live[id]?.answering = true }
     }
 
     /// Forgets a connection that ended.
     func remove(_ id: Int) {
-        _ = state.withLock { state in state.live.removeValue(forKey: id) }
+        _ = state.withLockedValue { state in state.live.removeValue(forKey: id) }
     }
 }

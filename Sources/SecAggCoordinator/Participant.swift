@@ -3,7 +3,7 @@ import SecAggCrypto
 import SecAggProtocol
 import SecAggTransport
 import SecAggWire
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// What a connection hands to the round it is in.
 enum RoundEvent: Sendable {
@@ -28,12 +28,12 @@ final class Participant: Sendable {
     let identity: Ed25519.VerifyingKey
     let session: SecureSession
     private let channel: any Channel
-    private let attachment = Mutex<Attachment?>(nil)
+    private let attachment = NIOLockedValueBox<Attachment?>(nil)
     private let outbox: AsyncStream<[UInt8]>.Continuation
     let outgoing: AsyncStream<[UInt8]>
 
     /// Called once, when the connection is closed: frees the identity for a new connection.
-    private let onClose: Mutex<(@Sendable () -> Void)?>
+    private let onClose: NIOLockedValueBox<(@Sendable () -> Void)?>
 
     struct Attachment: Sendable {
         let index: ParticipantIndex
@@ -49,24 +49,24 @@ final class Participant: Sendable {
         self.identity = identity
         self.session = session
         self.channel = channel
-        self.onClose = Mutex(onClose)
+        self.onClose = NIOLockedValueBox(onClose)
         (outgoing, outbox) = AsyncStream.makeStream(of: [UInt8].self)
     }
 
     /// Routes this participant's messages to a round under `index`.
     func attach(index: ParticipantIndex, events: AsyncStream<RoundEvent>.Continuation) {
-        attachment.withLock { $0 = Attachment(index: index, events: events) }
+        attachment.withLockedValue { $0 = Attachment(index: index, events: events) }
     }
 
     /// Sets what the participant may send next (the round calls it when a phase opens, before its requests go out).
     func allow(_ allowance: ReceiveAllowance) {
-        attachment.withLock { $0?.allowance = allowance }
+        attachment.withLockedValue { $0?.allowance = allowance }
     }
 
     /// What the participant may send now: nothing while it waits in a queue (SPEC §4.9), the current phase's
     /// largest message, reserved from its round's budget, while it is in a round.
     var allowance: ReceiveAllowance {
-        attachment.withLock { $0?.allowance ?? .nothing }
+        attachment.withLockedValue { $0?.allowance ?? .nothing }
     }
 
     /// Queues `message` for sending without waiting (a writer task drains the queue, so one slow client never
@@ -77,16 +77,16 @@ final class Participant: Sendable {
 
     /// Ends the participant's part: no further sends are queued; the connection closes once the queue is flushed.
     func finish() {
-        attachment.withLock { $0 = nil }
+        attachment.withLockedValue { $0 = nil }
         outbox.finish()
     }
 
     /// Closes the connection now.
     func close() {
-        attachment.withLock { $0 = nil }
+        attachment.withLockedValue { $0 = nil }
         outbox.finish()
         channel.close(promise: nil)
-        onClose.withLock { action in
+        onClose.withLockedValue { action in
             let pending = action
             action = nil
             return pending
@@ -97,7 +97,7 @@ final class Participant: Sendable {
     ///
     /// - Returns: false if no round is attached (the message was unexpected).
     func deliver(_ message: [UInt8]) async -> Bool {
-        guard let current = attachment.withLock({ $0 }) else { return false }
+        guard let current = attachment.withLockedValue({ $0 }) else { return false }
         await withCheckedContinuation { consumed in
             if case .terminated = current.events.yield(.message(current.index, message, consumed: consumed)) {
                 consumed.resume()
@@ -108,14 +108,14 @@ final class Participant: Sendable {
 
     /// Tells the attached round that the participant broke the protocol in a way only the connection saw.
     func violated(_ violation: ProtocolViolation) {
-        if let current = attachment.withLock({ $0 }) {
+        if let current = attachment.withLockedValue({ $0 }) {
             current.events.yield(.violated(current.index, violation))
         }
     }
 
     /// Tells the attached round that the connection ended.
     func disconnected() {
-        if let current = attachment.withLock({ $0 }) {
+        if let current = attachment.withLockedValue({ $0 }) {
             current.events.yield(.disconnected(current.index))
         }
     }

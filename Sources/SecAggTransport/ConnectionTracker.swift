@@ -1,5 +1,5 @@
 import NIOCore
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Keeps every connection a listener accepted until it is closed, and closes the ones still being set up when the
 /// listener stops.
@@ -16,7 +16,7 @@ public final class ConnectionTracker<Inbound: Sendable, Outbound: Sendable>: Sen
         var established = false
     }
 
-    private let entries = Mutex<[ObjectIdentifier: Entry]>([:])
+    private let entries = NIOLockedValueBox<[ObjectIdentifier: Entry]>([:])
 
     public init() {}
 
@@ -24,9 +24,9 @@ public final class ConnectionTracker<Inbound: Sendable, Outbound: Sendable>: Sen
     @discardableResult
     public func track(_ connection: NIOAsyncChannel<Inbound, Outbound>) -> NIOAsyncChannel<Inbound, Outbound> {
         let id = ObjectIdentifier(connection.channel)
-        entries.withLock { $0[id] = Entry(connection: connection) }
+        entries.withLockedValue { $0[id] = Entry(connection: connection) }
         connection.channel.closeFuture.whenComplete { [weak self] _ in
-            _ = self?.entries.withLock { $0.removeValue(forKey: id) }
+            _ = self?.entries.withLockedValue { $0.removeValue(forKey: id) }
         }
         return connection
     }
@@ -34,16 +34,16 @@ public final class ConnectionTracker<Inbound: Sendable, Outbound: Sendable>: Sen
     /// Marks a connection that reached a state its owner closes itself (a client that joined a task); it is left
     /// open by ``closeUnestablished()``.
     public func markEstablished(_ channel: any Channel) {
-        entries.withLock { $0[ObjectIdentifier(channel)]?.established = true }
+        entries.withLockedValue { $0[ObjectIdentifier(channel)]?.established = true }
     }
 
     /// Connections open now.
-    public var count: Int { entries.withLock { $0.count } }
+    public var count: Int { entries.withLockedValue { $0.count } }
 
     /// Closes every connection not marked established (accepted but never served, or still in their handshake or
     /// join) and waits until they are closed.
     public func closeUnestablished() async {
-        let pending = entries.withLock { $0.values.filter { !$0.established }.map(\.connection.channel) }
+        let pending = entries.withLockedValue { $0.values.filter { !$0.established }.map(\.connection.channel) }
         for channel in pending {
             try? await channel.close()
         }
