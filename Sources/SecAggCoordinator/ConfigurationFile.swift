@@ -85,6 +85,7 @@ public enum ConfigurationFile {
                 case dropoutRate = "dropout_rate"
                 case corruptRate = "corrupt_rate"
                 case gatherSeconds = "gather_seconds"
+                case maxWaiting = "max_waiting"
                 case rounds
                 case timeouts
                 case privacy
@@ -104,6 +105,7 @@ public enum ConfigurationFile {
             var dropoutRate: Double?
             var corruptRate: Double?
             var gatherSeconds: Double?
+            var maxWaiting: Int?
             var rounds: Int?
             var timeouts: Timeouts?
             var privacy: Privacy?
@@ -325,7 +327,7 @@ public enum ConfigurationFile {
             degree: degree, threshold: task.threshold, minClients: task.minimumClients, maxClients: task.maximumClients,
             minSurvivors: task.minimumSurvivors, mode: task.mode == .active ? "active" : "honest",
             dropoutRate: task.dropoutRate, corruptRate: task.corruptRate, gatherSeconds: seconds(task.gatherWindow),
-            rounds: task.rounds,
+            maxWaiting: task.maximumWaiting, rounds: task.rounds,
             timeouts: Document.Timeouts(
                 advertise: seconds(task.timeouts.advertiseKeys), share: seconds(task.timeouts.shareKeys),
                 masked: seconds(task.timeouts.maskedInputCollection),
@@ -397,7 +399,7 @@ public enum ConfigurationFile {
             maximumClients: entry.maxClients, minimumSurvivors: entry.minSurvivors, mode: mode,
             dropoutRate: entry.dropoutRate ?? 0.1, corruptRate: entry.corruptRate ?? 0.05, timeouts: timeouts,
             gatherWindow: .milliseconds(Int64((entry.gatherSeconds ?? 2) * 1000)), rounds: entry.rounds,
-            privacy: privacy)
+            privacy: privacy, maximumWaiting: entry.maxWaiting)
         problems += task.problems()
         return task
     }

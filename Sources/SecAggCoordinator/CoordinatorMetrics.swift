@@ -42,6 +42,8 @@ public struct CoordinatorMetrics: CoordinatorObserver {
                 counter("secagg_join_refusals_total", ["task": "unknown", "reason": "unknown_task"]).increment()
             case "already joined":
                 counter("secagg_join_refusals_total", ["task": task, "reason": "already_joined"]).increment()
+            case "queue full":
+                counter("secagg_join_refusals_total", ["task": task, "reason": "queue_full"]).increment()
             case "already connected":
                 counter("secagg_join_refusals_total", ["task": "unknown", "reason": "already_connected"]).increment()
             default:

@@ -270,11 +270,20 @@ public final class CoordinatorService: Service, Sendable {
                 let participant = Participant(
                     identity: session.peer, session: session, channel: channel.channel,
                     onClose: { connections.unclaim(identity) })
-                guard await scheduler.enqueue(participant) else {
+                switch await scheduler.enqueue(participant) {
+                case nil:
+                    break
+                case .alreadyJoined?:
                     try await session.send(JoinResponse(result: .refused(
                         .alreadyJoined, reason: "this identity already waits for or takes part in a round")).encoded)
                     events.emit(.joinRefused(task: join.taskName, identity: "\(session.peer)", reason: "already joined"))
                     logger.info("join refused: identity already joined", metadata: ["task": "\(logSafe(join.taskName))"])
+                    return
+                case let .queueFull(limit)?:
+                    try await session.send(JoinResponse(result: .refused(
+                        .queueFull, reason: "\(limit) clients already wait for a round of this task; try again later")).encoded)
+                    events.emit(.joinRefused(task: join.taskName, identity: "\(session.peer)", reason: "queue full"))
+                    logger.info("join refused: queue full", metadata: ["task": "\(logSafe(join.taskName))", "limit": "\(limit)"])
                     return
                 }
                 accepted.markEstablished(channel.channel)

@@ -40,6 +40,9 @@ public struct TaskConfiguration: Sendable, Hashable {
     public var gatherWindow: Duration
     /// Stop after this many completed or aborted rounds (nil: run until shut down).
     public var rounds: Int?
+    /// Most clients that may wait for a round of this task; a join beyond it is refused with `queueFull` (SPEC
+    /// §4.9). Nil: four rounds' worth (4 × `maximumClients`).
+    public var maximumWaiting: Int?
     /// Differential privacy of each release and the task's total budget (nil: exact sums).
     public var privacy: TaskPrivacy?
 
@@ -48,8 +51,9 @@ public struct TaskConfiguration: Sendable, Hashable {
         threshold: Int? = nil, minimumClients: Int, maximumClients: Int, minimumSurvivors: Int? = nil,
         mode: RoundMode = .honestButCurious, dropoutRate: Double = 0.1, corruptRate: Double = 0.05,
         timeouts: PhaseTimeouts = PhaseTimeouts(), gatherWindow: Duration = .seconds(2), rounds: Int? = nil,
-        privacy: TaskPrivacy? = nil
+        privacy: TaskPrivacy? = nil, maximumWaiting: Int? = nil
     ) {
+        self.maximumWaiting = maximumWaiting
         self.name = name
         self.dimension = dimension
         self.bits = bits
@@ -80,6 +84,9 @@ public struct TaskConfiguration: Sendable, Hashable {
         }
         if !(1...64).contains(bits) { problems.append("\(prefix): bits must be 1...64") }
         if minimumClients < 3 { problems.append("\(prefix): minimum_clients must be at least 3") }
+        if let maximumWaiting, maximumWaiting < minimumClients {
+            problems.append("\(prefix): max_waiting must be at least min_clients (a round could never gather)")
+        }
         if maximumClients < minimumClients {
             problems.append("\(prefix): maximum_clients must be at least minimum_clients")
         }

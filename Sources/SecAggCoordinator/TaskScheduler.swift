@@ -98,17 +98,27 @@ actor TaskScheduler {
             ? .central(variance: fraction) : .distributed(localVariance: fraction))
     }
 
-    /// Adds a joined client to the queue; false if that identity is already queued or in a round.
-    func enqueue(_ participant: Participant) -> Bool {
+    /// Why a join was not queued.
+    enum Refusal {
+        /// The identity already waits for, or takes part in, a round of this task.
+        case alreadyJoined
+        /// The queue holds ``TaskConfiguration/maximumWaiting`` clients.
+        case queueFull(limit: Int)
+    }
+
+    /// Adds a joined client to the queue, or says why not.
+    func enqueue(_ participant: Participant) -> Refusal? {
         guard !waitingIdentities.contains(participant.identity), !activeIdentities.contains(participant.identity) else {
-            return false
+            return .alreadyJoined
         }
+        let limit = task.maximumWaiting ?? 4 * task.maximumClients
+        guard waiting.count < limit else { return .queueFull(limit: limit) }
         waiting.append(participant)
         waitingIdentities.insert(participant.identity)
         if firstWaitStart == nil { firstWaitStart = ContinuousClock.now }
         wakeUp?.resume()
         wakeUp = nil
-        return true
+        return nil
     }
 
     /// Removes a client whose connection ended while it was waiting.

@@ -236,6 +236,45 @@ struct AdmissionTests {
         }
     }
 
+    // A task's queue is bounded (issue 12: the spec'd queueFull refusal was never sent, and any number of enrolled
+    // clients could wait, each holding a connection): a join beyond max_waiting is refused with queueFull.
+    @Test("a join beyond the task's max_waiting is refused with queueFull")
+    func queueFull() async throws {
+        let bounded = TaskConfiguration(
+            name: "bounded", dimension: 4, maximumInput: 10, graph: .complete, minimumClients: 3, maximumClients: 5,
+            gatherWindow: .seconds(60), maximumWaiting: 3)
+        try await Base.withService(tasks: [Base.task(clients: Base.honestCount), bounded]) { _, port, _ in
+            let keys = [Base.intruder, Base.honest[0], Base.honest[1], Base.honest[2]]
+            var answers: [JoinResponse] = []
+            try await withThrowingTaskGroup(of: Void.self) { waiting in
+                for key in keys.prefix(3) {
+                    let (joined, release) = AsyncStream.makeStream(of: JoinResponse.self)
+                    waiting.addTask {
+                        try await Base.connect(port: port, as: key) { session, receiver in
+                            try await session.send(JoinRequest(taskName: "bounded").encoded)
+                            release.yield(try JoinResponse(decoding: try #require(try await receiver.receive(within: .seconds(5)))))
+                            release.finish()
+                            _ = try? await receiver.receive(within: .seconds(3))  // stay queued a moment
+                        }
+                    }
+                    for await answer in joined { answers.append(answer) }
+                }
+                let fourth = try await Base.connect(port: port, as: keys[3]) { session, receiver in
+                    try await session.send(JoinRequest(taskName: "bounded").encoded)
+                    return try JoinResponse(decoding: try #require(try await receiver.receive(within: .seconds(5))))
+                }
+                #expect(answers.map(\.result) == Array(repeating: .accepted, count: 3))
+                guard case let .refused(refusal, reason) = fourth.result else {
+                    Issue.record("expected queueFull, got \(fourth)")
+                    return
+                }
+                #expect(refusal == .queueFull)
+                #expect(reason.contains("3 clients already wait"))
+                waiting.cancelAll()
+            }
+        }
+    }
+
     // A client in a round that announces its phase's message at the allowed size and then stalls holds its
     // reservation only until the body deadline (grace + size at the minimum rate): it is closed as too slow,
     // dropped, and the round releases the honest sum.
