@@ -3,19 +3,40 @@ import Yams
 /// The keys the `secaggd` configuration accepts, section by section, taken from the decoders' own coding keys so
 /// the two cannot drift apart. Any other key is a problem naming its line (and the nearest known key): a misspelt
 /// setting must stop the daemon, never be ignored (a `privcy:` section would otherwise run a task without noise).
-indirect enum ConfigurationSchema: Sendable {
+///
+/// A class rather than an indirect enum: the schemas are static, and an indirect enum's boxes are referenced through
+/// pointers with tag bits that LeakSanitizer does not recognise (the fuzzers reported them as leaks).
+final class ConfigurationSchema: Sendable {
+    /// The keys of a mapping with the schema below each; nil for a scalar, a list of scalars, or a list.
+    let keys: [String: ConfigurationSchema]?
+    /// The schema of a list's elements (nil unless this is a list of sections).
+    let element: ConfigurationSchema?
+
+    private init(keys: [String: ConfigurationSchema]?, element: ConfigurationSchema?) {
+        self.keys = keys
+        self.element = element
+    }
+
     /// A scalar or a list of scalars: no keys below it.
-    case value
-    /// A mapping with these keys, each with its own schema.
-    case mapping([String: ConfigurationSchema])
-    /// A list whose elements follow the schema.
-    case list(ConfigurationSchema)
+    static let value = ConfigurationSchema(keys: nil, element: nil)
+
+    /// A list whose elements follow `element`.
+    static func list(_ element: ConfigurationSchema) -> ConfigurationSchema {
+        ConfigurationSchema(keys: nil, element: element)
+    }
 
     /// A mapping whose keys are all plain values except those given.
-    static func keys<Keys: CodingKey & CaseIterable>(_: Keys.Type, nested: [String: ConfigurationSchema] = [:]) -> Self {
+    static func keys<Keys: CodingKey & CaseIterable>(
+        _: Keys.Type, nested: [String: ConfigurationSchema] = [:]
+    ) -> ConfigurationSchema {
         var keys: [String: ConfigurationSchema] = [:]
         for key in Keys.allCases { keys[key.stringValue] = nested[key.stringValue] ?? .value }
-        return .mapping(keys)
+        return ConfigurationSchema(keys: keys, element: nil)
+    }
+
+    /// This mapping with more keys.
+    func adding(_ more: [String: ConfigurationSchema]) -> ConfigurationSchema {
+        ConfigurationSchema(keys: (keys ?? [:]).merging(more) { $1 }, element: element)
     }
 
     typealias Document = ConfigurationFile.Document
@@ -27,19 +48,17 @@ indirect enum ConfigurationSchema: Sendable {
     ])
 
     /// The whole configuration file: the coordinator's sections and the daemon's operations sections.
-    static let file: ConfigurationSchema = {
-        guard case var .mapping(root) = keys(Document.CodingKeys.self, nested: [
-            "listen": keys(Document.Listen.CodingKeys.self),
-            "enrollment": keys(Document.Enrollment.CodingKeys.self),
-            "limits": keys(Document.Limits.CodingKeys.self),
-            "store": keys(Document.Store.CodingKeys.self),
-            "admin": keys(Document.Admin.CodingKeys.self),
-            "tasks": .list(task),
-        ]) else { return .value }
-        root["audit"] = keys(DaemonConfiguration.Operations.Audit.CodingKeys.self)
-        root["metrics"] = keys(DaemonConfiguration.Operations.Metrics.CodingKeys.self)
-        return .mapping(root)
-    }()
+    static let file = keys(Document.CodingKeys.self, nested: [
+        "listen": keys(Document.Listen.CodingKeys.self),
+        "enrollment": keys(Document.Enrollment.CodingKeys.self),
+        "limits": keys(Document.Limits.CodingKeys.self),
+        "store": keys(Document.Store.CodingKeys.self),
+        "admin": keys(Document.Admin.CodingKeys.self),
+        "tasks": .list(task),
+    ]).adding([
+        "audit": keys(DaemonConfiguration.Operations.Audit.CodingKeys.self),
+        "metrics": keys(DaemonConfiguration.Operations.Metrics.CodingKeys.self),
+    ])
 
     /// The unknown keys in `text`, one problem each (none if the text is not YAML: the decoder reports that).
     func unknownKeys(inYAML text: String) -> [String] {
@@ -49,8 +68,7 @@ indirect enum ConfigurationSchema: Sendable {
 
     /// The unknown keys under `node`, one problem each, in document order.
     func unknownKeys(in node: Node, path: String = "") -> [String] {
-        switch (self, node) {
-        case let (.mapping(known), .mapping(mapping)):
+        if let known = keys, case let .mapping(mapping) = node {
             var problems: [String] = []
             for (key, value) in mapping {
                 let name = key.string ?? "\(key)"
@@ -65,12 +83,12 @@ indirect enum ConfigurationSchema: Sendable {
                 problems += schema.unknownKeys(in: value, path: here)
             }
             return problems
-        case let (.list(element), .sequence(sequence)):
-            return sequence.enumerated().flatMap { element.unknownKeys(in: $0.element, path: "\(path)[\($0.offset)]") }
-        default:
-            // A value where a section was expected (or the reverse) is a type problem the decoder reports.
-            return []
         }
+        if let element, case let .sequence(sequence) = node {
+            return sequence.enumerated().flatMap { element.unknownKeys(in: $0.element, path: "\(path)[\($0.offset)]") }
+        }
+        // A value where a section was expected (or the reverse) is a type problem the decoder reports.
+        return []
     }
 
     /// The known key closest to `name` by edit distance, if it is close enough to be a likely misspelling.
