@@ -20,6 +20,19 @@ struct AuditLogTests {
 
     static let logger = Logger(label: "test.audit") { _ in SwiftLogNoOpLogHandler() }
 
+    /// Opens a log this process closed a moment ago. A process that another test forks at that moment holds a copy
+    /// of the closed descriptor, and with it the log's lock, until it executes its program (the tests run in
+    /// parallel with process tests), so opening is retried for up to 5 s before its error is thrown. The daemon
+    /// itself never forks.
+    static func reopen(_ path: String) throws -> AuditLog {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < deadline {
+            if let log = try? AuditLog(path: path, logger: logger) { return log }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return try AuditLog(path: path, logger: logger)
+    }
+
     /// A log of `count` records (`note` with `n` = 1...count) and its lines.
     static func log(_ count: Int) throws -> (path: String, lines: [String]) {
         let path = try folder().appendingPathComponent("audit.log").path
@@ -52,7 +65,7 @@ struct AuditLogTests {
     @Test("records chain from the genesis hash; reopening continues the chain")
     func appendAndReopen() throws {
         let (path, first) = try Self.log(3)
-        let reopened = try AuditLog(path: path, logger: Self.logger)
+        let reopened = try Self.reopen(path)
         #expect(reopened.head.sequence == 3)
         let appended = try reopened.append(kind: "note", fields: ["n": 4, "seq": 99, "hash": "forged"])
         #expect(appended.sequence == 4)
@@ -88,7 +101,7 @@ struct AuditLogTests {
         #expect(try Self.lines(path) == lines, "the refused writer must not have written")
         _ = try first?.append(kind: "note", fields: [:])
         first = nil
-        let second = try AuditLog(path: path, logger: Self.logger)
+        let second = try Self.reopen(path)
         #expect(second.head.sequence == 3)
     }
 
@@ -159,7 +172,7 @@ struct AuditLogTests {
         #expect(torn.problems.isEmpty)
         #expect(!torn.isIntact)
 
-        let reopened = try AuditLog(path: path, logger: Self.logger)
+        let reopened = try Self.reopen(path)
         #expect(reopened.head.sequence == 4)
         let after = try Self.lines(path)
         #expect(Array(after.prefix(3)) == lines)

@@ -46,7 +46,7 @@ struct StoreAuditCrossCheckTests {
     static func start(store: String, audit: String, accepting reason: String? = nil) throws -> [String]? {
         var enrolled: [Ed25519.VerifyingKey: String] = [:]
         for key in BadInputTests.honest { enrolled[key.verifyingKey] = "honest" }
-        let log = try AuditLog(path: audit, logger: logger)
+        let log = try AuditLogTests.reopen(audit)
         var settings = CoordinatorSettings(
             host: "127.0.0.1", port: 0, identity: BadInputTests.coordinatorKey, enrolled: enrolled,
             tasks: [BadInputTests.task(clients: 4)], observers: [log])
