@@ -41,7 +41,7 @@ struct RoundFixture {
     init(
         clients count: UInt32 = 5, threshold: UInt32 = 3, minimumSurvivors: UInt32? = nil,
         mode: RoundMode = .honestButCurious, graph: GraphShape = .complete, dimension: UInt32 = 6, bits: UInt8 = 16,
-        maximumInput: UInt64? = nil, seed: UInt64 = 1, endorsed: Bool = false
+        maximumInput: UInt64? = nil, seed: UInt64 = 1, endorsed: Bool = false, unmaskingWorkers: Int = 3
     ) throws {
         var roundRandom = SeededRandom(seed: seed, stream: "round")
         let roundID = try #require(RoundID(bytes: roundRandom.bytes(16)))
@@ -82,7 +82,9 @@ struct RoundFixture {
         self.inputs = inputs
         self.clients = clients
         self.randoms = randoms
-        coordinator = try CoordinatorStateMachine(configuration: CoordinatorConfiguration(parameters: parameters, roster: roster))
+        // Three unmasking workers by default, so every fixture round also runs the parallel unmasking path.
+        coordinator = try CoordinatorStateMachine(configuration: CoordinatorConfiguration(
+            parameters: parameters, roster: roster, unmaskingWorkers: unmaskingWorkers))
     }
 
     var indices: [ParticipantIndex] { Array(1...parameters.invitedCount) }

@@ -28,6 +28,9 @@ public struct CoordinatorStateMachine: Sendable {
     private let roundDigest: [UInt8]
     /// Participants still in the round (connected and not dropped).
     private var live: Set<ParticipantIndex>
+    /// Members of the open phase that are live and have not answered yet; kept up to date on every input so that
+    /// ``progress`` is O(1) (the driver reads it after each message).
+    private var awaiting: Set<ParticipantIndex> = []
     private var deadline: ProtocolInstant?
     private var phaseCounts: [RoundPhase: Int] = [:]
     private var noiseSource: (any RandomSource & Sendable)?
@@ -90,20 +93,20 @@ public struct CoordinatorStateMachine: Sendable {
     /// Progress of the open phase, or nil when none is open.
     public var progress: PhaseProgress? {
         guard let phase, let deadline else { return nil }
-        let (expected, received): (Set<ParticipantIndex>, Int)
+        let received: Int
         switch state {
-        case let .advertising(s): (expected, received) = (live.subtracting(s.received.keys), s.received.count)
-        case let .sharing(s): (expected, received) = (s.members.intersection(live).subtracting(s.received.keys), s.received.count)
-        case let .collecting(s): (expected, received) = (s.members.intersection(live).subtracting(s.received), s.received.count)
-        case let .checking(s): (expected, received) = (s.members.intersection(live).subtracting(s.signatures.keys), s.signatures.count)
-        case let .unmasking(s): (expected, received) = (s.recipients.intersection(live).subtracting(s.responded), s.responded.count)
+        case let .advertising(s): received = s.received.count
+        case let .sharing(s): received = s.received.count
+        case let .collecting(s): received = s.received.count
+        case let .checking(s): received = s.signatures.count
+        case let .unmasking(s): received = s.responded.count
         default: return nil
         }
         let required = phase == .unmasking ? Int(configuration.parameters.threshold) : requiredSurvivors
         var canAdvance = received >= required
         if case let .unmasking(s) = state { canAdvance = canAdvance && s.hasEnoughShares }
         return PhaseProgress(
-            phase: phase, expected: received + expected.count, received: received, required: required,
+            phase: phase, expected: received + awaiting.count, received: received, required: required,
             canAdvance: canAdvance, deadline: deadline)
     }
 
@@ -127,7 +130,7 @@ public struct CoordinatorStateMachine: Sendable {
     public mutating func start(now: ProtocolInstant) throws(UsageError) -> [CoordinatorAction] {
         guard case .created = state else { throw .roundFinished }
         state = .advertising(CollectingAdvertisements())
-        var actions = open(.advertiseKeys, participants: live.count, now: now)
+        var actions = open(.advertiseKeys, members: live, now: now)
         for index in live.sorted() {
             actions.append(.send(
                 .advertiseKeysRequest(AdvertiseKeysRequest(parameters: configuration.parameters, participant: index)),
@@ -157,29 +160,48 @@ public struct CoordinatorStateMachine: Sendable {
             return drop(sender, reason: .aborted(code: abort.code, reason: abort.reason))
         }
         do throws(ProtocolViolation) {
-            switch (state, message) {
-            case (.advertising(var current), .advertiseKeys(let body)):
-                try current.accept(body, from: sender, roster: configuration.roster, roundDigest: roundDigest)
-                state = .advertising(current)
-            case (.sharing(var current), .shareKeys(let body)):
-                try current.accept(body, from: sender)
-                state = .sharing(current)
-            case (.collecting(var current), .maskedInput(let body)):
-                try current.accept(body, from: sender)
-                state = .collecting(current)
-            case (.checking(var current), .consistencyResponse(let body)):
-                try current.accept(body, from: sender, roster: configuration.roster)
-                state = .checking(current)
-            case (.unmasking(var current), .unmaskResponse(let body)):
-                try current.accept(body, from: sender)
-                state = .unmasking(current)
-            default:
-                throw ProtocolViolation.unexpectedMessage(message: message.typeName, state: phase.map { "\($0)" } ?? "created")
-            }
+            try accept(message, from: sender)
         } catch {
             throw .participantViolation(sender, error)
         }
+        awaiting.remove(sender)
         return []
+    }
+
+    /// Hands `message` to the open phase's state. The state is taken out of `self.state` while it changes, so that
+    /// its collections are uniquely referenced and grow in place (a copy of the running sum or of every received
+    /// message per input would make a phase O(N²)); a throwing `accept` leaves it as it was and it is put back.
+    private mutating func accept(_ message: ClientMessage, from sender: ParticipantIndex) throws(ProtocolViolation) {
+        let roster = configuration.roster
+        switch (message, state) {
+        case let (.advertiseKeys(body), .advertising(current)):
+            var current = current
+            state = .created
+            defer { state = .advertising(current) }
+            try current.accept(body, from: sender, roster: roster, roundDigest: roundDigest)
+        case let (.shareKeys(body), .sharing(current)):
+            var current = current
+            state = .created
+            defer { state = .sharing(current) }
+            try current.accept(body, from: sender)
+        case let (.maskedInput(body), .collecting(current)):
+            var current = current
+            state = .created
+            defer { state = .collecting(current) }
+            try current.accept(body, from: sender)
+        case let (.consistencyResponse(body), .checking(current)):
+            var current = current
+            state = .created
+            defer { state = .checking(current) }
+            try current.accept(body, from: sender, roster: roster)
+        case let (.unmaskResponse(body), .unmasking(current)):
+            var current = current
+            state = .created
+            defer { state = .unmasking(current) }
+            try current.accept(body, from: sender)
+        default:
+            throw ProtocolViolation.unexpectedMessage(message: message.typeName, state: phase.map { "\($0)" } ?? "created")
+        }
     }
 
     /// Records that `participant` is gone (connection closed, violation, or the driver gave up on it).
@@ -234,21 +256,26 @@ public struct CoordinatorStateMachine: Sendable {
 
     private var requiredSurvivors: Int { Int(configuration.parameters.minimumSurvivors) }
 
-    private mutating func open(_ phase: RoundPhase, participants: Int, now: ProtocolInstant) -> [CoordinatorAction] {
+    /// Opens `phase` for `members` (those of them still live are awaited) with the phase's timeout.
+    private mutating func open(
+        _ phase: RoundPhase, members: some Sequence<ParticipantIndex>, now: ProtocolInstant
+    ) -> [CoordinatorAction] {
         let until = now.advanced(by: configuration.timeouts[phase])
         deadline = until
-        return [.phaseStarted(phase, participants: participants, deadline: until)]
+        awaiting = Set(members).intersection(live)
+        return [.phaseStarted(phase, participants: awaiting.count, deadline: until)]
     }
 
     private mutating func drop(_ participant: ParticipantIndex, reason: DropReason) -> [CoordinatorAction] {
         guard live.remove(participant) != nil, let phase else { return [] }
+        awaiting.remove(participant)
         return [.participantDropped(participant, phase: phase, reason: reason)]
     }
 
-    /// Drops every live participant of `members` that did not answer.
-    private mutating func dropSilent(members: Set<ParticipantIndex>, answered: Set<ParticipantIndex>) -> [CoordinatorAction] {
+    /// Drops every live member of the open phase that did not answer.
+    private mutating func dropSilent() -> [CoordinatorAction] {
         var actions: [CoordinatorAction] = []
-        for index in members.intersection(live).subtracting(answered).sorted() {
+        for index in awaiting.sorted() {
             actions += drop(index, reason: .silent)
         }
         return actions
@@ -268,7 +295,7 @@ public struct CoordinatorStateMachine: Sendable {
     }
 
     private mutating func closeAdvertising(_ current: CollectingAdvertisements, now: ProtocolInstant) -> [CoordinatorAction] {
-        var actions = dropSilent(members: live, answered: Set(current.received.keys))
+        var actions = dropSilent()
         let members = current.received.keys.filter { live.contains($0) }.sorted()
         phaseCounts[.advertiseKeys] = members.count
         guard members.count >= requiredSurvivors else {
@@ -287,7 +314,7 @@ public struct CoordinatorStateMachine: Sendable {
             context: context, members: Set(members),
             maskingKeys: current.received.mapValues(\.maskingKey).filter { members.contains($0.key) })
         state = .sharing(next)
-        actions += open(.shareKeys, participants: members.count, now: now)
+        actions += open(.shareKeys, members: members, now: now)
         actions.append(.send(
             .shareKeysRequest(ShareKeysRequest(roundID: configuration.parameters.roundID, advertisements: advertisements)),
             to: members))
@@ -295,24 +322,11 @@ public struct CoordinatorStateMachine: Sendable {
     }
 
     private mutating func closeSharing(_ current: CollectingShares, now: ProtocolInstant) -> [CoordinatorAction] {
-        var actions = dropSilent(members: current.members, answered: Set(current.received.keys))
+        var actions = dropSilent()
         // U2: those who shared, pruned until each has at least t neighbours in U2 (otherwise its secrets could
         // not be reconstructed and its masks would spoil the sum).
         var sharers = Set(current.received.keys).intersection(live)
-        let threshold = current.context.threshold
-        var pruned: [ParticipantIndex] = []
-        var changed = true
-        while changed {
-            changed = false
-            for index in sharers.sorted() {
-                let holders = current.context.graph.neighbors(of: index).filter { sharers.contains($0) }.count
-                if holders < threshold {
-                    sharers.remove(index)
-                    pruned.append(index)
-                    changed = true
-                }
-            }
-        }
+        let pruned = Self.prune(&sharers, graph: current.context.graph, threshold: current.context.threshold)
         phaseCounts[.shareKeys] = sharers.count
         // Abort before dropping the pruned clients, so that every connected client hears about the abort.
         guard sharers.count >= requiredSurvivors else {
@@ -340,7 +354,7 @@ public struct CoordinatorStateMachine: Sendable {
             return actions + finish(aborting: AbortReason(.parametersRejected, "cannot allocate the sum: \(error)"))
         }
         state = .collecting(next)
-        actions += open(.maskedInputCollection, participants: sharers.count, now: now)
+        actions += open(.maskedInputCollection, members: sharers, now: now)
         for recipient in sharers.sorted() {
             actions.append(.send(
                 .maskedInputRequest(MaskedInputRequest(roundID: parameters.roundID, shares: inbox[recipient] ?? [])),
@@ -350,7 +364,7 @@ public struct CoordinatorStateMachine: Sendable {
     }
 
     private mutating func closeCollecting(_ current: CollectingMaskedInputs, now: ProtocolInstant) -> [CoordinatorAction] {
-        var actions = dropSilent(members: current.members, answered: current.received)
+        var actions = dropSilent()
         // U3 is everyone whose masked input is in the running sum, even if it disconnected since.
         let survivors = current.received.sorted()
         phaseCounts[.maskedInputCollection] = survivors.count
@@ -362,14 +376,14 @@ public struct CoordinatorStateMachine: Sendable {
         let recipients = survivors.filter { live.contains($0) }
         if configuration.parameters.mode == .active {
             state = .checking(CollectingSignatures(collected: current, survivors: survivors))
-            actions += open(.consistencyCheck, participants: recipients.count, now: now)
+            actions += open(.consistencyCheck, members: recipients, now: now)
             actions.append(.send(
                 .consistencyCheckRequest(ConsistencyCheckRequest(roundID: roundID, survivors: survivors)), to: recipients))
         } else {
             phaseCounts[.consistencyCheck] = survivors.count
             state = .unmasking(CollectingUnmaskResponses(
                 collected: current, survivors: survivors, recipients: Set(recipients)))
-            actions += open(.unmasking, participants: recipients.count, now: now)
+            actions += open(.unmasking, members: recipients, now: now)
             actions.append(.send(
                 .unmaskRequest(UnmaskRequest(roundID: roundID, survivors: survivors, signatures: [])), to: recipients))
         }
@@ -377,7 +391,7 @@ public struct CoordinatorStateMachine: Sendable {
     }
 
     private mutating func closeChecking(_ current: CollectingSignatures, now: ProtocolInstant) -> [CoordinatorAction] {
-        var actions = dropSilent(members: current.members, answered: Set(current.signatures.keys))
+        var actions = dropSilent()
         let signers = current.signatures.keys.filter { live.contains($0) }.sorted()
         phaseCounts[.consistencyCheck] = signers.count
         guard signers.count >= requiredSurvivors else {
@@ -389,7 +403,7 @@ public struct CoordinatorStateMachine: Sendable {
         }
         state = .unmasking(CollectingUnmaskResponses(
             collected: current.collected, survivors: current.survivors, recipients: Set(signers)))
-        actions += open(.unmasking, participants: signers.count, now: now)
+        actions += open(.unmasking, members: signers, now: now)
         actions.append(.send(
             .unmaskRequest(UnmaskRequest(
                 roundID: configuration.parameters.roundID, survivors: current.survivors, signatures: signatures)),
@@ -398,14 +412,14 @@ public struct CoordinatorStateMachine: Sendable {
     }
 
     private mutating func closeUnmasking(_ current: CollectingUnmaskResponses) -> [CoordinatorAction] {
-        var actions = dropSilent(members: current.recipients, answered: current.responded)
+        var actions = dropSilent()
         phaseCounts[.unmasking] = current.responded.count
         let threshold = Int(configuration.parameters.threshold)
         guard current.responded.count >= threshold else {
             return actions + finish(aborting: AbortReason(
                 .tooFewUnmaskResponses, "\(current.responded.count) clients answered unmasking, threshold is \(threshold)"))
         }
-        switch current.reconstructSum() {
+        switch current.reconstructSum(workers: configuration.unmaskingWorkers) {
         case let .failure(reason):
             return actions + finish(aborting: reason)
         case var .success(outcome):
@@ -430,6 +444,36 @@ public struct CoordinatorStateMachine: Sendable {
             actions.append(.completed(result))
             return actions
         }
+    }
+}
+
+extension CoordinatorStateMachine {
+    /// Removes from `members`, until nothing changes, every member with fewer than `threshold` neighbours inside it
+    /// (SPEC §8.3), and returns the removed ones in increasing order. The result is the largest subset in which
+    /// everyone keeps `threshold` neighbours, whatever the order of removal; a work list makes it O(N·k).
+    static func prune(
+        _ members: inout Set<ParticipantIndex>, graph: NeighborGraph, threshold: Int
+    ) -> [ParticipantIndex] {
+        var holders: [ParticipantIndex: Int] = [:]
+        holders.reserveCapacity(members.count)
+        var pending: [ParticipantIndex] = []
+        for member in members {
+            let count = graph.neighbors(of: member).count { members.contains($0) }
+            holders[member] = count
+            if count < threshold { pending.append(member) }
+        }
+        var removed: [ParticipantIndex] = []
+        while let member = pending.popLast() {
+            guard members.remove(member) != nil else { continue }
+            removed.append(member)
+            for neighbour in graph.neighbors(of: member) where members.contains(neighbour) {
+                let remaining = (holders[neighbour] ?? 0) - 1
+                holders[neighbour] = remaining
+                // Queued once, when it first falls below the threshold.
+                if remaining == threshold - 1 { pending.append(neighbour) }
+            }
+        }
+        return removed.sorted()
     }
 }
 

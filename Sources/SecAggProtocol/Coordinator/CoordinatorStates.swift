@@ -159,15 +159,28 @@ struct CollectingUnmaskResponses: Sendable {
     /// Who was asked to unmask.
     let recipients: Set<ParticipantIndex>
     let survivorSet: Set<ParticipantIndex>
+    /// Members of U2 \ U3 with a neighbour in U3, and those neighbours: their masking keys must be rebuilt.
+    let droppedWithSurvivingNeighbours: [(owner: ParticipantIndex, survivors: [ParticipantIndex])]
+    private let neededMaskingKeys: Set<ParticipantIndex>
     var responded: Set<ParticipantIndex> = []
     var selfMaskShares: [ParticipantIndex: [ShamirShare]] = [:]
     var maskingKeyShares: [ParticipantIndex: [ShamirShare]] = [:]
+    /// How many secrets that must be rebuilt still have fewer than t shares (kept current on every response).
+    private var lacking: Int
 
     init(collected: CollectingMaskedInputs, survivors: [ParticipantIndex], recipients: Set<ParticipantIndex>) {
         self.collected = collected
         self.survivors = survivors
         self.recipients = recipients
-        survivorSet = Set(survivors)
+        let survivorSet = Set(survivors)
+        self.survivorSet = survivorSet
+        let graph = collected.context.graph
+        droppedWithSurvivingNeighbours = collected.members.subtracting(survivorSet).sorted().compactMap { owner in
+            let surviving = graph.neighbors(of: owner).filter { survivorSet.contains($0) }
+            return surviving.isEmpty ? nil : (owner, surviving)
+        }
+        neededMaskingKeys = Set(droppedWithSurvivingNeighbours.map(\.owner))
+        lacking = survivors.count + neededMaskingKeys.count
     }
 
     mutating func accept(_ message: UnmaskResponse, from sender: ParticipantIndex) throws(ProtocolViolation) {
@@ -191,94 +204,152 @@ struct CollectingUnmaskResponses: Sendable {
             }
             accepted.append((owner, revealed.kind, share))
         }
+        let threshold = context.threshold
         for entry in accepted {
+            let count: Int
             switch entry.kind {
-            case .selfMask: selfMaskShares[entry.owner, default: []].append(entry.share)
-            case .maskingKey: maskingKeyShares[entry.owner, default: []].append(entry.share)
+            case .selfMask:
+                selfMaskShares[entry.owner, default: []].append(entry.share)
+                count = selfMaskShares[entry.owner]?.count ?? 0
+            case .maskingKey:
+                maskingKeyShares[entry.owner, default: []].append(entry.share)
+                count = neededMaskingKeys.contains(entry.owner) ? maskingKeyShares[entry.owner]?.count ?? 0 : 0
             }
+            // Decoders allow one share per owner in a response and each holder responds once, so a secret
+            // reaches t exactly once.
+            if count == threshold { lacking -= 1 }
         }
         responded.insert(sender)
     }
 
     /// Every secret that must be reconstructed already has at least t shares.
-    var hasEnoughShares: Bool {
-        let context = collected.context
-        let threshold = context.threshold
-        for owner in survivors where (selfMaskShares[owner]?.count ?? 0) < threshold { return false }
-        for owner in collected.members.subtracting(survivorSet) {
-            let needed = context.graph.neighbors(of: owner).contains { survivorSet.contains($0) }
-            if needed, (maskingKeyShares[owner]?.count ?? 0) < threshold { return false }
-        }
-        return true
-    }
+    var hasEnoughShares: Bool { lacking <= 0 }
 
     struct Unmasked {
         var sum: ModularVector
         var inconsistentHolders: [ParticipantIndex: [ParticipantIndex]]
     }
 
+    /// One secret's reconstruction: the masks it lets the coordinator remove, and holders whose shares lay off the
+    /// accepted polynomial.
+    private struct Rebuilt: Sendable {
+        var masks: [(key: SymmetricKey, direction: MaskExpander.Direction)]
+        var inconsistentHolders: [ParticipantIndex]
+    }
+
     /// Removes every self mask of U3 and every pairwise mask between U3 and the dropped members of U2.
-    func reconstructSum() -> Result<Unmasked, AbortReason> {
-        let context = collected.context
-        let threshold = context.threshold
-        var sum = collected.sum
-        var inconsistent: [ParticipantIndex: [ParticipantIndex]] = [:]
-
-        for owner in survivors {
-            let shares = selfMaskShares[owner] ?? []
-            guard shares.count >= threshold else {
-                return .failure(AbortReason(.reconstructionFailed,
-                    "only \(shares.count) shares of the self-mask seed of participant \(owner), threshold is \(threshold)"))
-            }
-            guard let commitment = collected.commitments[owner],
-                  let (seed, bad) = try? Shamir.robustCombine(
-                    shares, threshold: threshold, secretByteCount: 32,
-                    isValid: { constantTimeEquals(
-                        Derivation.selfMaskCommitment(seed: $0, sessionID: context.sessionID, owner: owner), commitment) })
-            else {
-                return .failure(AbortReason(.reconstructionFailed,
-                    "the self-mask seed of participant \(owner) does not match its commitment"))
-            }
-            if !bad.isEmpty { inconsistent[owner] = bad }
-            sum.applyMask(seed: Derivation.selfMaskKey(seed: seed, sessionID: context.sessionID, owner: owner),
-                          direction: .subtract)
+    ///
+    /// The secrets are rebuilt, and the masks expanded, on up to `workers` threads; the result does not depend on
+    /// `workers` (the masks are removed modulo 2^bits, in any order). A failure names the first secret, in the
+    /// order of SPEC §8.5, that could not be rebuilt.
+    func reconstructSum(workers: Int = 1) -> Result<Unmasked, AbortReason> {
+        let jobCount = survivors.count + droppedWithSurvivingNeighbours.count
+        let rebuilt = Parallel.map(count: jobCount, workers: workers) { job in
+            job < survivors.count
+                ? rebuildSelfMask(of: survivors[job])
+                : rebuildMaskingKey(droppedWithSurvivingNeighbours[job - survivors.count])
         }
-
-        let dropped = collected.members.subtracting(survivorSet).sorted()
-        for owner in dropped {
-            let survivingNeighbours = context.graph.neighbors(of: owner).filter { survivorSet.contains($0) }
-            if survivingNeighbours.isEmpty { continue }
-            let shares = maskingKeyShares[owner] ?? []
-            guard shares.count >= threshold else {
-                return .failure(AbortReason(.reconstructionFailed,
-                    "only \(shares.count) shares of the masking key of dropped participant \(owner), threshold is \(threshold)"))
-            }
-            guard let publicKey = collected.maskingKeys[owner],
-                  let (secret, bad) = try? Shamir.robustCombine(
-                    shares, threshold: threshold, secretByteCount: 32,
-                    isValid: { candidate in
-                        guard let key = try? X25519.PrivateKey(rawRepresentation: candidate) else { return false }
-                        return key.publicKey == publicKey
-                    }),
-                  let maskingKey = try? X25519.PrivateKey(rawRepresentation: secret)
-            else {
-                return .failure(AbortReason(.reconstructionFailed,
-                    "the masking key of dropped participant \(owner) does not match its advertised key"))
-            }
-            if !bad.isEmpty { inconsistent[owner] = bad }
-            for survivor in survivingNeighbours {
-                guard let survivorKey = collected.maskingKeys[survivor],
-                      let agreement = try? maskingKey.sharedSecret(with: survivorKey) else {
-                    return .failure(AbortReason(.reconstructionFailed,
-                        "cannot agree the pairwise mask of participants \(owner) and \(survivor)"))
+        var inconsistent: [ParticipantIndex: [ParticipantIndex]] = [:]
+        var masks: [(key: SymmetricKey, direction: MaskExpander.Direction)] = []
+        for (job, outcome) in rebuilt.enumerated() {
+            switch outcome {
+            case let .failure(reason):
+                return .failure(reason)
+            case let .success(secret):
+                masks += secret.masks
+                if !secret.inconsistentHolders.isEmpty {
+                    let owner = job < survivors.count
+                        ? survivors[job] : droppedWithSurvivingNeighbours[job - survivors.count].owner
+                    inconsistent[owner] = secret.inconsistentHolders
                 }
-                let key = Derivation.pairwiseMaskKey(agreement: agreement, sessionID: context.sessionID, owner, survivor)
-                // The survivor added its mask for `owner` with this direction; take it out again.
-                let added = Derivation.pairwiseDirection(owner: survivor, neighbour: owner)
-                sum.applyMask(seed: key, direction: added == .add ? .subtract : .add)
+            }
+        }
+        let allMasks = masks
+        var sum = collected.sum
+        // Each worker expands its share of the masks into its own partial vector (O(workers · dimension) memory);
+        // the partials are then folded into the sum. One worker removes the masks from the sum directly.
+        let partialCount = min(max(1, workers), masks.count)
+        if partialCount <= 1 {
+            for mask in masks { sum.applyMask(seed: mask.key, direction: mask.direction) }
+        } else {
+            let bits = sum.bits
+            let dimension = sum.count
+            let partials = Parallel.map(count: partialCount, workers: partialCount) { worker -> ModularVector? in
+                guard var partial = try? ModularVector(zeros: dimension, bits: bits) else { return nil }
+                for position in stride(from: worker, to: allMasks.count, by: partialCount) {
+                    partial.applyMask(seed: allMasks[position].key, direction: allMasks[position].direction)
+                }
+                return partial
+            }
+            for partial in partials {
+                guard let partial, (try? sum.add(partial)) != nil else {
+                    return .failure(AbortReason(.reconstructionFailed, "cannot allocate a partial sum"))
+                }
             }
         }
         return .success(Unmasked(sum: sum, inconsistentHolders: inconsistent))
+    }
+
+    /// Rebuilds b_owner from the self-mask shares, checked against its commitment (SPEC §8.5 step 1).
+    private func rebuildSelfMask(of owner: ParticipantIndex) -> Result<Rebuilt, AbortReason> {
+        let context = collected.context
+        let threshold = context.threshold
+        let shares = selfMaskShares[owner] ?? []
+        guard shares.count >= threshold else {
+            return .failure(AbortReason(.reconstructionFailed,
+                "only \(shares.count) shares of the self-mask seed of participant \(owner), threshold is \(threshold)"))
+        }
+        guard let commitment = collected.commitments[owner],
+              let (seed, bad) = try? Shamir.robustCombine(
+                shares, threshold: threshold, secretByteCount: 32,
+                isValid: { constantTimeEquals(
+                    Derivation.selfMaskCommitment(seed: $0, sessionID: context.sessionID, owner: owner), commitment) })
+        else {
+            return .failure(AbortReason(.reconstructionFailed,
+                "the self-mask seed of participant \(owner) does not match its commitment"))
+        }
+        let key = Derivation.selfMaskKey(seed: seed, sessionID: context.sessionID, owner: owner)
+        return .success(Rebuilt(masks: [(key, .subtract)], inconsistentHolders: bad))
+    }
+
+    /// Rebuilds the masking key of a dropped member of U2, checked against its advertised key, and derives the
+    /// pairwise masks its surviving neighbours added (SPEC §8.5 step 2).
+    private func rebuildMaskingKey(
+        _ dropped: (owner: ParticipantIndex, survivors: [ParticipantIndex])
+    ) -> Result<Rebuilt, AbortReason> {
+        let context = collected.context
+        let threshold = context.threshold
+        let owner = dropped.owner
+        let shares = maskingKeyShares[owner] ?? []
+        guard shares.count >= threshold else {
+            return .failure(AbortReason(.reconstructionFailed,
+                "only \(shares.count) shares of the masking key of dropped participant \(owner), threshold is \(threshold)"))
+        }
+        guard let publicKey = collected.maskingKeys[owner],
+              let (secret, bad) = try? Shamir.robustCombine(
+                shares, threshold: threshold, secretByteCount: 32,
+                isValid: { candidate in
+                    guard let key = try? X25519.PrivateKey(rawRepresentation: candidate) else { return false }
+                    return key.publicKey == publicKey
+                }),
+              let maskingKey = try? X25519.PrivateKey(rawRepresentation: secret)
+        else {
+            return .failure(AbortReason(.reconstructionFailed,
+                "the masking key of dropped participant \(owner) does not match its advertised key"))
+        }
+        var masks: [(key: SymmetricKey, direction: MaskExpander.Direction)] = []
+        for survivor in dropped.survivors {
+            guard let survivorKey = collected.maskingKeys[survivor],
+                  let agreement = try? maskingKey.sharedSecret(with: survivorKey) else {
+                return .failure(AbortReason(.reconstructionFailed,
+                    "cannot agree the pairwise mask of participants \(owner) and \(survivor)"))
+            }
+            let key = Derivation.pairwiseMaskKey(agreement: agreement, sessionID: context.sessionID, owner, survivor)
+            // The survivor added its mask for `owner` with this direction; take it out again.
+            let added = Derivation.pairwiseDirection(owner: survivor, neighbour: owner)
+            masks.append((key, added == .add ? .subtract : .add))
+        }
+        return .success(Rebuilt(masks: masks, inconsistentHolders: bad))
     }
 }
 

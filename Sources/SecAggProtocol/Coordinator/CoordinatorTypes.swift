@@ -77,15 +77,19 @@ public struct CoordinatorConfiguration: Sendable {
     public var timeouts: PhaseTimeouts
     /// Randomness for central DP noise, required when the parameters ask for it (production: ``SystemRandom``).
     public var noiseSource: (any RandomSource & Sendable)?
+    /// Threads for unmasking (rebuilding secrets, expanding masks); the released sum does not depend on it.
+    /// Defaults to the machine's processor count.
+    public var unmaskingWorkers: Int
 
     public init(
         parameters: RoundParameters, roster: [ParticipantIndex: RosterEntry], timeouts: PhaseTimeouts = PhaseTimeouts(),
-        noiseSource: (any RandomSource & Sendable)? = nil
+        noiseSource: (any RandomSource & Sendable)? = nil, unmaskingWorkers: Int = Parallel.processorCount
     ) {
         self.parameters = parameters
         self.roster = roster
         self.timeouts = timeouts
         self.noiseSource = noiseSource
+        self.unmaskingWorkers = max(1, unmaskingWorkers)
     }
 }
 
