@@ -18,9 +18,15 @@ public struct SimulationReport: Sendable {
     /// Wall time of each phase (client work, routing, coordinator work).
     public var phaseSeconds: [(phase: RoundPhase, seconds: Double)]
     public var wallSeconds: Double
-    /// Mean encoded bytes sent by / to one client over the round.
+    /// Mean encoded bytes sent by / to one client over the round, over the clients whose input is in the sum (over
+    /// every invited client when the round aborted, or when the transport only counts totals).
     public var bytesUpPerClient: Double
     public var bytesDownPerClient: Double
+    /// The most bytes one of those clients sent / received, when the transport counts per client.
+    public var bytesUpMax: Int?
+    public var bytesDownMax: Int?
+    /// Whom the byte figures cover: "survivors" or "invited".
+    public var bytesScope = "invited"
     /// Participants the coordinator dropped, by phase.
     public var droppedPerPhase: [RoundPhase: Int]
     /// Time spent making the clients' inputs before the round (not part of `wallSeconds`).
@@ -161,8 +167,8 @@ public struct RoundSimulator: Sendable {
         }
 
         var clients: [ParticipantIndex: ClientStateMachine] = [:]
-        var bytesUp = 0
-        var bytesDown = 0
+        var bytesUp: [ParticipantIndex: Int] = [:]
+        var bytesDown: [ParticipantIndex: Int] = [:]
         var now: ProtocolInstant { ProtocolInstant(nanoseconds: UInt64((clock.now - start).nanosecondsClamped)) }
         var actions: [CoordinatorAction]
         do {
@@ -206,7 +212,7 @@ public struct RoundSimulator: Sendable {
             // Clients scheduled to drop in this phase vanish before answering.
             var work: [ClientWork] = []
             for (recipient, messages) in deliveries.sorted(by: { $0.key < $1.key }) {
-                bytesDown += received[recipient] ?? 0
+                bytesDown[recipient, default: 0] += received[recipient] ?? 0
                 if let phase, plan[recipient] == phase {
                     clients[recipient] = nil
                     for action in coordinator.participantDisconnected(recipient, now: now) {
@@ -237,7 +243,7 @@ public struct RoundSimulator: Sendable {
             for outcome in outcomes {
                 clients[outcome.index] = outcome.machine.receipt == nil ? outcome.machine : nil
                 for reply in outcome.replies {
-                    bytesUp += reply.count
+                    bytesUp[outcome.index, default: 0] += reply.count
                     replies.append((outcome.index, reply))
                 }
             }
@@ -275,8 +281,15 @@ public struct RoundSimulator: Sendable {
         }
         report.wallSeconds = (clock.now - start).seconds
         report.setupSeconds = setupSeconds
-        report.bytesUpPerClient = Double(bytesUp) / Double(count)
-        report.bytesDownPerClient = Double(bytesDown) / Double(count)
+        // Per-client cost is what a surviving client paid; dropped clients stopped early and would understate it.
+        let measured = result.map(\.survivors) ?? Array(1...UInt32(count))
+        report.bytesScope = result == nil ? "invited" : "survivors"
+        let up = measured.map { bytesUp[$0] ?? 0 }
+        let down = measured.map { bytesDown[$0] ?? 0 }
+        report.bytesUpPerClient = Double(up.reduce(0, +)) / Double(max(1, measured.count))
+        report.bytesDownPerClient = Double(down.reduce(0, +)) / Double(max(1, measured.count))
+        report.bytesUpMax = up.max()
+        report.bytesDownMax = down.max()
         return report
     }
 

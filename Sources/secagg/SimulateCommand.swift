@@ -134,7 +134,15 @@ struct SimulationOutput {
         }
         lines.append("")
         lines.append(String(format: "wall time: %.3f s", report.wallSeconds))
-        lines.append(String(format: "bytes per client: %.0f up, %.0f down", report.bytesUpPerClient, report.bytesDownPerClient))
+        if let upMax = report.bytesUpMax, let downMax = report.bytesDownMax {
+            lines.append(String(
+                format: "bytes per client (%@): %.0f up (max %d), %.0f down (max %d)", report.bytesScope,
+                report.bytesUpPerClient, upMax, report.bytesDownPerClient, downMax))
+        } else {
+            lines.append(String(
+                format: "bytes per client (%@, mean): %.0f up, %.0f down", report.bytesScope,
+                report.bytesUpPerClient, report.bytesDownPerClient))
+        }
         if let privacy = report.privacy {
             let noise = report.configuration.privacy == .central ? "central" : "distributed"
             let local = privacy.localSigma.map { String(format: ", σ per client %.3f", $0) } ?? ""
@@ -186,7 +194,7 @@ struct SimulationOutput {
             "wall_seconds": report.wallSeconds,
             "setup_seconds": report.setupSeconds,
             "phases": phases,
-            "bytes_per_client": ["up": report.bytesUpPerClient, "down": report.bytesDownPerClient],
+            "bytes_per_client": bytesPerClient(report),
         ]
         if let peak = peakResidentMebibytes { object["peak_rss_mib"] = peak }
         if let privacy = report.privacy {
@@ -210,6 +218,16 @@ struct SimulationOutput {
             object["abort_reason"] = reason.description
             object["abort_code"] = Int(reason.code.rawValue)
         }
+        return object
+    }
+
+    /// `bytes_per_client`: means (and maxima, when counted per client) over the clients named by `over`.
+    private func bytesPerClient(_ report: SimulationReport) -> [String: Any] {
+        var object: [String: Any] = [
+            "up": report.bytesUpPerClient, "down": report.bytesDownPerClient, "over": report.bytesScope,
+        ]
+        if let upMax = report.bytesUpMax { object["up_max"] = upMax }
+        if let downMax = report.bytesDownMax { object["down_max"] = downMax }
         return object
     }
 
