@@ -89,11 +89,21 @@ public struct MerkleTree: Sendable {
     ///   ``MerkleError/positionOutOfRange(position:leafCount:)`` unless `positions` is non-empty, strictly
     ///   increasing and below ``leafCount``.
     public func proof(for positions: [Int]) throws(MerkleError) -> [[UInt8]] {
+        let bytes = try proofBytes(for: positions)
+        let size = Self.digestByteCount
+        return stride(from: 0, to: bytes.count, by: size).map { Array(bytes[$0..<$0 + size]) }
+    }
+
+    /// The same multiproof as ``proof(for:)``, its digests concatenated in one array (one allocation, however
+    /// long the proof: what a coordinator building a proof per client keeps in memory).
+    ///
+    /// - Throws: the errors of ``proof(for:)``.
+    public func proofBytes(for positions: [Int]) throws(MerkleError) -> [UInt8] {
         try Self.checkPositions(positions, leafCount: leafCount)
         let size = Self.digestByteCount
-        var proof = [[UInt8]]()
+        var proof = [UInt8]()
         Self.walk(leafCount: leafCount, positions: positions) { level, sibling in
-            proof.append(Array(levels[level][sibling * size..<(sibling + 1) * size]))
+            proof.append(contentsOf: levels[level][sibling * size..<(sibling + 1) * size])
         }
         return proof
     }
@@ -124,10 +134,28 @@ public struct MerkleTree: Sendable {
     public static func root(
         leafCount: Int, leaves: [(position: Int, digest: [UInt8])], proof: [[UInt8]], nodePrefix: [UInt8]
     ) throws(MerkleError) -> [UInt8] {
+        let expected = try proofLength(leafCount: leafCount, positions: leaves.map(\.position))
+        guard proof.count == expected else { throw .wrongProofLength(expected: expected, actual: proof.count) }
+        for (index, element) in proof.enumerated() where element.count != digestByteCount {
+            throw .invalidProofElementLength(index: index, actual: element.count)
+        }
+        return try root(leafCount: leafCount, leaves: leaves, proofBytes: proof.flatMap { $0 }, nodePrefix: nodePrefix)
+    }
+
+    /// ``root(leafCount:leaves:proof:nodePrefix:)`` with the proof's digests concatenated in `proofBytes`.
+    ///
+    /// - Throws: the errors of ``root(leafCount:leaves:proof:nodePrefix:)``;
+    ///   ``MerkleError/wrongProofLength(expected:actual:)`` also when `proofBytes` is not a whole number of digests
+    ///   (its `actual` then counts started digests).
+    public static func root(
+        leafCount: Int, leaves: [(position: Int, digest: [UInt8])], proofBytes proof: [UInt8], nodePrefix: [UInt8]
+    ) throws(MerkleError) -> [UInt8] {
         let size = digestByteCount
         var positions = leaves.map(\.position)
         let expected = try proofLength(leafCount: leafCount, positions: positions)
-        guard proof.count == expected else { throw .wrongProofLength(expected: expected, actual: proof.count) }
+        guard proof.count == expected * size else {
+            throw .wrongProofLength(expected: expected, actual: (proof.count + size - 1) / size)
+        }
         var digests = [UInt8]()
         digests.reserveCapacity(leaves.count * size)
         for (index, leaf) in leaves.enumerated() {
@@ -135,9 +163,6 @@ public struct MerkleTree: Sendable {
                 throw .invalidLeafLength(index: index, actual: leaf.digest.count)
             }
             digests.append(contentsOf: leaf.digest)
-        }
-        for (index, element) in proof.enumerated() where element.count != size {
-            throw .invalidProofElementLength(index: index, actual: element.count)
         }
 
         // The walk of `walk(leafCount:positions:sibling:)`, carrying each known node's digest; the next
@@ -163,8 +188,8 @@ public struct MerkleTree: Sendable {
                         hasher.hash(left: node, right: node + size, into: target)
                         read += 2
                     } else {
-                        proof[used].withUnsafeBufferPointer { element in
-                            let other = element.baseAddress!
+                        proof.withUnsafeBufferPointer { elements in
+                            let other = elements.baseAddress! + used * size
                             if position & 1 == 0 {
                                 hasher.hash(left: node, right: other, into: target)
                             } else {
@@ -182,7 +207,7 @@ public struct MerkleTree: Sendable {
             }
         }
         // `proofLength` counted exactly the elements the walk consumed.
-        assert(used == proof.count && count == 1)
+        assert(used * size == proof.count && count == 1)
         return Array(digests[0..<size])
     }
 
@@ -195,6 +220,18 @@ public struct MerkleTree: Sendable {
         guard
             let computed = try? Self.root(
                 leafCount: leafCount, leaves: leaves, proof: proof, nodePrefix: nodePrefix)
+        else { return false }
+        return constantTimeEquals(computed, root)
+    }
+
+    /// ``verify(root:leafCount:leaves:proof:nodePrefix:)`` with the proof's digests concatenated in `proofBytes`.
+    public static func verify(
+        root: [UInt8], leafCount: Int, leaves: [(position: Int, digest: [UInt8])], proofBytes: [UInt8],
+        nodePrefix: [UInt8]
+    ) -> Bool {
+        guard
+            let computed = try? Self.root(
+                leafCount: leafCount, leaves: leaves, proofBytes: proofBytes, nodePrefix: nodePrefix)
         else { return false }
         return constantTimeEquals(computed, root)
     }
