@@ -95,7 +95,8 @@ struct AuditLogTests {
     func oneWriter() throws {
         let (path, lines) = try Self.log(2)
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
-        var first: AuditLog? = try AuditLog(path: path, logger: Self.logger)
+        // `reopen`: a process another test spawns at this moment may still share the descriptor `log(2)` closed.
+        var first: AuditLog? = try Self.reopen(path)
         #expect(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int == 0o600)
         #expect(throws: AuditLogError.self) { _ = try AuditLog(path: path, logger: Self.logger) }
         #expect(try Self.lines(path) == lines, "the refused writer must not have written")
