@@ -181,22 +181,15 @@ public struct RoundSimulator: Sendable {
         while !finished {
             let phaseStart = clock.now
             let phase = coordinator.phase
-            // Route the coordinator's output.
-            // Each message is encoded and decoded once (a broadcast is the same bytes for every recipient) and
-            // counted in every recipient's download.
-            var deliveries: [ParticipantIndex: [CoordinatorMessage]] = [:]
-            var received: [ParticipantIndex: Int] = [:]
+            // Route the coordinator's output in chunks of about 2,048 recipients: each message is encoded once (a
+            // broadcast is the same bytes for every recipient), counted in every recipient's download and decoded by
+            // the recipient's worker; the chunk's clients answer and their replies go to the coordinator before the
+            // next chunk is encoded. At 10^5 clients this keeps one chunk of messages in memory, not a phase's.
+            var sends: [(message: CoordinatorMessage, recipients: [ParticipantIndex])] = []
             for action in actions {
                 switch action {
                 case let .send(message, recipients):
-                    let bytes = message.encoded
-                    guard let decoded = try? CoordinatorMessage(decoding: bytes) else {
-                        preconditionFailure("the coordinator's own encoding must decode: \(message.typeName)")
-                    }
-                    for recipient in recipients {
-                        deliveries[recipient, default: []].append(decoded)
-                        received[recipient, default: 0] += bytes.count
-                    }
+                    sends.append((message, recipients))
                 case let .participantDropped(_, dropPhase, _):
                     report.droppedPerPhase[dropPhase, default: 0] += 1
                 case let .completed(released):
@@ -209,56 +202,79 @@ public struct RoundSimulator: Sendable {
                     break
                 }
             }
-            // Clients scheduled to drop in this phase vanish before answering.
-            var work: [ClientWork] = []
-            for (recipient, messages) in deliveries.sorted(by: { $0.key < $1.key }) {
-                bytesDown[recipient, default: 0] += received[recipient] ?? 0
-                if let phase, plan[recipient] == phase {
-                    clients[recipient] = nil
-                    for action in coordinator.participantDisconnected(recipient, now: now) {
-                        if case let .participantDropped(_, dropPhase, _) = action {
-                            report.droppedPerPhase[dropPhase, default: 0] += 1
+            actions = []
+            sends.reverse()
+            var replyCount = 0
+            var processed = 0
+            while !sends.isEmpty {
+                var deliveries: [ParticipantIndex: [[UInt8]]] = [:]
+                var received: [ParticipantIndex: Int] = [:]
+                var taken = 0
+                while taken < 2_048, let next = sends.popLast() {
+                    let bytes = next.message.encoded
+                    for recipient in next.recipients {
+                        deliveries[recipient, default: []].append(bytes)
+                        received[recipient, default: 0] += bytes.count
+                    }
+                    taken += next.recipients.count
+                }
+                // Clients scheduled to drop in this phase vanish before answering.
+                var work: [ClientWork] = []
+                for (recipient, messages) in deliveries.sorted(by: { $0.key < $1.key }) {
+                    bytesDown[recipient, default: 0] += received[recipient] ?? 0
+                    if let phase, plan[recipient] == phase {
+                        clients[recipient] = nil
+                        for action in coordinator.participantDisconnected(recipient, now: now) {
+                            if case let .participantDropped(_, dropPhase, _) = action {
+                                report.droppedPerPhase[dropPhase, default: 0] += 1
+                            }
+                        }
+                        continue
+                    }
+                    guard let identity = identities[recipient] else { continue }
+                    // Simulated clients accept any valid parameters (thresholds down to 1) to exercise the protocol.
+                    let machine: ClientStateMachine
+                    if let existing = clients[recipient] {
+                        machine = existing
+                    } else if let lanes = inputs.removeValue(forKey: recipient) {
+                        machine = ClientStateMachine(
+                            configuration: ClientConfiguration(identity: identity, minimumThreshold: 1, minimumSurvivors: 2),
+                            input: lanes)
+                    } else {
+                        continue
+                    }
+                    work.append(ClientWork(index: recipient, machine: machine, messages: messages,
+                                           phaseTag: phase.map { "\($0)" } ?? "end"))
+                }
+                deliveries = [:]
+                if work.isEmpty { continue }
+                let outcomes = await process(work)
+                work = []
+                // Large rounds take minutes per phase: say how far the clients got, every 10,000.
+                let before = processed
+                processed += outcomes.count
+                if let phase, processed / 10_000 > before / 10_000 {
+                    progress?("phase \(phase): \(processed) clients answered so far")
+                }
+                for outcome in outcomes {
+                    clients[outcome.index] = outcome.machine.receipt == nil ? outcome.machine : nil
+                    for reply in outcome.replies {
+                        bytesUp[outcome.index, default: 0] += reply.count
+                        replyCount += 1
+                        // After the round's end the coordinator takes nothing more.
+                        if finished { continue }
+                        do {
+                            let message = try ClientMessage(decoding: reply)
+                            actions += try coordinator.handle(message, from: outcome.index, now: now)
+                        } catch {
+                            actions += coordinator.participantDisconnected(outcome.index, now: now)
                         }
                     }
-                    continue
-                }
-                guard let identity = identities[recipient] else { continue }
-                // Simulated clients accept any valid parameters (thresholds down to 1) to exercise the protocol.
-                let machine: ClientStateMachine
-                if let existing = clients[recipient] {
-                    machine = existing
-                } else if let lanes = inputs.removeValue(forKey: recipient) {
-                    machine = ClientStateMachine(
-                        configuration: ClientConfiguration(identity: identity, minimumThreshold: 1, minimumSurvivors: 2),
-                        input: lanes)
-                } else {
-                    continue
-                }
-                work.append(ClientWork(index: recipient, machine: machine, messages: messages,
-                                       phaseTag: phase.map { "\($0)" } ?? "end"))
-            }
-            if finished && work.isEmpty { break }
-            let outcomes = await process(work)
-            var replies: [(ParticipantIndex, [UInt8])] = []
-            for outcome in outcomes {
-                clients[outcome.index] = outcome.machine.receipt == nil ? outcome.machine : nil
-                for reply in outcome.replies {
-                    bytesUp[outcome.index, default: 0] += reply.count
-                    replies.append((outcome.index, reply))
                 }
             }
             if finished { break }
-            actions = []
-            for (sender, bytes) in replies {
-                do {
-                    let message = try ClientMessage(decoding: bytes)
-                    actions += try coordinator.handle(message, from: sender, now: now)
-                } catch {
-                    actions += coordinator.participantDisconnected(sender, now: now)
-                }
-            }
             if let phase {
-                progress?("phase \(phase): \(replies.count) replies")
+                progress?("phase \(phase): \(replyCount) replies")
             }
             actions += coordinator.advance(now: now)
             if let phase {
@@ -418,7 +434,8 @@ public struct RoundSimulator: Sendable {
     private struct ClientWork: Sendable {
         var index: ParticipantIndex
         var machine: ClientStateMachine
-        var messages: [CoordinatorMessage]
+        /// Encoded coordinator messages, decoded by the worker.
+        var messages: [[UInt8]]
         var phaseTag: String
     }
 
@@ -449,7 +466,10 @@ public struct RoundSimulator: Sendable {
         var machine = item.machine
         var random = SeededRandom(seed: seed, stream: "client-\(item.index)-\(item.phaseTag)")
         var replies: [[UInt8]] = []
-        for message in item.messages {
+        for bytes in item.messages {
+            guard let message = try? CoordinatorMessage(decoding: bytes) else {
+                preconditionFailure("the coordinator's own encoding must decode")
+            }
             do {
                 for action in try machine.handle(message, using: &random) {
                     if case let .send(reply) = action { replies.append(reply.encoded) }
