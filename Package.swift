@@ -166,7 +166,7 @@ let package = Package(
             name: "SecAggNetworkTests",
             dependencies: [
                 "SecAggCoordinator", "SecAggClient", "SecAggTransport", "SecAggProtocol", "SecAggSimulation",
-                "SecAggCrypto", "SecAggWire",
+                "SecAggCrypto", "SecAggMath", "SecAggWire",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

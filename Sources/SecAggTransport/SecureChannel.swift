@@ -80,13 +80,13 @@ public struct ReceiveAllowance: Sendable {
 public typealias FrameChannel = NIOAsyncChannel<ByteBuffer, ByteBuffer>
 
 /// The Noise handshake of secagg (SPEC §2.6): `Noise_XX_25519_ChaChaPoly_BLAKE2b`, prologue
-/// `"secagg/1"`, each party's static key derived from its Ed25519 identity, and each party's 32-byte Ed25519
+/// `"secagg/2"` (the protocol version, SPEC §10), each party's static key derived from its Ed25519 identity, and each party's 32-byte Ed25519
 /// identity key as the payload of the message that carries its static key (message 1 for the responder, 2 for
 /// the initiator). A party accepts the peer only if the payload key maps to the static key the handshake
 /// authenticated, and its policy (the pinned coordinator key, or the enrolled clients) accepts that identity.
 public enum SecureHandshake {
     /// Bytes mixed into the handshake hash by both parties.
-    public static let prologue = Array("secagg/1".utf8)
+    public static let prologue = Array("secagg/2".utf8)
 
     /// Runs the initiator's side over `inbound`/`outbound` and returns the established session.
     ///

@@ -34,6 +34,11 @@ public enum TransportError: Error, Sendable, Hashable, CustomStringConvertible {
         switch self {
         case let .truncatedFrame(bytes): return "peer closed the connection inside a frame (\(bytes) bytes pending)"
         case let .frameTooLarge(bytes): return "local error: frame of \(bytes) bytes exceeds 65535"
+        case .handshakeFailed(.decryptionFailed):
+            // The prologue names the protocol version (SPEC §10): a peer of another version fails exactly here.
+            return "Noise handshake failed: the peer's handshake message does not decrypt; it speaks another protocol "
+                + "version (this side speaks \(String(decoding: SecureHandshake.prologue, as: UTF8.self))) or holds "
+                + "another key"
         case let .handshakeFailed(error): return "Noise handshake failed: \(error)"
         case .handshakeTimedOut: return "Noise handshake timed out"
         case let .peerRejected(reason): return "peer rejected: \(reason)"

@@ -34,14 +34,25 @@ enum MessageVectors {
         let encrypted = [2, 4].map { (sender: UInt32) in
             EncryptedShare(sender: sender, recipient: 3, ciphertext: material.bytes(108))
         }
+        let view = SurvivorView(
+            survivorCount: 6, survivorRoot: material.bytes(32), statuses: [true, true, false, true, true],
+            proof: DigestList((0..<2).map { _ in material.bytes(32) }))
         let coordinator: [(String, CoordinatorMessage)] = [
             ("advertise-keys-request", .advertiseKeysRequest(AdvertiseKeysRequest(parameters: parameters, participant: 3))),
-            ("share-keys-request", .shareKeysRequest(ShareKeysRequest(roundID: roundID, advertisements: advertisements))),
+            ("share-keys-request", .shareKeysRequest(ShareKeysRequest(
+                roundID: roundID, advertisedCount: 7, advertisementRoot: material.bytes(32), advertisements: advertisements,
+                proof: DigestList((0..<3).map { _ in material.bytes(32) })))),
             ("masked-input-request", .maskedInputRequest(MaskedInputRequest(roundID: roundID, shares: encrypted))),
-            ("consistency-check-request", .consistencyCheckRequest(ConsistencyCheckRequest(roundID: roundID, survivors: [1, 3, 4, 6]))),
+            ("consistency-check-request", .consistencyCheckRequest(ConsistencyCheckRequest(roundID: roundID, survivors: view))),
             ("unmask-request", .unmaskRequest(UnmaskRequest(
-                roundID: roundID, survivors: [1, 3, 4, 6],
+                roundID: roundID, survivors: view,
                 signatures: [1, 4].map { ConsistencySignature(index: $0, signature: material.bytes(64)) }))),
+            ("unmask-request-honest-but-curious", .unmaskRequest(UnmaskRequest(
+                roundID: roundID,
+                survivors: SurvivorView(
+                    survivorCount: 8, survivorRoot: material.bytes(32), statuses: [true, true, true, true, true, true, true, true],
+                    proof: DigestList()),
+                signatures: []))),
             ("round-outcome-completed", .roundOutcome(RoundOutcome(roundID: roundID, result: .completed(survivorCount: 4)))),
             ("round-outcome-aborted", .roundOutcome(RoundOutcome(
                 roundID: roundID, result: .aborted(code: AbortCode.tooFewMaskedInputs.rawValue, reason: "3 masked inputs, 4 needed")))),
@@ -140,21 +151,39 @@ enum MessageVectors {
         .object(["sender": .uint(share.sender), "recipient": .uint(share.recipient), "ciphertext": .hex(share.ciphertext)])
     }
 
+    /// A Merkle proof (SPEC 4.1.8): its digests in order.
+    static func describe(_ proof: DigestList) -> JSONValue {
+        .array(proof.map { .hex($0) })
+    }
+
+    /// A survivor view (SPEC 4.1.9); statuses as the integers 0 and 1, in increasing ring position.
+    static func describe(_ view: SurvivorView) -> JSONValue {
+        .object([
+            "survivor_count": .uint(view.survivorCount), "survivor_root": .hex(view.survivorRoot),
+            "statuses": .uints(view.statuses.map { $0 ? 1 : 0 }), "proof": describe(view.proof),
+        ])
+    }
+
     static func describe(_ message: CoordinatorMessage) -> JSONValue {
         switch message {
         case let .advertiseKeysRequest(body):
             return .object(["parameters": describe(body.parameters), "participant": .uint(body.participant)])
         case let .shareKeysRequest(body):
-            return .object(["round_id": .hex(body.roundID.bytes), "advertisements": .array(body.advertisements.map { entry in
-                .object(["index": .uint(entry.index), "identity_key": .hex(entry.identityKey), "encryption_key": .hex(entry.encryptionKey),
-                         "masking_key": .hex(entry.maskingKey), "signature": .hex(entry.signature), "endorsement": .hex(entry.endorsement)])
-            })])
+            return .object([
+                "round_id": .hex(body.roundID.bytes), "advertised_count": .uint(body.advertisedCount),
+                "u1_root": .hex(body.advertisementRoot),
+                "advertisements": .array(body.advertisements.map { entry in
+                    .object(["index": .uint(entry.index), "identity_key": .hex(entry.identityKey), "encryption_key": .hex(entry.encryptionKey),
+                             "masking_key": .hex(entry.maskingKey), "signature": .hex(entry.signature), "endorsement": .hex(entry.endorsement)])
+                }),
+                "proof": describe(body.proof),
+            ])
         case let .maskedInputRequest(body):
             return .object(["round_id": .hex(body.roundID.bytes), "shares": .array(body.shares.map(describe))])
         case let .consistencyCheckRequest(body):
-            return .object(["round_id": .hex(body.roundID.bytes), "survivors": .uints(body.survivors)])
+            return .object(["round_id": .hex(body.roundID.bytes), "survivors": describe(body.survivors)])
         case let .unmaskRequest(body):
-            return .object(["round_id": .hex(body.roundID.bytes), "survivors": .uints(body.survivors),
+            return .object(["round_id": .hex(body.roundID.bytes), "survivors": describe(body.survivors),
                             "signatures": .array(body.signatures.map { .object(["index": .uint($0.index), "signature": .hex($0.signature)]) })])
         case let .roundOutcome(body):
             switch body.result {

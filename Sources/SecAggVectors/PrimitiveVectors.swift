@@ -11,7 +11,8 @@ enum PrimitiveVectors {
         name: "kdf.json",
         description: "Every labelled derivation of SPEC 5: H and KDF outputs, signature inputs and signatures. "
             + "`label_bytes` is label(L); `hash_input` / `kdf_input` / `signed_input` are the exact bytes hashed, "
-            + "keyed-hashed or signed.",
+            + "keyed-hashed or signed. The Merkle leaf labels have a case for each form: an advertisement present "
+            + "(`present` true, its identity, keys and signature) or absent, and a survivor status of 1 or 0.",
         inputs: kdfInputs, compute: computeKDF)
 
     private static func kdfInputs() throws(VectorError) -> [JSONValue] {
@@ -19,13 +20,6 @@ enum PrimitiveVectors {
         let parameters = MessageVectors.sampleParameters(graph: .harary(degree: 4), mode: .honestButCurious)
         let digest = Derivation.roundDigest(parameters)
         let session = material.bytes(32)
-        var advertisements: [JSONValue] = []
-        for index: UInt32 in [1, 2, 4] {
-            advertisements.append(.object([
-                "index": .uint(index), "identity_key": .hex(material.bytes(32)), "encryption_key": .hex(material.bytes(32)),
-                "masking_key": .hex(material.bytes(32)), "signature": .hex(material.bytes(64)),
-            ]))
-        }
         return [
             .object(["label": .string(Derivation.roundDigestLabel), "round_parameters": .hex(parameters.encoded)]),
             .object([
@@ -38,8 +32,8 @@ enum PrimitiveVectors {
                 "identity_key": .hex(material.bytes(32)),
             ]),
             .object([
-                "label": .string(Derivation.sessionLabel), "round_digest": .hex(digest),
-                "advertisements": .array(advertisements),
+                "label": .string(Derivation.sessionLabel), "round_digest": .hex(digest), "advertised_count": .uint(6),
+                "u1_root": .hex(material.bytes(32)),
             ]),
             .object(["label": .string(Derivation.graphLabel), "session_id": .hex(session)]),
             .object([
@@ -62,8 +56,17 @@ enum PrimitiveVectors {
             ]),
             .object([
                 "label": .string(Derivation.consistencyLabel), "session_id": .hex(session),
-                "identity_seed": .hex(material.bytes(32)), "survivors": .uints([1, 2, 4, 5, 8] as [UInt32]),
+                "identity_seed": .hex(material.bytes(32)), "survivor_count": .uint(5), "survivor_root": .hex(material.bytes(32)),
             ]),
+            .object(["label": .string(Derivation.merkleNodeLabel), "left": .hex(material.bytes(32)), "right": .hex(material.bytes(32))]),
+            .object([
+                "label": .string(Derivation.advertisementLeafLabel), "index": .uint(4), "present": .bool(true),
+                "identity_key": .hex(material.bytes(32)), "encryption_key": .hex(material.bytes(32)),
+                "masking_key": .hex(material.bytes(32)), "signature": .hex(material.bytes(64)),
+            ]),
+            .object(["label": .string(Derivation.advertisementLeafLabel), "index": .uint(5), "present": .bool(false)]),
+            .object(["label": .string(Derivation.survivorLeafLabel), "index": .uint(7), "status": .uint(1)]),
+            .object(["label": .string(Derivation.survivorLeafLabel), "index": .uint(8), "status": .uint(0)]),
         ]
     }
 
@@ -110,23 +113,15 @@ enum PrimitiveVectors {
             out["signature"] = .hex(authority.signature(for: signed).rawRepresentation)
         case Derivation.sessionLabel:
             let digest = try input.bytes("round_digest")
-            var advertisements: [KeyAdvertisement] = []
-            var hashed = Spec.label(label) + digest
-            let entries = try input.array("advertisements")
-            hashed += Spec.u32(UInt32(entries.count))
-            for entry in entries {
-                let advertisement = KeyAdvertisement(
-                    index: try entry.uint32("index"), identityKey: try entry.bytes("identity_key"),
-                    encryptionKey: try entry.bytes("encryption_key"), maskingKey: try entry.bytes("masking_key"),
-                    signature: try entry.bytes("signature"), endorsement: [])
-                advertisements.append(advertisement)
-                hashed += Spec.u32(advertisement.index) + advertisement.identityKey + advertisement.encryptionKey
-                    + advertisement.maskingKey + advertisement.signature
-            }
-            let session = Derivation.sessionID(roundDigest: digest, advertisements: advertisements)
-            try require(session == Blake2b.hash(hashed), "session id")
+            let count = try input.uint32("advertised_count")
+            let root = try input.bytes("u1_root")
+            let hashed = Spec.sessionInput(roundDigest: digest, advertisedCount: count, u1Root: root)
+            let session = Derivation.sessionID(roundDigest: digest, advertisedCount: count, advertisementRoot: root)
+            try require(session == Blake2b.hash(hashed)
+                        && session == Spec.sessionID(roundDigest: digest, advertisedCount: count, u1Root: root), "session id")
             out["round_digest"] = .hex(digest)
-            out["advertisements"] = .array(entries)
+            out["advertised_count"] = .uint(count)
+            out["u1_root"] = .hex(root)
             out["hash_input"] = .hex(hashed)
             out["output"] = .hex(session)
         case Derivation.graphLabel:
@@ -195,14 +190,62 @@ enum PrimitiveVectors {
         case Derivation.consistencyLabel:
             let session = try input.bytes("session_id")
             let key = try Spec.ed25519(try input.bytes("identity_seed"), field: "identity_seed")
-            let survivors = try input.uint64s("survivors").map { UInt32(truncatingIfNeeded: $0) }
-            let signed = Derivation.consistencyMessage(sessionID: session, survivors: survivors)
-            try require(signed == Spec.label(label) + session + Spec.u32(UInt32(survivors.count)) + survivors.flatMap(Spec.u32),
+            let count = try input.uint32("survivor_count")
+            let root = try input.bytes("survivor_root")
+            let signed = Derivation.consistencyMessage(sessionID: session, survivorCount: count, survivorRoot: root)
+            try require(signed == Spec.consistencyInput(sessionID: session, survivorCount: count, survivorRoot: root),
                         "consistency input")
-            for field in ["session_id", "identity_seed", "survivors"] { out[field] = try input.member(field) }
+            for field in ["session_id", "identity_seed", "survivor_count", "survivor_root"] { out[field] = try input.member(field) }
             out["identity_key"] = .hex(key.verifyingKey.rawRepresentation)
             out["signed_input"] = .hex(signed)
             out["signature"] = .hex(key.signature(for: signed).rawRepresentation)
+        case Derivation.merkleNodeLabel:
+            let (left, right) = (try input.bytes("left"), try input.bytes("right"))
+            guard left.count == 32, right.count == 32 else { throw .badField("left", "two 32-byte digests") }
+            let hashed = Spec.label(label) + left + right
+            let node: [UInt8]
+            do { node = try MerkleTree(leaves: [left, right], nodePrefix: Derivation.merkleNodePrefix).root } catch {
+                throw .disagreement("two-leaf tree: \(error)")
+            }
+            try require(Derivation.merkleNodePrefix == Spec.label(label), "merkle node prefix")
+            try require(node == Blake2b.hash(hashed) && node == Spec.merkleNode(left, right), "merkle node")
+            out["left"] = .hex(left)
+            out["right"] = .hex(right)
+            out["hash_input"] = .hex(hashed)
+            out["output"] = .hex(node)
+        case Derivation.advertisementLeafLabel:
+            let index = try input.uint32("index")
+            let present = try input.bool("present")
+            var advertisement: Spec.Advertisement?
+            var keyAdvertisement: KeyAdvertisement?
+            out["index"] = .uint(index)
+            out["present"] = .bool(present)
+            if present {
+                let entry = Spec.Advertisement(
+                    index: index, identityKey: try input.bytes("identity_key"), encryptionKey: try input.bytes("encryption_key"),
+                    maskingKey: try input.bytes("masking_key"), signature: try input.bytes("signature"))
+                advertisement = entry
+                keyAdvertisement = KeyAdvertisement(
+                    index: index, identityKey: entry.identityKey, encryptionKey: entry.encryptionKey,
+                    maskingKey: entry.maskingKey, signature: entry.signature, endorsement: [])
+                for field in ["identity_key", "encryption_key", "masking_key", "signature"] { out[field] = try input.member(field) }
+            }
+            let hashed = Spec.advertisementLeafInput(index: index, advertisement)
+            let leaf = Derivation.advertisementLeaf(index: index, advertisement: keyAdvertisement)
+            try require(leaf == Blake2b.hash(hashed), "advertisement leaf of \(index)")
+            out["hash_input"] = .hex(hashed)
+            out["output"] = .hex(leaf)
+        case Derivation.survivorLeafLabel:
+            let index = try input.uint32("index")
+            let status = try input.uint32("status")
+            guard status <= 1 else { throw .badField("status", "0 or 1") }
+            let hashed = Spec.survivorLeafInput(participant: index, survived: status == 1)
+            let leaf = Derivation.survivorLeaf(index: index, survived: status == 1)
+            try require(leaf == Blake2b.hash(hashed), "survivor leaf of \(index)")
+            out["index"] = .uint(index)
+            out["status"] = .uint(status)
+            out["hash_input"] = .hex(hashed)
+            out["output"] = .hex(leaf)
         default:
             throw .badField("label", "unknown label \(label)")
         }
@@ -401,7 +444,7 @@ enum PrimitiveVectors {
     static let shareEncryption = VectorFileKind(
         name: "share_encryption.json",
         description: "Share bundles (SPEC 4.1.4, 5.2). `seal`: the sender's X25519 agreement with the recipient, the "
-            + "key KDF(agreement, \"secagg/v1/share-encryption\", binding), binding = session_id || u32(sender) || "
+            + "key KDF(agreement, \"secagg/v2/share-encryption\", binding), binding = session_id || u32(sender) || "
             + "u32(recipient) as associated data, a zero nonce. `open`: the recipient's side; failing cases name the error.",
         inputs: shareEncryptionInputs, compute: computeShareEncryption)
 
@@ -495,78 +538,222 @@ enum PrimitiveVectors {
 
     static let graph = VectorFileKind(
         name: "graph.json",
-        description: "Neighbour graphs (SPEC 7). `graph_seed` = KDF(session_id, \"secagg/v1/graph\", empty); "
-            + "`swap_draws[i]` is the j = uniform(i + 1) drawn for i = n-1 down to 1; `ring[p]` is the participant at "
-            + "ring position p; `neighbours` maps each participant to N(u), increasing.",
+        description: "The ring labelling and neighbour graphs of SPEC 7. `permutation`: the keyed Feistel permutation pi of "
+            + "0..n-1 (SPEC 7.2) with key `graph_seed`: `bits` (b), `half_bits` (h), the round tables T_0..T_7 when h <= 5, "
+            + "and for each of `points` its image pi(x), its preimage pi^-1(x), and how many passes of E (or D) the cycle "
+            + "walk took. `graph`: `graph_seed` = KDF(session_id, \"secagg/v2/graph\", empty); the graph is over the invited "
+            + "indices 1..invited_count; `ring[p]` is the participant at ring position p (= pi^-1(p) + 1, for every graph "
+            + "kind); `neighbours` maps each participant u to N(u), increasing.",
         inputs: graphInputs, compute: computeGraph)
 
     private static func graphInputs() throws(VectorError) -> [JSONValue] {
         var material = Material("graph")
-        let cases: [(String, [UInt32], String, Int)] = [
-            ("complete-5", [1, 2, 3, 4, 5], "complete", 0),
-            ("harary-n8-k4-even-degree", Array(1...8), "harary", 4),
-            ("harary-n8-k3-odd-degree-even-n", Array(1...8), "harary", 3),
-            ("harary-n7-k3-odd-degree-odd-n", Array(1...7), "harary", 3),
-            ("harary-sparse-indices-k4", [2, 3, 5, 8, 9, 11, 14, 15, 20], "harary", 4),
-            ("harary-n6-k5-complete", Array(1...6), "harary", 5),
-            ("harary-n16-k6", Array(1...16), "harary", 6),
+        var cases: [JSONValue] = []
+        // Powers of four (no cycle walking: 2^b = n), other powers of two and non-powers (walks of several passes).
+        let permutations: [(Int, [Int]?)] = [
+            (1, nil), (2, nil), (3, nil), (4, nil), (5, nil), (7, nil), (13, nil), (16, nil), (17, nil), (64, nil),
+            (100, nil), (1_000, [0, 1, 2, 499, 500, 997, 998, 999]),
+            (1_000_000, [0, 1, 2, 3, 65_535, 65_536, 262_143, 262_144, 500_000, 999_998, 999_999]),
         ]
-        return cases.map { name, participants, kind, degree in
-            .object(["name": .string(name), "session_id": .hex(material.bytes(32)), "participants": .uints(participants),
-                     "graph": .string(kind), "degree": .uint(degree)])
+        for (n, points) in permutations {
+            cases.append(.object([
+                "name": .string("permutation-n\(n)"), "operation": .string("permutation"), "invited_count": .uint(n),
+                "graph_seed": .hex(material.bytes(32)), "points": .uints(points ?? Array(0..<n)),
+            ]))
         }
+        let graphs: [(String, Int, String, Int)] = [
+            ("complete-n5", 5, "complete", 0),
+            ("harary-n8-k4-even-degree", 8, "harary", 4),
+            ("harary-n8-k3-odd-degree-even-n", 8, "harary", 3),
+            ("harary-n7-k3-odd-degree-odd-n", 7, "harary", 3),
+            ("harary-n9-k5-odd-degree-odd-n", 9, "harary", 5),
+            ("harary-n13-k4-even-degree-odd-n", 13, "harary", 4),
+            ("harary-n6-k5-complete", 6, "harary", 5),
+            ("harary-n16-k6", 16, "harary", 6),
+            ("harary-n64-k6", 64, "harary", 6),
+            ("harary-n101-k7-odd-degree-odd-n", 101, "harary", 7),
+        ]
+        for (name, n, kind, degree) in graphs {
+            cases.append(.object([
+                "name": .string(name), "operation": .string("graph"), "session_id": .hex(material.bytes(32)),
+                "invited_count": .uint(n), "graph": .string(kind), "degree": .uint(degree),
+            ]))
+        }
+        return cases
     }
 
     private static func computeGraph(_ input: JSONValue) throws(VectorError) -> JSONValue {
-        let session = try input.bytes("session_id")
-        let participants = try input.uint64s("participants").map { UInt32(truncatingIfNeeded: $0) }
-        let kindName = try input.string("graph")
-        let degree = try input.int("degree")
-        let seed = Derivation.graphSeed(sessionID: session)
-        let kind: NeighborGraph.Kind
-        switch kindName {
-        case "complete": kind = .complete
-        case "harary": kind = .harary(degree: degree)
-        default: throw .badField("graph", "complete or harary")
-        }
-        guard var coin = try? PublicCoin(seed: seed), var replay = try? PublicCoin(seed: seed) else {
-            throw .disagreement("graph seed length")
-        }
-        let graph: NeighborGraph
-        do { graph = try NeighborGraph(participants: participants, kind: kind, coin: &coin) } catch {
-            throw .badField("participants", "\(error)")
-        }
-        // Independent recomputation from SPEC 7.2 and 7.3.
-        let n = participants.count
-        var ring = participants.sorted()
-        var draws: [UInt64] = []
-        if case .harary = kind {
-            for i in stride(from: n - 1, through: 1, by: -1) {
-                let j = replay.uniform(below: UInt64(i + 1))
-                draws.append(j)
-                ring.swapAt(i, Int(j))
+        let operation = try input.string("operation")
+        let n = try input.int("invited_count")
+        guard (1...1_000_000).contains(n) else { throw .badField("invited_count", "1 to 1,000,000") }
+        var out: [String: JSONValue] = ["operation": .string(operation), "invited_count": .uint(n)]
+        if let name = input.optionalMember("name") { out["name"] = name }
+        switch operation {
+        case "permutation":
+            let seed = try input.bytes("graph_seed")
+            let points = try input.uint64s("points").map { Int(truncatingIfNeeded: $0) }
+            guard points.allSatisfy({ (0..<n).contains($0) }) else { throw .badField("points", "each below invited_count") }
+            let spec = try Spec.Permutation(count: n, seed: seed)
+            let permutation: IndexPermutation
+            do { permutation = try IndexPermutation(count: n, seed: try Spec.symmetricKey(seed)) } catch {
+                throw .badField("invited_count", "\(error)")
             }
-        }
-        var neighbours: [String: JSONValue] = [:]
-        for (position, participant) in ring.enumerated() {
-            var adjacent: [UInt32] = []
-            for (other, candidate) in ring.enumerated() where other != position {
-                if case .complete = kind { adjacent.append(candidate); continue }
-                if degree >= n - 1 || Self.hararyAdjacent(position, other, n: n, k: degree) { adjacent.append(candidate) }
+            var images: [Int] = [], imagePasses: [Int] = [], preimages: [Int] = [], preimagePasses: [Int] = []
+            for x in points {
+                let image = spec.apply(x)
+                let preimage = spec.invert(x)
+                try require(permutation.apply(x) == image.value, "pi(\(x)) for n = \(n)")
+                try require(permutation.invert(x) == preimage.value, "pi^-1(\(x)) for n = \(n)")
+                try require(spec.invert(image.value).value == x, "pi^-1(pi(\(x))) for n = \(n)")
+                images.append(image.value)
+                imagePasses.append(image.passes)
+                preimages.append(preimage.value)
+                preimagePasses.append(preimage.passes)
             }
-            adjacent.sort()
-            try require(graph.neighbors(of: participant) == adjacent, "neighbours of \(participant)")
-            neighbours[String(participant)] = .uints(adjacent)
+            out["graph_seed"] = .hex(seed)
+            out["points"] = .uints(points)
+            out["bits"] = .uint(spec.bits)
+            out["half_bits"] = .uint(spec.halfBits)
+            if spec.halfBits <= 5 { out["round_tables"] = .array(spec.tables.map { .uints($0) }) }
+            out["images"] = .uints(images)
+            out["image_passes"] = .uints(imagePasses)
+            out["preimages"] = .uints(preimages)
+            out["preimage_passes"] = .uints(preimagePasses)
+        case "graph":
+            let session = try input.bytes("session_id")
+            let kindName = try input.string("graph")
+            let degree = try input.int("degree")
+            let kind: NeighborGraph.Kind
+            switch kindName {
+            case "complete": kind = .complete
+            case "harary": kind = .harary(degree: degree)
+            default: throw .badField("graph", "complete or harary")
+            }
+            let seed = Spec.graphSeed(sessionID: session)
+            try require(seed == Derivation.graphSeed(sessionID: session), "graph seed")
+            let graph: NeighborGraph
+            do { graph = try NeighborGraph(invitedCount: n, kind: kind, seed: try Spec.symmetricKey(seed)) } catch {
+                throw .badField("degree", "\(error)")
+            }
+            // Independent recomputation from SPEC 7.1-7.3.
+            let spec = try Spec.Graph(invitedCount: n, degree: kindName == "complete" ? nil : degree, seed: seed)
+            try require(graph.ringSize == n, "ring size")
+            var neighbours: [String: JSONValue] = [:]
+            for position in 0..<n {
+                let participant = spec.ring[position]
+                try require(graph.participant(atRingPosition: position) == participant, "participant at ring position \(position)")
+                try require(graph.ringPosition(of: participant) == position, "ring position of \(participant)")
+            }
+            for u in 1...UInt32(n) {
+                let adjacent = spec.neighbours(of: u)
+                try require(graph.neighbors(of: u) == adjacent, "neighbours of \(u)")
+                for v in 1...UInt32(n) {
+                    try require(graph.areNeighbors(u, v) == adjacent.contains(v), "whether \(u) and \(v) are neighbours")
+                }
+                neighbours[String(u)] = .uints(adjacent)
+            }
+            for field in ["session_id", "graph", "degree"] { out[field] = try input.member(field) }
+            out["graph_seed"] = .hex(seed)
+            out["ring"] = .uints(spec.ring)
+            out["neighbours"] = .object(neighbours)
+        default:
+            throw .badField("operation", "unknown operation \(operation)")
+        }
+        return .object(out)
+    }
+
+    // MARK: Merkle trees (SPEC 5.13)
+
+    static let merkle = VectorFileKind(
+        name: "merkle.json",
+        description: "Merkle trees and multiproofs of SPEC 5.13 over `leaf_count` given 32-byte leaves, inner nodes "
+            + "H(\"secagg/v2/merkle-node\", left || right), the last node of an odd level promoted unchanged. `levels[0]` "
+            + "is the leaves, the last level the root. For each slot list of `position_sets` (strictly increasing), `proofs` "
+            + "gives the sibling digests in the order of the SPEC 5.13 walk (levels bottom-up, known slots increasing); a "
+            + "verifier consumes them in that order and rejects a proof with missing or extra digests.",
+        inputs: merkleInputs, compute: computeMerkle)
+
+    private static func merkleInputs() throws(VectorError) -> [JSONValue] {
+        var material = Material("merkle")
+        let cases: [(Int, [[Int]])] = [
+            (1, [[0]]),
+            (2, [[0], [1], [0, 1]]),
+            (3, [[0], [1], [2], [0, 2], [1, 2], [0, 1, 2]]),
+            (5, [[0], [4], [0, 4], [1, 2, 3], [3, 4], [0, 1, 2, 3, 4]]),
+            // A ring run across the end (positions 11, 12, 0, 1), a run in the middle, scattered slots, every slot.
+            (13, [[12], [0, 12], [0, 1, 11, 12], [5, 6, 7, 8, 9], [2, 9], [3, 4, 5, 6, 7, 8, 9], Array(0..<13)]),
+            // Harary k = 6 views at positions 0 (across the wrap) and 32; k = 5 at position 10 (its partner 42);
+            // scattered slots; the first and last slot alone; every slot (an empty proof).
+            (64, [[0, 1, 2, 3, 61, 62, 63], [29, 30, 31, 32, 33, 34, 35], [8, 9, 10, 11, 12, 42], [3, 17, 40, 63], [0], [63],
+                  Array(0..<64)]),
+        ]
+        return cases.map { n, sets in
+            .object([
+                "name": .string("merkle-n\(n)"), "leaf_count": .uint(n), "leaves": .array((0..<n).map { _ in .hex(material.bytes(32)) }),
+                "position_sets": .array(sets.map { .uints($0) }),
+            ])
+        }
+    }
+
+    private static func computeMerkle(_ input: JSONValue) throws(VectorError) -> JSONValue {
+        let n = try input.int("leaf_count")
+        var leaves: [[UInt8]] = []
+        for entry in try input.array("leaves") {
+            guard case let .string(text) = entry, let leaf = SecAggWire.bytes(fromHex: text), leaf.count == 32 else {
+                throw .badField("leaves", "32-byte hex digests")
+            }
+            leaves.append(leaf)
+        }
+        guard n >= 1, leaves.count == n else { throw .badField("leaf_count", "the number of leaves, at least 1") }
+        var sets: [[Int]] = []
+        for entry in try input.array("position_sets") {
+            guard case let .array(values) = entry else { throw .badField("position_sets", "lists of slots") }
+            let slots = values.compactMap(\.asUInt64).map { Int(truncatingIfNeeded: $0) }
+            guard slots.count == values.count, !slots.isEmpty, slots.allSatisfy({ $0 < n }),
+                  zip(slots, slots.dropFirst()).allSatisfy({ $0 < $1 }) else {
+                throw .badField("position_sets", "non-empty, strictly increasing, below leaf_count")
+            }
+            sets.append(slots)
+        }
+        let spec = Spec.Merkle(leaves: leaves)
+        let tree: MerkleTree
+        do { tree = try MerkleTree(leaves: leaves, nodePrefix: Derivation.merkleNodePrefix) } catch {
+            throw .disagreement("MerkleTree: \(error)")
+        }
+        try require(tree.root == spec.root, "Merkle root of \(n) leaves")
+        var proofs: [JSONValue] = []
+        for slots in sets {
+            let proof = spec.proof(slots)
+            let known = slots.map { ($0, leaves[$0]) }
+            let codeProof: [[UInt8]]
+            do { codeProof = try tree.proof(for: slots) } catch { throw .disagreement("MerkleTree.proof: \(error)") }
+            try require(codeProof == proof, "multiproof of \(slots) in \(n) leaves")
+            try require((try? MerkleTree.proofLength(leafCount: n, positions: slots)) == proof.count, "proof length of \(slots)")
+            try require(Spec.merkleRoot(leafCount: n, leaves: known, proof: proof) == spec.root, "recomputed root of \(slots)")
+            try require(MerkleTree.verify(root: spec.root, leafCount: n, leaves: known.map { (position: $0.0, digest: $0.1) },
+                                          proof: proof, nodePrefix: Derivation.merkleNodePrefix), "MerkleTree.verify of \(slots)")
+            // Both sides reject a proof that is one digest short or long, and one with a digest changed.
+            var variants: [[[UInt8]]] = [proof + [spec.root]]
+            if !proof.isEmpty {
+                variants.append(Array(proof.dropLast()))
+                var flipped = proof
+                flipped[0][0] ^= 0x01
+                variants.append(flipped)
+            }
+            for variant in variants {
+                try require(Spec.merkleRoot(leafCount: n, leaves: known, proof: variant) != spec.root, "a bad proof of \(slots) is rejected")
+                try require(!MerkleTree.verify(root: spec.root, leafCount: n, leaves: known.map { (position: $0.0, digest: $0.1) },
+                                               proof: variant, nodePrefix: Derivation.merkleNodePrefix),
+                            "MerkleTree.verify rejects a bad proof of \(slots)")
+            }
+            proofs.append(.object(["positions": .uints(slots), "proof": .array(proof.map { .hex($0) })]))
         }
         var out: [String: JSONValue] = [
-            "session_id": .hex(session), "participants": .uints(participants), "graph": .string(kindName),
-            "degree": .uint(degree), "graph_seed": .hex(seed), "neighbours": .object(neighbours),
+            "leaf_count": .uint(n), "leaves": .array(leaves.map { .hex($0) }),
+            "position_sets": .array(sets.map { .uints($0) }), "levels": .array(spec.levels.map { .array($0.map { .hex($0) }) }),
+            "root": .hex(spec.root), "proofs": .array(proofs),
         ]
         if let name = input.optionalMember("name") { out["name"] = name }
-        if case .harary = kind {
-            out["swap_draws"] = .uints(draws)
-            out["ring"] = .uints(ring)
-        }
         return .object(out)
     }
 

@@ -41,8 +41,10 @@ enum TranscriptVectors {
              dimension: 8, bits: 32, maximumInput: 100_000, silentFrom: [2: .shareKeys, 5: .maskedInputCollection, 7: .unmasking]),
         Plan(file: "transcript_harary_even_hbc_dropouts.json",
              description: "Harary graph of degree 4 over 8 clients, honest-but-curious: client 3 never advertises "
-                + "(the graph is built over the 7 others), client 6 silent from MaskedInputCollection.",
-             graph: .harary(degree: 4), mode: .honestButCurious, clients: 8, threshold: 3, minimumSurvivors: 4,
+                + "(an absent leaf of the advertisement tree; it stays a node of the graph over the 8 invited indices, so "
+                + "its neighbours deal to one holder fewer), client 6 silent from MaskedInputCollection. t = 2: with t = 3 a "
+                + "survivor adjacent to both 3 and 6 would keep only 2 holders of its self-mask seed.",
+             graph: .harary(degree: 4), mode: .honestButCurious, clients: 8, threshold: 2, minimumSurvivors: 4,
              dimension: 12, bits: 24, maximumInput: 4095, silentFrom: [3: .advertiseKeys, 6: .maskedInputCollection]),
         Plan(file: "transcript_harary_odd_active.json",
              description: "Harary graph of odd degree 5 over 9 clients (ring position 0 has 6 neighbours), active mode "
@@ -52,8 +54,9 @@ enum TranscriptVectors {
              dimension: 8, bits: 16, maximumInput: 255, endorsed: true, silentFrom: [4: .consistencyCheck]),
         Plan(file: "transcript_harary_active_consistency_abort.json",
              description: "Harary graph of degree 3 over 7 clients, active mode with t = 3: client 4 is silent from "
-                + "ConsistencyCheck, so its neighbours see only 2 < t signatures from their own neighbours and leave "
-                + "with 0x0205 instead of revealing; too few shares remain and the coordinator aborts with 0x0201.",
+                + "ConsistencyCheck, so its neighbours 5 and 7 see only 2 < t signatures from their own neighbours and "
+                + "leave with 0x0205 instead of revealing (its neighbour 2, at ring position 0 with 4 neighbours, sees 3 and "
+                + "reveals); too few shares remain and the coordinator aborts with 0x0201.",
              graph: .harary(degree: 3), mode: .active, clients: 7, threshold: 3, minimumSurvivors: 4,
              dimension: 8, bits: 16, maximumInput: 255, endorsed: true, silentFrom: [4: .consistencyCheck]),
         Plan(file: "transcript_complete_active_dropouts.json",
@@ -81,11 +84,21 @@ enum TranscriptVectors {
              noise: .distributed(localVariance: NoiseVariance(numerator: 2, denominator: 1)),
              silentFrom: [2: .unmasking]),
         Plan(file: "transcript_harary_pruned.json",
-             description: "Harary graph of degree 3 over 8 clients, honest-but-curious, t = 2: clients 2 and 7 are silent "
+             description: "Harary graph of degree 3 over 8 clients, honest-but-curious, t = 2: clients 1 and 3 are silent "
                 + "from ShareKeys, which leaves their common neighbours 4 and 5 with fewer than t sharing neighbours; "
                 + "the coordinator prunes them from U2 (SPEC 8.3) and the round completes without them.",
              graph: .harary(degree: 3), mode: .honestButCurious, clients: 8, threshold: 2, minimumSurvivors: 3,
-             dimension: 8, bits: 16, maximumInput: 1000, silentFrom: [2: .shareKeys, 7: .shareKeys]),
+             dimension: 8, bits: 16, maximumInput: 1000, silentFrom: [1: .shareKeys, 3: .shareKeys]),
+        Plan(file: "transcript_harary_n64_k6_hbc_dropouts.json",
+             description: "Harary graph of degree 6 over 64 invited clients (k much smaller than n), honest-but-curious, "
+                + "t = 3: each ShareKeysRequest holds only the recipient's own and its neighbours' advertisements with one "
+                + "multiproof against the U1 root, and each survivor view only the recipient's and its neighbours' statuses. "
+                + "Clients 9 and 41 never advertise (absent leaves of the advertisement tree; they stay nodes of the graph, "
+                + "so their neighbours deal to one holder fewer), client 23 is silent from ShareKeys, client 50 from "
+                + "MaskedInputCollection (its masking key is rebuilt) and client 61 from Unmasking (its input is in the sum).",
+             graph: .harary(degree: 6), mode: .honestButCurious, clients: 64, threshold: 3, minimumSurvivors: 48,
+             dimension: 4, bits: 16, maximumInput: 1000,
+             silentFrom: [9: .advertiseKeys, 41: .advertiseKeys, 23: .shareKeys, 50: .maskedInputCollection, 61: .unmasking]),
         Plan(file: "transcript_complete_robust_reconstruction.json",
              description: "Complete graph, honest-but-curious, 6 clients: client 2 reveals a corrupted share of client "
                 + "5's self-mask seed; the coordinator's reconstruction rejects candidates that fail the commitment "
@@ -226,6 +239,12 @@ enum TranscriptVectors {
         var received: [UInt32: [String: CoordinatorMessage]] = [:]
         /// Every participant the coordinator sent a message of each type to (silent ones included).
         var recipients: [String: Set<UInt32>] = [:]
+        /// Every coordinator message by recipient and type, as the coordinator sent it (silent recipients included).
+        var sentTo: [UInt32: [String: CoordinatorMessage]] = [:]
+        /// The step (in `messages`) of the message a negative vector replaced.
+        var tamperStep: Int?
+        /// The ClientAbort code the receiving client sends after the tampered delivery, if any (SPEC 8.1).
+        var tamperAbort: UInt16?
         var usedDraws: [UInt32: [String: JSONValue]] = [:]
         var noise: [UInt32: [Int64]] = [:]
         var dropped: [JSONValue] = []
@@ -285,23 +304,33 @@ enum TranscriptVectors {
                     step += 1
                     run.recipients[message.typeName, default: []].formUnion(recipients)
                     for recipient in recipients.sorted() {
+                        run.sentTo[recipient, default: [:]][message.typeName] = message
                         guard let client = clients[recipient], var machine = machines[recipient] else { continue }
                         if let silent = client.silentFrom, (message.phase?.rawValue ?? 5) >= silent.rawValue { continue }
                         var tampered = false
                         if let tamper, tamper.recipient == recipient, tamper.type == message.typeName {
                             bytes = tamper.bytes
                             tampered = true
+                            run.tamperStep = step - 1
                         }
                         let decoded: CoordinatorMessage
                         do { decoded = try CoordinatorMessage(decoding: bytes) } catch {
-                            if tampered { run.tamperOutcome = .rejected("malformed." + MessageVectors.wireErrorName(error)); return run }
+                            if tampered {
+                                run.tamperOutcome = .rejected("malformed." + MessageVectors.wireErrorName(error))
+                                run.tamperAbort = misbehaviourAbort(&machine)
+                                return run
+                            }
                             throw .disagreement("coordinator message does not decode: \(error)")
                         }
                         run.received[recipient, default: [:]][message.typeName] = decoded
                         var random = try tape(for: decoded, client: client, parameters: parameters, run: &run)
                         let actions: [ClientAction]
                         do { actions = try machine.handle(decoded, using: &random) } catch {
-                            if tampered { run.tamperOutcome = .rejected(violationName(error)); return run }
+                            if tampered {
+                                run.tamperOutcome = .rejected(violationName(error))
+                                run.tamperAbort = misbehaviourAbort(&machine)
+                                return run
+                            }
                             throw .disagreement("client \(recipient) rejects \(message.typeName): \(error)")
                         }
                         if !tampered { try random.checkExhausted("client \(recipient), \(message.typeName)") }
@@ -311,6 +340,7 @@ enum TranscriptVectors {
                         machines[recipient] = machine
                         if tampered {
                             run.tamperOutcome = .accepted(actions.map(describe))
+                            for case let .send(.abort(abort)) in actions { run.tamperAbort = abort.code }
                             return run
                         }
                         for action in actions {
@@ -352,6 +382,7 @@ enum TranscriptVectors {
                 if let tamper, tamper.recipient == 0, tamper.sender == sender, tamper.type == reply.typeName {
                     bytes = tamper.bytes
                     tampered = true
+                    run.tamperStep = step - 1
                 }
                 let decoded: ClientMessage
                 do { decoded = try ClientMessage(decoding: bytes) } catch {
@@ -420,6 +451,13 @@ enum TranscriptVectors {
         default:
             return TapeRandom([])
         }
+    }
+
+    /// What a client's driver sends after the state machine rejected a coordinator message: it leaves the round with
+    /// ClientAbort 0x0204 coordinatorMisbehaved (SPEC 8.1).
+    private static func misbehaviourAbort(_ machine: inout ClientStateMachine) -> UInt16? {
+        guard case let .abort(abort)? = machine.abort(.coordinatorMisbehaved, detail: "negative vector") else { return nil }
+        return abort.code
     }
 
     static func dropName(_ reason: DropReason) -> String {
@@ -493,61 +531,121 @@ enum TranscriptVectors {
         ]
         if let authority = scenario.authority { out["enrollment_authority_key"] = .hex(authority.verifyingKey.rawRepresentation) }
 
-        // U1 and the session, from the ShareKeysRequest every member of U1 received.
-        var firstSet: [KeyAdvertisement] = []
-        for client in scenario.clients {
-            if case let .shareKeysRequest(request)? = run.received[client.index]?["shareKeysRequest"] {
-                firstSet = request.advertisements
-                break
-            }
-        }
+        // U1: every client whose AdvertiseKeys reached the coordinator (nothing is tampered with here), with its roster
+        // identity and endorsement as the coordinator relays them.
+        let invited = Int(parameters.invitedCount)
+        let firstSet = firstSet(scenario: scenario, run: run)
+        // The advertisement tree, session id and graph (SPEC 5.13, 5.3, 5.4, 7), recomputed from the spec's formulas and
+        // checked against every ShareKeysRequest and against the protocol code's derivations.
+        let shareRequests = run.sentTo.compactMap { recipient, messages -> (UInt32, ShareKeysRequest)? in
+            guard case let .shareKeysRequest(request)? = messages["shareKeysRequest"] else { return nil }
+            return (recipient, request)
+        }.sorted { $0.0 < $1.0 }
         var session: [UInt8] = []
-        var graph: NeighborGraph?
-        if !firstSet.isEmpty {
-            session = Derivation.sessionID(roundDigest: digest, advertisements: firstSet)
-            var hashed = Spec.label(Derivation.sessionLabel) + digest + Spec.u32(UInt32(firstSet.count))
+        var graph: Spec.Graph?
+        var u1Tree: Spec.Merkle?
+        if !shareRequests.isEmpty {
+            var byIndex: [UInt32: Spec.Advertisement] = [:]
             for entry in firstSet {
-                hashed += Spec.u32(entry.index) + entry.identityKey + entry.encryptionKey + entry.maskingKey + entry.signature
+                byIndex[entry.index] = Spec.Advertisement(
+                    index: entry.index, identityKey: entry.identityKey, encryptionKey: entry.encryptionKey,
+                    maskingKey: entry.maskingKey, signature: entry.signature)
             }
-            try require(session == Blake2b.hash(hashed), "session id")
-            let seed = Derivation.graphSeed(sessionID: session)
-            let kind: NeighborGraph.Kind
-            switch parameters.graph {
-            case .complete: kind = .complete
-            case let .harary(degree): kind = .harary(degree: Int(degree))
-            }
-            guard var coin = try? PublicCoin(seed: seed), let built = try? NeighborGraph(
-                participants: firstSet.map(\.index), kind: kind, coin: &coin) else { throw .disagreement("graph") }
+            let leaves = (1...UInt32(invited)).map { Spec.advertisementLeaf(index: $0, byIndex[$0]) }
+            let tree = Spec.Merkle(leaves: leaves)
+            u1Tree = tree
+            let count = UInt32(firstSet.count)
+            session = Spec.sessionID(roundDigest: digest, advertisedCount: count, u1Root: tree.root)
+            try require(session == Derivation.sessionID(roundDigest: digest, advertisedCount: count, advertisementRoot: tree.root),
+                        "session id")
+            let seed = Spec.graphSeed(sessionID: session)
+            try require(seed == Derivation.graphSeed(sessionID: session), "graph seed")
+            var degree: Int?
+            if case let .harary(k) = parameters.graph { degree = Int(k) }
+            let built = try Spec.Graph(invitedCount: invited, degree: degree, seed: seed)
             graph = built
+            let codeGraph: NeighborGraph
+            do { codeGraph = try Derivation.neighbourGraph(parameters: parameters, sessionID: session) } catch {
+                throw .disagreement("the protocol code cannot build the graph: \(error)")
+            }
+            var neighbours: [String: JSONValue] = [:]
+            for u in 1...UInt32(invited) {
+                let adjacent = built.neighbours(of: u)
+                try require(codeGraph.ringPosition(of: u) == built.position[Int(u) - 1], "ring position of \(u)")
+                try require(codeGraph.neighbors(of: u) == adjacent, "neighbours of \(u)")
+                neighbours[String(u)] = .uints(adjacent)
+            }
+            for (recipient, request) in shareRequests {
+                let proven = ([recipient] + built.neighbours(of: recipient)).sorted()
+                let expected = ShareKeysRequest(
+                    roundID: parameters.roundID, advertisedCount: count, advertisementRoot: tree.root,
+                    advertisements: firstSet.filter { proven.contains($0.index) },
+                    proof: DigestList(tree.proof(proven.map { Int($0) - 1 })))
+                try require(request == expected, "ShareKeysRequest to \(recipient) (SPEC 4.4: count, root, neighbourhood, proof)")
+            }
+            out["advertised_count"] = .uint(count)
+            out["u1_leaves"] = .array(leaves.map { .hex($0) })
+            out["u1_root"] = .hex(tree.root)
             out["session_id"] = .hex(session)
             out["graph_seed"] = .hex(seed)
-            var neighbours: [String: JSONValue] = [:]
-            for index in built.participants { neighbours[String(index)] = .uints(built.neighbors(of: index)) }
+            out["ring"] = .uints(built.ring)
             out["neighbours"] = .object(neighbours)
         }
 
-        // The survivor sets as the messages show them.
+        // The survivor sets. U2 is everyone sent a MaskedInputRequest, U3 every sender of a masked input, U4 everyone
+        // sent an UnmaskRequest (silent clients included).
         var sets: [String: JSONValue] = ["U1": .uints(firstSet.map(\.index))]
-        // U2 is everyone sent a MaskedInputRequest, U4 everyone sent an UnmaskRequest (silent clients included).
         let secondSet = (run.recipients["maskedInputRequest"] ?? []).sorted()
         let unmaskRecipients = (run.recipients["unmaskRequest"] ?? []).sorted()
-        var thirdSet: [UInt32] = []
-        for message in run.messages {
-            guard case let .string(type)? = message.optionalMember("type"),
-                  type == "unmaskRequest" || type == "consistencyCheckRequest",
-                  case let .string(hex)? = message.optionalMember("bytes"), let bytes = SecAggWire.bytes(fromHex: hex) else { continue }
-            switch try? CoordinatorMessage(decoding: bytes) {
-            case let .unmaskRequest(request)?: thirdSet = request.survivors
-            case let .consistencyCheckRequest(request)?: thirdSet = request.survivors
-            default: break
-            }
-        }
+        let thirdSet = scenario.clients.map(\.index).filter { run.sent[$0]?["maskedInput"] != nil }.sorted()
         sets["U2"] = .uints(secondSet)
         sets["U3"] = .uints(thirdSet)
         if parameters.mode == .active { sets["U4"] = .uints(unmaskRecipients) }
         let responders = scenario.clients.map(\.index).filter { run.sent[$0]?["unmaskResponse"] != nil }
         sets["U5"] = .uints(responders)
         out["sets"] = .object(sets)
+
+        // The survivor tree in ring-position order (SPEC 5.13) and every survivor view sent (SPEC 4.1.9), and in
+        // active mode the consistency input and the neighbours' signatures relayed (SPEC 5.7, 4.7).
+        var survivorTree: Spec.Merkle?
+        var consistencyInput: [UInt8] = []
+        let views = run.sentTo.flatMap { recipient, messages -> [(UInt32, SurvivorView, [ConsistencySignature]?)] in
+            var found: [(UInt32, SurvivorView, [ConsistencySignature]?)] = []
+            if case let .consistencyCheckRequest(request)? = messages["consistencyCheckRequest"] {
+                found.append((recipient, request.survivors, nil))
+            }
+            if case let .unmaskRequest(request)? = messages["unmaskRequest"] { found.append((recipient, request.survivors, request.signatures)) }
+            return found
+        }.sorted { $0.0 < $1.0 }
+        if !views.isEmpty, let graph {
+            let survivors = Set(thirdSet)
+            let leaves = graph.ring.map { Spec.survivorLeaf(participant: $0, survived: survivors.contains($0)) }
+            let tree = Spec.Merkle(leaves: leaves)
+            survivorTree = tree
+            let count = UInt32(thirdSet.count)
+            for (recipient, view, signatures) in views {
+                let positions = graph.viewPositions(of: recipient)
+                let expected = SurvivorView(
+                    survivorCount: count, survivorRoot: tree.root,
+                    statuses: positions.map { survivors.contains(graph.ring[$0]) }, proof: DigestList(tree.proof(positions)))
+                try require(view == expected, "survivor view of \(recipient) (SPEC 4.1.9)")
+                guard let signatures, parameters.mode == .active else { continue }
+                let relayed = graph.neighbours(of: recipient).compactMap { neighbour -> ConsistencySignature? in
+                    guard case let .consistencyResponse(response)? = run.sent[neighbour]?["consistencyResponse"] else { return nil }
+                    return ConsistencySignature(index: neighbour, signature: response.signature)
+                }
+                try require(signatures == relayed, "consistency signatures sent to \(recipient): exactly its neighbours' (SPEC 4.7)")
+            }
+            out["survivor_count"] = .uint(count)
+            out["survivor_leaves"] = .array(leaves.map { .hex($0) })
+            out["survivor_root"] = .hex(tree.root)
+            if parameters.mode == .active {
+                consistencyInput = Spec.consistencyInput(sessionID: session, survivorCount: count, survivorRoot: tree.root)
+                try require(consistencyInput == Derivation.consistencyMessage(
+                    sessionID: session, survivorCount: count, survivorRoot: tree.root), "consistency input")
+                out["consistency_input"] = .hex(consistencyInput)
+            }
+        }
 
         // Per client: keys, signature, shares dealt, masks, masked input.
         var clientsOut: [JSONValue] = []
@@ -576,10 +674,12 @@ enum TranscriptVectors {
                 entry["masking_public_key"] = .hex(advertise.maskingKey)
                 entry["advertisement_input"] = .hex(signed)
                 entry["advertisement_signature"] = .hex(advertise.signature)
-                if let authority = scenario.authority {
-                    entry["endorsement"] = .hex(authority.signature(
-                        for: Spec.label(Derivation.endorsementLabel) + client.identity.verifyingKey.rawRepresentation).rawRepresentation)
-                }
+                if scenario.authority != nil { entry["endorsement"] = .hex(endorsement(of: client, authority: scenario.authority)) }
+            }
+            if let graph, let u1Tree, case .shareKeysRequest? = run.sentTo[client.index]?["shareKeysRequest"] {
+                let slots = ([client.index] + graph.neighbours(of: client.index)).map { Int($0) - 1 }.sorted()
+                entry["u1_proof_slots"] = .uints(slots)
+                entry["u1_proof"] = .array(u1Tree.proof(slots).map { .hex($0) })
             }
             if case let .shareKeys(shareKeys)? = run.sent[client.index]?["shareKeys"], let graph {
                 try dealt(client: client, message: shareKeys, graph: graph, session: session, firstSet: firstSet,
@@ -602,6 +702,18 @@ enum TranscriptVectors {
                         inputSum[lane] = (inputSum[lane] &+ client.input[lane]) & mask
                     }
                 }
+            }
+            if let graph, let survivorTree,
+               run.sentTo[client.index]?["consistencyCheckRequest"] != nil || run.sentTo[client.index]?["unmaskRequest"] != nil {
+                let positions = graph.viewPositions(of: client.index)
+                entry["survivor_positions"] = .uints(positions)
+                entry["survivor_statuses"] = .uints(positions.map { thirdSet.contains(graph.ring[$0]) ? 1 : 0 })
+                entry["survivor_proof"] = .array(survivorTree.proof(positions).map { .hex($0) })
+            }
+            if case let .consistencyResponse(response)? = run.sent[client.index]?["consistencyResponse"] {
+                let signature = client.identity.signature(for: consistencyInput).rawRepresentation
+                try require(response.signature == signature, "consistency signature of \(client.index) (SPEC 5.7)")
+                entry["consistency_signature"] = .hex(signature)
             }
             if let receipt = run.receipts[client.index] {
                 switch receipt.outcome {
@@ -645,9 +757,31 @@ enum TranscriptVectors {
         return .object(out)
     }
 
+    /// U1 as the coordinator relays it: the advertisement of every client whose AdvertiseKeys it received (nothing is
+    /// tampered with in a transcript), with its roster identity and endorsement, by increasing index.
+    static func firstSet(scenario: Scenario, run: Run) -> [KeyAdvertisement] {
+        var firstSet: [KeyAdvertisement] = []
+        for client in scenario.clients.sorted(by: { $0.index < $1.index }) {
+            guard case let .advertiseKeys(advertise)? = run.sent[client.index]?["advertiseKeys"] else { continue }
+            firstSet.append(KeyAdvertisement(
+                index: client.index, identityKey: client.identity.verifyingKey.rawRepresentation,
+                encryptionKey: advertise.encryptionKey, maskingKey: advertise.maskingKey, signature: advertise.signature,
+                endorsement: endorsement(of: client, authority: scenario.authority)))
+        }
+        return firstSet
+    }
+
+    /// The endorsement of a client's identity: the authority's signature over label("secagg/v1/endorse") ‖ identity
+    /// key (SPEC 5.1), or empty without an authority.
+    static func endorsement(of client: Client, authority: Ed25519.SigningKey?) -> [UInt8] {
+        guard let authority else { return [] }
+        return authority.signature(
+            for: Spec.label("secagg/v1/endorse") + client.identity.verifyingKey.rawRepresentation).rawRepresentation
+    }
+
     /// The shares a client dealt, recomputed from its draws, and checked against the ciphertexts it sent.
     private static func dealt(
-        client: Client, message: ShareKeys, graph: NeighborGraph, session: [UInt8], firstSet: [KeyAdvertisement],
+        client: Client, message: ShareKeys, graph: Spec.Graph, session: [UInt8], firstSet: [KeyAdvertisement],
         parameters: RoundParameters, into entry: inout [String: JSONValue]
     ) throws(VectorError) {
         let draws = client.draws
@@ -670,7 +804,8 @@ enum TranscriptVectors {
         entry["self_mask_commitment"] = .hex(commitment)
         entry["self_mask_key"] = .hex(PrimitiveVectors.keyedHash(
             key: seed, label: Derivation.selfMaskLabel, context: session + Spec.u32(client.index)))
-        let neighbours = graph.neighbors(of: client.index)
+        // N(u) ∩ U1: the graph is over the invited indices; neighbours absent from U1 are dropped neighbours (SPEC 7.3).
+        let neighbours = graph.neighbours(of: client.index).filter { index in firstSet.contains { $0.index == index } }
         try require(message.shares.map(\.recipient) == neighbours, "recipients of \(client.index)'s shares")
         var dealt: [JSONValue] = []
         for share in message.shares {
@@ -755,7 +890,7 @@ enum TranscriptVectors {
     /// Every secret the coordinator must rebuild, from the shares revealed in UnmaskResponse (first t, increasing
     /// holder), checked against the owner's draws.
     private static func reconstructions(
-        scenario: Scenario, run: Run, secondSet: [UInt32], thirdSet: [UInt32], graph: NeighborGraph?, session: [UInt8]
+        scenario: Scenario, run: Run, secondSet: [UInt32], thirdSet: [UInt32], graph: Spec.Graph?, session: [UInt8]
     ) throws(VectorError) -> [JSONValue] {
         guard run.result != nil, let graph else { return [] }
         let threshold = Int(scenario.parameters.threshold)
@@ -767,7 +902,7 @@ enum TranscriptVectors {
         var out: [JSONValue] = []
         for owner in secondSet {
             let survived = thirdSet.contains(owner)
-            if !survived && !graph.neighbors(of: owner).contains(where: thirdSet.contains) { continue }
+            if !survived && !graph.neighbours(of: owner).contains(where: thirdSet.contains) { continue }
             let shares = (revealed[owner] ?? []).sorted { $0.0 < $1.0 }
             try require(shares.allSatisfy { $0.1.kind == (survived ? .selfMask : .maskingKey) }, "never-both rule for \(owner)")
             var parsed: [ShamirShare] = []

@@ -51,7 +51,7 @@ struct VectorFileKind: Sendable {
 public enum VectorSuite {
     static let kinds: [VectorFileKind] = [
         PrimitiveVectors.kdf, PrimitiveVectors.prg, PrimitiveVectors.shamir, PrimitiveVectors.shareEncryption,
-        PrimitiveVectors.graph, PrimitiveVectors.parameters, MessageVectors.messages,
+        PrimitiveVectors.graph, PrimitiveVectors.merkle, PrimitiveVectors.parameters, MessageVectors.messages,
     ] + TranscriptVectors.files + [NegativeVectors.negative]
 
     /// The names of every vector file, in generation order.

@@ -189,7 +189,128 @@ extension ConsistencySignature: WireEncodable, WireDecodable {
     }
 }
 
+/// A list of 32-byte digests, stored contiguously: a Merkle proof (SPEC §4.1.8, §5.13). One allocation however
+/// long the list, since a coordinator keeps one per client in memory at once.
+public struct DigestList: Sendable, Hashable, RandomAccessCollection, ExpressibleByArrayLiteral {
+    /// Bytes per digest.
+    public static let digestByteCount = 32
+
+    /// The digests, concatenated.
+    public private(set) var bytes: [UInt8]
+
+    /// An empty list.
+    public init() { bytes = [] }
+
+    /// The list of `digests`.
+    ///
+    /// - Precondition: every digest has 32 bytes.
+    public init(_ digests: some Sequence<[UInt8]>) {
+        bytes = []
+        for digest in digests { append(digest) }
+    }
+
+    /// The list of the literal's digests.
+    ///
+    /// - Precondition: every digest has 32 bytes.
+    public init(arrayLiteral digests: [UInt8]...) {
+        self.init(digests)
+    }
+
+    /// The list whose digests are `bytes` cut in 32-byte pieces.
+    ///
+    /// - Precondition: `bytes.count` is a multiple of 32.
+    public init(concatenated bytes: [UInt8]) {
+        precondition(bytes.count % Self.digestByteCount == 0, "a digest list holds whole 32-byte digests")
+        self.bytes = bytes
+    }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { bytes.count / Self.digestByteCount }
+
+    /// Digest `position` (get and set).
+    ///
+    /// - Precondition: a digest set has 32 bytes.
+    public subscript(position: Int) -> [UInt8] {
+        get { Array(bytes[position * Self.digestByteCount..<(position + 1) * Self.digestByteCount]) }
+        set {
+            precondition(newValue.count == Self.digestByteCount, "a digest has 32 bytes")
+            bytes.replaceSubrange(position * Self.digestByteCount..<(position + 1) * Self.digestByteCount, with: newValue)
+        }
+    }
+
+    /// Appends a digest.
+    ///
+    /// - Precondition: `digest` has 32 bytes.
+    public mutating func append(_ digest: [UInt8]) {
+        precondition(digest.count == Self.digestByteCount, "a digest has 32 bytes")
+        bytes.append(contentsOf: digest)
+    }
+}
+
+/// What one participant learns of the survivor set U3 (SPEC §4.1.9): its size, the root of the survivor tree,
+/// and the status of the participant and of each of its neighbours (by increasing ring position) with their proof.
+public struct SurvivorView: Sendable, Hashable {
+    /// |U3|.
+    public var survivorCount: UInt32
+    /// Root of the survivor tree (32 bytes).
+    public var survivorRoot: [UInt8]
+    /// One entry per proven slot, in increasing ring position: true if that participant is in U3.
+    public var statuses: [Bool]
+    /// Multiproof of the proven slots.
+    public var proof: DigestList
+
+    public init(survivorCount: UInt32, survivorRoot: [UInt8], statuses: [Bool], proof: DigestList) {
+        self.survivorCount = survivorCount
+        self.survivorRoot = survivorRoot
+        self.statuses = statuses
+        self.proof = proof
+    }
+}
+
+extension SurvivorView: WireEncodable, WireDecodable {
+    /// Encoded size without statuses and proof.
+    static let minimumEncodedBytes = 4 + 32 + 4 + 4
+
+    public func encode(into writer: inout WireWriter) {
+        writer.write(survivorCount)
+        writer.writeFixed(survivorRoot)
+        writer.writeOpaque(statuses.map { $0 ? 1 : 0 }, prefixBytes: 4)
+        writer.writeDigestList(proof)
+    }
+
+    public init(from reader: inout WireReader) throws(WireError) {
+        survivorCount = try reader.readUInt32()
+        survivorRoot = try reader.readFixed(WireLimits.digestBytes)
+        // One status per proven slot: at most every invited participant (a complete graph of 10^6).
+        let bytes = try reader.readOpaque(
+            prefixBytes: 4, maximum: WireLimits.maximumParticipants, field: "survivors.statuses")
+        var statuses: [Bool] = []
+        statuses.reserveCapacity(bytes.count)
+        for byte in bytes {
+            guard byte <= 1 else {
+                throw .invalidValue(field: "survivors.statuses", reason: "a status is 0 or 1, got \(byte)")
+            }
+            statuses.append(byte == 1)
+        }
+        self.statuses = statuses
+        proof = try reader.readDigestList(field: "survivors.proof")
+    }
+}
+
 extension WireReader {
+    /// Reads a list of 32-byte digests (a Merkle proof, SPEC §4.1.8): the count is bounded before anything is
+    /// read, as for every list.
+    mutating func readDigestList(field: String) throws(WireError) -> DigestList {
+        let count = Int(try readUInt32())
+        guard count <= WireLimits.maximumParticipants else {
+            throw .lengthExceedsMaximum(field: field, length: count, maximum: WireLimits.maximumParticipants)
+        }
+        guard count <= remaining / WireLimits.digestBytes else {
+            throw .truncated(offset: offset, needed: count * WireLimits.digestBytes)
+        }
+        return DigestList(concatenated: try readFixed(count * WireLimits.digestBytes))
+    }
+
     /// Reads a participant index, rejecting 0.
     public mutating func readParticipantIndex(field: String) throws(WireError) -> ParticipantIndex {
         let index = try readUInt32()
@@ -215,6 +336,12 @@ func requireStrictlyIncreasing(_ keys: [UInt32], field: String) throws(WireError
 }
 
 extension WireWriter {
+    /// Writes a list of 32-byte digests: u32 count, then the digests.
+    mutating func writeDigestList(_ digests: DigestList) {
+        write(UInt32(digests.count))
+        writeFixed(digests.bytes)
+    }
+
     /// Writes a set of participant indices (caller passes it sorted and unique).
     mutating func writeIndexSet(_ indices: [ParticipantIndex]) {
         writeList(indices) { writer, index in writer.write(index) }

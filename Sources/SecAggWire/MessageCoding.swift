@@ -10,16 +10,19 @@ extension CoordinatorMessage: WireEncodable, WireDecodable {
             writer.write(message.participant)
         case let .shareKeysRequest(message):
             message.roundID.encode(into: &writer)
+            writer.write(message.advertisedCount)
+            writer.writeFixed(message.advertisementRoot)
             writer.writeList(message.advertisements) { writer, advertisement in advertisement.encode(into: &writer) }
+            writer.writeDigestList(message.proof)
         case let .maskedInputRequest(message):
             message.roundID.encode(into: &writer)
             writer.writeList(message.shares) { writer, share in share.encode(into: &writer) }
         case let .consistencyCheckRequest(message):
             message.roundID.encode(into: &writer)
-            writer.writeIndexSet(message.survivors)
+            message.survivors.encode(into: &writer)
         case let .unmaskRequest(message):
             message.roundID.encode(into: &writer)
-            writer.writeIndexSet(message.survivors)
+            message.survivors.encode(into: &writer)
             writer.writeList(message.signatures) { writer, signature in signature.encode(into: &writer) }
         case let .roundOutcome(message):
             message.roundID.encode(into: &writer)
@@ -45,12 +48,17 @@ extension CoordinatorMessage: WireEncodable, WireDecodable {
             self = .advertiseKeysRequest(AdvertiseKeysRequest(parameters: parameters, participant: participant))
         case 0x02:
             let roundID = try RoundID(from: &reader)
+            let advertisedCount = try reader.readUInt32()
+            let root = try reader.readFixed(WireLimits.digestBytes)
             let advertisements = try reader.readList(
                 maximum: WireLimits.maximumParticipants, minimumElementBytes: KeyAdvertisement.minimumEncodedBytes,
                 field: "advertisements"
             ) { (reader: inout WireReader) throws(WireError) in try KeyAdvertisement(from: &reader) }
             try requireStrictlyIncreasing(advertisements.map(\.index), field: "advertisements")
-            self = .shareKeysRequest(ShareKeysRequest(roundID: roundID, advertisements: advertisements))
+            let proof = try reader.readDigestList(field: "proof")
+            self = .shareKeysRequest(ShareKeysRequest(
+                roundID: roundID, advertisedCount: advertisedCount, advertisementRoot: root,
+                advertisements: advertisements, proof: proof))
         case 0x03:
             let roundID = try RoundID(from: &reader)
             let shares = try reader.readList(
@@ -61,11 +69,11 @@ extension CoordinatorMessage: WireEncodable, WireDecodable {
             self = .maskedInputRequest(MaskedInputRequest(roundID: roundID, shares: shares))
         case 0x04:
             let roundID = try RoundID(from: &reader)
-            let survivors = try reader.readIndexSet(field: "survivors")
+            let survivors = try SurvivorView(from: &reader)
             self = .consistencyCheckRequest(ConsistencyCheckRequest(roundID: roundID, survivors: survivors))
         case 0x05:
             let roundID = try RoundID(from: &reader)
-            let survivors = try reader.readIndexSet(field: "survivors")
+            let survivors = try SurvivorView(from: &reader)
             let signatures = try reader.readList(
                 maximum: WireLimits.maximumParticipants, minimumElementBytes: ConsistencySignature.encodedBytes,
                 field: "signatures"

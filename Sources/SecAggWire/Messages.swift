@@ -17,14 +17,28 @@ public struct AdvertiseKeysRequest: Sendable, Hashable {
     }
 }
 
-/// Phase 1 (ShareKeys): every advertisement the coordinator accepted (U1), sorted by index. Type 0x02.
+/// Phase 1 (ShareKeys): the size of U1 and the root of the advertisement tree over it, with the receiver's own
+/// and its neighbours' advertisements and one Merkle proof for them (SPEC §4.4, §5.13). Type 0x02.
 public struct ShareKeysRequest: Sendable, Hashable {
     public var roundID: RoundID
+    /// |U1|.
+    public var advertisedCount: UInt32
+    /// Root of the advertisement tree (32 bytes).
+    public var advertisementRoot: [UInt8]
+    /// The receiver's and its neighbours' advertisements in U1, sorted by index.
     public var advertisements: [KeyAdvertisement]
+    /// Multiproof of the receiver's and its neighbours' slots.
+    public var proof: DigestList
 
-    public init(roundID: RoundID, advertisements: [KeyAdvertisement]) {
+    public init(
+        roundID: RoundID, advertisedCount: UInt32, advertisementRoot: [UInt8], advertisements: [KeyAdvertisement],
+        proof: DigestList
+    ) {
         self.roundID = roundID
+        self.advertisedCount = advertisedCount
+        self.advertisementRoot = advertisementRoot
         self.advertisements = advertisements
+        self.proof = proof
     }
 }
 
@@ -40,27 +54,27 @@ public struct MaskedInputRequest: Sendable, Hashable {
     }
 }
 
-/// Phase 3 (ConsistencyCheck, active mode only): the survivor set U3 to sign. Type 0x04.
+/// Phase 3 (ConsistencyCheck, active mode only): the receiver's view of the survivor set U3, to sign. Type 0x04.
 public struct ConsistencyCheckRequest: Sendable, Hashable {
     public var roundID: RoundID
-    /// U3, strictly increasing.
-    public var survivors: [ParticipantIndex]
+    public var survivors: SurvivorView
 
-    public init(roundID: RoundID, survivors: [ParticipantIndex]) {
+    public init(roundID: RoundID, survivors: SurvivorView) {
         self.roundID = roundID
         self.survivors = survivors
     }
 }
 
-/// Phase 4 (Unmasking): the survivor set U3 and, in active mode, the consistency signatures collected. Type 0x05.
+/// Phase 4 (Unmasking): the receiver's view of U3 and, in active mode, its neighbours' consistency signatures.
+/// Type 0x05.
 public struct UnmaskRequest: Sendable, Hashable {
     public var roundID: RoundID
-    /// U3, strictly increasing.
-    public var survivors: [ParticipantIndex]
-    /// Signatures over U3 by members of U4, strictly increasing by index; empty in honest-but-curious mode.
+    public var survivors: SurvivorView
+    /// Signatures over the view's count and root by the receiver's neighbours in U4, strictly increasing by index;
+    /// empty in honest-but-curious mode.
     public var signatures: [ConsistencySignature]
 
-    public init(roundID: RoundID, survivors: [ParticipantIndex], signatures: [ConsistencySignature]) {
+    public init(roundID: RoundID, survivors: SurvivorView, signatures: [ConsistencySignature]) {
         self.roundID = roundID
         self.survivors = survivors
         self.signatures = signatures

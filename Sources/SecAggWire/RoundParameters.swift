@@ -4,7 +4,7 @@ public typealias ParticipantIndex = UInt32
 /// Upper bounds that every decoder enforces before allocating (SPEC §3.2 "Limits").
 public enum WireLimits {
     /// The protocol version this implementation speaks.
-    public static let protocolVersion: UInt16 = 1
+    public static let protocolVersion: UInt16 = 2
     /// Most participants in one round.
     public static let maximumParticipants = 1_000_000
     /// Longest input vector.

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import SecAggClient
 import SecAggCrypto
+import SecAggMath
 import SecAggProtocol
 import SecAggSimulation
 import SecAggTransport
@@ -47,7 +48,7 @@ struct ScriptedCoordinatorTests {
         let oldRequest = old.script
         let run = try await ScriptedCoordinator.run(mode: .active) { round in
             try await round.honest(until: .shareKeys)
-            guard case let .shareKeysRequest(current)? = round.held.first else {
+            guard case let .shareKeysRequest(current)? = round.held[1] else {
                 Issue.record("no ShareKeysRequest held")
                 return ()
             }
@@ -56,11 +57,17 @@ struct ScriptedCoordinatorTests {
                 var replay = oldRequest
                 if relabelled {
                     // The cleverer replay: this round's id and the recipient's own fresh advertisement, the
-                    // neighbours' advertisements from the old round.
-                    replay.roundID = current.roundID
-                    replay.advertisements = oldRequest.advertisements.map { old in
-                        old.index == index ? current.advertisements.first { $0.index == index } ?? old : old
+                    // neighbours' advertisements from the old round, under a root recomputed over them (the graph is
+                    // complete: everyone is a neighbour).
+                    guard case let .shareKeysRequest(own)? = round.held[index],
+                          let fresh = own.advertisements.first(where: { $0.index == index }) else {
+                        Issue.record("no ShareKeysRequest held for \(index)")
+                        return ()
                     }
+                    let mixed = oldRequest.advertisements.map { $0.index == index ? fresh : $0 }
+                    let tree = try AdvertisementTree(invitedCount: 5, advertisements: mixed)
+                    replay = tree.request(
+                        for: index, neighbours: round.everyone.filter { $0 != index }, roundID: current.roundID)
                 }
                 try await round.send(.shareKeysRequest(replay), to: index)
             }
@@ -82,7 +89,7 @@ struct ScriptedCoordinatorTests {
     func substitutedKey(withAuthority: Bool) async throws {
         let run = try await ScriptedCoordinator.run(mode: .active, authority: withAuthority) { round in
             try await round.honest(until: .shareKeys)
-            guard case var .shareKeysRequest(request)? = round.held.first else {
+            guard case var .shareKeysRequest(request)? = round.held[1] else {
                 Issue.record("no ShareKeysRequest held")
                 return ()
             }
@@ -101,9 +108,14 @@ struct ScriptedCoordinatorTests {
                     encryptionKey: fake.encryptionKey, maskingKey: fake.maskingKey)).rawRepresentation
             }
             request.advertisements[position] = fake
-            // Client 1 gets the doctored set, the others the genuine one.
-            try await round.send(.shareKeysRequest(request), to: 1)
-            for index in [2, 3, 4, 5] as [ParticipantIndex] { try await round.send(round.held[0], to: index) }
+            // Client 1 gets the doctored set under a root the coordinator recomputed for it (so the proof holds and
+            // only the signature can give the substitution away), the others their genuine requests.
+            let doctored = try AdvertisementTree(invitedCount: 5, advertisements: request.advertisements)
+            try await round.send(.shareKeysRequest(doctored.request(
+                for: 1, neighbours: [2, 3, 4, 5], roundID: request.roundID)), to: 1)
+            for index in [2, 3, 4, 5] as [ParticipantIndex] {
+                try await round.send(try #require(round.held[index]), to: index)
+            }
             try await round.drain(endingTheRound: true)
             return ()
         }
@@ -124,18 +136,25 @@ struct ScriptedCoordinatorTests {
         let run = try await ScriptedCoordinator.run(mode: .active) { round in
             try await round.honest(until: .consistencyCheck)
             let id = round.parameters.roundID
-            for index in groupA { try await round.send(.consistencyCheckRequest(.init(roundID: id, survivors: Self.everyone)), to: index) }
-            for index in groupB { try await round.send(.consistencyCheckRequest(.init(roundID: id, survivors: Self.without5)), to: index) }
+            for index in groupA {
+                try await round.send(.consistencyCheckRequest(.init(roundID: id, survivors: try round.view(Self.everyone, for: index))), to: index)
+            }
+            for index in groupB {
+                try await round.send(.consistencyCheckRequest(.init(roundID: id, survivors: try round.view(Self.without5, for: index))), to: index)
+            }
             let signatures = try await round.signatures(from: Set(Self.everyone))
             let signedA = groupA.compactMap { signatures[$0] }
             let signedB = groupB.compactMap { signatures[$0] }
+            // Each client gets its co-signers' signatures (its own left out, as a coordinator sends only neighbours').
             for index in groupA {
+                let signatures = (mixInOtherGroup ? (signedA + signedB).sortedByIndex : signedA).filter { $0.index != index }
                 try await round.send(.unmaskRequest(.init(
-                    roundID: id, survivors: Self.everyone, signatures: mixInOtherGroup ? (signedA + signedB).sortedByIndex : signedA)), to: index)
+                    roundID: id, survivors: try round.view(Self.everyone, for: index), signatures: signatures)), to: index)
             }
             for index in groupB {
+                let signatures = (mixInOtherGroup ? (signedA + signedB).sortedByIndex : signedB).filter { $0.index != index }
                 try await round.send(.unmaskRequest(.init(
-                    roundID: id, survivors: Self.without5, signatures: mixInOtherGroup ? (signedA + signedB).sortedByIndex : signedB)), to: index)
+                    roundID: id, survivors: try round.view(Self.without5, for: index), signatures: signatures)), to: index)
             }
             try await round.drain()
             return ()
@@ -175,7 +194,9 @@ struct ScriptedCoordinatorTests {
             let id = round.parameters.roundID
             let checked: [ParticipantIndex] = attack == .wrongSet ? Self.without5 : Self.everyone
             // For the wrong-set attack the clients sign U = {1..4}; the request then names everyone.
-            try await round.sendEveryone(.consistencyCheckRequest(.init(roundID: id, survivors: checked)))
+            for index in Self.everyone {
+                try await round.send(.consistencyCheckRequest(.init(roundID: id, survivors: try round.view(checked, for: index))), to: index)
+            }
             let signatures = try await round.signatures(from: Set(Self.everyone))
             for index in Self.everyone {
                 let others = Self.everyone.filter { $0 != index }.compactMap { signatures[$0] }
@@ -189,7 +210,8 @@ struct ScriptedCoordinatorTests {
                     sent = [others[0], others[1], bad]
                 case .wrongSet: sent = others
                 }
-                try await round.send(.unmaskRequest(.init(roundID: id, survivors: Self.everyone, signatures: sent)), to: index)
+                try await round.send(.unmaskRequest(.init(
+                    roundID: id, survivors: try round.view(Self.everyone, for: index), signatures: sent)), to: index)
             }
             try await round.drain(endingTheRound: true)
             return ()
@@ -221,14 +243,22 @@ struct ScriptedCoordinatorTests {
             let id = round.parameters.roundID
             if mode == .active {
                 try await round.honest(until: .consistencyCheck)
-                try await round.sendEveryone(.consistencyCheckRequest(.init(roundID: id, survivors: Self.everyone)))
+                for index in Self.everyone {
+                    try await round.send(.consistencyCheckRequest(.init(roundID: id, survivors: try round.view(Self.everyone, for: index))), to: index)
+                }
                 _ = try await round.signatures(from: Set(Self.everyone))
-                try await round.sendEveryone(.consistencyCheckRequest(.init(roundID: id, survivors: Self.without5)))
+                for index in Self.everyone {
+                    try await round.send(.consistencyCheckRequest(.init(roundID: id, survivors: try round.view(Self.without5, for: index))), to: index)
+                }
             } else {
                 try await round.honest(until: .unmasking)
-                try await round.sendEveryone(.unmaskRequest(.init(roundID: id, survivors: Self.everyone, signatures: [])))
+                for index in Self.everyone {
+                    try await round.send(.unmaskRequest(.init(roundID: id, survivors: try round.view(Self.everyone, for: index), signatures: [])), to: index)
+                }
                 _ = try await round.answers(from: Set(Self.everyone))
-                try await round.sendEveryone(.unmaskRequest(.init(roundID: id, survivors: Self.without5, signatures: [])))
+                for index in Self.everyone {
+                    try await round.send(.unmaskRequest(.init(roundID: id, survivors: try round.view(Self.without5, for: index), signatures: [])), to: index)
+                }
             }
             try await round.drain()
             return ()
@@ -402,8 +432,8 @@ struct ScriptedRound {
     let parameters: RoundParameters
     var machine: CoordinatorStateMachine
     var transcript = ScriptedCoordinator.Transcript()
-    /// Requests the honest machine produced for the phase the script stopped at (not sent).
-    var held: [CoordinatorMessage] = []
+    /// Requests the honest machine produced for the phase the script stopped at (not sent), by recipient.
+    var held: [ParticipantIndex: CoordinatorMessage] = [:]
     private var events: AsyncStream<ScriptedCoordinator.LinkEvent>.Iterator
     private var sessions: [ParticipantIndex: SecureSession] = [:]
     private var closed: Set<ParticipantIndex> = []
@@ -492,9 +522,26 @@ struct ScriptedRound {
         return signatures
     }
 
-    /// The ShareKeysRequest this round sent.
+    /// The ShareKeysRequest this round sent (the last one; all carry the same count and root).
     func shareKeysRequestSent() throws -> ShareKeysRequest {
         try #require(sentShareKeysRequest)
+    }
+
+    /// The neighbour graph of this round's session, from the ShareKeysRequests sent or held.
+    func graph() throws -> NeighborGraph {
+        var request = sentShareKeysRequest
+        if request == nil, case let .shareKeysRequest(held)? = held.values.first { request = held }
+        let sent = try #require(request, "no ShareKeysRequest yet")
+        let sessionID = Derivation.sessionID(
+            roundDigest: Derivation.roundDigest(parameters), advertisedCount: sent.advertisedCount,
+            advertisementRoot: sent.advertisementRoot)
+        return try Derivation.neighbourGraph(parameters: parameters, sessionID: sessionID)
+    }
+
+    /// Client `index`'s view of the survivor set `survivors`, with a valid proof (what a coordinator claiming that
+    /// set sends).
+    func view(_ survivors: [ParticipantIndex], for index: ParticipantIndex) throws -> SurvivorView {
+        SurvivorTree(graph: try graph(), survivors: Set(survivors)).view(for: index)
     }
 
     /// Runs the honest coordinator until it opens `stop` (whose requests are kept in ``held``, not sent), or to
@@ -507,7 +554,10 @@ struct ScriptedRound {
                 return nil
             }
             if let stop, machine.phase == stop, !machine.isFinished {
-                held = requests.map(\.0)
+                held = [:]
+                for (message, recipients) in requests {
+                    for recipient in recipients { held[recipient] = message }
+                }
                 return
             }
             var awaited: Set<ParticipantIndex> = []

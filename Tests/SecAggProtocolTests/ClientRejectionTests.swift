@@ -14,7 +14,9 @@ struct ClientRejectionTests {
         var messages = reference.received[1] ?? []
         if !messages.contains(where: { $0.typeCode == 0x04 }) {
             messages.append(.consistencyCheckRequest(ConsistencyCheckRequest(
-                roundID: reference.parameters.roundID, survivors: [1, 2, 3, 4, 5])))
+                roundID: reference.parameters.roundID,
+                survivors: (try? reference.survivorView(for: 1, survivors: [1, 2, 3, 4, 5]))
+                    ?? SurvivorView(survivorCount: 5, survivorRoot: [UInt8](repeating: 0, count: 32), statuses: [], proof: []))))
         }
         return messages
     }
@@ -92,6 +94,14 @@ struct ClientRejectionTests {
         return (fixture, try fixture.shareKeysRequestPending())
     }
 
+    /// `request` with its advertisements re-committed under a new root, as a coordinator that doctors U1 would send
+    /// it to client 1 (the fixtures use the complete graph of five, so client 1's neighbours are 2 to 5 whatever the
+    /// root): the proof then holds, and only the checks on the advertisements themselves can refuse it.
+    static func rerooted(_ request: ShareKeysRequest) throws -> ShareKeysRequest {
+        try AdvertisementTree(invitedCount: 5, advertisements: request.advertisements)
+            .request(for: 1, neighbours: [2, 3, 4, 5], roundID: request.roundID)
+    }
+
     /// Delivers `tampered` to client 1 and returns the violation; checks the client is still waiting for ShareKeys.
     static func reject(_ tampered: ShareKeysRequest, in fixture: inout RoundFixture) -> ProtocolViolation? {
         let error = thrownError { try fixture.deliver(.shareKeysRequest(tampered), to: 1) }
@@ -125,13 +135,15 @@ struct ClientRejectionTests {
         request.advertisements[position].signature = ofClient3.signature
         forgeries.append(request)
         for forged in forgeries {
-            #expect(Self.reject(forged, in: &fixture) == .badSignature(signer: 2, what: "advertisement"))
+            // Under the genuine root the altered entry does not open (SPEC 5.13); re-committed, its signature fails.
+            #expect(Self.reject(forged, in: &fixture)?.isInconsistentView == true)
+            #expect(Self.reject(try Self.rerooted(forged), in: &fixture) == .badSignature(signer: 2, what: "advertisement"))
         }
         // An identity key that is not a valid Ed25519 point (all zeros: small order) verifies nothing: refused as an
         // invalid key or a bad signature, either way naming client 2.
         request = genuine
         request.advertisements[position].identityKey = [UInt8](repeating: 0, count: 32)
-        let violation = Self.reject(request, in: &fixture)
+        let violation = Self.reject(try Self.rerooted(request), in: &fixture)
         #expect(violation?.isInvalidKey(owner: 2) == true || violation == .badSignature(signer: 2, what: "advertisement"),
                 "\(String(describing: violation))")
         try fixture.finish()
@@ -154,11 +166,11 @@ struct ClientRejectionTests {
             roundDigest: Derivation.roundDigest(fixture.parameters), index: 2,
             encryptionKey: advertisement.encryptionKey, maskingKey: advertisement.maskingKey)).rawRepresentation
         request.advertisements[position] = advertisement
-        #expect(Self.reject(request, in: &fixture) == .badSignature(signer: 2, what: "endorsement"))
+        #expect(Self.reject(try Self.rerooted(request), in: &fixture) == .badSignature(signer: 2, what: "endorsement"))
         // Without any endorsement at all.
         request.advertisements[position].endorsement = []
-        #expect(Self.reject(request, in: &fixture) == .badSignature(signer: 2, what: "endorsement"))
-        // A genuine identity with its endorsement stripped.
+        #expect(Self.reject(try Self.rerooted(request), in: &fixture) == .badSignature(signer: 2, what: "endorsement"))
+        // A genuine identity with its endorsement stripped (endorsements are outside the tree: the root still holds).
         request = genuine
         request.advertisements[position].endorsement = []
         #expect(Self.reject(request, in: &fixture) == .badSignature(signer: 2, what: "endorsement"))
@@ -181,7 +193,7 @@ struct ClientRejectionTests {
             roundDigest: Derivation.roundDigest(fixture.parameters), index: 2,
             encryptionKey: genuine.advertisements[position].encryptionKey,
             maskingKey: genuine.advertisements[position].maskingKey)).rawRepresentation
-        try fixture.deliver(.shareKeysRequest(request), to: 1)
+        try fixture.deliver(.shareKeysRequest(try Self.rerooted(request)), to: 1)
         #expect(fixture.sent(by: 1, type: 0x42).count == 1, "the impostor's advertisement was accepted")
     }
 
@@ -218,12 +230,62 @@ struct ClientRejectionTests {
         #expect(fixture.sent[1] == reference.sent[1])
     }
 
+    // Version 2 (SPEC 4.4, 5.13): a flipped proof digest, a missing or an extra proof digest, another root, a
+    // present neighbour left out (claimed absent), or an advertisement the root does not hold are each refused as
+    // an inconsistent view before any key is used; the genuine request is then accepted as if nothing happened.
+    @Test func badInclusionProofs() throws {
+        var reference = try RoundFixture()
+        try reference.finish()
+        var (fixture, genuine) = try Self.shareKeysFixture()
+        try #require(!genuine.proof.isEmpty || genuine.advertisements.count == 5)
+        var tampered: [ShareKeysRequest] = []
+        var request = genuine
+        request.advertisementRoot = flipped(genuine.advertisementRoot, at: 7)
+        tampered.append(request)
+        request = genuine
+        request.advertisements.removeAll { $0.index == 3 }  // neighbour 3 claimed absent from U1
+        tampered.append(request)
+        request = genuine
+        request.advertisedCount += 1
+        tampered.append(request)
+        request = genuine
+        request.proof.append([UInt8](repeating: 0x42, count: 32))
+        tampered.append(request)
+        for bad in tampered {
+            let violation = Self.reject(bad, in: &fixture)
+            #expect(violation?.isInconsistentView == true, "\(String(describing: violation))")
+        }
+        try fixture.finish()
+        #expect(fixture.sent[1] == reference.sent[1])
+    }
+
+    // On a sparse graph the proof is not empty: flipping any bit of any proof digest is refused.
+    @Test func flippedProofDigestOnASparseGraph() throws {
+        var fixture = try RoundFixture(clients: 16, threshold: 3, graph: .harary(degree: 4))
+        try fixture.run(to: .shareKeys)
+        guard case let .shareKeysRequest(genuine)? = fixture.toClients[1]?.first else {
+            Issue.record("no ShareKeysRequest for client 1"); return
+        }
+        #expect(genuine.advertisements.count == 5, "client 1 gets its own and its 4 neighbours' advertisements only")
+        try #require(!genuine.proof.isEmpty)
+        for digest in genuine.proof.indices {
+            for byte in [0, 31] {
+                var request = genuine
+                request.proof[digest] = flipped(request.proof[digest], at: byte)
+                let error = try #require(thrownError { try fixture.deliver(.shareKeysRequest(request), to: 1) })
+                #expect(coordinatorViolation(error)?.isInconsistentView == true, "\(error)")
+            }
+        }
+        try fixture.deliver(.shareKeysRequest(genuine), to: 1)
+        #expect(fixture.sent(by: 1, type: 0x42).count == 1)
+    }
+
     // Too few advertisements for the round's minimum make the client abort the round (and say so), not share.
     @Test func tooFewAdvertisedAborts() throws {
         var (fixture, genuine) = try Self.shareKeysFixture()
         var request = genuine
         request.advertisements = Array(genuine.advertisements.prefix(3))  // 3 < minimumSurvivors 4
-        let actions = try fixture.deliver(.shareKeysRequest(request), to: 1)
+        let actions = try fixture.deliver(.shareKeysRequest(try Self.rerooted(request)), to: 1)
         #expect(fixture.sent(by: 1, type: 0x42).isEmpty)
         guard case let .abort(abort)? = fixture.sent[1]?.last else {
             Issue.record("no abort sent: \(actions)"); return

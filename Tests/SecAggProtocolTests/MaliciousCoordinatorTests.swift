@@ -29,13 +29,33 @@ struct MaliciousCoordinatorTests {
         return fixture
     }
 
-    /// Builds the messages a malicious coordinator would send.
+    /// Builds the messages a malicious coordinator would send to `recipient`: survivor views of any set it likes,
+    /// each with a valid proof under that set's root (SPEC §4.1.9).
     struct Forge {
         let fixture: RoundFixture
+        let graph: NeighborGraph
+        var recipient: ParticipantIndex = 1
         var roundID: RoundID { fixture.parameters.roundID }
 
+        init(fixture: RoundFixture) throws {
+            self.fixture = fixture
+            graph = try fixture.graph()
+        }
+
+        /// The same forger, addressing `recipient`.
+        func to(_ recipient: ParticipantIndex) -> Forge {
+            var copy = self
+            copy.recipient = recipient
+            return copy
+        }
+
+        /// The recipient's view of the survivor set `survivors`.
+        func view(_ survivors: [ParticipantIndex]) -> SurvivorView {
+            SurvivorTree(graph: graph, survivors: Set(survivors)).view(for: recipient)
+        }
+
         func check(_ survivors: [ParticipantIndex]) -> CoordinatorMessage {
-            .consistencyCheckRequest(ConsistencyCheckRequest(roundID: roundID, survivors: survivors))
+            .consistencyCheckRequest(ConsistencyCheckRequest(roundID: roundID, survivors: view(survivors)))
         }
 
         /// An UnmaskRequest for `survivors` carrying honest signatures by `signers` over `signedSet` (default: the same set).
@@ -44,7 +64,22 @@ struct MaliciousCoordinatorTests {
             extra: [ConsistencySignature] = []
         ) throws -> CoordinatorMessage {
             let signatures = try signers.map { try fixture.consistencySignature(by: $0, over: signedSet ?? survivors) } + extra
-            return .unmaskRequest(UnmaskRequest(roundID: roundID, survivors: survivors, signatures: signatures.sorted { $0.index < $1.index }))
+            return .unmaskRequest(UnmaskRequest(
+                roundID: roundID, survivors: view(survivors), signatures: signatures.sorted { $0.index < $1.index }))
+        }
+    }
+
+    /// The message with the first status of its survivor view flipped (the proof no longer matches the root).
+    static func tamperedStatus(_ message: CoordinatorMessage) -> CoordinatorMessage {
+        switch message {
+        case var .consistencyCheckRequest(request):
+            request.survivors.statuses[0].toggle()
+            return .consistencyCheckRequest(request)
+        case var .unmaskRequest(request):
+            request.survivors.statuses[0].toggle()
+            return .unmaskRequest(request)
+        default:
+            return message
         }
     }
 
@@ -60,7 +95,7 @@ struct MaliciousCoordinatorTests {
     @Test(arguments: [true, false])
     func honestButCuriousRevealsOnce(survivorFirst: Bool) throws {
         var fixture = try Self.awaitingSurvivors(mode: .honestButCurious)
-        let forge = Forge(fixture: fixture)
+        let forge = try Forge(fixture: fixture)
         let listed = try forge.unmask(Self.everyone)
         let dropped = try forge.unmask([1, 3, 4, 5])
         try fixture.deliver(survivorFirst ? listed : dropped, to: 1)
@@ -79,10 +114,9 @@ struct MaliciousCoordinatorTests {
     // never shared, or carry consistency signatures are refused; one below the minimum aborts. Nothing is revealed.
     @Test func honestButCuriousBadSurvivorSets() throws {
         var fixture = try Self.awaitingSurvivors(mode: .honestButCurious, dropBeforeSharing: 5)
-        let forge = Forge(fixture: fixture)
+        let forge = try Forge(fixture: fixture)
         for bad in [
             try forge.unmask([2, 3, 4]),                       // omits the client
-            try forge.unmask([1, 2, 3, 4, 6]),                 // 6 was never invited
             try forge.unmask(Self.everyone),                   // 5 never shared keys
             try forge.unmask(Self.without5, signedBy: [2, 3, 4]),  // signatures in an honest-but-curious round
         ] {
@@ -127,7 +161,12 @@ struct MaliciousCoordinatorTests {
             ("signatures over another set", [forge.check(all), try forge.unmask(all, signedBy: [2, 3, 4, 5], over: s5)], false),
             ("unmask set differs from the signed one", [forge.check(all), try forge.unmask(s5, signedBy: [2, 3, 4])], false),
             ("survivor set without the client", [forge.check([2, 3, 4, 5]), try forge.unmask([2, 3, 4, 5], signedBy: [2, 3, 4])], false),
-            ("a stranger in the survivor set", [forge.check([1, 2, 3, 4, 5, 6]), try forge.unmask([1, 2, 3, 4, 5, 6], signedBy: [2, 3, 4])], false),
+            // Version 2 commits to the invited slots only: a stranger has no leaf, so the view is the true set's.
+            ("a stranger in the survivor set has no slot", [forge.check([1, 2, 3, 4, 5, 6]),
+                                                           try forge.unmask([1, 2, 3, 4, 5, 6], signedBy: [2, 3, 4])], true),
+            ("a status flipped under the root", [tamperedStatus(forge.check(all)), forge.check(all),
+                                                 try forge.unmask(all, signedBy: [2, 3, 4])], true),
+            ("an unmask view with a status flipped", [forge.check(all), tamperedStatus(try forge.unmask(all, signedBy: [2, 3, 4]))], false),
             ("too few survivors", [forge.check([1, 2, 3]), try forge.unmask([1, 2, 3], signedBy: [2, 3])], false),
             ("completed outcome before revealing", [forge.check(all),
                                                     .roundOutcome(RoundOutcome(roundID: forge.roundID, result: .completed(survivorCount: 5))),
@@ -140,7 +179,7 @@ struct MaliciousCoordinatorTests {
     // and never both shares of an owner.
     @Test func activeAttackSequences() throws {
         let base = try Self.awaitingSurvivors(mode: .active)
-        let forge = Forge(fixture: base)
+        let forge = try Forge(fixture: base)
         for sequence in try Self.activeSequences(forge) {
             var fixture = base
             for message in sequence.messages { _ = thrownError { try fixture.deliver(message, to: 1) } }
@@ -157,11 +196,10 @@ struct MaliciousCoordinatorTests {
     // and a masking-key share revealed, and in particular the coordinator never holds t of both for anyone.
     @Test func everyClientEveryAttack() throws {
         var fixture = try Self.awaitingSurvivors(mode: .active)
-        let forge = Forge(fixture: fixture)
-        let sequences = try Self.activeSequences(forge)
+        let forge = try Forge(fixture: fixture)
         var allRevealed: [RevealedShare] = []
         for index in fixture.indices {
-            for sequence in sequences {
+            for sequence in try Self.activeSequences(forge.to(index)) {
                 for message in sequence.messages {
                     // Shift the attack to this client: it must be in the survivor set it is shown.
                     _ = thrownError { try fixture.deliver(message, to: index) }
@@ -185,7 +223,7 @@ struct MaliciousCoordinatorTests {
     // listing is a lie); the client refuses before signing anything.
     @Test func neighbourThatNeverSharedListedAsSurvivor() throws {
         var fixture = try Self.awaitingSurvivors(mode: .active, dropBeforeSharing: 5)
-        let forge = Forge(fixture: fixture)
+        let forge = try Forge(fixture: fixture)
         let error = try #require(thrownError { try fixture.deliver(forge.check(Self.everyone), to: 1) })
         #expect(coordinatorViolation(error)?.isInconsistentView == true, "\(error)")
         #expect(fixture.sent(by: 1, type: 0x44).isEmpty)
@@ -199,21 +237,21 @@ struct MaliciousCoordinatorTests {
     // co-signers of its own set, so nobody reveals anything, even with all signatures the coordinator holds.
     @Test func splitViewNobodyReveals() throws {
         var fixture = try Self.awaitingSurvivors(mode: .active)
-        let forge = Forge(fixture: fixture)
+        let forge = try Forge(fixture: fixture)
         let groupA: [ParticipantIndex] = [1, 2, 5]  // shown everyone
         let groupB: [ParticipantIndex] = [3, 4]     // shown 5 as dropped
-        for index in groupA { try fixture.deliver(forge.check(Self.everyone), to: index) }
-        for index in groupB { try fixture.deliver(forge.check(Self.without5), to: index) }
+        for index in groupA { try fixture.deliver(forge.to(index).check(Self.everyone), to: index) }
+        for index in groupB { try fixture.deliver(forge.to(index).check(Self.without5), to: index) }
         let signaturesA = try groupA.map { try fixture.consistencySignature(by: $0, over: Self.everyone) }
         let signaturesB = try groupB.map { try fixture.consistencySignature(by: $0, over: Self.without5) }
         for index in groupA {
             // All of A's signatures: only 2 co-signers. Adding B's (over the other set) is caught as forged.
-            _ = thrownError { try fixture.deliver(try forge.unmask(Self.everyone, extra: signaturesA + signaturesB), to: index) }
-            try fixture.deliver(try forge.unmask(Self.everyone, extra: signaturesA), to: index)
+            _ = thrownError { try fixture.deliver(try forge.to(index).unmask(Self.everyone, extra: signaturesA + signaturesB), to: index) }
+            try fixture.deliver(try forge.to(index).unmask(Self.everyone, extra: signaturesA.filter { $0.index != index }), to: index)
         }
         for index in groupB {
-            _ = thrownError { try fixture.deliver(try forge.unmask(Self.without5, extra: signaturesA + signaturesB), to: index) }
-            try fixture.deliver(try forge.unmask(Self.without5, extra: signaturesB), to: index)
+            _ = thrownError { try fixture.deliver(try forge.to(index).unmask(Self.without5, extra: signaturesA + signaturesB), to: index) }
+            try fixture.deliver(try forge.to(index).unmask(Self.without5, extra: signaturesB.filter { $0.index != index }), to: index)
         }
         for index in fixture.indices {
             #expect(fixture.revealed(by: index).isEmpty, "client \(index) revealed")
@@ -228,13 +266,15 @@ struct MaliciousCoordinatorTests {
     // (self-mask shares only, consistent with their set); the lone client reveals nothing.
     @Test func splitViewOnlyTheMajorityReveals() throws {
         var fixture = try Self.awaitingSurvivors(mode: .active)
-        let forge = Forge(fixture: fixture)
+        let forge = try Forge(fixture: fixture)
         let majority: [ParticipantIndex] = [1, 2, 3, 5]
-        for index in majority { try fixture.deliver(forge.check(Self.everyone), to: index) }
-        try fixture.deliver(forge.check(Self.without5), to: 4)
+        for index in majority { try fixture.deliver(forge.to(index).check(Self.everyone), to: index) }
+        try fixture.deliver(forge.to(4).check(Self.without5), to: 4)
         let signatures = try majority.map { try fixture.consistencySignature(by: $0, over: Self.everyone) }
-        for index in majority { try fixture.deliver(try forge.unmask(Self.everyone, extra: signatures), to: index) }
-        try fixture.deliver(try forge.unmask(Self.without5, signedBy: [4]), to: 4)
+        for index in majority {
+            try fixture.deliver(try forge.to(index).unmask(Self.everyone, extra: signatures.filter { $0.index != index }), to: index)
+        }
+        _ = thrownError { try fixture.deliver(try forge.to(4).unmask(Self.without5, signedBy: [4]), to: 4) }
         for index in majority {
             #expect(fixture.revealed(by: index).allSatisfy { $0.kind == .selfMask })
             #expect(fixture.revealed(by: index).count == 4)
@@ -250,10 +290,10 @@ struct MaliciousCoordinatorTests {
     // one kind per owner. This is the documented weakness, not a guarantee; active mode is the defence.
     @Test func honestButCuriousFallsToCorruptHolders() throws {
         let base = try Self.awaitingSurvivors(mode: .honestButCurious)
-        let forge = Forge(fixture: base)
+        let forge = try Forge(fixture: base)
         var fixture = base
         try fixture.deliver(try forge.unmask(Self.everyone), to: 1)
-        try fixture.deliver(try forge.unmask(Self.without5), to: 2)
+        try fixture.deliver(try forge.to(2).unmask(Self.without5), to: 2)
         Self.expectSafe(fixture, 1)
         Self.expectSafe(fixture, 2)
         var shares = fixture.revealed(by: 1) + fixture.revealed(by: 2)
@@ -261,7 +301,7 @@ struct MaliciousCoordinatorTests {
         for corrupt: ParticipantIndex in [3, 4] {
             for survivors in [Self.everyone, Self.without5] {
                 var copy = base
-                try copy.deliver(try forge.unmask(survivors), to: corrupt)
+                try copy.deliver(try forge.to(corrupt).unmask(survivors), to: corrupt)
                 shares += copy.revealed(by: corrupt)
             }
         }
@@ -285,15 +325,16 @@ struct MaliciousCoordinatorTests {
         try #require(neighbours.count == 4 && strangers.count == 3)
         // One non-neighbour listed as dropped, the others as survivors.
         let survivors = fixture.indices.filter { $0 != strangers[0] }
-        let forge = Forge(fixture: fixture)
+        let forge = try Forge(fixture: fixture)
         if mode == .active {
             try fixture.deliver(forge.check(survivors), to: 1)
-            // Two neighbours and two non-neighbours signed: only two count, below t = 3.
+            // Two neighbours and two non-neighbours signed: version 2 sends a client its neighbours' signatures only,
+            // so non-neighbours' are refused outright (they would not count towards t = 3 either).
             var refused = fixture
             let signers = (Array(neighbours.prefix(2)) + strangers.dropFirst()).sorted()
-            _ = thrownError { try refused.deliver(try forge.unmask(survivors, signedBy: signers), to: 1) }
+            let error = try #require(thrownError { try refused.deliver(try forge.unmask(survivors, signedBy: signers), to: 1) })
+            #expect(coordinatorViolation(error)?.isInconsistentView == true, "\(error)")
             #expect(refused.revealed(by: 1).isEmpty, "non-neighbours' signatures made the client reveal")
-            #expect(refused.sent(by: 1, type: 0x46).count == 1, "the client announces its abort")
             try fixture.deliver(try forge.unmask(survivors, signedBy: Array(neighbours.prefix(3))), to: 1)
         } else {
             try fixture.deliver(try forge.unmask(survivors), to: 1)
@@ -307,11 +348,11 @@ struct MaliciousCoordinatorTests {
     // (The wire decoder already rejects repeated indices; the state machine must not depend on it.)
     @Test func repeatedSignerCountsOnce() throws {
         var fixture = try Self.awaitingSurvivors(mode: .active)
-        let forge = Forge(fixture: fixture)
+        let forge = try Forge(fixture: fixture)
         try fixture.deliver(forge.check(Self.everyone), to: 1)
         let signature = try fixture.consistencySignature(by: 2, over: Self.everyone)
         let request = CoordinatorMessage.unmaskRequest(UnmaskRequest(
-            roundID: forge.roundID, survivors: Self.everyone, signatures: [signature, signature, signature]))
+            roundID: forge.roundID, survivors: forge.view(Self.everyone), signatures: [signature, signature, signature]))
         _ = thrownError { try fixture.deliver(request, to: 1) }
         #expect(fixture.revealed(by: 1).map(\.owner) == [], "one co-signer repeated three times made the client reveal")
     }
@@ -321,7 +362,7 @@ struct MaliciousCoordinatorTests {
     @Test(arguments: [RoundMode.honestButCurious, .active])
     func repeatedSurvivorsCountOnce(mode: RoundMode) throws {
         var fixture = try Self.awaitingSurvivors(mode: mode)
-        let forge = Forge(fixture: fixture)
+        let forge = try Forge(fixture: fixture)
         let padded: [ParticipantIndex] = [1, 1, 1, 1]
         if mode == .active {
             _ = thrownError { try fixture.deliver(forge.check(padded), to: 1) }

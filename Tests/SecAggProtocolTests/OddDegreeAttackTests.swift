@@ -106,8 +106,10 @@ struct OddDegreeAttackTests {
         let roundID = fixture.parameters.roundID
         for client in first {
             let set = split.contains(client) ? first : second
-            try fixture.deliver(.consistencyCheckRequest(ConsistencyCheckRequest(roundID: roundID, survivors: set)), to: client)
+            try fixture.deliver(.consistencyCheckRequest(ConsistencyCheckRequest(
+                roundID: roundID, survivors: try fixture.survivorView(for: client, survivors: set))), to: client)
         }
+        let graph = try fixture.graph()
         var signatures: [UInt32: ConsistencySignature] = [:]
         for client in first {
             guard case let .consistencyResponse(response)? = fixture.sent(by: client, type: 0x44).first else {
@@ -117,8 +119,11 @@ struct OddDegreeAttackTests {
         }
         for client in first {
             let inFirst = split.contains(client)
-            let group = first.filter { split.contains($0) == inFirst }
-            let request = UnmaskRequest(roundID: roundID, survivors: inFirst ? first : second, signatures: group.map { signatures[$0]! })
+            // The signatures of its own group that a client can check: its neighbours' (SPEC §4.7).
+            let group = first.filter { split.contains($0) == inFirst && graph.areNeighbors(client, $0) }
+            let request = UnmaskRequest(
+                roundID: roundID, survivors: try fixture.survivorView(for: client, survivors: inFirst ? first : second),
+                signatures: group.map { signatures[$0]! })
             try fixture.deliver(.unmaskRequest(request), to: client)
         }
         return first.flatMap { fixture.revealed(by: $0) }

@@ -227,7 +227,8 @@ struct RoundFixture {
         (received[index] ?? []).first { $0.typeCode == type }
     }
 
-    /// The ShareKeysRequest some client accepted (all clients get the same one).
+    /// A ShareKeysRequest some client accepted (each client gets its own neighbourhood; all carry the same count
+    /// and root).
     func shareKeysRequest() throws -> ShareKeysRequest {
         for index in indices {
             if case let .shareKeysRequest(request)? = received(by: index, type: 0x02) { return request }
@@ -235,26 +236,37 @@ struct RoundFixture {
         throw FixtureError("no client has accepted a ShareKeysRequest yet")
     }
 
+    /// The ShareKeysRequest client `index` accepted.
+    func shareKeysRequest(of index: ParticipantIndex) throws -> ShareKeysRequest {
+        if case let .shareKeysRequest(request)? = received(by: index, type: 0x02) { return request }
+        throw FixtureError("client \(index) has not accepted a ShareKeysRequest")
+    }
+
     /// The session id every party derives once U1 is known.
     func sessionID() throws -> [UInt8] {
-        Derivation.sessionID(roundDigest: Derivation.roundDigest(parameters), advertisements: try shareKeysRequest().advertisements)
+        let request = try shareKeysRequest()
+        return Derivation.sessionID(
+            roundDigest: Derivation.roundDigest(parameters), advertisedCount: request.advertisedCount,
+            advertisementRoot: request.advertisementRoot)
     }
 
     /// The neighbour graph of the session, derived the way every party derives it.
     func graph() throws -> NeighborGraph {
-        let advertisements = try shareKeysRequest().advertisements
-        var coin = try PublicCoin(seed: Derivation.graphSeed(sessionID: try sessionID()))
-        let kind: NeighborGraph.Kind
-        switch parameters.graph {
-        case .complete: kind = .complete
-        case let .harary(degree): kind = .harary(degree: Int(degree))
-        }
-        return try NeighborGraph(participants: advertisements.map(\.index), kind: kind, coin: &coin)
+        try Derivation.neighbourGraph(parameters: parameters, sessionID: try sessionID())
     }
 
-    /// Client `signer`'s consistency signature over `survivors`, as an honest client shown that set would make it.
+    /// A survivor view of `survivors` for `recipient`, with a valid proof: what a coordinator that claims this set
+    /// would send (an honest one sends the true U3; a lying one any set it likes).
+    func survivorView(for recipient: ParticipantIndex, survivors: [ParticipantIndex]) throws -> SurvivorView {
+        SurvivorTree(graph: try graph(), survivors: Set(survivors)).view(for: recipient)
+    }
+
+    /// Client `signer`'s consistency signature over the survivor set `survivors`, as an honest client shown that
+    /// set would make it.
     func consistencySignature(by signer: ParticipantIndex, over survivors: [ParticipantIndex]) throws -> ConsistencySignature {
-        let message = Derivation.consistencyMessage(sessionID: try sessionID(), survivors: survivors)
+        let tree = SurvivorTree(graph: try graph(), survivors: Set(survivors))
+        let message = Derivation.consistencyMessage(
+            sessionID: try sessionID(), survivorCount: tree.survivorCount, survivorRoot: tree.root)
         return ConsistencySignature(index: signer, signature: identities[signer]!.signature(for: message).rawRepresentation)
     }
 

@@ -306,6 +306,41 @@ struct HandshakeTests {
         default: Issue.record("unexpected server outcome \(server)")
         }
     }
+
+    // SPEC §10: the prologue names the protocol version. A version-1 client (prologue "secagg/1") cannot decrypt a
+    // version-2 coordinator's handshake reply and nothing of a round is exchanged; the error a client reports for
+    // that failure names the version mismatch.
+    @Test("a version-1 peer is refused at the handshake, with an error naming the version")
+    func versionOnePeerIsRefused() async throws {
+        let serverKey = makeIdentity()
+        let clientKey = makeIdentity()
+        let (server, client) = try await Loopback.run(serverLimits: Self.fast) { channel in
+            try await SecureTransport.serve(channel, identity: serverKey, limits: Self.fast, authorize: { _ in nil }) {
+                _, _ in "session"
+            }
+        } client: { port in
+            try await raw(port) { inbound, outbound -> NoiseError? in
+                var frames = inbound.makeAsyncIterator()
+                var random = SystemRandom()
+                var handshake = try NoiseHandshake(
+                    pattern: .xx, role: .initiator, prologue: Array("secagg/1".utf8),
+                    staticKey: clientKey.agreementKey, ephemeralSource: &random)
+                try await outbound.write(ByteBuffer(bytes: framed(try handshake.writeMessage(payload: []))))
+                let reply = try #require(try await frames.next())
+                do {
+                    _ = try handshake.readMessage(Array(reply.readableBytesView))
+                    return nil
+                } catch let error as NoiseError {
+                    return error
+                }
+            }
+        }
+        #expect(try client.get() == .decryptionFailed)
+        #expect(server.transportError != nil, "the coordinator established a session with a version-1 client")
+        #expect(SecureHandshake.prologue == Array("secagg/2".utf8))
+        let described = "\(TransportError.handshakeFailed(.decryptionFailed))"
+        #expect(described.contains("another protocol version") && described.contains("secagg/2"), "\(described)")
+    }
 }
 
 /// A plain TCP connection that decodes frames but, unless `encodeFrames`, writes raw bytes: `body` sends

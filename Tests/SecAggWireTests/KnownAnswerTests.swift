@@ -69,7 +69,7 @@ struct KnownAnswerTests {
     // AdvertiseKeysRequest (0x01): envelope, the parameters, then the participant index.
     @Test func advertiseKeysRequest() throws {
         let expected = Self.annotated("""
-            0001 01        # version 1, type 0x01
+            0002 01        # version 2, type 0x01
             \(Self.parametersHex)
             00000007       # participant 7
             """)
@@ -78,18 +78,32 @@ struct KnownAnswerTests {
         #expect(try CoordinatorMessage(decoding: expected) == message)
     }
 
-    // ConsistencyCheckRequest (0x04): envelope, round id, u32 count, then u32 indices in increasing order.
+    // ConsistencyCheckRequest (0x04): envelope, round id, then the survivor view: u32 count, 32-byte root,
+    // u32-prefixed statuses (one byte each), u32-counted list of 32-byte proof digests.
     @Test func consistencyCheckRequest() throws {
         let expected = Self.annotated("""
-            0001 04                           # version 1, type 0x04
+            0002 04                           # version 2, type 0x04
             000102030405060708090a0b0c0d0e0f  # roundID
-            00000003                          # 3 survivors
-            00000001 00000004 00010000        # 1, 4, 65536
+            00000007                          # |U3| = 7
+            \(String(repeating: "ab", count: 32))  # survivor root
+            00000003 01 00 01                 # 3 statuses: in, out, in
+            00000001                          # 1 proof digest
+            \(String(repeating: "cd", count: 32))
             """)
-        let message = CoordinatorMessage.consistencyCheckRequest(
-            ConsistencyCheckRequest(roundID: sampleRoundID, survivors: [1, 4, 65_536]))
+        let view = SurvivorView(
+            survivorCount: 7, survivorRoot: [UInt8](repeating: 0xab, count: 32), statuses: [true, false, true],
+            proof: [[UInt8](repeating: 0xcd, count: 32)])
+        let message = CoordinatorMessage.consistencyCheckRequest(ConsistencyCheckRequest(roundID: sampleRoundID, survivors: view))
         #expect(message.encoded == expected)
         #expect(try CoordinatorMessage(decoding: expected) == message)
+    }
+
+    // A status byte other than 0 or 1 is refused.
+    @Test func survivorStatusOutOfRange() {
+        let bytes = Self.annotated("""
+            0002 04 \(Self.roundIDHex) 00000001 \(String(repeating: "ab", count: 32)) 00000001 02 00000000
+            """)
+        #expect(throws: WireError.self) { try CoordinatorMessage(decoding: bytes) }
     }
 
     // ShareKeysRequest (0x02): each advertisement is index ‖ identity ‖ c_pk ‖ s_pk ‖ signature ‖ u8-prefixed endorsement.
@@ -98,7 +112,9 @@ struct KnownAnswerTests {
             index: 2, identityKey: [UInt8](repeating: 0x11, count: 32), encryptionKey: [UInt8](repeating: 0x22, count: 32),
             maskingKey: [UInt8](repeating: 0x33, count: 32), signature: [UInt8](repeating: 0x44, count: 64))
         let expected = Self.annotated("""
-            0001 02 \(Self.roundIDHex)        # envelope, roundID
+            0002 02 \(Self.roundIDHex)        # envelope, roundID
+            00000009                          # |U1| = 9
+            \(String(repeating: "ee", count: 32))  # U1 root
             00000001                          # 1 advertisement
             00000002                          # index 2
             \(String(repeating: "11", count: 32))  # identity key
@@ -106,8 +122,14 @@ struct KnownAnswerTests {
             \(String(repeating: "33", count: 32))  # masking key
             \(String(repeating: "44", count: 64))  # signature
             00                                # no endorsement
+            00000002                          # 2 proof digests
+            \(String(repeating: "01", count: 32))
+            \(String(repeating: "02", count: 32))
             """)
-        let message = CoordinatorMessage.shareKeysRequest(ShareKeysRequest(roundID: sampleRoundID, advertisements: [advertisement]))
+        let message = CoordinatorMessage.shareKeysRequest(ShareKeysRequest(
+            roundID: sampleRoundID, advertisedCount: 9, advertisementRoot: [UInt8](repeating: 0xee, count: 32),
+            advertisements: [advertisement],
+            proof: [[UInt8](repeating: 0x01, count: 32), [UInt8](repeating: 0x02, count: 32)]))
         #expect(message.encoded == expected)
         #expect(try CoordinatorMessage(decoding: expected) == message)
     }
@@ -115,7 +137,7 @@ struct KnownAnswerTests {
     // MaskedInputRequest (0x03): each share is sender ‖ recipient ‖ u16-prefixed ciphertext.
     @Test func maskedInputRequest() throws {
         let expected = Self.annotated("""
-            0001 03 \(Self.roundIDHex)
+            0002 03 \(Self.roundIDHex)
             00000002                          # 2 shares
             00000001 00000005 0003 aabbcc     # 1 -> 5, 3 bytes
             00000009 00000005 0000            # 9 -> 5, empty
@@ -128,16 +150,17 @@ struct KnownAnswerTests {
         #expect(try CoordinatorMessage(decoding: expected) == message)
     }
 
-    // UnmaskRequest (0x05): survivor set, then the (index ‖ 64-byte signature) list.
+    // UnmaskRequest (0x05): survivor view, then the (index ‖ 64-byte signature) list.
     @Test func unmaskRequest() throws {
         let expected = Self.annotated("""
-            0001 05 \(Self.roundIDHex)
-            00000002 00000003 00000008        # survivors {3, 8}
+            0002 05 \(Self.roundIDHex)
+            00000002 \(String(repeating: "ab", count: 32)) 00000001 01 00000000  # view: 2 survivors, root, 1 status, no proof
             00000001 00000008                 # 1 signature, by 8
             \(String(repeating: "5a", count: 64))
             """)
         let message = CoordinatorMessage.unmaskRequest(UnmaskRequest(
-            roundID: sampleRoundID, survivors: [3, 8],
+            roundID: sampleRoundID,
+            survivors: SurvivorView(survivorCount: 2, survivorRoot: [UInt8](repeating: 0xab, count: 32), statuses: [true], proof: []),
             signatures: [ConsistencySignature(index: 8, signature: [UInt8](repeating: 0x5a, count: 64))]))
         #expect(message.encoded == expected)
         #expect(try CoordinatorMessage(decoding: expected) == message)
@@ -145,8 +168,8 @@ struct KnownAnswerTests {
 
     // RoundOutcome (0x06): result code 0 + u32 survivor count, or code 1 + u16 abort code + u16-prefixed reason.
     @Test func roundOutcome() throws {
-        let completed = Self.annotated("0001 06 \(Self.roundIDHex) 00 0001e240  # completed, 123456 survivors")
-        let aborted = Self.annotated("0001 06 \(Self.roundIDHex) 01 0105 0002 6f6b  # aborted 0x0105, \"ok\"")
+        let completed = Self.annotated("0002 06 \(Self.roundIDHex) 00 0001e240  # completed, 123456 survivors")
+        let aborted = Self.annotated("0002 06 \(Self.roundIDHex) 01 0105 0002 6f6b  # aborted 0x0105, \"ok\"")
         let completedMessage = CoordinatorMessage.roundOutcome(RoundOutcome(roundID: sampleRoundID, result: .completed(survivorCount: 123_456)))
         let abortedMessage = CoordinatorMessage.roundOutcome(RoundOutcome(roundID: sampleRoundID, result: .aborted(code: 0x0105, reason: "ok")))
         #expect(completedMessage.encoded == completed)
@@ -158,7 +181,7 @@ struct KnownAnswerTests {
     // AdvertiseKeys (0x41): round id, c_pk, s_pk, signature, all fixed-size with no prefixes.
     @Test func advertiseKeys() throws {
         let expected = Self.annotated("""
-            0001 41 \(Self.roundIDHex)
+            0002 41 \(Self.roundIDHex)
             202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f  # encryption key
             606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f  # masking key
             999a9b9c9d9e9fa0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8  # signature (64)
@@ -172,7 +195,7 @@ struct KnownAnswerTests {
     // ShareKeys (0x42): 32-byte commitment, then shares sorted by recipient.
     @Test func shareKeys() throws {
         let expected = Self.annotated("""
-            0001 42 \(Self.roundIDHex)
+            0002 42 \(Self.roundIDHex)
             \(String(repeating: "c0", count: 32))  # self-mask commitment
             00000001 00000006 00000002 0002 0102   # 1 share: 6 -> 2, 2 bytes
             """)
@@ -185,7 +208,7 @@ struct KnownAnswerTests {
 
     // MaskedInput (0x43): the vector behind a u32 length prefix.
     @Test func maskedInput() throws {
-        let expected = Self.annotated("0001 43 \(Self.roundIDHex) 00000008 0100000002000000  # lanes 1, 2 (LE)")
+        let expected = Self.annotated("0002 43 \(Self.roundIDHex) 00000008 0100000002000000  # lanes 1, 2 (LE)")
         let message = ClientMessage.maskedInput(MaskedInput(roundID: sampleRoundID, vector: hex("0100000002000000")))
         #expect(message.encoded == expected)
         #expect(try ClientMessage(decoding: expected) == message)
@@ -193,7 +216,7 @@ struct KnownAnswerTests {
 
     // ConsistencyResponse (0x44): just the 64-byte signature.
     @Test func consistencyResponse() throws {
-        let expected = Self.annotated("0001 44 \(Self.roundIDHex) \(String(repeating: "e7", count: 64))")
+        let expected = Self.annotated("0002 44 \(Self.roundIDHex) \(String(repeating: "e7", count: 64))")
         let message = ClientMessage.consistencyResponse(ConsistencyResponse(roundID: sampleRoundID, signature: [UInt8](repeating: 0xe7, count: 64)))
         #expect(message.encoded == expected)
         #expect(try ClientMessage(decoding: expected) == message)
@@ -202,7 +225,7 @@ struct KnownAnswerTests {
     // UnmaskResponse (0x45): each revealed share is owner ‖ kind (0 self-mask, 1 masking key) ‖ u16-prefixed share.
     @Test func unmaskResponse() throws {
         let expected = Self.annotated("""
-            0001 45 \(Self.roundIDHex)
+            0002 45 \(Self.roundIDHex)
             00000002                          # 2 shares
             00000003 00 0002 abcd             # owner 3, self-mask
             00000007 01 0001 ef               # owner 7, masking key
@@ -217,7 +240,7 @@ struct KnownAnswerTests {
 
     // ClientAbort (0x46): u16 code, u16-prefixed UTF-8 reason.
     @Test func clientAbort() throws {
-        let expected = Self.annotated("0001 46 \(Self.roundIDHex) 0204 0003 c3a978  # code 0x0204, \"éx\"")
+        let expected = Self.annotated("0002 46 \(Self.roundIDHex) 0204 0003 c3a978  # code 0x0204, \"éx\"")
         let message = ClientMessage.abort(ClientAbort(roundID: sampleRoundID, code: 0x0204, reason: "éx"))
         #expect(message.encoded == expected)
         #expect(try ClientMessage(decoding: expected) == message)

@@ -54,8 +54,8 @@ struct MalformedMessageTests {
         #expect(decodingError(ClientMessage.self, message.encoded + [0xff, 0xff]) == .trailingBytes(count: 2))
     }
 
-    // Any version other than 1 is rejected before the type or body is looked at.
-    @Test(arguments: [UInt16(0), 2, 0x0100, 0xffff])
+    // Any version other than 2 is rejected before the type or body is looked at: version 1 included (SPEC §10).
+    @Test(arguments: [UInt16(0), 1, 3, 0x0200, 0xffff])
     func unsupportedVersion(version: UInt16) {
         for message in sampleCoordinatorMessages {
             var bytes = message.encoded
@@ -79,7 +79,7 @@ struct MalformedMessageTests {
         var bytes = sampleCoordinatorMessages[3].encoded
         bytes[2] = type
         #expect(decodingError(CoordinatorMessage.self, bytes) == .unknownMessageType(type))
-        #expect(decodingError(CoordinatorMessage.self, [0, 1, type]) == .unknownMessageType(type))
+        #expect(decodingError(CoordinatorMessage.self, [0, 2, type]) == .unknownMessageType(type))
     }
 
     // Type bytes outside 0x41…0x46 are unknown to the client-message decoder (including every coordinator type).
@@ -88,7 +88,7 @@ struct MalformedMessageTests {
         var bytes = sampleClientMessages[3].encoded
         bytes[2] = type
         #expect(decodingError(ClientMessage.self, bytes) == .unknownMessageType(type))
-        #expect(decodingError(ClientMessage.self, [0, 1, type]) == .unknownMessageType(type))
+        #expect(decodingError(ClientMessage.self, [0, 2, type]) == .unknownMessageType(type))
     }
 
     // Opaque fields longer than their maximum are rejected by length, naming the field, before the body is read.
@@ -168,11 +168,12 @@ struct MalformedMessageTests {
 
     /// Every list field: the coordinator or client type byte, and the bytes that precede the list's count.
     static let listFields: [(name: String, client: Bool, type: UInt8, before: [UInt8])] = [
-        ("advertisements", false, 0x02, []),
+        ("advertisements", false, 0x02, hex("00000001") + ramp(32, from: 0)),            // after |U1| and the root
+        ("proof", false, 0x02, hex("00000001") + ramp(32, from: 0) + hex("00000000")),  // after no advertisements
         ("shares", false, 0x03, []),
-        ("survivors", false, 0x04, []),
-        ("survivors", false, 0x05, []),
-        ("signatures", false, 0x05, hex("00000001 00000001")),  // after a survivor set {1}
+        ("survivors.proof", false, 0x04, hex("00000001") + ramp(32, from: 0) + hex("00000001 01")),
+        ("survivors.proof", false, 0x05, hex("00000001") + ramp(32, from: 0) + hex("00000001 01")),
+        ("signatures", false, 0x05, hex("00000001") + ramp(32, from: 0) + hex("00000001 01 00000000")),  // after a view
         ("shares", true, 0x42, ramp(32, from: 0)),              // after the commitment
         ("revealed", true, 0x45, []),
     ]
@@ -218,16 +219,13 @@ struct MalformedMessageTests {
         func clientField(_ message: ClientMessage) -> String? {
             invalidField(decodingError(ClientMessage.self, message.encoded))
         }
-        for survivors: [ParticipantIndex] in [[1, 1], [2, 1], [1, 2, 3, 3], [5, 4, 6]] {
-            #expect(coordinatorField(.consistencyCheckRequest(ConsistencyCheckRequest(roundID: sampleRoundID, survivors: survivors))) == "survivors")
-            #expect(coordinatorField(.unmaskRequest(UnmaskRequest(roundID: sampleRoundID, survivors: survivors, signatures: []))) == "survivors")
-        }
         let signature = { (index: ParticipantIndex) in ConsistencySignature(index: index, signature: ramp(64, from: 0)) }
         for order: [ParticipantIndex] in [[3, 3], [4, 2]] {
             #expect(coordinatorField(.unmaskRequest(UnmaskRequest(
-                roundID: sampleRoundID, survivors: [2, 3, 4], signatures: order.map(signature)))) == "signatures")
+                roundID: sampleRoundID, survivors: sampleView, signatures: order.map(signature)))) == "signatures")
             #expect(coordinatorField(.shareKeysRequest(ShareKeysRequest(
-                roundID: sampleRoundID, advertisements: order.map { sampleAdvertisement(index: $0, endorsed: false) }))) == "advertisements")
+                roundID: sampleRoundID, advertisedCount: 9, advertisementRoot: ramp(32, from: 0),
+                advertisements: order.map { sampleAdvertisement(index: $0, endorsed: false) }, proof: []))) == "advertisements")
             #expect(coordinatorField(.maskedInputRequest(MaskedInputRequest(
                 roundID: sampleRoundID, shares: order.map { sampleShare(sender: $0, recipient: 9) }))) == "shares")
             #expect(clientField(.shareKeys(ShareKeys(
@@ -247,13 +245,12 @@ struct MalformedMessageTests {
             invalidField(decodingError(ClientMessage.self, message.encoded))
         }
         #expect(coordinatorField(.advertiseKeysRequest(AdvertiseKeysRequest(parameters: sampleParameters(), participant: 0))) == "participant")
-        #expect(coordinatorField(.consistencyCheckRequest(ConsistencyCheckRequest(roundID: sampleRoundID, survivors: [0, 1]))) == "survivors")
-        #expect(coordinatorField(.unmaskRequest(UnmaskRequest(roundID: sampleRoundID, survivors: [0], signatures: []))) == "survivors")
         #expect(coordinatorField(.unmaskRequest(UnmaskRequest(
-            roundID: sampleRoundID, survivors: [1],
+            roundID: sampleRoundID, survivors: sampleView,
             signatures: [ConsistencySignature(index: 0, signature: ramp(64, from: 0))]))) == "consistency.index")
         #expect(coordinatorField(.shareKeysRequest(ShareKeysRequest(
-            roundID: sampleRoundID, advertisements: [sampleAdvertisement(index: 0, endorsed: false)]))) == "advertisement.index")
+            roundID: sampleRoundID, advertisedCount: 1, advertisementRoot: ramp(32, from: 0),
+            advertisements: [sampleAdvertisement(index: 0, endorsed: false)], proof: []))) == "advertisement.index")
         #expect(coordinatorField(.maskedInputRequest(MaskedInputRequest(
             roundID: sampleRoundID, shares: [sampleShare(sender: 0, recipient: 1)]))) == "share.sender")
         #expect(coordinatorField(.maskedInputRequest(MaskedInputRequest(

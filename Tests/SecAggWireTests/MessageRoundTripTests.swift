@@ -11,7 +11,7 @@ struct MessageRoundTripTests {
         #expect(decoded == message)
         #expect(decoded.encoded == bytes)
         #expect(decoded.roundID == sampleRoundID)
-        #expect(Array(bytes.prefix(3)) == [0x00, 0x01, message.typeCode])
+        #expect(Array(bytes.prefix(3)) == [0x00, 0x02, message.typeCode])
     }
 
     // Every client message decodes to an equal value, and re-encoding gives the same bytes.
@@ -22,7 +22,7 @@ struct MessageRoundTripTests {
         #expect(decoded == message)
         #expect(decoded.encoded == bytes)
         #expect(decoded.roundID == sampleRoundID)
-        #expect(Array(bytes.prefix(3)) == [0x00, 0x01, message.typeCode])
+        #expect(Array(bytes.prefix(3)) == [0x00, 0x02, message.typeCode])
     }
 
     // The samples cover every case of both enums, each with its own type byte (0x01…0x06 and 0x41…0x46).
@@ -34,10 +34,11 @@ struct MessageRoundTripTests {
     // Empty lists and empty opaque fields round-trip too (they are legal on the wire; the protocol layer judges them).
     @Test func emptyCollections() throws {
         let coordinator: [CoordinatorMessage] = [
-            .shareKeysRequest(ShareKeysRequest(roundID: sampleRoundID, advertisements: [])),
+            .shareKeysRequest(ShareKeysRequest(
+                roundID: sampleRoundID, advertisedCount: 0, advertisementRoot: ramp(32, from: 0), advertisements: [], proof: [])),
             .maskedInputRequest(MaskedInputRequest(roundID: sampleRoundID, shares: [])),
-            .consistencyCheckRequest(ConsistencyCheckRequest(roundID: sampleRoundID, survivors: [])),
-            .unmaskRequest(UnmaskRequest(roundID: sampleRoundID, survivors: [], signatures: [])),
+            .consistencyCheckRequest(ConsistencyCheckRequest(roundID: sampleRoundID, survivors: emptyView)),
+            .unmaskRequest(UnmaskRequest(roundID: sampleRoundID, survivors: emptyView, signatures: [])),
             .roundOutcome(RoundOutcome(roundID: sampleRoundID, result: .aborted(code: 0, reason: ""))),
         ]
         for message in coordinator { #expect(try CoordinatorMessage(decoding: message.encoded) == message) }

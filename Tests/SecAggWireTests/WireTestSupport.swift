@@ -48,20 +48,34 @@ func sampleShare(sender: ParticipantIndex, recipient: ParticipantIndex, length: 
     EncryptedShare(sender: sender, recipient: recipient, ciphertext: ramp(length, from: UInt8(truncatingIfNeeded: sender &* 3 &+ recipient)))
 }
 
+/// A small survivor view (SPEC §4.1.9) for messages whose other fields a test is about.
+let sampleView = SurvivorView(
+    survivorCount: 3, survivorRoot: ramp(32, from: 0x55), statuses: [true, false], proof: [ramp(32, from: 0x66)])
+
+/// A survivor view with no statuses and no proof (legal on the wire; the protocol layer judges it).
+let emptyView = SurvivorView(survivorCount: 0, survivorRoot: ramp(32, from: 0), statuses: [], proof: [])
+
 /// One of every coordinator message, each with non-trivial content.
 let sampleCoordinatorMessages: [CoordinatorMessage] = [
     .advertiseKeysRequest(AdvertiseKeysRequest(parameters: sampleParameters(), participant: 7)),
-    .shareKeysRequest(ShareKeysRequest(roundID: sampleRoundID, advertisements: [
-        sampleAdvertisement(index: 1, endorsed: false),
-        sampleAdvertisement(index: 4, endorsed: true),
-        sampleAdvertisement(index: 300, endorsed: false),
-    ])),
+    .shareKeysRequest(ShareKeysRequest(
+        roundID: sampleRoundID, advertisedCount: 250, advertisementRoot: ramp(32, from: 0x33),
+        advertisements: [
+            sampleAdvertisement(index: 1, endorsed: false),
+            sampleAdvertisement(index: 4, endorsed: true),
+            sampleAdvertisement(index: 300, endorsed: false),
+        ],
+        proof: [ramp(32, from: 0x01), ramp(32, from: 0x21), ramp(32, from: 0x41)])),
     .maskedInputRequest(MaskedInputRequest(roundID: sampleRoundID, shares: [
         sampleShare(sender: 2, recipient: 5), sampleShare(sender: 3, recipient: 5, length: 1024),
         sampleShare(sender: 70_000, recipient: 5, length: 0),
     ])),
-    .consistencyCheckRequest(ConsistencyCheckRequest(roundID: sampleRoundID, survivors: [1, 4, 9, 65_536, 1_000_000])),
-    .unmaskRequest(UnmaskRequest(roundID: sampleRoundID, survivors: [2, 3, 5, 8], signatures: [
+    .consistencyCheckRequest(ConsistencyCheckRequest(roundID: sampleRoundID, survivors: SurvivorView(
+        survivorCount: 1_000_000, survivorRoot: ramp(32, from: 0x70), statuses: [true, false, true, true, false],
+        proof: [ramp(32, from: 0x90), ramp(32, from: 0xa0)]))),
+    .unmaskRequest(UnmaskRequest(roundID: sampleRoundID, survivors: SurvivorView(
+        survivorCount: 4, survivorRoot: ramp(32, from: 0x71), statuses: [true, true, false], proof: [ramp(32, from: 0x91)]),
+        signatures: [
         ConsistencySignature(index: 2, signature: ramp(64, from: 0x10)),
         ConsistencySignature(index: 8, signature: ramp(64, from: 0x90)),
     ])),

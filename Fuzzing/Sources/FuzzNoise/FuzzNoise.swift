@@ -15,7 +15,7 @@ private struct CountingSource: RandomSource {
     }
 }
 
-private let prologue = Array("secagg/1".utf8)
+private let prologue = Array("secagg/2".utf8)
 
 private func staticKey(_ seed: UInt8) -> X25519.PrivateKey {
     var source = CountingSource(counter: seed)

@@ -126,8 +126,28 @@ struct AdvertisedKeys: Sendable {
         guard request.roundID == parameters.roundID else {
             throw .coordinatorViolation(.wrongRound(expected: parameters.roundID, actual: request.roundID))
         }
-        let advertisements = request.advertisements
-        guard let own = advertisements.first(where: { $0.index == index }) else {
+        guard request.advertisedCount <= parameters.invitedCount else {
+            throw .coordinatorViolation(.inconsistentView(reason: "advertised count beyond the invited count"))
+        }
+        let context: SessionContext
+        do {
+            context = try SessionContext(
+                parameters: parameters, roundDigest: roundDigest, advertisedCount: request.advertisedCount,
+                advertisementRoot: request.advertisementRoot)
+        } catch {
+            throw .coordinatorViolation(.inconsistentView(reason: "cannot build the neighbour graph: \(error)"))
+        }
+        // Only this client's neighbourhood: its own and its neighbours' advertisements, proven against the root
+        // that the session id binds (SPEC §4.4, §5.13).
+        let graphNeighbours = context.graph.neighbors(of: index)
+        let listed: [ParticipantIndex: KeyAdvertisement]
+        do {
+            listed = try AdvertisementTree.verify(
+                request, recipient: index, neighbours: graphNeighbours, invitedCount: Int(parameters.invitedCount))
+        } catch {
+            throw .coordinatorViolation(error)
+        }
+        guard let own = listed[index] else {
             throw .coordinatorViolation(.inconsistentView(reason: "own advertisement missing from U1"))
         }
         guard own.identityKey == configuration.identity.verifyingKey.rawRepresentation,
@@ -135,29 +155,20 @@ struct AdvertisedKeys: Sendable {
               own.maskingKey == maskingKey.publicKey.rawRepresentation else {
             throw .coordinatorViolation(.inconsistentView(reason: "own advertisement was altered"))
         }
-        guard advertisements.allSatisfy({ $0.index <= parameters.invitedCount }) else {
-            throw .coordinatorViolation(.inconsistentView(reason: "advertisement index beyond the invited count"))
-        }
-        let context: SessionContext
-        do {
-            context = try SessionContext(parameters: parameters, roundDigest: roundDigest, advertisements: advertisements)
-        } catch {
-            throw .coordinatorViolation(.inconsistentView(reason: "cannot build the neighbour graph: \(error)"))
-        }
-        if advertisements.count < context.requiredSurvivors {
+        if Int(request.advertisedCount) < context.requiredSurvivors {
             return .abort(roundID: parameters.roundID, participant: index, .tooFewAdvertised,
-                          "\(advertisements.count) clients advertised keys, the round needs \(context.requiredSurvivors)")
+                          "\(request.advertisedCount) clients advertised keys, the round needs \(context.requiredSurvivors)")
         }
-        let neighbourIndices = context.graph.neighbors(of: index)
+        // N(u) ∩ U1: neighbours proven absent from U1 are dropped neighbours (SPEC §7.3).
+        let neighbourIndices = graphNeighbours.filter { listed[$0] != nil }
         if neighbourIndices.count < context.threshold {
             return .abort(roundID: parameters.roundID, participant: index, .tooFewNeighbours,
-                          "\(neighbourIndices.count) neighbours, threshold is \(context.threshold)")
+                          "\(neighbourIndices.count) neighbours advertised keys, threshold is \(context.threshold)")
         }
         // Verify every neighbour's advertisement before using any of its keys.
-        // Advertisements arrive strictly increasing by index (the decoder enforces it): binary search them.
         var neighbours: [ParticipantIndex: VerifiedNeighbour] = [:]
         for neighbourIndex in neighbourIndices {
-            guard let advertisement = advertisements.binarySearch(index: neighbourIndex) else { continue }
+            guard let advertisement = listed[neighbourIndex] else { continue }
             neighbours[neighbourIndex] = try VerifiedNeighbour(
                 advertisement, roundDigest: roundDigest, authority: configuration.enrollmentAuthority)
         }
@@ -353,64 +364,77 @@ struct MaskedInputSent: Sendable {
     let held: [ParticipantIndex: HeldShares]
     let neighbourIdentities: [ParticipantIndex: Ed25519.VerifyingKey]
 
-    /// Checks a survivor set U3 against what this client knows; returns an abort transition if the round cannot
-    /// go on, throws if the coordinator contradicts itself.
-    func check(survivors: [ParticipantIndex], roundID: RoundID) throws(ClientError) -> Transition? {
+    /// What the survivor check concluded: the statuses it proved, or an abort.
+    enum SurvivorCheck {
+        case proceed(statuses: [ParticipantIndex: Bool])
+        case abort(Transition)
+    }
+
+    /// The survivor check of SPEC §8.1: the view's proof opens this client's and its neighbours' statuses under
+    /// its root, this client survived, every surviving neighbour is one whose masks it added, and the set is
+    /// large enough. Throws if the coordinator contradicts itself.
+    func check(_ view: SurvivorView, roundID: RoundID) throws(ClientError) -> SurvivorCheck {
         let parameters = context.parameters
         guard roundID == parameters.roundID else {
             throw .coordinatorViolation(.wrongRound(expected: parameters.roundID, actual: roundID))
         }
-        // A set travels strictly increasing; anything else could pad the count with repeats.
-        guard zip(survivors, survivors.dropFirst()).allSatisfy({ $0 < $1 }) else {
-            throw .coordinatorViolation(.inconsistentView(reason: "survivor set is not strictly increasing"))
+        let statuses: [ParticipantIndex: Bool]
+        do {
+            statuses = try SurvivorTree.verify(view, participant: index, graph: context.graph)
+        } catch {
+            throw .coordinatorViolation(error)
         }
-        let survivorSet = Set(survivors)
-        guard survivorSet.contains(index) else {
+        guard statuses[index] == true else {
             throw .coordinatorViolation(.inconsistentView(reason: "this client is missing from the survivor set"))
         }
-        for survivor in survivors where survivor != index && context.graph.areNeighbors(index, survivor) {
-            guard senders.contains(survivor) else {
+        for (neighbour, survived) in statuses.sorted(by: { $0.key < $1.key }) where survived && neighbour != index {
+            guard senders.contains(neighbour) else {
                 throw .coordinatorViolation(.inconsistentView(
-                    reason: "neighbour \(survivor) is listed as a survivor but never shared keys"))
+                    reason: "neighbour \(neighbour) is listed as a survivor but never shared keys"))
             }
         }
-        // Survivors are a subset of U1: padding the set with strangers must not pass the minimum-size check.
-        guard survivors.allSatisfy({ context.isInFirstSet($0) }) else {
-            throw .coordinatorViolation(.inconsistentView(reason: "survivor set lists a participant that never advertised keys"))
+        if Int(view.survivorCount) < context.requiredSurvivors {
+            return .abort(.abort(roundID: parameters.roundID, participant: index, .tooFewMaskedInputs,
+                                 "\(view.survivorCount) survivors, the round needs \(context.requiredSurvivors)"))
         }
-        if survivors.count < context.requiredSurvivors {
-            return .abort(roundID: parameters.roundID, participant: index, .tooFewMaskedInputs,
-                          "\(survivors.count) survivors, the round needs \(context.requiredSurvivors)")
-        }
-        return nil
+        return .proceed(statuses: statuses)
     }
 
     func handle(_ request: ConsistencyCheckRequest, identity: Ed25519.SigningKey) throws(ClientError) -> Transition {
-        if let abort = try check(survivors: request.survivors, roundID: request.roundID) { return abort }
-        let signature = identity.signature(
-            for: Derivation.consistencyMessage(sessionID: context.sessionID, survivors: request.survivors))
+        let statuses: [ParticipantIndex: Bool]
+        switch try check(request.survivors, roundID: request.roundID) {
+        case let .abort(transition): return transition
+        case let .proceed(proven): statuses = proven
+        }
+        let signature = identity.signature(for: Derivation.consistencyMessage(
+            sessionID: context.sessionID, survivorCount: request.survivors.survivorCount,
+            survivorRoot: request.survivors.survivorRoot))
         let message = ConsistencyResponse(roundID: request.roundID, signature: signature.rawRepresentation)
         return Transition(
-            next: .survivorsSigned(SurvivorsSigned(sent: self, survivors: request.survivors)),
+            next: .survivorsSigned(SurvivorsSigned(sent: self, view: request.survivors, statuses: statuses)),
             actions: [.send(.consistencyResponse(message))])
     }
 
-    /// Honest-but-curious unmasking: reveal according to the survivor set as given.
+    /// Honest-but-curious unmasking: reveal according to the survivor view as given.
     func handleUnmask(_ request: UnmaskRequest) throws(ClientError) -> Transition {
-        if let abort = try check(survivors: request.survivors, roundID: request.roundID) { return abort }
+        let statuses: [ParticipantIndex: Bool]
+        switch try check(request.survivors, roundID: request.roundID) {
+        case let .abort(transition): return transition
+        case let .proceed(proven): statuses = proven
+        }
         guard request.signatures.isEmpty else {
             throw .coordinatorViolation(.inconsistentView(reason: "consistency signatures in an honest-but-curious round"))
         }
-        return reveal(survivors: Set(request.survivors))
+        return reveal(statuses: statuses)
     }
 
     /// Builds the one and only unmasking response: for each neighbour v in U2 whose bundle this client holds,
     /// the share of b_v if v survived, else the share of s_sk_v — never both.
-    func reveal(survivors: Set<ParticipantIndex>) -> Transition {
+    func reveal(statuses: [ParticipantIndex: Bool]) -> Transition {
         var revealed: [RevealedShare] = []
         for owner in held.keys.sorted() {
             guard let shares = held[owner] else { continue }
-            if survivors.contains(owner) {
+            if statuses[owner] == true {
                 revealed.append(RevealedShare(owner: owner, kind: .selfMask, share: shares.selfMask.encoded))
             } else {
                 revealed.append(RevealedShare(owner: owner, kind: .maskingKey, share: shares.maskingKey.encoded))
@@ -424,25 +448,33 @@ struct MaskedInputSent: Sendable {
     }
 }
 
-/// Active mode: the survivor set is signed; waiting for the others' signatures (``UnmaskRequest``).
+/// Active mode: the survivor view is signed; waiting for the neighbours' signatures (``UnmaskRequest``).
 struct SurvivorsSigned: Sendable {
     let sent: MaskedInputSent
-    let survivors: [ParticipantIndex]
+    /// The view signed: its count and root are the signed value.
+    let view: SurvivorView
+    /// The statuses the view proved.
+    let statuses: [ParticipantIndex: Bool]
 
     func handle(_ request: UnmaskRequest) throws(ClientError) -> Transition {
         let context = sent.context
         guard request.roundID == context.parameters.roundID else {
             throw .coordinatorViolation(.wrongRound(expected: context.parameters.roundID, actual: request.roundID))
         }
-        guard request.survivors == survivors else {
-            throw .coordinatorViolation(.inconsistentView(reason: "unmasking survivor set differs from the one signed"))
+        guard request.survivors == view else {
+            throw .coordinatorViolation(.inconsistentView(reason: "unmasking survivor view differs from the one signed"))
         }
-        // At least t valid signatures over this exact set, from distinct neighbours that are in it.
-        let signed = Derivation.consistencyMessage(sessionID: context.sessionID, survivors: survivors)
-        let survivorSet = Set(survivors)
+        // At least t valid signatures over this exact count and root, from distinct surviving neighbours (the
+        // decoder keeps the entries strictly increasing by index; distinct signers are counted all the same).
+        let signed = Derivation.consistencyMessage(
+            sessionID: context.sessionID, survivorCount: view.survivorCount, survivorRoot: view.survivorRoot)
         var signers: Set<ParticipantIndex> = []
-        for entry in request.signatures where entry.index != sent.index && survivorSet.contains(entry.index) {
-            guard let identity = sent.neighbourIdentities[entry.index] else { continue }
+        for entry in request.signatures {
+            guard entry.index != sent.index, statuses[entry.index] == true,
+                  let identity = sent.neighbourIdentities[entry.index] else {
+                throw .coordinatorViolation(.inconsistentView(
+                    reason: "consistency signature of \(entry.index), who is not a surviving neighbour"))
+            }
             guard let signature = try? Ed25519.Signature(rawRepresentation: entry.signature),
                   identity.isValidSignature(signature, for: signed) else {
                 throw .coordinatorViolation(.badSignature(signer: entry.index, what: "consistency"))
@@ -454,7 +486,7 @@ struct SurvivorsSigned: Sendable {
             return .abort(roundID: context.parameters.roundID, participant: sent.index, .consistencyCheckFailed,
                           "\(valid) neighbours signed the survivor set, threshold is \(context.threshold)")
         }
-        return sent.reveal(survivors: survivorSet)
+        return sent.reveal(statuses: statuses)
     }
 }
 

@@ -173,35 +173,43 @@ public struct CoordinatorStateMachine: Sendable {
     /// message per input would make a phase O(N²)); a throwing `accept` leaves it as it was and it is put back.
     private mutating func accept(_ message: ClientMessage, from sender: ParticipantIndex) throws(ProtocolViolation) {
         let roster = configuration.roster
-        switch (message, state) {
-        case let (.advertiseKeys(body), .advertising(current)):
-            var current = current
+        // `switch state` (not a tuple with it, whose copy would keep a second reference alive) so that resetting
+        // `state` leaves `current` the only owner.
+        switch state {
+        case var .advertising(current):
+            guard case let .advertiseKeys(body) = message else { break }
             state = .created
             defer { state = .advertising(current) }
             try current.accept(body, from: sender, roster: roster, roundDigest: roundDigest)
-        case let (.shareKeys(body), .sharing(current)):
-            var current = current
+            return
+        case var .sharing(current):
+            guard case let .shareKeys(body) = message else { break }
             state = .created
             defer { state = .sharing(current) }
             try current.accept(body, from: sender)
-        case let (.maskedInput(body), .collecting(current)):
-            var current = current
+            return
+        case var .collecting(current):
+            guard case let .maskedInput(body) = message else { break }
             state = .created
             defer { state = .collecting(current) }
             try current.accept(body, from: sender)
-        case let (.consistencyResponse(body), .checking(current)):
-            var current = current
+            return
+        case var .checking(current):
+            guard case let .consistencyResponse(body) = message else { break }
             state = .created
             defer { state = .checking(current) }
             try current.accept(body, from: sender, roster: roster)
-        case let (.unmaskResponse(body), .unmasking(current)):
-            var current = current
+            return
+        case var .unmasking(current):
+            guard case let .unmaskResponse(body) = message else { break }
             state = .created
             defer { state = .unmasking(current) }
             try current.accept(body, from: sender)
-        default:
-            throw ProtocolViolation.unexpectedMessage(message: message.typeName, state: phase.map { "\($0)" } ?? "created")
+            return
+        case .created, .completed, .aborted:
+            break
         }
+        throw ProtocolViolation.unexpectedMessage(message: message.typeName, state: phase.map { "\($0)" } ?? "created")
     }
 
     /// Records that `participant` is gone (connection closed, violation, or the driver gave up on it).
@@ -303,10 +311,14 @@ public struct CoordinatorStateMachine: Sendable {
                 .tooFewAdvertised, "\(members.count) clients advertised keys, the round needs \(requiredSurvivors)"))
         }
         let advertisements = members.compactMap { current.received[$0]?.advertisement }
+        let parameters = configuration.parameters
         let context: SessionContext
+        let tree: AdvertisementTree
         do {
+            tree = try AdvertisementTree(invitedCount: Int(parameters.invitedCount), advertisements: advertisements)
             context = try SessionContext(
-                parameters: configuration.parameters, roundDigest: roundDigest, advertisements: advertisements)
+                parameters: parameters, roundDigest: roundDigest, advertisedCount: tree.advertisedCount,
+                advertisementRoot: tree.root)
         } catch {
             return actions + finish(aborting: AbortReason(.parametersRejected, "cannot build the neighbour graph: \(error)"))
         }
@@ -315,9 +327,12 @@ public struct CoordinatorStateMachine: Sendable {
             maskingKeys: current.received.mapValues(\.maskingKey).filter { members.contains($0.key) })
         state = .sharing(next)
         actions += open(.shareKeys, members: members, now: now)
-        actions.append(.send(
-            .shareKeysRequest(ShareKeysRequest(roundID: configuration.parameters.roundID, advertisements: advertisements)),
-            to: members))
+        // Each member gets only its neighbourhood of U1, proven against the root (SPEC §4.4).
+        for member in members {
+            let request = tree.request(
+                for: member, neighbours: context.graph.neighbors(of: member), roundID: parameters.roundID)
+            actions.append(.send(.shareKeysRequest(request), to: [member]))
+        }
         return actions
     }
 
@@ -374,18 +389,26 @@ public struct CoordinatorStateMachine: Sendable {
         }
         let roundID = configuration.parameters.roundID
         let recipients = survivors.filter { live.contains($0) }
+        // Each recipient gets its own view of U3: its and its neighbours' statuses under one root (SPEC §4.1.9).
+        let tree = SurvivorTree(graph: current.context.graph, survivors: current.received)
         if configuration.parameters.mode == .active {
-            state = .checking(CollectingSignatures(collected: current, survivors: survivors))
+            state = .checking(CollectingSignatures(collected: current, survivors: survivors, tree: tree))
             actions += open(.consistencyCheck, members: recipients, now: now)
-            actions.append(.send(
-                .consistencyCheckRequest(ConsistencyCheckRequest(roundID: roundID, survivors: survivors)), to: recipients))
+            for recipient in recipients {
+                actions.append(.send(
+                    .consistencyCheckRequest(ConsistencyCheckRequest(roundID: roundID, survivors: tree.view(for: recipient))),
+                    to: [recipient]))
+            }
         } else {
             phaseCounts[.consistencyCheck] = survivors.count
             state = .unmasking(CollectingUnmaskResponses(
                 collected: current, survivors: survivors, recipients: Set(recipients)))
             actions += open(.unmasking, members: recipients, now: now)
-            actions.append(.send(
-                .unmaskRequest(UnmaskRequest(roundID: roundID, survivors: survivors, signatures: [])), to: recipients))
+            for recipient in recipients {
+                actions.append(.send(
+                    .unmaskRequest(UnmaskRequest(roundID: roundID, survivors: tree.view(for: recipient), signatures: [])),
+                    to: [recipient]))
+            }
         }
         return actions
     }
@@ -398,16 +421,21 @@ public struct CoordinatorStateMachine: Sendable {
             return actions + finish(aborting: AbortReason(
                 .tooFewConsistencySignatures, "\(signers.count) clients signed the survivor set, the round needs \(requiredSurvivors)"))
         }
-        let signatures = current.signatures.keys.sorted().compactMap { index in
-            current.signatures[index].map { ConsistencySignature(index: index, signature: $0) }
-        }
         state = .unmasking(CollectingUnmaskResponses(
             collected: current.collected, survivors: current.survivors, recipients: Set(signers)))
         actions += open(.unmasking, members: signers, now: now)
-        actions.append(.send(
-            .unmaskRequest(UnmaskRequest(
-                roundID: configuration.parameters.roundID, survivors: current.survivors, signatures: signatures)),
-            to: signers))
+        // Each signer gets its view again and the stored signatures of its neighbours (SPEC §4.7).
+        let graph = current.collected.context.graph
+        for signer in signers {
+            let signatures = graph.neighbors(of: signer).compactMap { index in
+                current.signatures[index].map { ConsistencySignature(index: index, signature: $0) }
+            }
+            actions.append(.send(
+                .unmaskRequest(UnmaskRequest(
+                    roundID: configuration.parameters.roundID, survivors: current.tree.view(for: signer),
+                    signatures: signatures)),
+                to: [signer]))
+        }
         return actions
     }
 

@@ -62,7 +62,7 @@ struct CollectingShares: Sendable {
         guard members.contains(sender) else { throw .notAParticipant(sender) }
         guard received[sender] == nil else { throw .duplicateMessage(phase: .shareKeys) }
         // Exactly one bundle per neighbour in U1, from the sender, of the fixed sealed size.
-        let neighbours = context.graph.neighbors(of: sender)
+        let neighbours = context.graph.neighbors(of: sender).filter { members.contains($0) }
         guard message.shares.map(\.recipient) == neighbours else {
             throw .inconsistentView(reason: "shares must address exactly the sender's \(neighbours.count) neighbours")
         }
@@ -126,13 +126,17 @@ struct CollectingSignatures: Sendable {
     let collected: CollectingMaskedInputs
     /// U3.
     let survivors: [ParticipantIndex]
+    /// The commitment to U3 whose count and root every survivor signs.
+    let tree: SurvivorTree
     let consistencyMessage: [UInt8]
     var signatures: [ParticipantIndex: [UInt8]] = [:]
 
-    init(collected: CollectingMaskedInputs, survivors: [ParticipantIndex]) {
+    init(collected: CollectingMaskedInputs, survivors: [ParticipantIndex], tree: SurvivorTree) {
         self.collected = collected
         self.survivors = survivors
-        consistencyMessage = Derivation.consistencyMessage(sessionID: collected.context.sessionID, survivors: survivors)
+        self.tree = tree
+        consistencyMessage = Derivation.consistencyMessage(
+            sessionID: collected.context.sessionID, survivorCount: tree.survivorCount, survivorRoot: tree.root)
     }
 
     var members: Set<ParticipantIndex> { collected.received }

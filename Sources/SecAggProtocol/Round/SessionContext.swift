@@ -3,51 +3,28 @@ import SecAggMath
 import SecAggWire
 
 /// What both roles know once AdvertiseKeys has closed: the parameters, the session id and the neighbour graph
-/// over U1, derived identically by every party from public values (SPEC §5.3, §5.4).
+/// over the invited indices, derived identically by every party from public values (SPEC §5.3, §5.4, §7).
 struct SessionContext: Sendable {
     let parameters: RoundParameters
     let sessionID: [UInt8]
     let graph: NeighborGraph
+    /// |U1| as the coordinator committed to it.
+    let advertisedCount: UInt32
 
-    /// Derives the session id from the round digest and the accepted advertisements (sorted by index), then the
-    /// graph from the session id.
-    init(parameters: RoundParameters, roundDigest: [UInt8], advertisements: [KeyAdvertisement]) throws(GraphError) {
+    /// Derives the session id from the round digest, |U1| and the root of the advertisement tree, then the graph
+    /// from the session id.
+    init(
+        parameters: RoundParameters, roundDigest: [UInt8], advertisedCount: UInt32, advertisementRoot: [UInt8]
+    ) throws(GraphError) {
         self.parameters = parameters
-        sessionID = Derivation.sessionID(roundDigest: roundDigest, advertisements: advertisements)
-        graph = try Self.graph(
-            for: parameters.graph, participants: advertisements.map(\.index), sessionID: sessionID)
-    }
-
-    /// The neighbour graph of a session: the kind from the parameters, the labelling from the session id.
-    static func graph(
-        for shape: GraphShape, participants: [ParticipantIndex], sessionID: [UInt8]
-    ) throws(GraphError) -> NeighborGraph {
-        let kind: NeighborGraph.Kind
-        switch shape {
-        case .complete: kind = .complete
-        case let .harary(degree): kind = .harary(degree: Int(degree))
-        }
-        // The seed is always 32 bytes, so PublicCoin cannot reject it.
-        guard var coin = try? PublicCoin(seed: Derivation.graphSeed(sessionID: sessionID)) else {
-            preconditionFailure("graph seed must be 32 bytes")
-        }
-        return try NeighborGraph(participants: participants, kind: kind, coin: &coin)
+        self.advertisedCount = advertisedCount
+        sessionID = Derivation.sessionID(
+            roundDigest: roundDigest, advertisedCount: advertisedCount, advertisementRoot: advertisementRoot)
+        graph = try Derivation.neighbourGraph(parameters: parameters, sessionID: sessionID)
     }
 
     /// The fewest survivors any phase may close with (validation guarantees it exceeds the threshold).
     var requiredSurvivors: Int { Int(parameters.minimumSurvivors) }
-
-    /// Whether `index` is in U1 (the graph's participants, sorted).
-    func isInFirstSet(_ index: ParticipantIndex) -> Bool {
-        let members = graph.participants
-        var low = 0
-        var high = members.count
-        while low < high {
-            let middle = (low + high) / 2
-            if members[middle] < index { low = middle + 1 } else { high = middle }
-        }
-        return low < members.count && members[low] == index
-    }
 
     var threshold: Int { Int(parameters.threshold) }
 }
