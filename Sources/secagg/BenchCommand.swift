@@ -90,6 +90,7 @@ struct PrimitivesBench: ParsableCommand {
         commandName: "primitives", abstract: "Microseconds per X25519 agreement, Ed25519 signature and verification.")
 
     @Option(help: "Operations per measurement.") var count: Int = 2000
+    @Flag(help: "Print one JSON object (µs per operation), as Benchmarks/floor.py reads it.") var json = false
 
     func run() throws {
         var random = SystemRandom()
@@ -116,6 +117,15 @@ struct PrimitivesBench: ParsableCommand {
             for _ in 0..<count {
                 if let key = try? Ed25519.VerifyingKey(rawRepresentation: raw), key.isPrimeOrderPoint { sink += 1 }
             }
+        }
+        if json {
+            let object: [String: Any] = [
+                "x25519_agreement_us": agreement, "x25519_keygen_us": base, "ed25519_sign_us": sign,
+                "ed25519_verify_us": verify, "ed25519_validate_us": parse,
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+            return
         }
         print(String(format: "X25519 agreement:              %7.1f µs", agreement))
         print(String(format: "X25519 key generation:         %7.1f µs", base))

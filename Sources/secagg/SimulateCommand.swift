@@ -40,6 +40,8 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "inprocess (state machines only) or tcp (coordinator service and clients over loopback TCP with Noise).")
     var transport: TransportOption = .inprocess
     @Flag(help: "Print one JSON object instead of the summary.") var json = false
+    @Flag(help: "Report progress on stderr (the default for rounds of 10^7 entries or more without --json).")
+    var progress = false
 
     enum GraphOption: String, ExpressibleByArgument { case complete, harary }
     enum ModeOption: String, ExpressibleByArgument { case honest, active }
@@ -69,11 +71,11 @@ struct SimulateCommand: AsyncParsableCommand {
             throw ValidationError("--epsilon and --sigma need --dp distributed or --dp central")
         }
 
-        let verbose = clients * dimension >= 10_000_000 && !json
-        let progress: (@Sendable (String) -> Void)? = verbose ? reportProgress : nil
+        let verbose = progress || (clients * dimension >= 10_000_000 && !json)
+        let reporter: (@Sendable (String) -> Void)? = verbose ? reportProgress : nil
         let simulator: RoundSimulator
         do throws(SimulationConfigurationError) {
-            simulator = try RoundSimulator(configuration: configuration, progress: progress)
+            simulator = try RoundSimulator(configuration: configuration, progress: reporter)
         } catch {
             throw ValidationError(error.description)
         }
