@@ -501,7 +501,9 @@ struct BadInputTests {
             // Two connections that hold their slots (handshake not even started).
             let first = try await SecureTransport.connect(host: "127.0.0.1", port: port, limits: Self.limits)
             let second = try await SecureTransport.connect(host: "127.0.0.1", port: port, limits: Self.limits)
-            try await Task.sleep(for: .milliseconds(200))
+            // Time for the service to accept and count both (200 ms was too little under ThreadSanitizer: the third
+            // then took a slot and met the handshake timeout instead of the limit).
+            try await Task.sleep(for: .milliseconds(1_500))
 
             let start = ContinuousClock.now
             let third = try await SecureTransport.connect(host: "127.0.0.1", port: port, limits: Self.limits)
