@@ -17,7 +17,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from floor import floor  # noqa: E402
+from floor import fastest, floor  # noqa: E402
 
 WORKLOADS = ["500,100000,19,10,0.1", "1000,10000,21,11,0.1"]
 
@@ -54,6 +54,8 @@ def main():
                                        "--D", d, "--seed", args.seed])
         theirs, theirs_cpu, _ = run_child([args.flower_python, args.flower_bench, "--N", n, "--M", m, "--K", k,
                                            "--T", t, "--D", d, "--seed", args.seed])
+        after, _, _ = run_child([args.secagg, "bench", "primitives", "--json"])
+        primitives = fastest(primitives, after)
         bound = floor(ours, primitives, mask["raw_chacha20_mib_s"], cores)
         rows.append({
             "secagg_floor_wall_s": bound["floor_wall_s"],

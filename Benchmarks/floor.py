@@ -43,3 +43,10 @@ def floor(simulation, primitives, chacha_mib_s, cores):
     cpu = clients + coordinator
     return {"floor_cpu_s": cpu, "floor_wall_s": cpu / cores, "cores": cores,
             "public_key_s": cpu - (u2 * (k + 1) + u3 + pairs) * m * w * byte}
+
+
+def fastest(*measurements):
+    """Per operation, the fastest of several `bench primitives --json` measurements: this machine's primitive costs
+    vary by up to 1.5x between minutes, and a floor is a lower bound, so benchmarks measure before and after a
+    workload and keep the faster figure."""
+    return {key: min(m[key] for m in measurements) for key in measurements[0]}

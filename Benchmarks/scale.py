@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from floor import floor  # noqa: E402
+from floor import fastest, floor  # noqa: E402
 
 WORKLOADS = ["10000,1000,0.05", "100000,100,0.05"]
 
@@ -48,6 +48,8 @@ def main():
         sys.stderr.write(f"scale: N={n} M={m} D={d}\n")
         simulation, cpu = run_json([args.secagg, "simulate", "--clients", n, "--dimension", m, "--dropout", d,
                                     "--json", "--progress"], stream_stderr=True)
+        after, _ = run_json([args.secagg, "bench", "primitives", "--json"])
+        primitives = fastest(primitives, after)
         bound = floor(simulation, primitives, mask["raw_chacha20_mib_s"], cores)
         rows.append({"N": int(n), "M": int(m), "D": float(d), "k": simulation["neighbors"],
                      "t": simulation["threshold"], "verified": simulation["verified"],

@@ -18,7 +18,7 @@ listen: {host: 127.0.0.1, port: $port}
 identity: coordinator.key
 enrollment: {file: enrolled.txt}
 results_directory: results
-limits: {max_connections: $((N + 64)), idle_timeout_seconds: 900}
+limits: {max_connections: $((N + 64)), max_connections_per_address: $((N + 64)), idle_timeout_seconds: 900}
 tasks:
   - name: bench
     dimension: $M
