@@ -268,9 +268,6 @@ public struct SurvivorView: Sendable, Hashable {
 }
 
 extension SurvivorView: WireEncodable, WireDecodable {
-    /// Encoded size without statuses and proof.
-    static let minimumEncodedBytes = 4 + 32 + 4 + 4
-
     public func encode(into writer: inout WireWriter) {
         writer.write(survivorCount)
         writer.writeFixed(survivorRoot)
