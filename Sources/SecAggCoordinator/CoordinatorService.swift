@@ -74,6 +74,8 @@ public final class CoordinatorService: Service, Sendable {
     private let listening = Mutex<ListeningState>(.pending([]))
     /// Live connections, per address, and the identities holding one.
     private let connections: ConnectionRegistry
+    /// Connections the service counts as open now (accepted and not yet released), for tests and diagnostics.
+    var openConnectionCount: Int { connections.count }
     /// Every accepted connection until it closes, so a stop during a burst of connections releases none open.
     private let accepted = ConnectionTracker<ByteBuffer, ByteBuffer>()
     /// Rate limit for what unauthenticated peers can make the log say (refused connections, failed handshakes).

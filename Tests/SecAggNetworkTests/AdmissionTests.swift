@@ -214,6 +214,14 @@ struct AdmissionTests {
                 other, identity: Base.intruder, expectedPeer: Base.coordinatorKey.verifyingKey, limits: Base.limits
             ) { _, _ in }
             for channel in held { try? await channel.close() }
+            // The service releases a closed connection's slot when it sees the close; until then the honest
+            // clients, from the same address, would be refused.
+            var open = service.openConnectionCount
+            for _ in 0..<250 where open > 0 {
+                try await Task.sleep(for: .milliseconds(20))
+                open = service.openConnectionCount
+            }
+            try #require(open == 0, "the held connections were never released: \(open) still counted")
             try await Base.honestRound(port: port, service: service)
         }
     }
