@@ -70,7 +70,7 @@ public struct CoordinatorMetrics: CoordinatorObserver {
 
     private func roundFinished(_ record: RoundRecord) {
         let task = record.task
-        let code = record.abortReason.map { "\($0.code)" } ?? "none"
+        let code = record.abortReason.map { $0.code.name } ?? "none"
         let outcome = record.abortReason == nil ? "completed" : "aborted"
         counter("secagg_rounds_total", ["task": task, "outcome": outcome, "code": code]).increment()
         timer("secagg_round_duration_seconds", ["task": task]).recordNanoseconds(nanoseconds(record.wallSeconds))

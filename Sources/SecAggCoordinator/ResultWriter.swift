@@ -13,43 +13,13 @@ public struct ResultWriter: Sendable {
         self.directory = directory
     }
 
-    /// Writes `record`.
+    /// Writes `result` as `<directory>/<task>/<round id>.json`, replacing any earlier file of that round.
     ///
-    /// - Throws: Foundation's file errors.
-    public func write(_ record: RoundRecord) throws {
-        let folder = directory.appendingPathComponent(safeName(record.task), isDirectory: true)
+    /// - Throws: Foundation's file errors, or `EncodingError`.
+    public func write(_ result: PublishedResult) throws {
+        let folder = directory.appendingPathComponent(safeName(result.task), isDirectory: true)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        var phases: [String: Double] = [:]
-        for (phase, seconds) in record.phaseSeconds { phases["\(phase)"] = seconds }
-        var counts: [String: Int] = [:]
-        for (phase, count) in record.phaseCounts { counts["\(phase)"] = count }
-        var dropped: [String: Int] = [:]
-        for (phase, count) in record.droppedPerPhase { dropped["\(phase)"] = count }
-        var object: [String: Any] = [
-            "task": record.task,
-            "round_id": "\(record.roundID)",
-            "finished_at": ISO8601DateFormatter().string(from: Date()),
-            "outcome": record.abortReason == nil ? "completed" : "aborted",
-            "clients": Int(record.parameters.invitedCount),
-            "dimension": Int(record.parameters.dimension),
-            "bits": Int(record.parameters.bits),
-            "threshold": Int(record.parameters.threshold),
-            "graph": "\(record.parameters.graph)",
-            "mode": record.parameters.mode == .active ? "active" : "honest",
-            "survivors": record.survivors.map { Int($0) },
-            "survivor_identities": record.survivorIdentities,
-            "phase_seconds": phases,
-            "phase_counts": counts,
-            "dropped_per_phase": dropped,
-            "wall_seconds": record.wallSeconds,
-        ]
-        if let sum = record.sum { object["sum"] = sum.map { NSNumber(value: $0) } }
-        if let reason = record.abortReason {
-            object["abort_code"] = Int(reason.code.rawValue)
-            object["abort_reason"] = reason.description
-        }
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-        try Self.replace(folder.appendingPathComponent("\(record.roundID).json"), with: data)
+        try Self.replace(folder.appendingPathComponent("\(result.roundID).json"), with: try PublishedResult.encoded(result))
     }
 
     /// Writes `data` to a temporary file, syncs it, renames it over `target` and syncs the folder: after a crash the

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SecAggCoordinator
 import SecAggCrypto
 import SecAggTransport
 import SecAggWire
@@ -165,7 +166,7 @@ struct AdminCommand: AsyncParsableCommand {
             enum Format: String, ExpressibleByArgument { case json, csv }
             @OptionGroup var connection: AdminConnection
             @Argument(help: "The round identifier (32 hex digits).") var round: String
-            @Option(help: "json or csv (index,value per line).") var format: Format = .json
+            @Option(help: "json (the result file's document) or csv (index,value per line; with noise also the residue).") var format: Format = .json
             @Option(help: "Output file (default: standard output).") var out: String?
 
             func run() async throws {
@@ -175,9 +176,11 @@ struct AdminCommand: AsyncParsableCommand {
                 case .json:
                     text = body + "\n"
                 case .csv:
-                    let object = try decodeObject(body)
-                    let sum = (object["sum"] as? [NSNumber] ?? []).map(\.uint64Value)
-                    text = "index,value\n" + sum.enumerated().map { "\($0.offset),\($0.element)\n" }.joined()
+                    let result = try decodedResult(body)
+                    guard let table = result.csv else {
+                        throw CommandFailure("round \(result.roundID) released no sum")
+                    }
+                    text = table
                 }
                 if let out {
                     do {
@@ -313,6 +316,15 @@ private func roundID(_ text: String) throws -> RoundID {
         throw ValidationError("a round identifier is 32 hex digits")
     }
     return id
+}
+
+/// The daemon's ``PublishedResult`` document.
+private func decodedResult(_ body: String) throws -> PublishedResult {
+    do {
+        return try PublishedResult.decoded(Data(body.utf8))
+    } catch {
+        throw CommandFailure("the daemon's answer is not a round result: \(error)")
+    }
 }
 
 private func decodeObject(_ body: String) throws -> [String: Any] {

@@ -100,14 +100,18 @@ struct AuditCommand: ParsableCommand {
         @Argument(help: "A result file (results/<task>/<round id>.json).") var file: String
 
         func run() throws {
-            guard let data = FileManager.default.contents(atPath: file),
-                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw CommandFailure("\(file) is not a JSON result file")
+            guard let data = FileManager.default.contents(atPath: file) else { throw CommandFailure("cannot read \(file)") }
+            let result: PublishedResult
+            do {
+                result = try PublishedResult.decoded(data)
+            } catch {
+                throw CommandFailure("\(file) is not a round result file: \(error)")
             }
-            guard let entries = object["sum"] as? [NSNumber] else {
-                throw CommandFailure("\(file) holds no released sum (the round aborted?)")
+            guard let residues = result.residues else {
+                throw CommandFailure("\(file) holds no released sum (the round \(result.outcome.rawValue))")
             }
-            print(AuditLog.sumHash(entries.map(\.uint64Value)))
+            // The audit log hashes the release as it came off the wire: the residues modulo 2^bits.
+            print(AuditLog.sumHash(residues))
         }
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SecAggClient
 import SecAggCrypto
+import SecAggProtocol
 import SecAggSimulation
 import SecAggTransport
 
@@ -55,8 +56,8 @@ struct ParticipateCommand: AsyncParsableCommand {
                 print(json ? #"{"outcome":"completed","round_id":"\#(round)","participant":\#(receipt.participant ?? 0),"survivors":\#(survivors)}"#
                       : "round \(round): completed, this input is in the sum of \(survivors) clients")
             case let .aborted(code, reason):
-                print(json ? #"{"outcome":"aborted","round_id":"\#(round)","abort_code":\#(code),"abort_reason":\#(jsonString(reason))}"#
-                      : "round \(round): aborted (0x\(String(code, radix: 16))): \(reason)")
+                print(json ? #"{"outcome":"aborted","round_id":"\#(round)","abort_code":"\#(AbortCode.hex(code))","abort_name":\#(jsonString(AbortCode(rawValue: code)?.name ?? "unknown")),"abort_reason":\#(jsonString(reason))}"#
+                      : "round \(round): aborted, \(AbortCode.rendering(code)): \(reason)")
                 throw ExitCode(3)
             }
         } catch let error as SecAggClientError {

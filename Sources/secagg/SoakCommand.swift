@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import SecAggClient
+import SecAggCoordinator
 import SecAggCrypto
 import SecAggProtocol
 import SecAggSimulation
@@ -143,7 +144,7 @@ struct SoakCommand: AsyncParsableCommand {
                     case let .success(receipt):
                         receipts[index] = receipt
                         if case let .aborted(code, reason) = receipt.outcome {
-                            errors["aborted 0x\(String(code, radix: 16)): \(reason)", default: 0] += 1
+                            errors["aborted, \(AbortCode.rendering(code)): \(reason)", default: 0] += 1
                         }
                     case .failure(is LeftOnPurpose): break
                     case let .failure(error): errors["\(error)", default: 0] += 1
@@ -282,31 +283,30 @@ struct RoundOutcome: Sendable {
     mutating func check(
         resultFile: URL, plan: RoundPlan, identities: [Ed25519.SigningKey], receipts: [Int: ParticipationReceipt], bits: Int
     ) {
-        guard let data = try? Data(contentsOf: resultFile),
-              let result = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        guard let data = try? Data(contentsOf: resultFile), let result = try? PublishedResult.decoded(data) else {
             problem = "unreadable result \(resultFile.lastPathComponent)"
             return
         }
-        seconds = result["wall_seconds"] as? Double ?? 0
-        dropped = result["dropped_per_phase"] as? [String: Int] ?? [:]
-        if result["outcome"] as? String == "aborted" {
-            let code = (result["abort_code"] as? Int).flatMap { AbortCode(rawValue: UInt16(truncatingIfNeeded: $0)) }
-            let detail = result["abort_reason"] as? String ?? ""
+        seconds = result.wallSeconds
+        dropped = result.droppedPerPhase
+        if result.outcome == .aborted {
+            let code = result.abort.flatMap { abort in AbortCode.allCases.first { $0.name == abort.name } }
+            let detail = result.abort?.reason ?? ""
             if let code, Self.allowedAborts.contains(code) || (code == .reconstructionFailed && Self.tooFewHolders(detail)) {
                 abortReason = "\(code)"
             } else {
-                problem = "aborted with an unexpected reason: \(result["abort_reason"] ?? "none")"
+                problem = "aborted with an unexpected reason: \(result.abort.map { "\($0.name): \($0.reason)" } ?? "none")"
             }
             if receipts.values.contains(where: { if case .completed = $0.outcome { true } else { false } }) {
                 problem = "a client got a completed receipt for an aborted round"
             }
             return
         }
-        guard let sum = (result["sum"] as? [NSNumber])?.map(\.uint64Value),
-              let names = result["survivor_identities"] as? [String] else {
-            problem = "completed result without sum or survivors"
+        guard let sum = result.residues else {
+            problem = "completed result without a sum"
             return
         }
+        let names = result.survivorIdentities
         survivors = names.count
         let indexByKey = Dictionary(uniqueKeysWithValues: identities.enumerated().map { ("\($0.element.verifyingKey)", $0.offset) })
         let indices = names.compactMap { indexByKey[$0] }

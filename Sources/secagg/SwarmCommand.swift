@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import SecAggClient
+import SecAggCoordinator
 import SecAggCrypto
 import SecAggProtocol
 import SecAggSimulation
@@ -100,9 +101,9 @@ struct SwarmCommand: AsyncParsableCommand {
         let file = URL(fileURLWithPath: resultsFolder).appendingPathComponent(task).appendingPathComponent("\(roundID).json")
         for _ in 0..<50 where !FileManager.default.fileExists(atPath: file.path) { Thread.sleep(forTimeInterval: 0.1) }
         let data = try Data(contentsOf: file)
-        guard let result = try JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let sum = (result["sum"] as? [NSNumber])?.map(\.uint64Value),
-              let survivors = result["survivor_identities"] as? [String] else { return false }
+        let result = try PublishedResult.decoded(data)
+        guard let sum = result.residues else { return false }
+        let survivors = result.survivorIdentities
         let indexByKey = Dictionary(uniqueKeysWithValues: identities.enumerated().map { ("\($0.element.verifyingKey)", $0.offset + 1) })
         let mask: UInt64 = bits == 64 ? .max : (UInt64(1) << UInt64(bits)) - 1
         var expected = [UInt64](repeating: 0, count: dimension)

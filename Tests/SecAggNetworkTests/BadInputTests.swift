@@ -63,7 +63,7 @@ struct BadInputTests {
     static func withService<T: Sendable>(
         tasks: [TaskConfiguration], maximumConnections: Int = 4096, maximumConnectionsPerAddress: Int = 1024,
         inboundBudgetBytes: Int = 16 << 20, limits: TransportLimits = limits, observers: [any CoordinatorObserver] = [],
-        _ body: @Sendable (CoordinatorService, Int, LogStore) async throws -> T
+        resultsDirectory: URL? = nil, _ body: @Sendable (CoordinatorService, Int, LogStore) async throws -> T
     ) async throws -> T {
         var enrolled: [Ed25519.VerifyingKey: String] = [:]
         for (index, key) in honest.enumerated() { enrolled[key.verifyingKey] = "honest-\(index)" }
@@ -73,7 +73,7 @@ struct BadInputTests {
             settings: CoordinatorSettings(
                 host: "127.0.0.1", port: 0, identity: coordinatorKey, enrolled: enrolled, tasks: tasks, limits: limits,
                 maximumConnections: maximumConnections, maximumConnectionsPerAddress: maximumConnectionsPerAddress,
-                inboundBudgetBytes: inboundBudgetBytes, observers: observers),
+                resultsDirectory: resultsDirectory, inboundBudgetBytes: inboundBudgetBytes, observers: observers),
             logger: Logger(label: "test.coordinator") { _ in CapturingLogHandler(store: store) })
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
@@ -317,7 +317,8 @@ struct BadInputTests {
             placement: .distributed, epsilonPerRound: 1, delta: 1e-6, l2Sensitivity: 1000 * Double(Self.dimension).squareRoot(),
             budgetEpsilon: 10)
         let task = Self.task(clients: Self.honestCount + 1, privacy: privacy)
-        try await Self.withService(tasks: [task]) { service, port, _ in
+        let results = try AuditLogTests.folder().appendingPathComponent("results")
+        try await Self.withService(tasks: [task], resultsDirectory: results) { service, port, _ in
             let (record, reportOrNil) = try await Self.honestRound(port: port, service: service, exact: false) {
                 try await Self.misbehave(.shortMaskedVector, port: port)
             }
@@ -333,6 +334,17 @@ struct BadInputTests {
             }
             #expect(errors.contains { $0 != 0 }, "the release carries no noise")
             #expect(errors.allSatisfy { abs($0) < 10 * entry.sigma }, "noise beyond 10 σ = \(10 * entry.sigma): \(errors)")
+            // The result file gives the release as signed integers (SPEC 5.10) beside the residues, and its noise.
+            let file = results.appendingPathComponent("sum").appendingPathComponent("\(record.roundID).json")
+            let published = try PublishedResult.decoded(try Data(contentsOf: file))
+            #expect(published.residues == released)
+            #expect(published.sum == released.map { PublishedResult.signed($0, bits: 32) })
+            #expect(published.noise.kind == .distributed && published.noise.variance != nil)
+            let sigma = try #require(published.noise.sigma)
+            // Calibrated for the minimum survivors; more survivors add more noise, never less.
+            #expect(sigma >= 0.99 * entry.sigma, "σ in the file \(sigma), charged for \(entry.sigma)")
+            let text = String(decoding: try Data(contentsOf: file), as: UTF8.self)
+            #expect(text.contains("\"sum_residues\":"))
         }
     }
 

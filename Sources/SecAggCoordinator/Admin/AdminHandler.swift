@@ -96,18 +96,15 @@ extension CoordinatorService {
                         "round \(roundID) released no result (it is \($0.state)\($0.abortReason.map { ": \($0)" } ?? ""))"
                     } ?? "no round \(roundID)")
                 }
-                var object: [String: Any] = [
-                    "round_id": result.roundID, "task": result.task, "released_at": Self.timestamp(result.releasedAt),
-                    "sum": result.sum.map { NSNumber(value: $0) }, "survivors": result.survivorIdentities.count,
-                    "survivor_identities": result.survivorIdentities, "noise": result.noise,
-                ]
-                if let parameters = try store.round(id: result.roundID)?.parameters {
-                    object["dimension"] = Int(parameters.dimension)
-                    object["bits"] = Int(parameters.bits)
-                    object["clients"] = Int(parameters.invitedCount)
-                    object["threshold"] = Int(parameters.threshold)
+                guard let round = try store.round(id: result.roundID) else {
+                    return AdminResponse(status: .failed, body: "round \(roundID) has a result but no round record")
                 }
-                return ok(object)
+                // The same document as the result file (PublishedResult), rebuilt from the store.
+                var published = PublishedResult(
+                    try RoundRecord(recovering: round, result: result), finishedAt: round.finishedAt ?? result.releasedAt)
+                published.recovered = false
+                return AdminResponse(
+                    status: .ok, body: String(decoding: try PublishedResult.encoded(published), as: UTF8.self))
             case let .showBudget(name):
                 guard let scheduler = schedulers[name] else { return notFound(task: name) }
                 guard let ledger = await scheduler.budget else {
@@ -174,7 +171,8 @@ extension CoordinatorService {
 
     private func ok(_ object: Any) -> AdminResponse {
         do {
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
+            // Compact: a released sum of a million entries is one line, not a million.
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
             return AdminResponse(status: .ok, body: String(decoding: data, as: UTF8.self))
         } catch {
             return AdminResponse(status: .failed, body: "could not encode the answer: \(error)")
@@ -200,7 +198,9 @@ extension CoordinatorService {
             "reached_phase": round.reachedPhase.map { "\($0)" } ?? NSNull(),
             "phase_participants": round.phaseParticipants, "phase_seconds": round.phaseSeconds,
             "dropped_per_phase": round.droppedPerPhase, "survivors": round.survivors ?? NSNull(),
-            "abort_code": round.abortCode ?? NSNull(), "abort_reason": round.abortReason ?? NSNull(),
+            "abort_code": round.abortCode.map { AbortCode.hex(UInt16(clamping: $0)) } ?? NSNull(),
+            "abort_name": round.abortCode.map { AbortCode(rawValue: UInt16(clamping: $0))?.name ?? "unknown" } ?? NSNull(),
+            "abort_reason": round.abortReason ?? NSNull(),
             "abort_phase": round.abortPhase.map { "\($0)" } ?? NSNull(),
         ]
         if let parameters = round.parameters {

@@ -78,7 +78,7 @@ extension CoordinatorService {
         for round in rounds {
             do {
                 let record = try RoundRecord(recovering: round, result: try store.result(roundID: round.roundID))
-                try results?.write(record)
+                try results?.write(PublishedResult(record, finishedAt: round.finishedAt ?? Date()))
                 if let ledger = try store.ledger(task: round.task), ledger.entry(roundID: round.roundID) != nil {
                     try results?.saveLedger(ledger, task: round.task)
                     try events.emitDurably(.privacySettled(task: round.task, roundID: record.roundID, ledger: ledger))

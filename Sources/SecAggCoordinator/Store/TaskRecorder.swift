@@ -170,7 +170,7 @@ final class TaskRecorder: RoundJournal {
         var exported = true
         if let export {
             do {
-                try export.write(record)
+                try export.write(PublishedResult(record, finishedAt: Date()))
                 if let settled { try export.saveLedger(settled, task: task.name) }
             } catch {
                 exported = false

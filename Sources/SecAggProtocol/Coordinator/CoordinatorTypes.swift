@@ -111,7 +111,7 @@ public enum DropReason: Sendable, Hashable, CustomStringConvertible {
         case .disconnected: return "disconnected"
         case .silent: return "no message before the phase closed"
         case let .violation(violation): return "protocol violation: \(violation)"
-        case let .aborted(code, reason): return "aborted (0x\(String(code, radix: 16))): \(reason)"
+        case let .aborted(code, reason): return "aborted, \(AbortCode.rendering(code)): \(reason)"
         case .tooFewNeighbours: return "too few neighbours shared keys"
         }
     }

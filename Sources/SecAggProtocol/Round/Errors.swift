@@ -22,7 +22,7 @@ public enum RoundPhase: UInt8, Sendable, Hashable, CaseIterable, CustomStringCon
 }
 
 /// Abort codes carried on the wire in ``RoundOutcome`` and ``ClientAbort`` (SPEC §9.1).
-public enum AbortCode: UInt16, Sendable, Hashable, CaseIterable {
+public enum AbortCode: UInt16, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     /// Fewer clients than the round's minimum finished the advertise phase.
     case tooFewAdvertised = 0x0101
     /// Fewer clients than the minimum sent their shares.
@@ -48,6 +48,41 @@ public enum AbortCode: UInt16, Sendable, Hashable, CaseIterable {
     /// The task's privacy budget cannot pay for another release; the round was refused before it started.
     case budgetExhausted = 0x0207
 
+    /// The code's name as SPEC §9.1 spells it, e.g. `budgetExhausted`.
+    public var name: String {
+        switch self {
+        case .tooFewAdvertised: return "tooFewAdvertised"
+        case .tooFewShared: return "tooFewShared"
+        case .tooFewMaskedInputs: return "tooFewMaskedInputs"
+        case .tooFewConsistencySignatures: return "tooFewConsistencySignatures"
+        case .tooFewUnmaskResponses: return "tooFewUnmaskResponses"
+        case .reconstructionFailed: return "reconstructionFailed"
+        case .parametersRejected: return "parametersRejected"
+        case .tooFewNeighbours: return "tooFewNeighbours"
+        case .coordinatorMisbehaved: return "coordinatorMisbehaved"
+        case .consistencyCheckFailed: return "consistencyCheckFailed"
+        case .cancelled: return "cancelled"
+        case .budgetExhausted: return "budgetExhausted"
+        }
+    }
+
+    /// The code as four hex digits, e.g. `0x0207`.
+    public var hex: String { Self.hex(rawValue) }
+
+    /// Any 16-bit code as four hex digits (codes a peer sends need not be spec'd ones).
+    public static func hex(_ code: UInt16) -> String {
+        let digits = String(code, radix: 16)
+        return "0x" + String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+    }
+
+    /// How any 16-bit code reads in a report: a spec'd one by name and hex, another by hex alone.
+    public static func rendering(_ code: UInt16) -> String {
+        AbortCode(rawValue: code).map(\.description) ?? "unknown code \(hex(code))"
+    }
+
+    /// The one rendering every log, file and report uses: `budgetExhausted (0x0207)`.
+    public var description: String { "\(name) (\(hex))" }
+
     /// The phase whose minimum a `tooFew…` code reports, if it is one.
     public static func tooFew(in phase: RoundPhase) -> AbortCode {
         switch phase {
@@ -70,7 +105,7 @@ public struct AbortReason: Error, Sendable, Hashable, CustomStringConvertible {
         self.detail = detail
     }
 
-    public var description: String { "\(code) (0x\(String(code.rawValue, radix: 16))): \(detail)" }
+    public var description: String { "\(code): \(detail)" }
 }
 
 /// A protocol violation by the *peer*: a client, as the coordinator sees it, or the coordinator, as a client
