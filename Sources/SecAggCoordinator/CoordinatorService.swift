@@ -102,7 +102,7 @@ public final class CoordinatorService: Service, Sendable {
             maximumConnections: settings.maximumConnections, maximumPerAddress: settings.maximumConnectionsPerAddress)
         let store = try Self.openStore(settings: settings, logger: logger)
         self.store = store
-        events = ObserverList(observers: [StoreObserver(store: store, logger: logger)] + settings.observers)
+        events = ObserverList(observers: settings.observers)
         results = settings.resultsDirectory.map { ResultWriter(directory: $0) }
         // Before any new round: what a crash left unpublished is published now (result files, ledger exports,
         // audit records), so the record is whole before clients can ask about it.
@@ -187,16 +187,12 @@ public final class CoordinatorService: Service, Sendable {
             "tasks": "\(schedulers.names)", "enrolled": "\(store.activeClientCount)",
         ])
 
-        let schedulerTasks = schedulers.startAll()
         // When every task has run its configured rounds, stop accepting; the connections still flush their outcomes.
         let bounded = settings.tasks.allSatisfy { $0.rounds != nil }
-        let completion = Task {
-            for task in schedulerTasks { await task.value }
-            if bounded { server.channel.close(promise: nil) }
-        }
-        defer { completion.cancel() }
-
         try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { [schedulers] in
+                await schedulers.runAll { if bounded { server.channel.close(promise: nil) } }
+            }
             try await withGracefulShutdownHandler {
                 try await server.executeThenClose { inbound in
                     for try await connection in inbound {
@@ -222,7 +218,7 @@ public final class CoordinatorService: Service, Sendable {
             await accepted.closeUnestablished()
             // No new connections. Stop the schedulers: a round in flight aborts with `cancelled` and its clients are
             // told; waiting clients are disconnected. The connection tasks then end once they have flushed.
-            for task in schedulers.stopAll() { await task.value }
+            schedulers.stopAll()
         }
         logger.info("stopped")
     }

@@ -15,8 +15,12 @@ enum RoundEvent: Sendable {
     /// The connection refused what the participant sent before it reached the round (an announcement over the
     /// phase's allowance); the round drops it for that violation.
     case violated(ParticipantIndex, ProtocolViolation)
-    /// A phase deadline may have passed.
-    case tick
+    /// The machine's next deadline has come (a timer child of the round sleeps until it).
+    case deadline
+    /// The task running the round was cancelled (the coordinator is shutting down).
+    case cancelled
+    /// Time to catch up the live view for `round watch` with a refresh it skipped.
+    case progressDue
 }
 
 /// A client that completed the handshake and joined a task, from the coordinator's side.

@@ -26,7 +26,10 @@ actor TaskScheduler {
     private var waitingIdentities: Set<Ed25519.VerifyingKey> = []
     private var activeIdentities: Set<Ed25519.VerifyingKey> = []
     private var firstWaitStart: ContinuousClock.Instant?
-    private var wakeUp: CheckedContinuation<Void, Never>?
+    /// Wakes ``run()`` when something that may start a round changes: a join, an admin request, the gather window.
+    private let changed = WakeSignal()
+    /// The end of the gather window a timer child already sleeps until.
+    private var armedGatherEnd: ContinuousClock.Instant?
     private(set) var completedRounds = 0
     /// The latest rounds' records, newest last (kept for tests and status; bounded by ``trim(_:)``).
     private(set) var history: [RoundRecord] = []
@@ -116,8 +119,7 @@ actor TaskScheduler {
         waiting.append(participant)
         waitingIdentities.insert(participant.identity)
         if firstWaitStart == nil { firstWaitStart = ContinuousClock.now }
-        wakeUp?.resume()
-        wakeUp = nil
+        changed.wake()
         return nil
     }
 
@@ -160,34 +162,44 @@ actor TaskScheduler {
             return "only \(waiting.count) client(s) wait for task '\(task.name)'; a round needs at least \(task.minimumClients)"
         }
         roundRequested = true
-        wake()
+        changed.wake()
         return nil
     }
 
-    /// Runs rounds until cancelled or until the configured number of rounds is reached.
+    /// Runs rounds until cancelled or until the configured number of rounds is reached. Between rounds it sleeps
+    /// until a join, an admin request or the end of the gather window; the gather-window timer is a child task,
+    /// cancelled with the scheduler.
     func run() async {
         defer { releaseWaiting() }
-        while !Task.isCancelled {
-            if let limit = task.rounds, completedRounds >= limit { return }
-            guard let cohort = await nextCohort() else { return }
-            var admission: PrivacyAdmission?
-            if task.privacy != nil {
-                admission = { @Sendable [self] roundID, minimum, clients in
-                    await self.admit(roundID: roundID, minimumSurvivors: minimum, clients: clients)
-                }
+        await withDiscardingTaskGroup { timers in
+            while !Task.isCancelled {
+                if let limit = task.rounds, completedRounds >= limit { break }
+                guard let cohort = await nextCohort(timers: &timers) else { break }
+                await runRound(with: cohort)
             }
-            self.cohort = cohort
-            let record = await RoundDriver(
-                task: task, participants: cohort, logger: logger, observers: events, admitPrivacy: admission,
-                journal: recorder, monitor: monitor, minimumBudgetBytes: roundBudgetBytes
-            ).run()
-            // The driver published the round (store, files, audit) before its outcome went out.
-            self.cohort = []
-            for participant in cohort { activeIdentities.remove(participant.identity) }
-            completedRounds += 1
-            history.append(record)
-            Self.trim(&history)
+            timers.cancelAll()
         }
+    }
+
+    /// Runs one round with `cohort` and files its record.
+    private func runRound(with cohort: [Participant]) async {
+        var admission: PrivacyAdmission?
+        if task.privacy != nil {
+            admission = { @Sendable [self] roundID, minimum, clients in
+                await self.admit(roundID: roundID, minimumSurvivors: minimum, clients: clients)
+            }
+        }
+        self.cohort = cohort
+        let record = await RoundRun(
+            task: task, participants: cohort, logger: logger, observers: events, admitPrivacy: admission,
+            journal: recorder, monitor: monitor, minimumBudgetBytes: roundBudgetBytes
+        ).run()
+        // The round published its record (store, files, audit) before its outcome went out.
+        self.cohort = []
+        for participant in cohort { activeIdentities.remove(participant.identity) }
+        completedRounds += 1
+        history.append(record)
+        Self.trim(&history)
     }
 
     /// Closes the connections of clients still waiting: this task runs no more rounds.
@@ -199,12 +211,12 @@ actor TaskScheduler {
     }
 
     /// Waits until a round can start and takes its participants from the queue; nil when cancelled.
-    private func nextCohort() async -> [Participant]? {
+    private func nextCohort(timers: inout DiscardingTaskGroup) async -> [Participant]? {
         while !Task.isCancelled {
+            let gatherEnd = firstWaitStart.map { $0 + task.gatherWindow }
             let ready = waiting.count >= task.maximumClients
                 || (roundRequested && waiting.count >= task.minimumClients)
-                || (waiting.count >= task.minimumClients
-                    && (firstWaitStart.map { ContinuousClock.now - $0 >= task.gatherWindow } ?? false))
+                || (waiting.count >= task.minimumClients && (gatherEnd.map { ContinuousClock.now >= $0 } ?? false))
             if ready {
                 let cohort = Array(waiting.prefix(task.maximumClients))
                 waiting.removeFirst(cohort.count)
@@ -216,24 +228,18 @@ actor TaskScheduler {
                 roundRequested = false
                 return cohort
             }
-            await sleepUntilChange()
+            // Wake at the end of the gather window (once per window; a timer for a window that no longer applies
+            // wakes the loop, which finds nothing to do).
+            if let gatherEnd, gatherEnd != armedGatherEnd {
+                armedGatherEnd = gatherEnd
+                let changed = self.changed
+                timers.addTask {
+                    try? await Task.sleep(until: gatherEnd, clock: .continuous)
+                    changed.wake()
+                }
+            }
+            await changed.wait()
         }
         return nil
-    }
-
-    /// Sleeps until a client joins or 100 ms pass (so the gather window and cancellation are noticed).
-    private func sleepUntilChange() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            wakeUp = continuation
-            Task { [weak self] in
-                try? await Task.sleep(for: .milliseconds(100))
-                await self?.wake()
-            }
-        }
-    }
-
-    private func wake() {
-        wakeUp?.resume()
-        wakeUp = nil
     }
 }

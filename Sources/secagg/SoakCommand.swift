@@ -273,7 +273,8 @@ struct RoundOutcome: Sendable {
     /// SPEC §9 lists that as the dropout case of 0x0201 (holders that left after the share phase). A secret that
     /// could not be rebuilt from enough shares would be a defect with honest clients, and fails the soak.
     static func tooFewHolders(_ detail: String) -> Bool {
-        guard let only = detail.range(of: ": only "), let threshold = detail.range(of: ", threshold is ") else { return false }
+        guard detail.hasPrefix("only ") || detail.contains(": only "),
+              let only = detail.range(of: "only "), let threshold = detail.range(of: ", threshold is ") else { return false }
         let count = Int(detail[only.upperBound...].prefix { $0.isNumber })
         let required = Int(detail[threshold.upperBound...].prefix { $0.isNumber })
         guard let count, let required else { return false }

@@ -80,6 +80,13 @@ final class TaskRecorder: RoundJournal {
         }
     }
 
+    /// Commits the round's row (parameters and roster) before its first request is sent.
+    ///
+    /// - Throws: ``StoreError``; the round must then not run.
+    func roundStarting(parameters: RoundParameters, identities: [String]) throws {
+        try store.recordRoundStarting(task: task.name, parameters: parameters, identities: identities)
+    }
+
     /// Commits that a phase opened, before its requests are sent: after a crash, recovery knows whether masked
     /// inputs may have been sent.
     ///
