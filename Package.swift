@@ -130,7 +130,7 @@ let package = Package(
         .executableTarget(
             name: "secaggd",
             dependencies: [
-                "SecAggCoordinator",
+                "SecAggCoordinator", "SecAggWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

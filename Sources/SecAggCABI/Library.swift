@@ -1,4 +1,5 @@
 import CSecAgg
+import SecAggWire
 
 // Library-wide entry points of the C ABI (secagg.h, "Library").
 
@@ -11,7 +12,7 @@ public func secaggABIVersion() -> Int32 {
 /// `secagg_version`: the library version as a static C string.
 @_cdecl("secagg_version")
 public func secaggVersion() -> UnsafePointer<CChar> {
-    cString("0.1.0")
+    cString(SecAggVersion.release)
 }
 
 /// `secagg_strerror`: a static message for a result code.

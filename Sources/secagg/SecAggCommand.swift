@@ -1,6 +1,7 @@
 import ArgumentParser
 import SecAggCrypto
 import SecAggTransport
+import SecAggWire
 
 /// The `secagg` command line: simulate rounds, benchmark the primitives.
 @main
@@ -8,6 +9,7 @@ struct SecAggCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "secagg",
         abstract: "Secure aggregation (SecAgg / SecAgg+): take part in rounds, manage identities, simulate and measure.",
+        version: SecAggVersion.summary,
         subcommands: [
             SimulateCommand.self, ParticipateCommand.self, KeygenCommand.self, KeyCommand.self, DPCommand.self,
             BenchCommand.self, AdminCommand.self, AuditCommand.self, VectorsCommand.self,

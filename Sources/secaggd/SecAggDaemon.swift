@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import Prometheus
 import SecAggCoordinator
+import SecAggWire
 import ServiceLifecycle
 import Synchronization
 #if canImport(Glibc)
@@ -16,7 +17,8 @@ struct SecAggDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "secaggd",
         abstract: "The secagg coordinator: accepts enrolled clients over Noise-secured TCP and runs aggregation rounds.",
-        discussion: environmentHelp)
+        discussion: environmentHelp,
+        version: SecAggVersion.summary)
 
     @Option(name: .shortAndLong, help: "Configuration file (YAML); default: $SECAGGD_CONFIG.") var config: String?
     @Flag(name: .customLong("check-config"), help: "Validate the configuration (with environment overrides applied) and exit.")

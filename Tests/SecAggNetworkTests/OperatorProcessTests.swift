@@ -1,4 +1,5 @@
 import Foundation
+import SecAggWire
 import Testing
 
 /// The operator's view with real processes: `secaggd` with its audit log and metrics endpoint, three
@@ -104,6 +105,17 @@ struct OperatorProcessTests {
         let (started, refusal) = try Self.run(secaggd, ["--config", config])
         #expect(started != 0)
         #expect(refusal.contains("fails verification"), "\(refusal)")
+    }
+
+    @Test("secagg --version and secaggd --version print the release and the wire protocol, and exit 0")
+    func versions() throws {
+        let binaries = try TestWorld.locateBinaries()
+        for name in ["secagg", "secaggd"] {
+            let (status, output) = try Self.run(binaries.appendingPathComponent(name), ["--version"])
+            #expect(status == 0, "\(name): \(output)")
+            #expect(output == "\(SecAggVersion.summary)\n", "\(name): \(output)")
+            #expect(output.hasPrefix("\(SecAggVersion.release) (wire protocol \(WireLimits.protocolVersion))"))
+        }
     }
 
     @Test("--check-config explains every bad override and exits 2")
