@@ -67,7 +67,7 @@ struct SecAggDaemon: AsyncParsableCommand {
         var settings = daemon.coordinator
         settings.acceptStoreDivergence = acceptStoreDivergence
         if checkConfig {
-            guard Self.describe(daemon, file: config) else { throw ExitCode(2) }
+            guard await Self.describe(daemon, file: config) else { throw ExitCode(2) }
             return
         }
 
@@ -133,11 +133,27 @@ struct SecAggDaemon: AsyncParsableCommand {
 
     /// `--check-config`'s report: what the daemon would do with this file and environment. False if the daemon
     /// would refuse to start (an audit log whose chain is broken).
-    static func describe(_ daemon: DaemonConfiguration, file: String) -> Bool {
+    static func describe(_ daemon: DaemonConfiguration, file: String) async -> Bool {
         var startable = true
         let settings = daemon.coordinator
+        // The ports the daemon would listen on must be free now (another secaggd on them, or a port below 1024
+        // without the privilege, would stop the start).
+        var ports = [("listen", settings.host, settings.port)]
+        if let admin = settings.admin { ports.append(("admin", admin.host, admin.port)) }
+        if daemon.metrics.enabled { ports.append(("metrics", daemon.metrics.host, daemon.metrics.port)) }
+        var problems: [String] = []
+        for (key, host, port) in ports {
+            if let problem = await PortCheck.problem(host: host, port: port) {
+                problems.append("\(key): \(problem) (is another secaggd running, or the port privileged?)")
+            }
+        }
+        guard problems.isEmpty else {
+            for problem in problems { FileHandle.standardError.write(Data("\(file): \(problem)\n".utf8)) }
+            return false
+        }
         print("\(file): OK — \(settings.tasks.count) task(s) [\(settings.tasks.map(\.name).joined(separator: ", "))], "
               + "\(settings.enrolled.count) enrolled client(s)")
+        for task in settings.tasks { print("  task \(task.summary)") }
         print("  listen: \(settings.host):\(settings.port)")
         print("  coordinator key: \(settings.identity.verifyingKey)")
         print("  results: \(settings.resultsDirectory?.path ?? "(not written)")")

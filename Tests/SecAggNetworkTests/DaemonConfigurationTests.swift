@@ -162,6 +162,72 @@ struct DaemonConfigurationTests {
         #expect(error.problems == ["unknown key 'privcy' (line 6); did you mean 'privacy'?"])
     }
 
+    // Issue 12: --check-config accepted an impossible threshold (every round then aborted with parametersRejected,
+    // and the daemon log said nothing), duplicate task names, and a sum that noise could wrap; and it named keys by
+    // their internal names. Each is now refused up front, all at once, in the user's key names.
+    @Test("tasks whose every round would be refused, and duplicate names, are reported at once in the file's key names")
+    func impossibleTasks() throws {
+        let (folder, text) = try Self.setup(extra: """
+              - name: t
+                dimension: 4
+                max_input: 10
+                graph: complete
+                min_clients: 5
+                max_clients: 5
+                threshold: 9
+              - name: dp
+                dimension: 4
+                max_input: 100000
+                bits: 20
+                min_clients: 3
+                max_clients: 10
+                privacy: {noise: central, sigma: 40000, clip: 10, budget_epsilon: 100}
+              - name: few
+                dimension: 4
+                max_input: 10
+                min_clients: 2
+                max_clients: 1
+            """)
+        let error = try #require(throws: CoordinatorConfigurationError.self) {
+            try DaemonConfiguration.parse(text, relativeTo: folder, environment: [:])
+        }
+        let problems = error.problems.joined(separator: "\n")
+        #expect(problems.contains("the name 't' is used by tasks[0] and tasks[1]"), "\(problems)")
+        #expect(problems.contains("a round of 5 clients cannot be planned: threshold 9"), "\(problems)")
+        #expect(problems.contains("task 'dp': clients would refuse a round of 3"), "\(problems)")
+        #expect(problems.contains("task 'few': min_clients must be at least 3"), "\(problems)")
+        #expect(problems.contains("task 'few': max_clients must be at least min_clients"), "\(problems)")
+        #expect(!problems.contains("minimum_clients") && !problems.contains("maximum_"), "\(problems)")
+    }
+
+    @Test("an admin task whose rounds could not be planned is refused")
+    func impossibleAdminTask() throws {
+        let error = try #require(throws: CoordinatorConfigurationError.self) {
+            try ConfigurationFile.parseTask("""
+                name: t
+                dimension: 4
+                max_input: 10
+                graph: harary
+                degree: 2
+                threshold: 3
+                min_clients: 6
+                max_clients: 8
+                """)
+        }
+        #expect(error.problems.contains { $0.contains("a round of 6 clients cannot be planned") }, "\(error.problems)")
+    }
+
+    @Test("a task's summary names its privacy settings")
+    func summary() throws {
+        let task = TaskConfiguration(
+            name: "dp", dimension: 4, maximumInput: 10, graph: .complete, minimumClients: 3, maximumClients: 5,
+            privacy: TaskPrivacy(placement: .distributed, epsilonPerRound: 1, delta: 1e-6, l2Sensitivity: 10, budgetEpsilon: 8))
+        #expect(task.problems().isEmpty, "\(task.problems())")
+        #expect(task.summary.contains("privacy: distributed noise, epsilon 1.0 per round at delta 1e-06, clip 10.0, budget epsilon 8.0"))
+        let exact = TaskConfiguration(name: "x", dimension: 4, maximumInput: 10, minimumClients: 3, maximumClients: 5)
+        #expect(exact.summary.hasSuffix("privacy: none (exact sums are released)"))
+    }
+
     // Issue 13, finding 8: the key check ignored a 0777 folder, and the store, results and ledger export were
     // world-readable under umask 022. A state folder that group or others can write is refused, naming the key.
     @Test("a state folder that group or others can write is refused", arguments: [0o777, 0o775, 0o1777])

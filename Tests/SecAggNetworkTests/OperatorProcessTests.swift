@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 import SecAggWire
 import Testing
 
@@ -140,5 +141,30 @@ struct OperatorProcessTests {
         let (fine, report) = try Self.run(secaggd, ["--config", config, "--check-config"], environment: ["SECAGGD_LISTEN_PORT": "7999"])
         #expect(fine == 0, "\(report)")
         #expect(report.contains("listen: 127.0.0.1:7999") && report.contains("SECAGGD_LISTEN_PORT -> listen.port"))
+        #expect(report.contains("task t: dimension 4") && report.contains("privacy: none"), "\(report)")
+    }
+
+    // Issue 12: --check-config said OK for a port already in use; the daemon then failed to start.
+    @Test("--check-config refuses a port another process listens on, naming the key, and exits 2")
+    func portInUse() async throws {
+        let world = try TestWorld(clients: 1)
+        try world.writeConfiguration(task: """
+              - name: t
+                dimension: 4
+                max_input: 10
+                min_clients: 3
+                max_clients: 3
+            """)
+        let taken = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = try #require(taken.localAddress?.port)
+        let config = world.folder.appendingPathComponent("secaggd.yaml").path
+        let secaggd = world.binaries.appendingPathComponent("secaggd")
+        let (status, output) = try Self.run(
+            secaggd, ["--config", config, "--check-config"], environment: ["SECAGGD_METRICS_ENABLED": "yes", "SECAGGD_METRICS_PORT": "\(port)"])
+        try await taken.close()
+        #expect(status == 2, "\(output)")
+        #expect(output.contains("metrics: cannot listen on 127.0.0.1:\(port)"), "\(output)")
+        #expect(!output.contains("OK"), "\(output)")
     }
 }

@@ -243,6 +243,12 @@ public enum ConfigurationFile {
             }
         }
         if document.tasks.isEmpty { problems.append("tasks: at least one task is needed") }
+        var positions: [String: [Int]] = [:]
+        for (position, entry) in document.tasks.enumerated() { positions[entry.name, default: []].append(position) }
+        for (name, at) in positions.sorted(by: { $0.key < $1.key }) where at.count > 1 {
+            problems.append("tasks: the name '\(name)' is used by \(at.map { "tasks[\($0)]" }.joined(separator: " and ")); "
+                + "task names must be unique")
+        }
 
         let port = document.listen?.port ?? 7461
         if !(0...65535).contains(port) { problems.append("listen.port must be 0...65535 (0 picks a free port)") }

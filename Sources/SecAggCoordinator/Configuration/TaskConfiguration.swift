@@ -83,15 +83,15 @@ public struct TaskConfiguration: Sendable, Hashable {
             problems.append("\(prefix): dimension must be 1...\(WireLimits.maximumDimension)")
         }
         if !(1...64).contains(bits) { problems.append("\(prefix): bits must be 1...64") }
-        if minimumClients < 3 { problems.append("\(prefix): minimum_clients must be at least 3") }
+        if minimumClients < 3 { problems.append("\(prefix): min_clients must be at least 3") }
         if let maximumWaiting, maximumWaiting < minimumClients {
             problems.append("\(prefix): max_waiting must be at least min_clients (a round could never gather)")
         }
         if maximumClients < minimumClients {
-            problems.append("\(prefix): maximum_clients must be at least minimum_clients")
+            problems.append("\(prefix): max_clients must be at least min_clients")
         }
         if maximumClients > WireLimits.maximumParticipants {
-            problems.append("\(prefix): maximum_clients must be at most \(WireLimits.maximumParticipants)")
+            problems.append("\(prefix): max_clients must be at most \(WireLimits.maximumParticipants)")
         }
         if (1...64).contains(bits), maximumClients >= 1 {
             let limit: UInt64 = bits == 64 ? .max : (UInt64(1) << UInt64(bits)) - 1
@@ -99,7 +99,7 @@ public struct TaskConfiguration: Sendable, Hashable {
             if overflow || product > limit {
                 problems.append(
                     "\(prefix): \(maximumClients) inputs of up to \(maximumInput) may sum past 2^\(bits) - 1; "
-                        + "raise bits, lower maximum_input to \(limit / UInt64(maximumClients)), or lower maximum_clients")
+                        + "raise bits, lower max_input to \(limit / UInt64(maximumClients)), or lower max_clients")
             }
         }
         if !(0..<1).contains(dropoutRate) { problems.append("\(prefix): dropout_rate must be in [0, 1)") }
@@ -108,7 +108,68 @@ public struct TaskConfiguration: Sendable, Hashable {
         if let threshold, threshold < 1 { problems.append("\(prefix): threshold must be at least 1") }
         if let rounds, rounds < 1 { problems.append("\(prefix): rounds must be at least 1") }
         if let privacy { problems += privacy.problems(prefix: prefix) }
+        if problems.isEmpty { problems += roundProblems(prefix: prefix) }
         return problems
+    }
+
+    /// What a round of this task would refuse, for the smallest and the largest cohort it may have (min_clients,
+    /// max_clients): the graph and threshold must fit, the noise must calibrate, and the round parameters must pass
+    /// the checks every client makes (SPEC §5.2: the sum, with 8 σ of noise, must fit below 2^bits). Part of
+    /// ``problems()``, so `--check-config` and `admin task create` refuse a task whose every round would abort with
+    /// parametersRejected.
+    private func roundProblems(prefix: String) -> [String] {
+        var problems: [String] = []
+        for clients in Set([minimumClients, maximumClients]).sorted() {
+            let plan: (graph: GraphShape, threshold: Int, minimumSurvivors: Int)
+            do {
+                plan = try self.plan(clientCount: clients)
+            } catch {
+                problems.append("\(prefix): a round of \(clients) clients cannot be planned: \(error) "
+                    + "(change threshold, min_survivors, degree or min_clients)")
+                continue
+            }
+            var noise = NoiseParameters.none
+            if let privacy {
+                do {
+                    noise = try privacy.noise(
+                        dimension: dimension, minimumSurvivors: plan.minimumSurvivors, clients: clients).noise
+                } catch {
+                    problems.append("\(prefix): the noise of a round of \(clients) clients cannot be calibrated: \(error)")
+                    continue
+                }
+            }
+            guard let roundID = RoundID(bytes: [UInt8](repeating: 0, count: 16)) else { continue }
+            let parameters = RoundParameters(
+                roundID: roundID, taskName: name, dimension: UInt32(dimension), bits: UInt8(bits),
+                maximumInput: maximumInput, graph: plan.graph, threshold: UInt32(plan.threshold),
+                minimumSurvivors: UInt32(plan.minimumSurvivors), mode: mode, invitedCount: UInt32(clients),
+                nonce: [UInt8](repeating: 0, count: 32), noise: noise)
+            do {
+                try parameters.validate()
+            } catch {
+                problems.append("\(prefix): clients would refuse a round of \(clients): \(error)")
+            }
+        }
+        return problems
+    }
+
+    /// One line for `--check-config` and the admin listing: the task's size, graph, mode and privacy settings.
+    public var summary: String {
+        var line = "\(name): dimension \(dimension), \(bits) bits, inputs 0...\(maximumInput), "
+            + "\(minimumClients)...\(maximumClients) clients, "
+        switch graph {
+        case .complete: line += "complete graph"
+        case let .harary(degree): line += "harary graph of degree \(degree)"
+        case .automatic: line += "graph auto (dropout \(dropoutRate), corrupt \(corruptRate))"
+        }
+        if let threshold { line += ", threshold \(threshold)" }
+        line += mode == .active ? ", active mode" : ", honest mode"
+        if let rounds { line += ", \(rounds) round(s)" }
+        guard let privacy else { return line + "; privacy: none (exact sums are released)" }
+        line += "; privacy: \(privacy.placement == .central ? "central" : "distributed") noise, "
+        if let epsilon = privacy.epsilonPerRound { line += "epsilon \(epsilon) per round" }
+        if let sigma = privacy.sigma { line += "sigma \(sigma)" }
+        return line + " at delta \(privacy.delta), clip \(privacy.l2Sensitivity), budget epsilon \(privacy.budgetEpsilon)"
     }
 
     /// The graph, threshold and minimum survivors for a round with `clientCount` participants.
@@ -190,6 +251,21 @@ public struct TaskPrivacy: Sendable, Hashable {
         if !(l2Sensitivity > 0) { problems.append("\(prefix): privacy.clip (the L2 sensitivity) must be positive") }
         if !(budgetEpsilon > 0) { problems.append("\(prefix): privacy.budget_epsilon must be positive") }
         return problems
+    }
+
+    /// The noise of one release for a cohort of `clients` accepting at least `minimumSurvivors`: its calibration
+    /// (what the budget is charged) and the exact variance each sampler uses (the coordinator's, centrally; each
+    /// client's, distributed), rounded up so the noise is never below the calibrated σ.
+    ///
+    /// - Throws: `AccountingError` if no calibration fits; `PrivacyError` if the variance has no exact fraction.
+    func noise(dimension: Int, minimumSurvivors: Int, clients: Int) throws -> (
+        calibration: PrivacyCalibration, noise: NoiseParameters
+    ) {
+        let calibration = try self.calibration(dimension: dimension, minimumSurvivors: minimumSurvivors, clients: clients)
+        let sigma = placement == .central ? calibration.sigma : (calibration.localSigma ?? calibration.sigma)
+        let variance = try Rational.roundedUp(sigma * sigma)
+        let fraction = NoiseVariance(numerator: variance.numerator, denominator: variance.denominator)
+        return (calibration, placement == .central ? .central(variance: fraction) : .distributed(localVariance: fraction))
     }
 
     /// The calibration of one release for a cohort of `clients` accepting at least `minimumSurvivors`.

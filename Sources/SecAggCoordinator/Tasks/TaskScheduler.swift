@@ -68,12 +68,10 @@ actor TaskScheduler {
     func admit(roundID: RoundID, minimumSurvivors: Int, clients: Int) -> Result<NoiseParameters, AbortReason> {
         guard let privacy = task.privacy, budget != nil else { return .success(.none) }
         let calibration: PrivacyCalibration
-        let variance: Rational
+        let noise: NoiseParameters
         do {
-            calibration = try privacy.calibration(
+            (calibration, noise) = try privacy.noise(
                 dimension: task.dimension, minimumSurvivors: minimumSurvivors, clients: clients)
-            let sigma = privacy.placement == .central ? calibration.sigma : (calibration.localSigma ?? calibration.sigma)
-            variance = try Rational.roundedUp(sigma * sigma)
         } catch {
             return .failure(AbortReason(.parametersRejected, "cannot calibrate the noise: \(error)"))
         }
@@ -96,9 +94,7 @@ actor TaskScheduler {
             "epsilon": "\(calibration.epsilonPerRelease)", "rho": "\(calibration.rhoPerRelease)",
             "sigma": "\(calibration.sigma)", "spent_epsilon": "\(ledger.epsilonSpent)",
         ])
-        let fraction = NoiseVariance(numerator: variance.numerator, denominator: variance.denominator)
-        return .success(privacy.placement == .central
-            ? .central(variance: fraction) : .distributed(localVariance: fraction))
+        return .success(noise)
     }
 
     /// Why a join was not queued.
