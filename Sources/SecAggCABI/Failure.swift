@@ -42,8 +42,10 @@ struct CFailure: Error, Sendable {
                 self.init(SECAGG_E_CONNECTION_LOST, error.description)
             case .decryptionFailed, .messageTooLarge, .malformedMessage, .unexpectedMessage:
                 self.init(SECAGG_E_PROTOCOL, error.description)
-            case .frameTooLarge:
+            case .frameTooLarge, .encryptionFailed:
                 self.init(SECAGG_E_INTERNAL, error.description)
+            case .sendTooLarge:
+                self.init(SECAGG_E_INVALID_ARGUMENT, error.description)
             }
         case let error as IdentityFileError:
             switch error {

@@ -208,13 +208,14 @@ public final class SecureSession: Sendable {
     /// bytes each (SPEC §2.6). Concurrent sends are serialised, so one message's fragments are never interleaved
     /// with another's.
     ///
-    /// - Throws: ``TransportError`` if the message exceeds the limit (nothing is sent) or the session has failed;
+    /// - Throws: ``TransportError/sendTooLarge(bytes:maximum:)`` if the message exceeds this side's limit (nothing
+    ///   is sent; the session stays usable); ``TransportError/encryptionFailed(_:)`` if the session cannot encrypt;
     ///   NIO errors if the connection is closed.
     public func send(_ message: [UInt8]) async throws {
         // The length field is 32 bits wide, whatever the configured limit.
         let maximum = min(limits.maximumMessageBytes, Int(UInt32.max))
         guard message.count <= maximum else {
-            throw TransportError.messageTooLarge(announced: message.count, maximum: maximum)
+            throw TransportError.sendTooLarge(bytes: message.count, maximum: maximum)
         }
         await sending.acquire()
         defer { sending.release() }
@@ -246,7 +247,7 @@ public final class SecureSession: Sendable {
             do throws(NoiseError) {
                 return try transport.encrypt(plaintext)
             } catch {
-                throw .decryptionFailed(error)
+                throw .encryptionFailed(error)
             }
         }
     }

@@ -29,6 +29,33 @@ public enum TransportError: Error, Sendable, Hashable, CustomStringConvertible {
     case idleTimeout
     /// The peer closed the connection.
     case connectionClosed
+    /// This side was asked to send a message over its own ``TransportLimits/maximumMessageBytes`` (a local
+    /// refusal: nothing was sent and the session stays usable).
+    case sendTooLarge(bytes: Int, maximum: Int)
+    /// This side could not encrypt a frame (its nonce space is exhausted); the session is unusable.
+    case encryptionFailed(NoiseError)
+
+    /// Whose failure an error is, so a caller blames the right party: the peer (it sent something the protocol
+    /// forbids, or authenticated as someone not accepted), this side (a local limit or fault), or the connection
+    /// (a timeout or close, which either side or the network may have caused).
+    public enum Fault: Sendable, Hashable {
+        case peer
+        case local
+        case connection
+    }
+
+    /// Whose failure this is (``Fault``).
+    public var fault: Fault {
+        switch self {
+        case .handshakeFailed, .peerRejected, .malformedHandshakePayload, .decryptionFailed, .messageTooLarge,
+             .malformedMessage, .unexpectedMessage:
+            return .peer
+        case .frameTooLarge, .sendTooLarge, .encryptionFailed:
+            return .local
+        case .truncatedFrame, .handshakeTimedOut, .messageTooSlow, .idleTimeout, .connectionClosed:
+            return .connection
+        }
+    }
 
     public var description: String {
         switch self {
@@ -53,6 +80,9 @@ public enum TransportError: Error, Sendable, Hashable, CustomStringConvertible {
             return "peer sent only \(received) of \(announced) announced bytes before the message's deadline"
         case .idleTimeout: return "connection idle for too long"
         case .connectionClosed: return "peer closed the connection"
+        case let .sendTooLarge(bytes, maximum):
+            return "local limit: a message of \(bytes) bytes is over this side's maximum_message_bytes (\(maximum)); nothing was sent"
+        case let .encryptionFailed(error): return "local error: a frame could not be encrypted: \(error)"
         }
     }
 }

@@ -283,6 +283,30 @@ struct AdmissionTests {
         }
     }
 
+    // Issue 12: a task that had run its configured rounds still queued new joins, and those clients waited until the
+    // coordinator closed their connections, never told why; the spec'd shuttingDown refusal was never sent.
+    @Test("a join to a task that has run its configured rounds is refused with shuttingDown")
+    func joinAfterLastRound() async throws {
+        try await Base.withService(tasks: [Base.task(clients: Base.honestCount, rounds: 1), Base.sideTask]) { service, port, _ in
+            try await Base.honestRound(port: port, service: service)
+            // The scheduler stops just after filing the round: a join racing that moment is queued and then closed,
+            // so try again until the refusal comes.
+            var refusal: (JoinResponse.Refusal, String)?
+            for _ in 0..<50 where refusal == nil {
+                let answer = try await Base.connect(port: port, as: Base.intruder) { session, receiver in
+                    try await session.send(JoinRequest(taskName: "sum").encoded)
+                    let answer = try JoinResponse(decoding: try #require(try await receiver.receive(within: .seconds(5))))
+                    if answer.result == .accepted { _ = await Self.closed(&receiver, within: .seconds(5)) }
+                    return answer
+                }
+                if case let .refused(code, reason) = answer.result { refusal = (code, reason) }
+            }
+            let (code, reason) = try #require(refusal, "a join after the last round was never refused")
+            #expect(code == .shuttingDown)
+            #expect(reason.contains("no more rounds"))
+        }
+    }
+
     // A client in a round that announces its phase's message at the allowed size and then stalls holds its
     // reservation only until the body deadline (grace + size at the minimum rate): it is closed as too slow,
     // dropped, and the round releases the honest sum.

@@ -177,10 +177,11 @@ struct SecureSessionTests {
             _ = try? await peer.nextFrame()
         }
         #expect(result.transportError == .messageTooLarge(announced: announced, maximum: 1_024))
+        #expect(result.transportError?.fault == .peer)
         #expect(seconds(since: start) < 20, "must fail on the first fragment, not wait 30 s for the body")
     }
 
-    // Proves the sender refuses a message over its own maximumMessageBytes with messageTooLarge, sends nothing
+    // Proves the sender refuses a message over its own maximumMessageBytes with sendTooLarge (a local fault), sends nothing
     // (the session stays usable: the next message arrives and decrypts).
     @Test("sending over maximumMessageBytes fails locally and leaves the session usable")
     func sendTooLarge() async throws {
@@ -192,7 +193,8 @@ struct SecureSessionTests {
             try await session.send(patterned(100))
             return refused.transportError
         }
-        #expect(try client.get() == .messageTooLarge(announced: 101, maximum: 100))
+        #expect(try client.get() == .sendTooLarge(bytes: 101, maximum: 100))
+        #expect(try client.get()?.fault == .local)
         #expect(try server.get() == patterned(100))
     }
 

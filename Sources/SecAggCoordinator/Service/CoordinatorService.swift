@@ -283,6 +283,12 @@ public final class CoordinatorService: Service, Sendable {
                     events.emit(.joinRefused(task: join.taskName, identity: "\(session.peer)", reason: "queue full"))
                     logger.info("join refused: queue full", metadata: ["task": "\(logSafe(join.taskName))", "limit": "\(limit)"])
                     return
+                case .shuttingDown?:
+                    try await session.send(JoinResponse(result: .refused(
+                        .shuttingDown, reason: "this task runs no more rounds: the coordinator is stopping")).encoded)
+                    events.emit(.joinRefused(task: join.taskName, identity: "\(session.peer)", reason: "shutting down"))
+                    logger.info("join refused: shutting down", metadata: ["task": "\(logSafe(join.taskName))"])
+                    return
                 }
                 accepted.markEstablished(channel.channel)
                 try await session.send(JoinResponse(result: .accepted).encoded)

@@ -31,6 +31,8 @@ actor TaskScheduler {
     /// The end of the gather window a timer child already sleeps until.
     private var armedGatherEnd: ContinuousClock.Instant?
     private(set) var completedRounds = 0
+    /// The scheduler runs no more rounds (its run ended): joins are refused with `shuttingDown`.
+    private var finished = false
     /// The latest rounds' records, newest last (kept for tests and status; bounded by ``trim(_:)``).
     private(set) var history: [RoundRecord] = []
 
@@ -103,10 +105,13 @@ actor TaskScheduler {
         case alreadyJoined
         /// The queue holds ``TaskConfiguration/maximumWaiting`` clients.
         case queueFull(limit: Int)
+        /// The task runs no more rounds: it has run its configured number, or the coordinator is stopping.
+        case shuttingDown
     }
 
     /// Adds a joined client to the queue, or says why not.
     func enqueue(_ participant: Participant) -> Refusal? {
+        guard !finished else { return .shuttingDown }
         guard !waitingIdentities.contains(participant.identity), !activeIdentities.contains(participant.identity) else {
             return .alreadyJoined
         }
@@ -166,7 +171,10 @@ actor TaskScheduler {
     /// until a join, an admin request or the end of the gather window; the gather-window timer is a child task,
     /// cancelled with the scheduler.
     func run() async {
-        defer { releaseWaiting() }
+        defer {
+            finished = true
+            releaseWaiting()
+        }
         await withDiscardingTaskGroup { timers in
             while !Task.isCancelled {
                 if let limit = task.rounds, completedRounds >= limit { break }
