@@ -129,8 +129,9 @@ struct LoopbackRoundTests {
         let events = recorder.events
         let starts = events.compactMap { if case let .roundStarting(task, _, _, identities) = $0 { (task, identities.count) } else { nil } }
         #expect(Set(starts.map(\.0)) == ["alpha", "beta"] && starts.allSatisfy { $0.1 == 7 })
-        let drops = events.compactMap { if case let .participantDropped(task, _, identity, phase, _) = $0 { (task, identity, phase) } else { nil } }
+        let drops = events.compactMap { if case let .participantDropped(task, _, identity, phase, reason) = $0 { (task, identity, phase, reason) } else { nil } }
         #expect(drops.count == 1)
+        #expect(drops.first?.3 == .silent && drops.first?.3.kind == "silent", "the silent client is dropped as silent, typed")
         #expect(drops.first?.0 == "alpha" && drops.first?.1 == "\(clients[0].verifyingKey)" && drops.first?.2 == .shareKeys)
         let finished = events.compactMap { if case let .roundFinished(record) = $0 { record.task } else { nil } }
         #expect(Set(finished) == ["alpha", "beta"] && finished.count == 2)

@@ -33,7 +33,8 @@ extension AuditLog {
             var fields = round(task, roundID)
             fields["identity"] = .string(identity)
             fields["phase"] = .string("\(phase)")
-            fields["reason"] = text(reason)
+            fields["cause"] = .string(reason.kind)
+            fields["reason"] = text("\(reason)")
             return ("participant_dropped", fields)
         case let .privacyCharged(task, roundID, entry, ledger):
             var fields = round(task, roundID).merging(ledgerFields(ledger)) { $1 }

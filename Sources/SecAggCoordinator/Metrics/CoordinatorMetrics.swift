@@ -22,8 +22,8 @@ public struct CoordinatorMetrics: CoordinatorObserver {
             gauge("secagg_round_invited_clients", ["task": task]).record(Int(parameters.invitedCount))
         case let .phaseStarted(task, _, phase, participants):
             gauge("secagg_phase_clients", ["task": task, "phase": "\(phase)"]).record(participants)
-        case let .participantDropped(task, _, _, phase, _):
-            counter("secagg_dropouts_total", ["task": task, "phase": "\(phase)"]).increment()
+        case let .participantDropped(task, _, _, phase, reason):
+            counter("secagg_dropouts_total", ["task": task, "phase": "\(phase)", "cause": reason.kind]).increment()
         case let .privacyCharged(task, _, _, ledger), let .privacySettled(task, _, ledger):
             updateBudget(task: task, ledger: ledger)
         case let .budgetRefused(task, _, _):

@@ -383,7 +383,7 @@ private final class LiveRound {
         record.droppedPerPhase[phase, default: 0] += 1
         run.observers.emit(.participantDropped(
             task: run.task.name, roundID: record.roundID, identity: "\(participant.identity)", phase: phase,
-            reason: "\(reason)"))
+            reason: reason))
         logger.info("participant dropped", metadata: [
             "participant": "\(index)", "identity": "\(participant.identity)", "phase": "\(phase)",
             "reason": "\(logSafe("\(reason)"))",

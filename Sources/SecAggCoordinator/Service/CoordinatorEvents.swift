@@ -15,7 +15,7 @@ public enum CoordinatorEvent: Sendable {
     /// A phase of a round opened with `participants` clients still in it.
     case phaseStarted(task: String, roundID: RoundID, phase: RoundPhase, participants: Int)
     /// A participant left a round (timeout, disconnection or protocol violation).
-    case participantDropped(task: String, roundID: RoundID, identity: String, phase: RoundPhase, reason: String)
+    case participantDropped(task: String, roundID: RoundID, identity: String, phase: RoundPhase, reason: DropReason)
     /// The privacy budget was charged for a round before it started; `ledger` is the budget after the charge.
     case privacyCharged(task: String, roundID: RoundID, entry: BudgetEntry, ledger: PrivacyBudget)
     /// A round was refused before it started because it would exceed the task's privacy budget.

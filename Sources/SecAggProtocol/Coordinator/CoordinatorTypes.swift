@@ -106,6 +106,18 @@ public enum DropReason: Sendable, Hashable, CustomStringConvertible {
     /// It has fewer than t neighbours that shared keys, so its masks could not be removed.
     case tooFewNeighbours
 
+    /// The reason's kind, one of five fixed words (`disconnected`, `silent`, `violation`, `aborted`,
+    /// `too_few_neighbours`): a bounded label for metrics and a field for the audit log.
+    public var kind: String {
+        switch self {
+        case .disconnected: return "disconnected"
+        case .silent: return "silent"
+        case .violation: return "violation"
+        case .aborted: return "aborted"
+        case .tooFewNeighbours: return "too_few_neighbours"
+        }
+    }
+
     public var description: String {
         switch self {
         case .disconnected: return "disconnected"

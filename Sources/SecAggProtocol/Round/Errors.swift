@@ -155,23 +155,22 @@ public enum ProtocolViolation: Error, Sendable, Hashable, CustomStringConvertibl
 
 /// A mistake by the local caller (not the peer): wrong input for the round, or a call in the wrong state.
 public enum UsageError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The round parameters fail validation (SPEC §5.2).
     case invalidParameters(ParameterValidationError)
+    /// The roster does not match the parameters (count, indices or keys).
     case invalidRoster(String)
-    case inputLengthMismatch(expected: Int, actual: Int)
-    case inputOutOfRange(index: Int, maximum: UInt64)
+    /// Central noise was asked for without a random source to draw it from.
     case missingNoiseSource
-    case roundNotStarted
+    /// A call that needs a round in progress came after the round ended.
     case roundFinished
+    /// An index that is not on the roster was given.
     case unknownParticipant(ParticipantIndex)
 
     public var description: String {
         switch self {
         case let .invalidParameters(error): return error.description
         case let .invalidRoster(reason): return "invalid roster: \(reason)"
-        case let .inputLengthMismatch(expected, actual): return "input has \(actual) entries, the round needs \(expected)"
-        case let .inputOutOfRange(index, maximum): return "input entry \(index) exceeds the round's maximum \(maximum)"
         case .missingNoiseSource: return "central noise needs a random source in the coordinator configuration"
-        case .roundNotStarted: return "the round has not started"
         case .roundFinished: return "the round has already finished"
         case let .unknownParticipant(index): return "participant \(index) is not on the roster"
         }
