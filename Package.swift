@@ -34,6 +34,7 @@ let package = Package(
         .library(name: "SecAggProtocol", targets: ["SecAggProtocol"]),
         .library(name: "SecAggSimulation", targets: ["SecAggSimulation"]),
         .library(name: "SecAggVectors", targets: ["SecAggVectors"]),
+        .library(name: "SecAggIdentity", targets: ["SecAggIdentity"]),
         .library(name: "SecAggTransport", targets: ["SecAggTransport"]),
         .library(name: "SecAggClient", targets: ["SecAggClient"]),
         .library(name: "SecAggCoordinator", targets: ["SecAggCoordinator"]),
@@ -61,6 +62,7 @@ let package = Package(
         .target(name: "SecAggCrypto", dependencies: ["CSodium"], swiftSettings: strictSettings),
         .target(name: "SecAggMath", dependencies: ["SecAggCrypto"], swiftSettings: strictSettings),
         .target(name: "SecAggWire", swiftSettings: strictSettings),
+        .target(name: "SecAggIdentity", dependencies: ["SecAggCrypto", "SecAggWire"], swiftSettings: strictSettings),
         .target(name: "SecAggPrivacy", dependencies: ["SecAggCrypto", "SecAggMath"], swiftSettings: strictSettings),
         .target(name: "SecAggNoise", dependencies: ["SecAggCrypto"], swiftSettings: strictSettings),
         .target(name: "SecAggProtocol", dependencies: ["SecAggCrypto", "SecAggMath", "SecAggPrivacy", "SecAggWire"], swiftSettings: strictSettings),
@@ -84,7 +86,7 @@ let package = Package(
         .target(
             name: "SecAggClient",
             dependencies: [
-                "SecAggTransport", "SecAggProtocol", "SecAggCrypto", "SecAggWire",
+                "SecAggIdentity", "SecAggTransport", "SecAggProtocol", "SecAggCrypto", "SecAggWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -94,7 +96,7 @@ let package = Package(
         .target(
             name: "SecAggCoordinator",
             dependencies: [
-                "SecAggTransport", "SecAggProtocol", "SecAggMath", "SecAggPrivacy", "SecAggCrypto", "SecAggWire",
+                "SecAggIdentity", "SecAggTransport", "SecAggProtocol", "SecAggMath", "SecAggPrivacy", "SecAggCrypto", "SecAggWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -111,7 +113,7 @@ let package = Package(
         .target(
             name: "SecAggCABI",
             dependencies: [
-                "CSecAgg", "SecAggClient", "SecAggTransport", "SecAggProtocol", "SecAggCrypto", "SecAggWire",
+                "CSecAgg", "SecAggClient", "SecAggIdentity", "SecAggTransport", "SecAggProtocol", "SecAggCrypto", "SecAggWire",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -120,7 +122,7 @@ let package = Package(
             name: "secagg",
             dependencies: [
                 "SecAggSimulation", "SecAggProtocol", "SecAggMath", "SecAggCrypto", "SecAggWire",
-                "SecAggClient", "SecAggCoordinator", "SecAggTransport", "SecAggPrivacy", "SecAggVectors",
+                "SecAggClient", "SecAggCoordinator", "SecAggIdentity", "SecAggTransport", "SecAggPrivacy", "SecAggVectors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -165,7 +167,7 @@ let package = Package(
         .testTarget(
             name: "SecAggNetworkTests",
             dependencies: [
-                "SecAggCoordinator", "SecAggClient", "SecAggTransport", "SecAggProtocol", "SecAggSimulation",
+                "SecAggCoordinator", "SecAggClient", "SecAggIdentity", "SecAggTransport", "SecAggProtocol", "SecAggSimulation",
                 "SecAggCrypto", "SecAggMath", "SecAggWire",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

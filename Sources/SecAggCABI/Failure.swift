@@ -1,6 +1,7 @@
 import CSecAgg
 import SecAggClient
 import SecAggCrypto
+import SecAggIdentity
 import SecAggProtocol
 import SecAggTransport
 import SecAggWire

@@ -1,5 +1,6 @@
 import CSecAgg
 import SecAggCrypto
+import SecAggIdentity
 import SecAggTransport
 
 /// The object behind a `secagg_identity` handle: an Ed25519 signing key (its seed wiped when released).

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SecAggCoordinator
 import SecAggCrypto
+import SecAggIdentity
 import SecAggTransport
 import SecAggWire
 

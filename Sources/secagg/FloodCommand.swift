@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import SecAggCrypto
+import SecAggIdentity
 import SecAggSimulation
 import SecAggTransport
 import SecAggWire

@@ -1,5 +1,6 @@
 import ArgumentParser
 import SecAggCrypto
+import SecAggIdentity
 import SecAggTransport
 
 /// `secagg keygen`: a new Ed25519 identity file (mode 0600), never overwriting one.

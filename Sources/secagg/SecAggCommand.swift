@@ -1,5 +1,6 @@
 import ArgumentParser
 import SecAggCrypto
+import SecAggIdentity
 import SecAggTransport
 import SecAggWire
 

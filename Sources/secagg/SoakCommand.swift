@@ -4,6 +4,7 @@ import Logging
 import SecAggClient
 import SecAggCoordinator
 import SecAggCrypto
+import SecAggIdentity
 import SecAggProtocol
 import SecAggSimulation
 import SecAggTransport

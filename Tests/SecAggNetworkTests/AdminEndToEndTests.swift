@@ -1,6 +1,7 @@
 import Foundation
 import SecAggCoordinator
 import SecAggCrypto
+import SecAggIdentity
 import SecAggTransport
 import Testing
 

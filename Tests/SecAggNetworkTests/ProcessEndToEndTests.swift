@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import Foundation
 import SecAggCrypto
+import SecAggIdentity
 import SecAggTransport
 import Synchronization
 import Testing

@@ -1,5 +1,6 @@
 import Foundation
 import SecAggCoordinator
+import SecAggIdentity
 import SecAggTransport
 import Testing
 

@@ -2,7 +2,6 @@ import Foundation
 import SecAggCrypto
 import SecAggPrivacy
 import SecAggProtocol
-import SecAggTransport
 import SecAggWire
 
 extension CoordinatorService {

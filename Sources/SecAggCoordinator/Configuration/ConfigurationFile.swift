@@ -1,5 +1,6 @@
 import Foundation
 import SecAggCrypto
+import SecAggIdentity
 import SecAggProtocol
 import SecAggTransport
 import SecAggWire

@@ -1,9 +1,9 @@
 import Foundation
 import GRDB
 import SecAggCrypto
+import SecAggIdentity
 import SecAggPrivacy
 import SecAggProtocol
-import SecAggTransport
 import SecAggWire
 import Synchronization
 #if canImport(Glibc)
