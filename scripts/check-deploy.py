@@ -105,21 +105,28 @@ with open(os.path.join(scratch, "enrolled.txt"), "w", encoding="utf-8") as handl
     handle.write(run(os.path.join(BIN, "secagg"), "keygen", "--out", client_key).stdout)
 
 
-def check_config(where, text, environment=None, folder=None):
-    """Runs `secaggd --check-config` on configuration text, with the deployment's environment and the
-    identity, enrollment, results, audit and store paths redirected to scratch files."""
+def check_config(where, text, environment=None, folder=None, enrolled=None):
+    """Runs `secaggd --check-config --skip-port-check` (the ports are the target machine's, not this one's) on
+    configuration text, with the deployment's environment and the identity, enrollment, results, audit and store
+    paths redirected to scratch files; `enrolled` is the deployment's own enrollment list, if it ships one (an
+    empty list must not stop the daemon: enrollment may live only in the store)."""
     path = os.path.join(folder or scratch, f"check-{len(problems)}-{abs(hash(text))}.yaml")
+    enrollment = os.path.join(scratch, "enrolled.txt")
+    if enrolled is not None:
+        enrollment = os.path.join(scratch, f"enrolled-{len(problems)}-{abs(hash(enrolled))}.txt")
+        with open(enrollment, "w", encoding="utf-8") as handle:
+            handle.write(enrolled)
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(text)
     env = {key: value for key, value in os.environ.items() if not key.startswith("SECAGGD_")}
     env.update(environment or {})
     env.update({
-        "SECAGGD_IDENTITY": coordinator_key, "SECAGGD_ENROLLMENT_FILE": os.path.join(scratch, "enrolled.txt"),
+        "SECAGGD_IDENTITY": coordinator_key, "SECAGGD_ENROLLMENT_FILE": enrollment,
         "SECAGGD_RESULTS_DIRECTORY": os.path.join(scratch, "results"),
         "SECAGGD_AUDIT_PATH": os.path.join(scratch, "audit.log"),
         "SECAGGD_STORE_PATH": os.path.join(scratch, "secaggd.sqlite"),
     })
-    result = run(os.path.join(BIN, "secaggd"), "--config", path, "--check-config", env=env)
+    result = run(os.path.join(BIN, "secaggd"), "--config", path, "--check-config", "--skip-port-check", env=env)
     check(result.returncode == 0, where, "secaggd --check-config fails:\n" + result.stdout + result.stderr)
     os.remove(path)
     return yaml.safe_load(text)
@@ -269,7 +276,8 @@ if check(len(statefulsets) == 1, k8s, "expected one StatefulSet"):
             key = os.path.basename(config_path)
             if check(key in configmap["data"], where, f"ConfigMap {configmap_name} has no key {key}"):
                 environment = {item["name"]: item["value"] for item in container.get("env", []) if "value" in item}
-                config = check_config(os.path.join(k8s, "configmap.yaml"), configmap["data"][key], environment)
+                config = check_config(os.path.join(k8s, "configmap.yaml"), configmap["data"][key], environment,
+                                      enrolled=configmap["data"].get("enrolled.txt"))
                 ports = {port["name"]: port["containerPort"] for port in container["ports"]}
                 check(config["listen"]["port"] in ports.values(), where, "no containerPort for listen.port")
                 check(config["metrics"]["enabled"] is True and config["metrics"]["port"] in ports.values(), where,

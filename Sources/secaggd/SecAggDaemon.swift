@@ -23,6 +23,8 @@ struct SecAggDaemon: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "Configuration file (YAML); default: $SECAGGD_CONFIG.") var config: String?
     @Flag(name: .customLong("check-config"), help: "Validate the configuration (with environment overrides applied) and exit.")
     var checkConfig = false
+    @Flag(name: .customLong("skip-port-check"), help: "With --check-config: do not try to bind the ports (when validating on a machine other than the one that runs the daemon).")
+    var skipPortCheck = false
     @Option(name: .customLong("accept-store-divergence"), help: ArgumentHelp(
         "Start although the store disagrees with the audit log (a restored backup, a lost WAL), accepting the store as it is; REASON is recorded in the audit log.",
         valueName: "REASON"))
@@ -67,7 +69,7 @@ struct SecAggDaemon: AsyncParsableCommand {
         var settings = daemon.coordinator
         settings.acceptStoreDivergence = acceptStoreDivergence
         if checkConfig {
-            guard await Self.describe(daemon, file: config) else { throw ExitCode(2) }
+            guard await Self.describe(daemon, file: config, checkPorts: !skipPortCheck) else { throw ExitCode(2) }
             return
         }
 
@@ -133,7 +135,7 @@ struct SecAggDaemon: AsyncParsableCommand {
 
     /// `--check-config`'s report: what the daemon would do with this file and environment. False if the daemon
     /// would refuse to start (an audit log whose chain is broken).
-    static func describe(_ daemon: DaemonConfiguration, file: String) async -> Bool {
+    static func describe(_ daemon: DaemonConfiguration, file: String, checkPorts: Bool) async -> Bool {
         var startable = true
         let settings = daemon.coordinator
         // The ports the daemon would listen on must be free now (another secaggd on them, or a port below 1024
@@ -142,7 +144,7 @@ struct SecAggDaemon: AsyncParsableCommand {
         if let admin = settings.admin { ports.append(("admin", admin.host, admin.port)) }
         if daemon.metrics.enabled { ports.append(("metrics", daemon.metrics.host, daemon.metrics.port)) }
         var problems: [String] = []
-        for (key, host, port) in ports {
+        for (key, host, port) in ports where checkPorts {
             if let problem = await PortCheck.problem(host: host, port: port) {
                 problems.append("\(key): \(problem) (is another secaggd running, or the port privileged?)")
             }
@@ -152,7 +154,8 @@ struct SecAggDaemon: AsyncParsableCommand {
             return false
         }
         print("\(file): OK — \(settings.tasks.count) task(s) [\(settings.tasks.map(\.name).joined(separator: ", "))], "
-              + "\(settings.enrolled.count) enrolled client(s)")
+              + "\(settings.enrolled.count) client key(s) in the configuration"
+              + (settings.enrolled.isEmpty ? " (clients must be in the store or enrolled with `secagg admin enroll`)" : ""))
         for task in settings.tasks { print("  task \(task.summary)") }
         print("  listen: \(settings.host):\(settings.port)")
         print("  coordinator key: \(settings.identity.verifyingKey)")

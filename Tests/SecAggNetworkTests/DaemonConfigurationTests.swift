@@ -218,6 +218,22 @@ struct DaemonConfigurationTests {
         #expect(error.problems.contains { $0.contains("a round of 6 clients cannot be planned") }, "\(error.problems)")
     }
 
+    // Issue 12: an empty enrollment file was refused even with clients in the store, so the shipped Kubernetes
+    // ConfigMap (whose list is only comments) crash-looped. Enrollment may live only in the store.
+    @Test("a configuration without enrolled keys is accepted: enrollment may live only in the store")
+    func enrollmentOnlyInStore() throws {
+        let (folder, text) = try Self.setup()
+        let emptyFile = folder.appendingPathComponent("enrolled.txt")
+        try "# one client public key per line\n".write(to: emptyFile, atomically: true, encoding: .utf8)
+        for enrollment in ["enrollment: {file: enrolled.txt}", "enrollment: {keys: []}", ""] {
+            let withoutKeys = text.replacingOccurrences(
+                of: "enrollment:\n  keys: [\"\(BadInputTests.honest[0].verifyingKey)\"]", with: enrollment)
+            #expect(withoutKeys != text)
+            let configuration = try DaemonConfiguration.parse(withoutKeys, relativeTo: folder, environment: [:])
+            #expect(configuration.coordinator.enrolled.isEmpty)
+        }
+    }
+
     @Test("a task's summary names its privacy settings")
     func summary() throws {
         let task = TaskConfiguration(

@@ -212,7 +212,8 @@ public enum ConfigurationFile {
                 problems.append("enrollment (\(label)): \(error)")
             }
         }
-        if enrollmentLines.isEmpty { problems.append("enrollment: no client keys are enrolled") }
+        // No keys here is fine: enrollment may live only in the store (`secagg admin enroll`); the daemon says at
+        // start when the store holds no client either.
 
         var limits = TransportLimits()
         if let value = document.limits?.maxMessageBytes {

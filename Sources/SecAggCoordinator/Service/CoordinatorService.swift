@@ -186,6 +186,9 @@ public final class CoordinatorService: Service, Sendable {
             "address": "\(settings.host):\(bound)", "identity": "\(settings.identity.verifyingKey)",
             "tasks": "\(schedulers.names)", "enrolled": "\(store.activeClientCount)",
         ])
+        if store.activeClientCount == 0 {
+            logger.warning("no client is enrolled: list keys under enrollment, or enroll them with `secagg admin enroll`")
+        }
 
         // When every task has run its configured rounds, stop accepting; the connections still flush their outcomes.
         let bounded = settings.tasks.allSatisfy { $0.rounds != nil }
