@@ -96,17 +96,17 @@ struct SecAggDaemon: AsyncParsableCommand {
             try audit.append(kind: "log_opened", fields: [
                 "coordinator_key": .string("\(settings.identity.verifyingKey)"),
                 "tasks": .array(settings.tasks.map { .string($0.name) }),
-                "enrolled": .integer(Int64(settings.enrolled.count)),
+                // Keys listed in the configuration; the store may hold more (`secagg admin enroll`), and each newly
+                // enrolled one gets its own client_enrolled record.
+                "configured_clients": .integer(Int64(settings.enrolled.count)),
             ])
             settings.observers.insert(audit, at: 0)
         } else {
             logger.warning("no audit log is configured (audit.path): security-relevant events are only logged")
         }
 
+        // The service reports each task's ledger (ledgerLoaded) as it starts: the budget gauges exist from then on.
         let service = try CoordinatorService(settings: settings, logger: logger)
-        for task in settings.tasks {
-            if let ledger = await service.privacyLedger(of: task.name) { metrics.updateBudget(task: task.name, ledger: ledger) }
-        }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup),
         ]

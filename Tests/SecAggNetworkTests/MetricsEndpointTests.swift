@@ -222,6 +222,22 @@ struct MetricsEndpointTests {
         }
     }
 
+    // Issue 12: after a restart the budget gauges were missing from /metrics until a round ran.
+    @Test("a task's budget gauges are exported as soon as the service listens, before any round")
+    func budgetGaugesAtStart() async throws {
+        let registry = PrometheusCollectorRegistry()
+        let privacy = TaskPrivacy(
+            placement: .central, epsilonPerRound: 1, delta: 1e-6, l2Sensitivity: 100, budgetEpsilon: 7)
+        let task = BadInputTests.task(clients: BadInputTests.honestCount, privacy: privacy)
+        try await BadInputTests.withService(
+            tasks: [task], observers: [CoordinatorMetrics(factory: PrometheusMetricsFactory(registry: registry))]
+        ) { _, _, _ in
+            let samples = try Self.parseExposition(registry.emitToString())
+            #expect(Self.value(samples, "secagg_privacy_budget_remaining_epsilon", ["task": "sum"]) == 7)
+            #expect(Self.value(samples, "secagg_privacy_budget_spent_epsilon", ["task": "sum"]) == 0)
+        }
+    }
+
     @Test("budget gauges follow the ledger; refused joins and failed handshakes use bounded labels")
     func boundedLabelsAndBudget() throws {
         let registry = PrometheusCollectorRegistry()

@@ -150,6 +150,7 @@ extension CoordinatorService {
             summary += ", \(privacy.placement) noise, budget epsilon \(privacy.budgetEpsilon)"
         }
         events.emit(.taskChanged(task: task.name, summary: summary, actor: actor))
+        if let ledger = await scheduler.budget { events.emit(.ledgerLoaded(task: task.name, ledger: ledger)) }
         var object = taskSummary(task)
         object["source"] = "admin"
         object["definition"] = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) ?? NSNull()

@@ -51,6 +51,10 @@ extension AuditLog {
             var fields = round(task, roundID)
             fields["reason"] = text(reason)
             return ("budget_refused", fields)
+        case let .ledgerLoaded(task, ledger):
+            var fields = ledgerFields(ledger)
+            fields["task"] = text(task)
+            return ("ledger_loaded", fields)
         case let .privacySettled(task, roundID, ledger):
             var fields = round(task, roundID).merging(ledgerFields(ledger)) { $1 }
             if let entry = ledger.entry(roundID: "\(roundID)") {

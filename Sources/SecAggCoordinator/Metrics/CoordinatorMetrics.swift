@@ -24,7 +24,7 @@ public struct CoordinatorMetrics: CoordinatorObserver {
             gauge("secagg_phase_clients", ["task": task, "phase": "\(phase)"]).record(participants)
         case let .participantDropped(task, _, _, phase, reason):
             counter("secagg_dropouts_total", ["task": task, "phase": "\(phase)", "cause": reason.kind]).increment()
-        case let .privacyCharged(task, _, _, ledger), let .privacySettled(task, _, ledger):
+        case let .privacyCharged(task, _, _, ledger), let .privacySettled(task, _, ledger), let .ledgerLoaded(task, ledger):
             updateBudget(task: task, ledger: ledger)
         case let .budgetRefused(task, _, _):
             counter("secagg_budget_refusals_total", ["task": task]).increment()
@@ -60,8 +60,9 @@ public struct CoordinatorMetrics: CoordinatorObserver {
         }
     }
 
-    /// Sets the budget gauges of a task (also called at start-up with the ledger restored from disk).
-    public func updateBudget(task: String, ledger: PrivacyBudget) {
+    /// Sets the budget gauges of a task (from every ledger event, ``CoordinatorEvent/ledgerLoaded(task:ledger:)``
+    /// at start included).
+    private func updateBudget(task: String, ledger: PrivacyBudget) {
         gauge("secagg_privacy_budget_remaining_epsilon", ["task": task])
             .record(max(0, ledger.epsilonLimit - ledger.epsilonSpent))
         gauge("secagg_privacy_budget_spent_epsilon", ["task": task]).record(ledger.epsilonSpent)

@@ -20,6 +20,9 @@ public enum CoordinatorEvent: Sendable {
     case privacyCharged(task: String, roundID: RoundID, entry: BudgetEntry, ledger: PrivacyBudget)
     /// A round was refused before it started because it would exceed the task's privacy budget.
     case budgetRefused(task: String, roundID: RoundID, reason: String)
+    /// A task with differential privacy was loaded (at start, or created by an operator) with its ledger as the
+    /// store has it, so the budget is visible (metrics, audit) before any round runs.
+    case ledgerLoaded(task: String, ledger: PrivacyBudget)
     /// The ledger entry of a finished round was settled (kept for a release, refunded or kept for an abort);
     /// `ledger` is the budget after settling.
     case privacySettled(task: String, roundID: RoundID, ledger: PrivacyBudget)

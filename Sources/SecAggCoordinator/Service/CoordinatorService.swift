@@ -181,6 +181,10 @@ public final class CoordinatorService: Service, Sendable {
         }
         defer { admin?.stop() }
         adminBound.store(admin?.port ?? 0, ordering: .sequentiallyConsistent)
+        // Each task's budget is visible from the start (metrics gauges, the audit log), not only after a round.
+        for scheduler in schedulers.all {
+            if let ledger = await scheduler.budget { events.emit(.ledgerLoaded(task: scheduler.task.name, ledger: ledger)) }
+        }
         publish(.success(bound))
         logger.info("listening", metadata: [
             "address": "\(settings.host):\(bound)", "identity": "\(settings.identity.verifyingKey)",
