@@ -122,6 +122,16 @@ struct SecAggDaemon: AsyncParsableCommand {
             services.append(.init(service: endpoint, successTerminationBehavior: .gracefullyShutdownGroup,
                                   failureTerminationBehavior: .gracefullyShutdownGroup))
         }
+        // SIGHUP does not reload: the store, the audit chain and the tasks' ledgers are bound to the configuration
+        // the daemon started with. Say so instead of ignoring it silently (or dying of it, the signal's default).
+        signal(SIGHUP, SIG_IGN)
+        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        hangup.setEventHandler {
+            logger.notice(
+                "SIGHUP ignored: secaggd does not reload its configuration; restart it to apply changes (enrollment and tasks change at once through `secagg admin`)")
+        }
+        hangup.resume()
+        defer { hangup.cancel() }
         let group = ServiceGroup(configuration: .init(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

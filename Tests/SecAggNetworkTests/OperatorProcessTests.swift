@@ -144,6 +144,31 @@ struct OperatorProcessTests {
         #expect(report.contains("task t: dimension 4") && report.contains("privacy: none"), "\(report)")
     }
 
+    // Issue 12: SIGHUP was silently ignored; an operator expecting a reload got none and no word of it.
+    @Test("SIGHUP is logged as ignored (no reload) and the daemon keeps running; SIGTERM then stops it with 0")
+    func hangup() async throws {
+        let world = try TestWorld(clients: 1)
+        try world.writeConfiguration(task: """
+              - name: t
+                dimension: 4
+                max_input: 10
+                min_clients: 3
+                max_clients: 3
+            """)
+        let daemon = try world.startDaemon()
+        try #require(world.port > 0, "the daemon did not start")
+        kill(daemon.process.processIdentifier, SIGHUP)
+        var log = ""
+        for _ in 0..<100 where !log.contains("SIGHUP ignored") {
+            try await Task.sleep(for: .milliseconds(50))
+            log = (try? String(contentsOf: daemon.log, encoding: .utf8)) ?? ""
+        }
+        #expect(log.contains("SIGHUP ignored: secaggd does not reload its configuration"), "\(log)")
+        #expect(daemon.process.isRunning)
+        kill(daemon.process.processIdentifier, SIGTERM)
+        #expect(await daemon.waitForExit(within: .seconds(10)) == 0)
+    }
+
     // Issue 12: --check-config said OK for a port already in use; the daemon then failed to start.
     @Test("--check-config refuses a port another process listens on, naming the key, and exits 2")
     func portInUse() async throws {
