@@ -175,6 +175,21 @@ cmd = re.search(r"^CMD (\[.*\])$", container, re.MULTILINE)
 if check(cmd is not None, containerfile, "no CMD"):
     check_command_line(containerfile, "secaggd " + " ".join(yaml.safe_load(cmd.group(1))))
 
+# Reproducible images: the build context keeps Package.resolved (tracked by git), and the build resolves exactly it.
+dockerignore = os.path.join(ROOT, ".dockerignore")
+with open(dockerignore, encoding="utf-8") as handle:
+    ignored = [line.strip() for line in handle if line.strip() and not line.startswith("#")]
+check("Package.resolved" not in ignored, dockerignore, "Package.resolved is left out of the build context: images would build unpinned versions")
+tracked = run("git", "-C", ROOT, "ls-files", "--error-unmatch", "Package.resolved")
+check(tracked.returncode == 0, os.path.join(ROOT, "Package.resolved"), "Package.resolved is not committed: an application pins its dependencies")
+check(re.search(r"^COPY .*Package\.resolved", container, re.MULTILINE) is not None
+      and "--force-resolved-versions" in container, containerfile, "the build must copy Package.resolved and resolve exactly it")
+# The image name: one, documented in the Containerfile, used by compose and Kubernetes, never pulled.
+IMAGE = "localhost/secagg:latest"
+check(f"-t {IMAGE}" in container, containerfile, f"the documented build tag is not {IMAGE}")
+# Folders the image's user writes as mount points (a new named volume copies the image folder's owner).
+image_folders = set(re.findall(r"install -d -o secagg -g secagg -m 0700 (\S+)", container))
+
 # 4. The compose demo.
 compose_path = os.path.join(DEPLOY, "compose.yaml")
 compose = load_all(compose_path)[0]
@@ -182,6 +197,14 @@ services = compose.get("services", {})
 demo_config_text = None
 for name, service in services.items():
     where = f"{compose_path} ({name})"
+    check(service.get("image") == IMAGE, compose_path, f"{name}: the image is {service.get('image')}, not {IMAGE}")
+    check(service.get("pull_policy") == ("build" if service.get("build") else "never"), compose_path,
+          f"{name}: pull_policy must be {'build' if service.get('build') else 'never'} (the image is built locally, never pulled)")
+    for volume in service.get("volumes", []):
+        source, target = volume.split(":")[:2]
+        if not source.startswith(".") and not volume.endswith(":ro"):
+            check(target in image_folders or target == "/var/lib/secagg", containerfile,
+                  f"compose service {name} writes to the volume at {target}, which the image does not create for its user")
     build = service.get("build")
     if build:
         context = os.path.join(DEPLOY, build.get("context", "."))
@@ -237,6 +260,8 @@ for path in sorted(os.listdir(k8s)):
         for document in load_all(os.path.join(k8s, path)):
             resources[(document["kind"], document["metadata"]["name"])] = (path, document)
 kustomization = load_all(os.path.join(k8s, "kustomization.yaml"))[0]
+check([image.get("name") for image in kustomization.get("images", [])] == [IMAGE.split(":")[0]], k8s,
+      "kustomization.yaml must name the image once (images: - name: localhost/secagg) so a registry is set in one place")
 for listed in kustomization.get("resources", []):
     check(os.path.exists(os.path.join(k8s, listed)), k8s, f"kustomization lists {listed}, which does not exist")
 statefulsets = [document for (kind, _), (_, document) in resources.items() if kind == "StatefulSet"]
@@ -252,6 +277,9 @@ if check(len(statefulsets) == 1, k8s, "expected one StatefulSet"):
     check(pod.get("securityContext", {}).get("runAsNonRoot") is True, where, "the pod must run as non-root")
     for container in pod.get("initContainers", []) + pod["containers"]:
         name = container["name"]
+        check(container.get("image") == IMAGE, where, f"{name}: the image is {container.get('image')}, not {IMAGE} (rename it in kustomization.yaml)")
+        check(container.get("imagePullPolicy") in ("IfNotPresent", "Never"), where,
+              f"{name}: imagePullPolicy must be IfNotPresent or Never (with :latest the default is Always: a local image is pulled)")
         mounts = {mount["mountPath"]: mount for mount in container.get("volumeMounts", [])}
         for mount in container.get("volumeMounts", []):
             check(mount["name"] in volumes or mount["name"] in claims, where, f"{name}: mounts unknown volume {mount['name']}")
