@@ -125,6 +125,20 @@ public struct PrivacyBudget: Sendable, Hashable, Codable {
         self.entries = []
     }
 
+    /// The same ledger under a new total ε at the same δ, every entry kept: an operator raising (or lowering) a
+    /// task's budget. Lowering it below what is already spent is refused, so the ledger never shows a task over
+    /// its budget.
+    ///
+    /// - Throws: ``AccountingError/invalidParameter(name:value:requirement:)`` for an ε that is not finite and
+    ///   ≥ 0, or whose ρ limit is below the ρ already spent.
+    public func withLimit(epsilon newEpsilon: Double) throws(AccountingError) -> PrivacyBudget {
+        var changed = try PrivacyBudget(epsilon: newEpsilon, delta: delta)
+        try AccountingError.require(
+            changed.rhoLimit >= rhoSpent, "epsilon", newEpsilon, "at least the epsilon already spent (\(epsilonSpent))")
+        changed.entries = entries
+        return changed
+    }
+
     /// The ρ spent: the sum over entries that are not refunded.
     public var rhoSpent: Double {
         PrivacyAccountant.compensatedSum(entries.lazy.filter(\.isCharged).map(\.rho))

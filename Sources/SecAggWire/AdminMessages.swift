@@ -37,6 +37,14 @@ public enum AdminRequest: Sendable, Hashable {
     case showResult(roundID: RoundID)
     /// A task's privacy ledger. Type 0x0B.
     case showBudget(task: String)
+    /// Stop taking joins and starting rounds for `task` (a round in flight finishes). Type 0x0C.
+    case pauseTask(task: String)
+    /// Let a paused task take joins and run rounds again. Type 0x0D.
+    case resumeTask(task: String)
+    /// End `task` for good: it runs no more rounds, even after a restart. Type 0x0E.
+    case retireTask(task: String)
+    /// Replace an admin-created task's definition (same name) for the rounds that start afterwards. Type 0x0F.
+    case updateTask(definition: String)
 }
 
 /// The daemon's answer: a status and a UTF-8 body — a JSON document (sorted keys) when ``Status/ok``, one
@@ -75,6 +83,10 @@ extension AdminRequest: WireEncodable, WireDecodable {
         case .listRounds: return 0x09
         case .showResult: return 0x0A
         case .showBudget: return 0x0B
+        case .pauseTask: return 0x0C
+        case .resumeTask: return 0x0D
+        case .retireTask: return 0x0E
+        case .updateTask: return 0x0F
         }
     }
 
@@ -89,9 +101,10 @@ extension AdminRequest: WireEncodable, WireDecodable {
             writer.writeFixed(key)
         case .listClients, .listTasks:
             break
-        case let .createTask(definition):
+        case let .createTask(definition), let .updateTask(definition):
             writer.writeOpaque(Array(definition.utf8), prefixBytes: 2)
-        case let .showTask(name), let .startRound(name), let .watchRound(name), let .showBudget(name):
+        case let .showTask(name), let .startRound(name), let .watchRound(name), let .showBudget(name),
+             let .pauseTask(name), let .resumeTask(name), let .retireTask(name):
             writer.writeOpaque(Array(name.utf8), prefixBytes: 1)
         case let .listRounds(task, limit):
             writer.writeOpaque(Array(task.utf8), prefixBytes: 1)
@@ -125,6 +138,12 @@ extension AdminRequest: WireEncodable, WireDecodable {
             self = .listRounds(task: task, limit: try reader.readUInt32())
         case 0x0A: self = .showResult(roundID: try RoundID(from: &reader))
         case 0x0B: self = .showBudget(task: try readName(&reader))
+        case 0x0C: self = .pauseTask(task: try readName(&reader))
+        case 0x0D: self = .resumeTask(task: try readName(&reader))
+        case 0x0E: self = .retireTask(task: try readName(&reader))
+        case 0x0F:
+            self = .updateTask(definition: try readText(
+                &reader, prefixBytes: 2, maximum: maximumTaskDefinitionBytes, field: "definition"))
         default: throw .unknownMessageType(type)
         }
     }

@@ -59,7 +59,8 @@ struct AdminCommand: AsyncParsableCommand {
 
     struct TaskCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "task", abstract: "Create and inspect tasks.", subcommands: [Create.self, TaskList.self, Show.self])
+            commandName: "task", abstract: "Create, inspect, change, pause and retire tasks.",
+            subcommands: [Create.self, TaskList.self, Show.self, Update.self, Pause.self, Resume.self, Retire.self])
 
         struct Create: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
@@ -68,15 +69,50 @@ struct AdminCommand: AsyncParsableCommand {
             @Argument(help: "The task definition file (YAML or JSON), or - for standard input.") var file: String
 
             func run() async throws {
-                let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: file)
-                guard let data, let text = String(data: data, encoding: .utf8) else {
-                    throw CommandFailure("cannot read \(file)")
-                }
-                guard text.utf8.count <= maximumTaskDefinitionBytes else {
-                    throw CommandFailure("\(file) is over \(maximumTaskDefinitionBytes) bytes")
-                }
-                try await connection.print(.createTask(definition: text))
+                try await connection.print(.createTask(definition: try readDefinition(file)))
             }
+        }
+
+        struct Update: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Replace a task's definition (its name says which) for the rounds that start afterwards.",
+                discussion: """
+                    Only tasks created with `task create` (a configuration task is changed in the file, then a restart). \
+                    Privacy cannot be added or removed and delta cannot change; budget_epsilon may be raised, or lowered \
+                    down to what is spent. Each change is audited.
+                    """)
+            @OptionGroup var connection: AdminConnection
+            @Argument(help: "The task definition file (YAML or JSON), or - for standard input.") var file: String
+
+            func run() async throws {
+                try await connection.print(.updateTask(definition: try readDefinition(file)))
+            }
+        }
+
+        struct Pause: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Stop taking joins and starting rounds (a round in flight finishes); survives restarts.")
+            @OptionGroup var connection: AdminConnection
+            @Argument(help: "The task name.") var name: String
+
+            func run() async throws { try await connection.print(.pauseTask(task: try taskName(name))) }
+        }
+
+        struct Resume: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Let a paused task take joins and run rounds again.")
+            @OptionGroup var connection: AdminConnection
+            @Argument(help: "The task name.") var name: String
+
+            func run() async throws { try await connection.print(.resumeTask(task: try taskName(name))) }
+        }
+
+        struct Retire: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "End a task for good (its rounds, results and ledger stay in the store; its name stays taken).")
+            @OptionGroup var connection: AdminConnection
+            @Argument(help: "The task name.") var name: String
+
+            func run() async throws { try await connection.print(.retireTask(task: try taskName(name))) }
         }
 
         struct TaskList: AsyncParsableCommand {
@@ -303,6 +339,18 @@ private func clientKey(_ text: String) throws -> Ed25519.VerifyingKey {
     } catch {
         throw ValidationError("not a public key: \(error)")
     }
+}
+
+/// A task definition from a file, or standard input for `-`.
+private func readDefinition(_ file: String) throws -> String {
+    let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: file)
+    guard let data, let text = String(data: data, encoding: .utf8) else {
+        throw CommandFailure("cannot read \(file)")
+    }
+    guard text.utf8.count <= maximumTaskDefinitionBytes else {
+        throw CommandFailure("\(file) is over \(maximumTaskDefinitionBytes) bytes")
+    }
+    return text
 }
 
 private func taskName(_ name: String) throws -> String {

@@ -127,7 +127,22 @@ struct AdminEndToEndTests {
         let shown = try await object(admin(["task", "show", "dp"]))
         #expect((shown["definition"] as? [String: Any])?["dimension"] as? Int == 8)
         #expect(shown["source"] as? String == "admin")
+        // The operator raises the budget, pauses the task and resumes it (issue 12: no task could be changed).
+        try """
+            name: dp
+            dimension: 8
+            max_input: 10
+            min_clients: 3
+            max_clients: 5
+            privacy: {noise: central, epsilon_per_round: 1, clip: 30, budget_epsilon: 4}
+            """.write(to: definition, atomically: true, encoding: .utf8)
+        let updated = try await object(admin(["task", "update", definition.path]))
+        #expect((updated["changed"] as? [String]) == ["privacy.budget_epsilon: 3 → 4"], "\(updated)")
+        #expect(try await object(admin(["task", "pause", "dp"]))["state"] as? String == "paused")
+        #expect(try await list(admin(["task", "list"])).first { $0["name"] as? String == "dp" }?["state"] as? String == "paused")
+        #expect(try await object(admin(["task", "resume", "dp"]))["state"] as? String == "active")
         let budget = try await object(admin(["budget", "show", "dp"]))
+        #expect(budget["epsilon_limit"] as? Double == 4)
         #expect(budget["epsilon_spent"] as? Double == 0)
         #expect((budget["entries"] as? [Any])?.isEmpty == true)
         #expect(try await admin(["budget", "show", "sum"]).status != 0)

@@ -97,6 +97,27 @@ struct StoreAuditCrossCheckTests {
         #expect(problems.contains { $0.contains("task 'noisy': the stored privacy ledger does not match audit record") }, "\(problems)")
     }
 
+    // Issue 12: an operator's budget change (`secagg admin task update`) rewrites the stored ledger; audited as
+    // budget_changed, the cross-check takes it as the ledger's latest state.
+    @Test("a budget change with its budget_changed record passes the check; without it the start stops")
+    func budgetChange() throws {
+        let run = try Self.previousRun()
+        let raised: PrivacyBudget
+        do {
+            let store = try CoordinatorStore(path: run.store)
+            raised = try #require(try store.ledger(task: "noisy")).withLimit(epsilon: 20)
+            try store.saveLedger(raised, task: "noisy")
+        }
+        let problems = try #require(try Self.start(store: run.store, audit: run.audit), "an unaudited ledger change must stop the start")
+        #expect(problems.contains { $0.contains("task 'noisy'") }, "\(problems)")
+        do {
+            let audit = try AuditLogTests.reopen(run.audit)
+            try audit.observeDurably(.budgetChanged(task: "noisy", ledger: raised, actor: "admin"))
+        }
+        let accepted = try Self.start(store: run.store, audit: run.audit)
+        #expect(accepted == nil, "\(accepted ?? [])")
+    }
+
     @Test("a store rolled back to before a release stops the start")
     func rolledBack() throws {
         let run = try Self.previousRun()

@@ -461,6 +461,23 @@ extension AccountantTests {
             #expect(budget.entries.allSatisfy { $0.status == .released && $0.survivors == 9 && $0.bits == 20 })
         }
 
+        /// An operator's new budget keeps every entry and δ; a budget below what is spent is refused.
+        @Test func changingTheLimitKeepsTheEntries() throws {
+            let plan = try calibration(rounds: 4)
+            var budget = try PrivacyBudget(epsilon: 1, delta: 1e-6)
+            for round in 0..<4 {
+                try budget.charge(roundID: "r\(round)", calibration: plan, clip: 1, bits: 20)
+            }
+            #expect(!budget.canAfford(rho: plan.rhoPerRelease))
+            let raised = try budget.withLimit(epsilon: 2)
+            #expect(raised.entries == budget.entries && raised.delta == budget.delta && raised.epsilonLimit == 2)
+            #expect(raised.rhoSpent == budget.rhoSpent && raised.canAfford(rho: plan.rhoPerRelease))
+            #expect(throws: AccountingError.self) { try budget.withLimit(epsilon: 0.5) }
+            #expect(throws: AccountingError.self) { try budget.withLimit(epsilon: .nan) }
+            let roundTrip = try JSONDecoder().decode(PrivacyBudget.self, from: JSONEncoder().encode(raised))
+            #expect(roundTrip == raised)
+        }
+
         @Test func chargeRefusesBeforeRecording() throws {
             var budget = try PrivacyBudget(rhoLimit: 0.1, delta: 1e-6)
             #expect(budget.epsilon == nil)

@@ -12,7 +12,8 @@ struct AdminMessageTests {
         .enroll(publicKey: key, label: "client 7"), .revoke(publicKey: key), .listClients,
         .createTask(definition: "name: t\ndimension: 4\n"), .listTasks, .showTask(name: "t"), .startRound(task: "t"),
         .watchRound(task: "t"), .listRounds(task: "", limit: 20), .listRounds(task: "t", limit: 1),
-        .showResult(roundID: roundID), .showBudget(task: "t"),
+        .showResult(roundID: roundID), .showBudget(task: "t"), .pauseTask(task: "t"), .resumeTask(task: "t"),
+        .retireTask(task: "t"), .updateTask(definition: "name: t\ndimension: 8\n"),
     ]
 
     @Test("every request round-trips", arguments: requests)
@@ -35,6 +36,10 @@ struct AdminMessageTests {
         #expect(AdminRequest.createTask(definition: "x").encoded == [0x00, 0x01, 0x04, 0x00, 0x01, 0x78])
         #expect(AdminRequest.listRounds(task: "", limit: 258).encoded == [0x00, 0x01, 0x09, 0x00, 0x00, 0x00, 0x01, 0x02])
         #expect(AdminRequest.revoke(publicKey: Self.key).encoded == [0x00, 0x01, 0x02] + Self.key)
+        #expect(AdminRequest.pauseTask(task: "ab").encoded == [0x00, 0x01, 0x0C, 0x02, 0x61, 0x62])
+        #expect(AdminRequest.resumeTask(task: "ab").encoded == [0x00, 0x01, 0x0D, 0x02, 0x61, 0x62])
+        #expect(AdminRequest.retireTask(task: "ab").encoded == [0x00, 0x01, 0x0E, 0x02, 0x61, 0x62])
+        #expect(AdminRequest.updateTask(definition: "x").encoded == [0x00, 0x01, 0x0F, 0x00, 0x01, 0x78])
         #expect(AdminResponse(status: .notFound, body: "no").encoded == [0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0x02, 0x6E, 0x6F])
     }
 

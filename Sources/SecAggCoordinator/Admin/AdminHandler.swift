@@ -28,7 +28,7 @@ extension CoordinatorService {
                 // Takes effect at once: out of every queue, and out of a round in flight (a dropout).
                 var removedFrom: [String] = []
                 for scheduler in schedulers.all {
-                    if let place = await scheduler.revoke(key) { removedFrom.append("\(scheduler.task.name): \(place)") }
+                    if let place = await scheduler.revoke(key) { removedFrom.append("\(scheduler.name): \(place)") }
                 }
                 return ok(["identity": "\(key)", "revoked": true, "removed_from": removedFrom])
             case .listClients:
@@ -39,8 +39,9 @@ extension CoordinatorService {
                 var tasks: [[String: Any]] = []
                 let sources = Dictionary(try store.tasks().map { ($0.name, $0.source) }, uniquingKeysWith: { $1 })
                 for scheduler in schedulers.all {
-                    var object = taskSummary(scheduler.task)
-                    object["source"] = sources[scheduler.task.name] ?? "config"
+                    var object = taskSummary(await scheduler.task)
+                    object["state"] = await scheduler.state.rawValue
+                    object["source"] = sources[scheduler.name] ?? "config"
                     object["waiting"] = await scheduler.waitingCount
                     object["round_in_flight"] = scheduler.monitor.current.map { "\($0.roundID)" } ?? NSNull()
                     tasks.append(object)
@@ -49,7 +50,8 @@ extension CoordinatorService {
             case let .showTask(name):
                 guard let scheduler = schedulers[name] else { return notFound(task: name) }
                 let stored = try store.tasks().first { $0.name == name }
-                var object = taskSummary(scheduler.task)
+                var object = taskSummary(await scheduler.task)
+                object["state"] = await scheduler.state.rawValue
                 object["source"] = stored?.source ?? "config"
                 object["waiting"] = await scheduler.waitingCount
                 object["definition"] = stored.flatMap { try? JSONSerialization.jsonObject(with: Data($0.definition.utf8)) }
@@ -104,6 +106,10 @@ extension CoordinatorService {
                 published.recovered = false
                 return AdminResponse(
                     status: .ok, body: String(decoding: try PublishedResult.encoded(published), as: UTF8.self))
+            case let .pauseTask(name), let .resumeTask(name), let .retireTask(name):
+                return try await changeState(of: name, request: request, actor: actor)
+            case let .updateTask(definition):
+                return try await updateTask(definition, actor: actor)
             case let .showBudget(name):
                 guard let scheduler = schedulers[name] else { return notFound(task: name) }
                 guard let ledger = await scheduler.budget else {
@@ -132,6 +138,12 @@ extension CoordinatorService {
         guard schedulers[task.name] == nil else {
             return AdminResponse(status: .failed, body: "a task named '\(task.name)' exists already")
         }
+        if try store.tasks().contains(where: { $0.name == task.name && $0.state == .retired }) {
+            return AdminResponse(status: .failed, body: """
+                a retired task was named '\(task.name)': its results and privacy ledger stay under that name; choose \
+                another
+                """)
+        }
         let scheduler: TaskScheduler
         do {
             scheduler = try TaskScheduler(
@@ -155,6 +167,111 @@ extension CoordinatorService {
         object["source"] = "admin"
         object["definition"] = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) ?? NSNull()
         return ok(object)
+    }
+
+    /// Pauses, resumes or retires a task: the state is committed to the store first (it survives restarts), then
+    /// the scheduler follows and the change is audited.
+    private func changeState(of name: String, request: AdminRequest, actor: String) async throws -> AdminResponse {
+        guard let scheduler = schedulers[name] else { return notFound(task: name) }
+        let current = await scheduler.state
+        let target: TaskState
+        switch request {
+        case .pauseTask: target = .paused
+        case .resumeTask: target = .active
+        default: target = .retired
+        }
+        guard current != .retired else {
+            return AdminResponse(status: .failed, body: "task '\(name)' is retired; it cannot be \(target == .active ? "resumed" : "changed")")
+        }
+        if target == .active, current == .active {
+            return AdminResponse(status: .failed, body: "task '\(name)' is not paused")
+        }
+        if target == .paused, current == .paused {
+            return AdminResponse(status: .failed, body: "task '\(name)' is already paused")
+        }
+        guard try store.setTaskState(name: name, target) else {
+            return AdminResponse(status: .failed, body: "task '\(name)' is not in the store")
+        }
+        switch target {
+        case .paused: await scheduler.pause()
+        case .active: await scheduler.resume()
+        case .retired: await scheduler.retire()
+        }
+        let verb = target == .paused ? "paused" : target == .active ? "resumed" : "retired"
+        events.emit(.taskChanged(task: name, summary: verb, actor: actor))
+        let inFlight: Any = scheduler.monitor.current.map { "\($0.roundID)" } ?? NSNull()
+        return ok(["task": name, "state": target.rawValue, "round_in_flight": inFlight])
+    }
+
+    /// Replaces an admin-created task's definition (validated like a new one) for the rounds that start afterwards.
+    private func updateTask(_ definition: String, actor: String) async throws -> AdminResponse {
+        let task: TaskConfiguration
+        let entry: ConfigurationFile.Document.Task
+        do {
+            (task, entry) = try ConfigurationFile.parseTask(definition)
+        } catch let error as CoordinatorConfigurationError {
+            return AdminResponse(status: .invalid, body: error.problems.joined(separator: "; "))
+        }
+        guard let scheduler = schedulers[task.name] else { return notFound(task: task.name) }
+        guard let stored = try store.tasks().first(where: { $0.name == task.name }), stored.source == "admin" else {
+            return AdminResponse(status: .failed, body: """
+                task '\(task.name)' comes from the configuration file: change it there and restart secaggd (an update \
+                here would be lost at the next start)
+                """)
+        }
+        guard await scheduler.state != .retired else {
+            return AdminResponse(status: .failed, body: "task '\(task.name)' is retired; it cannot be changed")
+        }
+        let old = await scheduler.task
+        switch (old.privacy, task.privacy) {
+        case (nil, .some):
+            return AdminResponse(status: .invalid, body: "privacy cannot be added to a task; create a new task with it")
+        case (.some, nil):
+            return AdminResponse(status: .invalid, body: "privacy cannot be removed from a task: it would release exact sums under a DP task's name")
+        case let (.some(before), .some(after)) where before.delta != after.delta:
+            return AdminResponse(status: .invalid, body: """
+                privacy.delta cannot change (\(before.delta) → \(after.delta)): the ledger's epsilons are stated at it
+                """)
+        default:
+            break
+        }
+        let changes = Self.differences(ConfigurationFile.definition(of: old), ConfigurationFile.definition(of: task))
+        guard !changes.isEmpty else { return AdminResponse(status: .failed, body: "task '\(task.name)' already has this definition") }
+        let ledger: PrivacyBudget?
+        do {
+            ledger = try await scheduler.update(to: task)
+        } catch let error as AccountingError {
+            return AdminResponse(status: .invalid, body: "privacy.budget_epsilon: \(error)")
+        }
+        try store.saveTask(name: task.name, definition: ConfigurationFile.json(entry), source: "admin")
+        if let ledger { events.emit(.budgetChanged(task: task.name, ledger: ledger, actor: actor)) }
+        events.emit(.taskChanged(task: task.name, summary: "updated: " + changes.joined(separator: ", "), actor: actor))
+        var object = taskSummary(task)
+        object["source"] = "admin"
+        object["changed"] = changes
+        return ok(object)
+    }
+
+    /// The keys whose values differ between two definitions, as `key: old → new`.
+    static func differences(_ old: ConfigurationFile.Document.Task, _ new: ConfigurationFile.Document.Task) -> [String] {
+        func flattened(_ definition: ConfigurationFile.Document.Task) -> [String: String] {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(ConfigurationFile.json(definition).utf8)) else { return [:] }
+            var flat: [String: String] = [:]
+            func walk(_ value: Any, _ path: String) {
+                if let dictionary = value as? [String: Any] {
+                    for (key, inner) in dictionary { walk(inner, path.isEmpty ? key : "\(path).\(key)") }
+                } else {
+                    flat[path] = "\(value)"
+                }
+            }
+            walk(object, "")
+            return flat
+        }
+        let before = flattened(old)
+        let after = flattened(new)
+        return Set(before.keys).union(after.keys).sorted().compactMap { key in
+            before[key] == after[key] ? nil : "\(key): \(before[key] ?? "unset") → \(after[key] ?? "unset")"
+        }
     }
 
     private func taskSummary(_ task: TaskConfiguration) -> [String: Any] {

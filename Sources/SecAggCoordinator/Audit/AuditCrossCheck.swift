@@ -8,7 +8,7 @@ import SecAggPrivacy
 public struct AuditIndex: Sendable {
     /// `round_finished` records of released rounds: round id → (sequence, `sum_blake2b`).
     var releasedSums: [String: (sequence: Int64, hash: String)] = [:]
-    /// The last `privacy_charged` / `privacy_settled` record per task: (sequence, `ledger_blake2b`).
+    /// The last `privacy_charged` / `privacy_settled` / `budget_changed` record per task: (sequence, `ledger_blake2b`).
     var ledgerDigests: [String: (sequence: Int64, digest: String)] = [:]
     /// Record hash by sequence number (for the store's anchor).
     var hashes: [Int64: String] = [:]
@@ -26,7 +26,7 @@ public struct AuditIndex: Sendable {
                    let sum = record["sum_blake2b"]?.stringValue {
                     releasedSums[round] = (sequence, sum)
                 }
-            case "privacy_charged", "privacy_settled":
+            case "privacy_charged", "privacy_settled", "budget_changed":
                 if let task = record["task"]?.stringValue, let digest = record["ledger_blake2b"]?.stringValue {
                     ledgerDigests[task] = (sequence, digest)
                 }

@@ -51,6 +51,11 @@ extension AuditLog {
             var fields = round(task, roundID)
             fields["reason"] = text(reason)
             return ("budget_refused", fields)
+        case let .budgetChanged(task, ledger, actor):
+            var fields = ledgerFields(ledger)
+            fields["task"] = text(task)
+            fields["actor"] = text(actor)
+            return ("budget_changed", fields)
         case let .ledgerLoaded(task, ledger):
             var fields = ledgerFields(ledger)
             fields["task"] = text(task)

@@ -24,7 +24,8 @@ public struct CoordinatorMetrics: CoordinatorObserver {
             gauge("secagg_phase_clients", ["task": task, "phase": "\(phase)"]).record(participants)
         case let .participantDropped(task, _, _, phase, reason):
             counter("secagg_dropouts_total", ["task": task, "phase": "\(phase)", "cause": reason.kind]).increment()
-        case let .privacyCharged(task, _, _, ledger), let .privacySettled(task, _, ledger), let .ledgerLoaded(task, ledger):
+        case let .privacyCharged(task, _, _, ledger), let .privacySettled(task, _, ledger), let .ledgerLoaded(task, ledger),
+             let .budgetChanged(task, ledger, _):
             updateBudget(task: task, ledger: ledger)
         case let .budgetRefused(task, _, _):
             counter("secagg_budget_refusals_total", ["task": task]).increment()

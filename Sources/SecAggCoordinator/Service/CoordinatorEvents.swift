@@ -40,6 +40,8 @@ public enum CoordinatorEvent: Sendable {
     case clientRevoked(identity: String, actor: String)
     /// A task was created, changed or removed; `summary` describes the change in one line.
     case taskChanged(task: String, summary: String, actor: String)
+    /// An operator changed a task's total privacy budget; `ledger` is the ledger under its new limit.
+    case budgetChanged(task: String, ledger: PrivacyBudget, actor: String)
     /// An operator asked for a round to start now.
     case roundRequested(task: String, actor: String)
 }

@@ -111,10 +111,10 @@ public final class CoordinatorService: Service, Sendable {
             try Self.crossCheck(store: store, audit: audit, accepting: settings.acceptStoreDivergence, logger: logger)
         }
         schedulers = TaskRegistry()
-        for task in try Self.storedTasks(settings: settings, store: store, logger: logger) {
+        for (task, state) in try Self.storedTasks(settings: settings, store: store, logger: logger) {
             schedulers.add(try TaskScheduler(
-                task: task, store: store, results: results, events: events, roundBudgetBytes: settings.inboundBudgetBytes,
-                logger: logger))
+                task: task, state: state, store: store, results: results, events: events,
+                roundBudgetBytes: settings.inboundBudgetBytes, logger: logger))
         }
     }
 
@@ -183,7 +183,7 @@ public final class CoordinatorService: Service, Sendable {
         adminBound.store(admin?.port ?? 0, ordering: .sequentiallyConsistent)
         // Each task's budget is visible from the start (metrics gauges, the audit log), not only after a round.
         for scheduler in schedulers.all {
-            if let ledger = await scheduler.budget { events.emit(.ledgerLoaded(task: scheduler.task.name, ledger: ledger)) }
+            if let ledger = await scheduler.budget { events.emit(.ledgerLoaded(task: scheduler.name, ledger: ledger)) }
         }
         publish(.success(bound))
         logger.info("listening", metadata: [
@@ -290,9 +290,8 @@ public final class CoordinatorService: Service, Sendable {
                     events.emit(.joinRefused(task: join.taskName, identity: "\(session.peer)", reason: "queue full"))
                     logger.info("join refused: queue full", metadata: ["task": "\(logSafe(join.taskName))", "limit": "\(limit)"])
                     return
-                case .shuttingDown?:
-                    try await session.send(JoinResponse(result: .refused(
-                        .shuttingDown, reason: "this task runs no more rounds: the coordinator is stopping")).encoded)
+                case let .notRunning(reason)?:
+                    try await session.send(JoinResponse(result: .refused(.shuttingDown, reason: reason)).encoded)
                     events.emit(.joinRefused(task: join.taskName, identity: "\(session.peer)", reason: "shutting down"))
                     logger.info("join refused: shutting down", metadata: ["task": "\(logSafe(join.taskName))"])
                     return

@@ -29,22 +29,37 @@ extension CoordinatorService {
         }
     }
 
-    /// The tasks to run: the configuration's (saved to the store, replacing any stored task of the same name),
-    /// then those created with `secagg admin task create` in earlier runs.
+    /// The tasks to run, each with its state: the configuration's (saved to the store, replacing any stored task of
+    /// the same name), then those created with `secagg admin task create` in earlier runs. Retired tasks are left
+    /// out (with a warning when the configuration still lists one); paused ones run paused.
     ///
     /// - Throws: ``CoordinatorConfigurationError`` if the store cannot be written.
-    static func storedTasks(settings: CoordinatorSettings, store: CoordinatorStore, logger: Logger) throws -> [TaskConfiguration] {
-        var tasks = settings.tasks
+    static func storedTasks(
+        settings: CoordinatorSettings, store: CoordinatorStore, logger: Logger
+    ) throws -> [(task: TaskConfiguration, state: TaskState)] {
+        var tasks: [(task: TaskConfiguration, state: TaskState)] = []
         do {
             for task in settings.tasks {
                 try store.saveTask(
                     name: task.name, definition: ConfigurationFile.json(ConfigurationFile.definition(of: task)),
                     source: "config")
             }
+            let stored = Dictionary(try store.tasks().map { ($0.name, $0) }, uniquingKeysWith: { $1 })
             let configured = Set(settings.tasks.map(\.name))
-            for stored in try store.tasks() where stored.source == "admin" && !configured.contains(stored.name) {
+            for task in settings.tasks {
+                let state = stored[task.name]?.state ?? .active
+                guard state != .retired else {
+                    logger.warning("the configuration lists a retired task; it does not run (remove it from the file)", metadata: [
+                        "task": "\(logSafe(task.name))",
+                    ])
+                    continue
+                }
+                tasks.append((task, state))
+            }
+            for stored in stored.values.sorted(by: { $0.name < $1.name })
+            where stored.source == "admin" && !configured.contains(stored.name) && stored.state != .retired {
                 do {
-                    tasks.append(try ConfigurationFile.parseTask(stored.definition).0)
+                    tasks.append((try ConfigurationFile.parseTask(stored.definition).0, stored.state))
                 } catch {
                     logger.error("a stored task is invalid and does not run", metadata: [
                         "task": "\(logSafe(stored.name))", "error": "\(error)",

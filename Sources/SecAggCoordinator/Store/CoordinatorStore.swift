@@ -150,6 +150,13 @@ public final class CoordinatorStore: Sendable {
                 );
                 """)
         }
+        // Whether a task runs: active, paused or retired by an operator (`secagg admin task pause|resume|retire`).
+        migrator.registerMigration("v3-task-state") { db in
+            try db.execute(sql: """
+                ALTER TABLE task ADD COLUMN state TEXT NOT NULL DEFAULT 'active'
+                    CHECK (state IN ('active', 'paused', 'retired'));
+                """)
+        }
         return migrator
     }
 
@@ -300,8 +307,23 @@ public final class CoordinatorStore: Sendable {
                 StoredTask(
                     name: row["name"] ?? "", definition: row["definition"] ?? "", source: row["source"] ?? "",
                     createdAt: Date(timeIntervalSince1970: row["created_at"] ?? 0),
-                    updatedAt: Date(timeIntervalSince1970: row["updated_at"] ?? 0))
+                    updatedAt: Date(timeIntervalSince1970: row["updated_at"] ?? 0),
+                    state: TaskState(rawValue: row["state"] ?? "") ?? .active)
             }
+        }
+    }
+
+    /// Records whether a task runs (``TaskState``); the state survives restarts.
+    ///
+    /// - Returns: false if no task of that name is stored.
+    /// - Throws: ``StoreError/failed(_:)``.
+    @discardableResult
+    public func setTaskState(name: String, _ state: TaskState) throws -> Bool {
+        let now = Date().timeIntervalSince1970
+        return try write { db -> Bool in
+            try db.execute(
+                sql: "UPDATE task SET state = ?, updated_at = ? WHERE name = ?", arguments: [state.rawValue, now, name])
+            return db.changesCount > 0
         }
     }
 
@@ -691,6 +713,19 @@ public struct StoredTask: Sendable, Hashable, Codable {
     public var source: String
     public var createdAt: Date
     public var updatedAt: Date
+    /// Whether it runs.
+    public var state: TaskState
+}
+
+/// Whether a task runs rounds: set by an operator, kept across restarts.
+public enum TaskState: String, Sendable, Hashable, Codable {
+    /// It takes joins and runs rounds.
+    case active
+    /// It takes no joins and starts no round (a round in flight finishes); `resume` makes it active again.
+    case paused
+    /// It is over for good: it does not run again, even if the configuration still lists it; its rounds, results
+    /// and ledger stay in the store, and its name cannot be given to a new task (the ledger is kept by name).
+    case retired
 }
 
 /// One round as the store records it.

@@ -80,6 +80,27 @@ final class TaskRecorder: RoundJournal {
         }
     }
 
+    /// Puts the ledger under a new total ε (an operator's `task update`): committed to the store, then applied in
+    /// memory and exported.
+    ///
+    /// - Returns: the ledger under its new limit.
+    /// - Throws: `AccountingError` if the task has no ledger or ε is below what is spent; ``StoreError`` if the
+    ///   commit failed (nothing changed).
+    func changeBudget(epsilon: Double) throws -> PrivacyBudget {
+        let changed = try ledger.withLock { current -> PrivacyBudget in
+            guard let ledger = current else {
+                throw AccountingError.invalidParameter(
+                    name: "budget_epsilon", value: "\(epsilon)", requirement: "a task with differential privacy")
+            }
+            let changed = try ledger.withLimit(epsilon: epsilon)
+            try store.saveLedger(changed, task: task.name)
+            current = changed
+            return changed
+        }
+        exportLedger()
+        return changed
+    }
+
     /// Commits the round's row (parameters and roster) before its first request is sent.
     ///
     /// - Throws: ``StoreError``; the round must then not run.

@@ -42,8 +42,8 @@ final class TaskRegistry: Sendable {
     @discardableResult
     func add(_ scheduler: TaskScheduler) -> Bool {
         let start = state.withLockedValue { state -> Bool? in
-            guard state.schedulers[scheduler.task.name] == nil, !state.stopped else { return nil }
-            state.schedulers[scheduler.task.name] = scheduler
+            guard state.schedulers[scheduler.name] == nil, !state.stopped else { return nil }
+            state.schedulers[scheduler.name] = scheduler
             if state.started { state.running += 1 }
             return state.started
         }

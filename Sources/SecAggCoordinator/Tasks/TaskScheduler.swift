@@ -10,7 +10,12 @@ import SecAggWire
 /// A round starts when `maximumClients` are waiting, or when `minimumClients` have waited for the gather window;
 /// it takes at most `maximumClients` of them in arrival order. Clients that join during a round wait for the next.
 actor TaskScheduler {
-    let task: TaskConfiguration
+    /// The task's name (it never changes).
+    nonisolated let name: String
+    /// The task's definition; `secagg admin task update` replaces it for the rounds that start afterwards.
+    private(set) var task: TaskConfiguration
+    /// Whether it takes joins and runs rounds (``TaskState``), as the operator set it.
+    private(set) var state: TaskState
     private let logger: Logger
     private let recorder: TaskRecorder
     private let events: ObserverList
@@ -54,10 +59,12 @@ actor TaskScheduler {
     /// - Throws: ``CoordinatorConfigurationError`` if the task's stored ledger cannot be read or the budget is
     ///   invalid.
     init(
-        task: TaskConfiguration, store: CoordinatorStore, results: ResultWriter?, events: ObserverList,
-        roundBudgetBytes: Int = 16 << 20, logger: Logger
+        task: TaskConfiguration, state: TaskState = .active, store: CoordinatorStore, results: ResultWriter?,
+        events: ObserverList, roundBudgetBytes: Int = 16 << 20, logger: Logger
     ) throws {
         self.task = task
+        name = task.name
+        self.state = state
         self.events = events
         self.roundBudgetBytes = roundBudgetBytes
         var logger = logger
@@ -105,13 +112,14 @@ actor TaskScheduler {
         case alreadyJoined
         /// The queue holds ``TaskConfiguration/maximumWaiting`` clients.
         case queueFull(limit: Int)
-        /// The task runs no more rounds: it has run its configured number, or the coordinator is stopping.
-        case shuttingDown
+        /// The task runs no rounds now (`reason` says why: paused, retired, its rounds done, the coordinator
+        /// stopping); sent as the spec's `shuttingDown` (SPEC §4.9: the client may try again later).
+        case notRunning(reason: String)
     }
 
     /// Adds a joined client to the queue, or says why not.
     func enqueue(_ participant: Participant) -> Refusal? {
-        guard !finished else { return .shuttingDown }
+        if let reason = notRunningReason { return .notRunning(reason: reason) }
         guard !waitingIdentities.contains(participant.identity), !activeIdentities.contains(participant.identity) else {
             return .alreadyJoined
         }
@@ -122,6 +130,56 @@ actor TaskScheduler {
         if firstWaitStart == nil { firstWaitStart = ContinuousClock.now }
         changed.wake()
         return nil
+    }
+
+    /// Why joins are refused now, or nil while the task takes them.
+    private var notRunningReason: String? {
+        switch state {
+        case .paused: return "task '\(name)' is paused by the operator; try again later"
+        case .retired: return "task '\(name)' is retired and runs no more rounds"
+        case .active: return finished ? "task '\(name)' runs no more rounds: the coordinator is stopping" : nil
+        }
+    }
+
+    /// Pauses the task: no join is taken and no round starts (a round in flight finishes); the clients waiting
+    /// are released. The caller records the state in the store first.
+    func pause() {
+        guard state == .active else { return }
+        state = .paused
+        releaseWaiting()
+        changed.wake()
+    }
+
+    /// Makes a paused task take joins and run rounds again.
+    func resume() {
+        guard state == .paused else { return }
+        state = .active
+        changed.wake()
+    }
+
+    /// Retires the task: like a pause, for good; the scheduler's run ends once a round in flight has finished.
+    func retire() {
+        state = .retired
+        releaseWaiting()
+        changed.wake()
+    }
+
+    /// Replaces the task's definition for the rounds that start from now (the round in flight keeps its own).
+    ///
+    /// - Parameter epsilon: the new total ε of the privacy budget, if it changes; committed to the store before
+    ///   anything else changes.
+    /// - Returns: the ledger under its new limit, if it changed.
+    /// - Throws: `AccountingError` if the new budget is below what is spent; ``StoreError`` if it cannot be stored
+    ///   (nothing changed then).
+    func update(to new: TaskConfiguration) throws -> PrivacyBudget? {
+        precondition(new.name == name, "a task keeps its name")
+        var changed: PrivacyBudget?
+        if let privacy = new.privacy, privacy.budgetEpsilon != task.privacy?.budgetEpsilon {
+            changed = try recorder.changeBudget(epsilon: privacy.budgetEpsilon)
+        }
+        task = new
+        self.changed.wake()
+        return changed
     }
 
     /// Removes a client whose connection ended while it was waiting.
@@ -176,7 +234,7 @@ actor TaskScheduler {
             releaseWaiting()
         }
         await withDiscardingTaskGroup { timers in
-            while !Task.isCancelled {
+            while !Task.isCancelled, state != .retired {
                 if let limit = task.rounds, completedRounds >= limit { break }
                 guard let cohort = await nextCohort(timers: &timers) else { break }
                 await runRound(with: cohort)
@@ -216,7 +274,11 @@ actor TaskScheduler {
 
     /// Waits until a round can start and takes its participants from the queue; nil when cancelled.
     private func nextCohort(timers: inout DiscardingTaskGroup) async -> [Participant]? {
-        while !Task.isCancelled {
+        while !Task.isCancelled, state != .retired {
+            guard state == .active else {
+                await changed.wait()
+                continue
+            }
             let gatherEnd = firstWaitStart.map { $0 + task.gatherWindow }
             let ready = waiting.count >= task.maximumClients
                 || (roundRequested && waiting.count >= task.minimumClients)
