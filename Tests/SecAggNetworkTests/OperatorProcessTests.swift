@@ -23,6 +23,15 @@ struct OperatorProcessTests {
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
+    /// A task that never gathers (one client is enrolled): for tests of the daemon itself, not of rounds.
+    static let smallTask = """
+          - name: t
+            dimension: 4
+            max_input: 10
+            min_clients: 3
+            max_clients: 3
+        """
+
     static let task = """
           - name: ops
             dimension: 16
@@ -122,13 +131,7 @@ struct OperatorProcessTests {
     @Test("--check-config explains every bad override and exits 2")
     func badOverrides() throws {
         let world = try TestWorld(clients: 1)
-        try world.writeConfiguration(task: """
-              - name: t
-                dimension: 4
-                max_input: 10
-                min_clients: 3
-                max_clients: 3
-            """)
+        try world.writeConfiguration(task: Self.smallTask)
         let config = world.folder.appendingPathComponent("secaggd.yaml").path
         let secaggd = world.binaries.appendingPathComponent("secaggd")
         let (status, output) = try Self.run(secaggd, ["--config", config, "--check-config"], environment: [
@@ -148,13 +151,7 @@ struct OperatorProcessTests {
     @Test("SIGHUP is logged as ignored (no reload) and the daemon keeps running; SIGTERM then stops it with 0")
     func hangup() async throws {
         let world = try TestWorld(clients: 1)
-        try world.writeConfiguration(task: """
-              - name: t
-                dimension: 4
-                max_input: 10
-                min_clients: 3
-                max_clients: 3
-            """)
+        try world.writeConfiguration(task: Self.smallTask)
         let daemon = try world.startDaemon()
         try #require(world.port > 0, "the daemon did not start")
         kill(daemon.process.processIdentifier, SIGHUP)
@@ -173,13 +170,7 @@ struct OperatorProcessTests {
     @Test("--check-config refuses a port another process listens on, naming the key, and exits 2")
     func portInUse() async throws {
         let world = try TestWorld(clients: 1)
-        try world.writeConfiguration(task: """
-              - name: t
-                dimension: 4
-                max_input: 10
-                min_clients: 3
-                max_clients: 3
-            """)
+        try world.writeConfiguration(task: Self.smallTask)
         let taken = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .bind(host: "127.0.0.1", port: 0).get()
         let port = try #require(taken.localAddress?.port)

@@ -127,13 +127,27 @@ extension CoordinatorService {
         }
     }
 
-    private func createTask(_ definition: String, actor: String) async throws -> AdminResponse {
-        let task: TaskConfiguration
-        let entry: ConfigurationFile.Document.Task
+    /// A definition's problems, as the admin answer that lists them.
+    struct DefinitionRefusal: Error {
+        var response: AdminResponse
+    }
+
+    /// Parses and validates a task definition as the configuration file's tasks are.
+    static func parse(_ definition: String) -> Result<(TaskConfiguration, ConfigurationFile.Document.Task), DefinitionRefusal> {
         do {
-            (task, entry) = try ConfigurationFile.parseTask(definition)
+            return .success(try ConfigurationFile.parseTask(definition))
         } catch let error as CoordinatorConfigurationError {
-            return AdminResponse(status: .invalid, body: error.problems.joined(separator: "; "))
+            return .failure(DefinitionRefusal(response: AdminResponse(status: .invalid, body: error.problems.joined(separator: "; "))))
+        } catch {
+            return .failure(DefinitionRefusal(response: AdminResponse(status: .invalid, body: "\(error)")))
+        }
+    }
+
+    private func createTask(_ definition: String, actor: String) async throws -> AdminResponse {
+        let (task, entry): (TaskConfiguration, ConfigurationFile.Document.Task)
+        switch Self.parse(definition) {
+        case let .success(parsed): (task, entry) = parsed
+        case let .failure(refusal): return refusal.response
         }
         guard schedulers[task.name] == nil else {
             return AdminResponse(status: .failed, body: "a task named '\(task.name)' exists already")
@@ -205,12 +219,10 @@ extension CoordinatorService {
 
     /// Replaces an admin-created task's definition (validated like a new one) for the rounds that start afterwards.
     private func updateTask(_ definition: String, actor: String) async throws -> AdminResponse {
-        let task: TaskConfiguration
-        let entry: ConfigurationFile.Document.Task
-        do {
-            (task, entry) = try ConfigurationFile.parseTask(definition)
-        } catch let error as CoordinatorConfigurationError {
-            return AdminResponse(status: .invalid, body: error.problems.joined(separator: "; "))
+        let (task, entry): (TaskConfiguration, ConfigurationFile.Document.Task)
+        switch Self.parse(definition) {
+        case let .success(parsed): (task, entry) = parsed
+        case let .failure(refusal): return refusal.response
         }
         guard let scheduler = schedulers[task.name] else { return notFound(task: task.name) }
         guard let stored = try store.tasks().first(where: { $0.name == task.name }), stored.source == "admin" else {
