@@ -3,8 +3,8 @@ import SecAggProtocol
 import SecAggWire
 import Synchronization
 
-/// The live progress of a task's round in flight, for `secagg admin round watch`: updated by the round driver
-/// after every input, read by the admin listener.
+/// The live progress of a task's round in flight, for `secagg admin round watch`: updated by the running round
+/// (``RoundRun``) as inputs arrive, at most every 100 ms, read by the admin listener.
 final class RoundMonitor: Sendable {
     /// What a round looks like at one moment.
     struct Snapshot: Sendable, Hashable {
