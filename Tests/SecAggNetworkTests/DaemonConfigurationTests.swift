@@ -201,6 +201,48 @@ struct DaemonConfigurationTests {
         #expect(!problems.contains("minimum_clients") && !problems.contains("maximum_"), "\(problems)")
     }
 
+    // Issue 12: only the first type error was reported, as "wrong type at 'tasks.[0].dimension': Expected to decode
+    // Int but found Scalar instead", without a line. Every one is now listed, with its line, what was expected and
+    // what was found, and missing keys name the section they are missing from.
+    @Test("every wrong type and missing key is reported at once, with its line, expectation and value")
+    func typeProblemsAtOnce() throws {
+        let folder = try AuditLogTests.folder()
+        _ = try IdentityFile.create(at: folder.appendingPathComponent("coordinator.key").path)
+        let text = """
+            identity: coordinator.key
+            listen: {host: 127.0.0.1, port: seven}
+            limits: 5
+            tasks:
+              - name: t
+                dimension: abc
+                min_clients: three
+                max_clients: 3
+                privacy: {noise: central, epsilon_per_round: 1, clip: 10, budget_epsilon: 5, delta: tiny}
+            """
+        let error = try #require(throws: CoordinatorConfigurationError.self) {
+            try DaemonConfiguration.parse(text, relativeTo: folder, environment: [:])
+        }
+        let problems = error.problems
+        #expect(problems.contains("'listen.port' (line 2): expected a whole number, found 'seven'"), "\(problems)")
+        #expect(problems.contains("'limits' (line 3): expected a section of keys, found '5'"), "\(problems)")
+        #expect(problems.contains("'tasks[0].dimension' (line 6): expected a whole number, found 'abc'"), "\(problems)")
+        #expect(problems.contains("'tasks[0].min_clients' (line 7): expected a whole number, found 'three'"), "\(problems)")
+        #expect(problems.contains("'tasks[0].privacy.delta' (line 9): expected a number, found 'tiny'"), "\(problems)")
+        #expect(problems.contains { $0.hasPrefix("missing key 'tasks[0].max_input' (in the section at line 5") }, "\(problems)")
+        #expect(problems.count == 6, "\(problems)")
+    }
+
+    @Test("an admin task definition's type problems are all listed")
+    func adminTaskTypeProblems() throws {
+        let error = try #require(throws: CoordinatorConfigurationError.self) {
+            try ConfigurationFile.parseTask("name: t\ndimension: many\nmax_input: 10\nmin_clients: 3\nmax_clients: lots\n")
+        }
+        #expect(error.problems == [
+            "'dimension' (line 2): expected a whole number, found 'many'",
+            "'max_clients' (line 5): expected a whole number, found 'lots'",
+        ])
+    }
+
     @Test("an admin task whose rounds could not be planned is refused")
     func impossibleAdminTask() throws {
         let error = try #require(throws: CoordinatorConfigurationError.self) {

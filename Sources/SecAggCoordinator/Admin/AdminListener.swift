@@ -21,23 +21,24 @@ public struct AdminSettings: Sendable, Hashable {
     }
 }
 
-/// The running admin listener: its bound port and how to stop it.
+/// The bound admin listener: its port, and the accept loop the service runs as a child of its task group.
 struct AdminListener: Sendable {
     let port: Int
     let server: NIOAsyncChannel<FrameChannel, Never>
-    let task: Task<Void, Never>
+    let tracker: ConnectionTracker<ByteBuffer, ByteBuffer>
+    let keys: Set<Ed25519.VerifyingKey>
 
+    /// Stops accepting: the accept loop of ``CoordinatorService/serveAdmin(_:)`` ends.
     func stop() {
         server.channel.close(promise: nil)
-        task.cancel()
     }
 }
 
 extension CoordinatorService {
-    /// Binds the admin listener if the settings ask for one and serves it until stopped.
+    /// Binds the admin listener if the settings ask for one (``serveAdmin(_:)`` then serves it).
     ///
     /// - Throws: ``CoordinatorStartError`` if its address cannot be bound.
-    func startAdminListener() async throws -> AdminListener? {
+    func bindAdminListener() async throws -> AdminListener? {
         guard let admin = settings.admin else { return nil }
         let tracker = ConnectionTracker<ByteBuffer, ByteBuffer>()
         let server: NIOAsyncChannel<FrameChannel, Never>
@@ -49,22 +50,24 @@ extension CoordinatorService {
         }
         let bound = server.channel.localAddress?.port ?? admin.port
         logger.info("admin listening", metadata: ["endpoint": "\(admin.host):\(bound)", "admin_keys": "\(admin.keys.count)"])
-        let task = Task {
-            await withDiscardingTaskGroup { group in
-                do {
-                    try await server.executeThenClose { inbound in
-                        for try await connection in inbound {
-                            group.addTask { await self.serveAdmin(connection, keys: admin.keys) }
-                        }
+        return AdminListener(port: bound, server: server, tracker: tracker, keys: admin.keys)
+    }
+
+    /// Accepts admin connections until the listener is stopped, each served as a child task; then closes what it
+    /// accepted and never served.
+    func serveAdmin(_ listener: AdminListener) async {
+        await withDiscardingTaskGroup { group in
+            do {
+                try await listener.server.executeThenClose { inbound in
+                    for try await connection in inbound {
+                        group.addTask { await self.serveAdmin(connection, keys: listener.keys) }
                     }
-                } catch {
-                    self.logger.debug("admin listener closed", metadata: ["reason": "\(error)"])
                 }
-                // Stopping cancels the accept loop: close what it accepted and never served (none is released open).
-                await tracker.closeUnestablished()
+            } catch {
+                self.logger.debug("admin listener closed", metadata: ["reason": "\(error)"])
             }
+            await listener.tracker.closeUnestablished()
         }
-        return AdminListener(port: bound, server: server, task: task)
     }
 
     /// One admin connection: the handshake (admin keys only), then request, response, … until the operator

@@ -161,23 +161,19 @@ public enum ConfigurationFile {
 
     /// `checkingKeys: false` when the caller has already checked the keys of the text it derived this one from
     /// (``DaemonConfiguration`` checks the file as written, so the problems name the file's own lines).
-    static func parse(_ text: String, relativeTo folder: URL, checkingKeys: Bool) throws -> CoordinatorSettings {
+    ///
+    /// - Parameter node: the document already parsed (and changed by environment overrides), whose nodes keep the
+    ///   file's lines for the problems to name; nil to parse `text`.
+    static func parse(
+        _ text: String, relativeTo folder: URL, checkingKeys: Bool, node: Node? = nil
+    ) throws -> CoordinatorSettings {
         if checkingKeys {
             let unknown = ConfigurationSchema.file.unknownKeys(inYAML: text)
             guard unknown.isEmpty else { throw CoordinatorConfigurationError(problems: unknown) }
         }
-        let document: Document
-        do {
-            document = try YAMLDecoder().decode(Document.self, from: text)
-        } catch let DecodingError.keyNotFound(key, context) {
-            throw CoordinatorConfigurationError(problems: ["missing key '\(path(context.codingPath + [key]))'"])
-        } catch let DecodingError.typeMismatch(_, context) {
-            throw CoordinatorConfigurationError(problems: ["wrong type at '\(path(context.codingPath))': \(context.debugDescription)"])
-        } catch let DecodingError.dataCorrupted(context) {
-            throw CoordinatorConfigurationError(problems: ["invalid value at '\(path(context.codingPath))': \(context.debugDescription)"])
-        } catch {
-            throw CoordinatorConfigurationError(problems: ["not valid YAML: \(error)"])
-        }
+        let document = try node.map { node throws(CoordinatorConfigurationError) in
+            try ConfigurationDecoding.decode(Document.self, from: node)
+        } ?? ConfigurationDecoding.decode(Document.self, from: text)
         var problems: [String] = []
         func resolve(_ file: String) -> String {
             file.hasPrefix("/") ? file : folder.appendingPathComponent(file).path
@@ -302,16 +298,7 @@ public enum ConfigurationFile {
     static func parseTask(_ text: String) throws -> (TaskConfiguration, Document.Task) {
         let unknown = ConfigurationSchema.task.unknownKeys(inYAML: text)
         guard unknown.isEmpty else { throw CoordinatorConfigurationError(problems: unknown) }
-        let entry: Document.Task
-        do {
-            entry = try YAMLDecoder().decode(Document.Task.self, from: text)
-        } catch let DecodingError.keyNotFound(key, context) {
-            throw CoordinatorConfigurationError(problems: ["missing key '\(path(context.codingPath + [key]))'"])
-        } catch let DecodingError.typeMismatch(_, context) {
-            throw CoordinatorConfigurationError(problems: ["wrong type at '\(path(context.codingPath))': \(context.debugDescription)"])
-        } catch {
-            throw CoordinatorConfigurationError(problems: ["not a valid task definition: \(error)"])
-        }
+        let entry = try ConfigurationDecoding.decode(Document.Task.self, from: text)
         var problems: [String] = []
         let task = task(from: entry, prefix: "task '\(entry.name)'", problems: &problems)
         guard problems.isEmpty, let task else { throw CoordinatorConfigurationError(problems: problems) }
@@ -410,9 +397,5 @@ public enum ConfigurationFile {
             privacy: privacy, maximumWaiting: entry.maxWaiting)
         problems += task.problems()
         return task
-    }
-
-    private static func path(_ keys: [any CodingKey]) -> String {
-        keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
     }
 }

@@ -103,7 +103,7 @@ public struct DaemonConfiguration: Sendable {
         var problems = overrideProblems
         var coordinator: CoordinatorSettings?
         do {
-            coordinator = try ConfigurationFile.parse(effective, relativeTo: folder, checkingKeys: false)
+            coordinator = try ConfigurationFile.parse(effective, relativeTo: folder, checkingKeys: false, node: document)
         } catch let error as CoordinatorConfigurationError {
             problems += error.problems
         } catch {
@@ -112,9 +112,9 @@ public struct DaemonConfiguration: Sendable {
 
         var operations = Operations()
         do {
-            operations = try YAMLDecoder().decode(Operations.self, from: effective)
+            operations = try ConfigurationDecoding.decode(Operations.self, from: document)
         } catch {
-            problems.append("audit/metrics: \(error)")
+            problems += error.problems.filter { !problems.contains($0) }
         }
         var metrics = MetricsEndpointSettings()
         if let section = operations.metrics {

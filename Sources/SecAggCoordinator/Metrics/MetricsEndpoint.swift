@@ -5,7 +5,6 @@ import NIOHTTP1
 import NIOPosix
 import SecAggTransport
 import ServiceLifecycle
-import Synchronization
 
 /// Where `secaggd` serves its metrics (the `metrics:` section of the configuration file).
 public struct MetricsEndpointSettings: Sendable, Hashable {
@@ -39,7 +38,7 @@ public final class MetricsEndpoint: Service, Sendable {
     private let render: @Sendable () -> [UInt8]
     private let ready: @Sendable () -> Bool
     private let logger: Logger
-    private let bound = Mutex<BoundState>(.pending([]))
+    private let bound = BoundPort()
     private let connections = IdleEviction()
     private let tracker = ConnectionTracker<HTTPServerRequestPart, HTTPServerResponsePart>()
 
@@ -60,31 +59,11 @@ public final class MetricsEndpoint: Service, Sendable {
     ///
     /// - Throws: ``CoordinatorStartError`` if it could not bind its address.
     public func listeningPort() async throws -> Int {
-        try await withCheckedThrowingContinuation { continuation in
-            let known: Result<Int, CoordinatorStartError>? = bound.withLock { state in
-                switch state {
-                case var .pending(waiters):
-                    waiters.append(continuation)
-                    state = .pending(waiters)
-                    return nil
-                case let .listening(port): return .success(port)
-                case let .failed(reason): return .failure(CoordinatorStartError(reason: reason))
-                }
-            }
-            if let known { continuation.resume(with: known) }
-        }
+        try await bound.port()
     }
 
     private func publish(_ outcome: Result<Int, CoordinatorStartError>) {
-        let waiters = bound.withLock { state -> [CheckedContinuation<Int, any Error>] in
-            guard case let .pending(waiters) = state else { return [] }
-            switch outcome {
-            case let .success(port): state = .listening(port)
-            case let .failure(error): state = .failed(error.reason)
-            }
-            return waiters
-        }
-        for waiter in waiters { waiter.resume(with: outcome.mapError { $0 as any Error }) }
+        bound.publish(outcome)
     }
 
     public func run() async throws {
@@ -186,11 +165,6 @@ public final class MetricsEndpoint: Service, Sendable {
     }
 }
 
-private enum BoundState {
-    case pending([CheckedContinuation<Int, any Error>])
-    case listening(Int)
-    case failed(String)
-}
 
 /// The endpoint's connections in arrival order, and which of them are being answered. When all slots are taken a
 /// new connection displaces the oldest one that has not sent a whole request yet: probes send theirs at once, so

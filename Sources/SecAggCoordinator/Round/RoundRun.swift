@@ -195,6 +195,11 @@ private final class LiveRound {
             }
             timers.cancelAll()
         }
+        // Cancelled while waiting for an event: the stream may end (its iterator returns nil on cancellation)
+        // before `.cancelled` is delivered. The round aborts all the same, and its clients are told.
+        if !ended, Task.isCancelled {
+            perform(machine.abort(AbortReason(.cancelled, "the coordinator is shutting down")))
+        }
         run.monitor?.clear()
         // A round whose event stream closed without an outcome is published all the same.
         publish()

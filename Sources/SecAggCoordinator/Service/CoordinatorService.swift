@@ -71,7 +71,7 @@ public final class CoordinatorService: Service, Sendable {
     /// The durable record: clients, tasks, rounds, results, privacy ledgers.
     public let store: CoordinatorStore
     let schedulers: TaskRegistry
-    private let listening = Mutex<ListeningState>(.pending([]))
+    private let listening = BoundPort()
     /// Live connections, per address, and the identities holding one.
     private let connections: ConnectionRegistry
     /// Connections the service counts as open now (accepted and not yet released), for tests and diagnostics.
@@ -122,33 +122,11 @@ public final class CoordinatorService: Service, Sendable {
     ///
     /// - Throws: ``CoordinatorStartError`` if the service could not bind its address.
     public func listeningPort() async throws -> Int {
-        try await withCheckedThrowingContinuation { continuation in
-            let known: Result<Int, CoordinatorStartError>? = listening.withLock { state in
-                switch state {
-                case var .pending(waiters):
-                    waiters.append(continuation)
-                    state = .pending(waiters)
-                    return nil
-                case let .listening(port):
-                    return .success(port)
-                case let .failed(reason):
-                    return .failure(CoordinatorStartError(reason: reason))
-                }
-            }
-            if let known { continuation.resume(with: known) }
-        }
+        try await listening.port()
     }
 
     private func publish(_ outcome: Result<Int, CoordinatorStartError>) {
-        let waiters: [CheckedContinuation<Int, any Error>] = listening.withLock { state in
-            guard case let .pending(waiters) = state else { return [] }
-            switch outcome {
-            case let .success(port): state = .listening(port)
-            case let .failure(error): state = .failed(error.reason)
-            }
-            return waiters
-        }
-        for waiter in waiters { waiter.resume(with: outcome.mapError { $0 as any Error }) }
+        listening.publish(outcome)
     }
 
     /// The records of the latest rounds a task ran (newest last; at most 100, fewer when the sums are large).
@@ -173,13 +151,13 @@ public final class CoordinatorService: Service, Sendable {
         let bound = server.channel.localAddress?.port ?? settings.port
         let admin: AdminListener?
         do {
-            admin = try await startAdminListener()
+            admin = try await bindAdminListener()
         } catch let error as CoordinatorStartError {
             try? await server.channel.close()
             publish(.failure(error))
             throw error
         }
-        defer { admin?.stop() }
+        defer { admin?.stop() }  // if the start fails before the accept loop runs
         adminBound.store(admin?.port ?? 0, ordering: .sequentiallyConsistent)
         // Each task's budget is visible from the start (metrics gauges, the audit log), not only after a round.
         for scheduler in schedulers.all {
@@ -200,6 +178,7 @@ public final class CoordinatorService: Service, Sendable {
             group.addTask { [schedulers] in
                 await schedulers.runAll { if bounded { server.channel.close(promise: nil) } }
             }
+            if let admin { group.addTask { await self.serveAdmin(admin) } }
             try await withGracefulShutdownHandler {
                 try await server.executeThenClose { inbound in
                     for try await connection in inbound {
@@ -220,6 +199,8 @@ public final class CoordinatorService: Service, Sendable {
                 self.logger.info("shutting down: no new connections; aborting rounds in flight")
                 server.channel.close(promise: nil)
             }
+            // The client listener is closed (shutdown, or every task ran its rounds): so is the admin listener.
+            admin?.stop()
             // Connections accepted but not served yet, or still in their handshake or join, end now; clients that
             // joined are told by their task (a round in flight aborts with `cancelled`) and then closed.
             await accepted.closeUnestablished()
@@ -370,12 +351,6 @@ public struct CoordinatorConfigurationError: Error, Sendable, CustomStringConver
     public var description: String { problems.joined(separator: "\n") }
 }
 
-/// Whether the service is listening yet, and who waits to know its port.
-private enum ListeningState {
-    case pending([CheckedContinuation<Int, any Error>])
-    case listening(Int)
-    case failed(String)
-}
 
 /// The service could not start listening.
 public struct CoordinatorStartError: Error, Sendable, CustomStringConvertible {
