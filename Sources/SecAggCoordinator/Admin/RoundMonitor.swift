@@ -1,7 +1,7 @@
 import Foundation
+import NIOConcurrencyHelpers
 import SecAggProtocol
 import SecAggWire
-import Synchronization
 
 /// The live progress of a task's round in flight, for `secagg admin round watch`: updated by the running round
 /// (``RoundRun``) as inputs arrive, at most every 100 ms, read by the admin listener.
@@ -16,16 +16,16 @@ final class RoundMonitor: Sendable {
         var droppedPerPhase: [RoundPhase: Int]
     }
 
-    private let state = Mutex<Snapshot?>(nil)
+    private let state = NIOLockedValueBox<Snapshot?>(nil)
 
     /// The round in flight, if any.
-    var current: Snapshot? { state.withLock { $0 } }
+    var current: Snapshot? { state.withLockedValue { $0 } }
 
     func update(_ snapshot: Snapshot) {
-        state.withLock { $0 = snapshot }
+        state.withLockedValue { $0 = snapshot }
     }
 
     func clear() {
-        state.withLock { $0 = nil }
+        state.withLockedValue { $0 = nil }
     }
 }

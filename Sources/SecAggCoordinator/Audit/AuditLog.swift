@@ -1,8 +1,8 @@
 import Foundation
 import Logging
 import Metrics
+import NIOConcurrencyHelpers
 import SecAggCrypto
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -36,7 +36,7 @@ public final class AuditLog: CoordinatorObserver, Sendable {
 
     /// The file's path.
     public let path: String
-    private let state: Mutex<State>
+    private let state: NIOLockedValueBox<State>
     private let logger: Logger
     private let writeFailures: Counter
 
@@ -70,7 +70,7 @@ public final class AuditLog: CoordinatorObserver, Sendable {
             close(descriptor)
             throw AuditLogError.brokenChain(path, verification.problems)
         }
-        state = Mutex(State(
+        state = NIOLockedValueBox(State(
             descriptor: descriptor, nextSequence: verification.lastSequence + 1,
             previousHash: verification.headHash, length: verification.intactBytes, windowStart: .now))
         if contents.isEmpty { Self.syncDirectory(of: path) }
@@ -80,12 +80,12 @@ public final class AuditLog: CoordinatorObserver, Sendable {
     }
 
     deinit {
-        state.withLock { _ = close($0.descriptor) }
+        state.withLockedValue { _ = close($0.descriptor) }
     }
 
     /// Sequence number and hash of the last record written (an anchor to keep elsewhere: see `protocol/AUDIT.md`).
     public var head: (sequence: Int64, hash: String) {
-        state.withLock { ($0.nextSequence - 1, $0.previousHash) }
+        state.withLockedValue { ($0.nextSequence - 1, $0.previousHash) }
     }
 
     /// Appends one record and `fsync`s it.
@@ -99,7 +99,9 @@ public final class AuditLog: CoordinatorObserver, Sendable {
     ///   chain stays intact and the next append can succeed.
     @discardableResult
     public func append(kind: String, fields: [String: AuditValue]) throws(AuditLogError) -> (sequence: Int64, hash: String) {
-        try state.withLock { state throws(AuditLogError) in try Self.append(kind: kind, fields: fields, to: &state, path: path) }
+        try state.withLockedValue { state in
+            Result { () throws(AuditLogError) in try Self.append(kind: kind, fields: fields, to: &state, path: path) }
+        }.get()
     }
 
     private static func append(
@@ -152,7 +154,9 @@ public final class AuditLog: CoordinatorObserver, Sendable {
     ///
     /// - Throws: ``AuditLogError`` if the file cannot be read.
     func currentIndex() throws(AuditLogError) -> AuditIndex {
-        let contents = try state.withLock { state throws(AuditLogError) in try Self.readAll(state.descriptor, path: path) }
+        let contents = try state.withLockedValue { state in
+            Result { () throws(AuditLogError) in try Self.readAll(state.descriptor, path: path) }
+        }.get()
         return AuditIndex(contents: contents[...])
     }
 
@@ -180,7 +184,7 @@ public final class AuditLog: CoordinatorObserver, Sendable {
     /// Rate limit of `authentication_failed` records; writes the summary of a finished window first.
     private func admitAuthenticationFailure() -> Bool {
         let now = ContinuousClock.now
-        let (admitted, suppressed) = state.withLock { state -> (Bool, Int) in
+        let (admitted, suppressed) = state.withLockedValue { state -> (Bool, Int) in
             var summary = 0
             if now - state.windowStart >= .seconds(60) {
                 summary = state.suppressed
@@ -202,15 +206,15 @@ public final class AuditLog: CoordinatorObserver, Sendable {
     }
 
     private func recoverTornTail(_ torn: [UInt8], bytes: Int) throws(AuditLogError) {
-        let sequence = state.withLock { $0.nextSequence }
+        let sequence = state.withLockedValue { $0.nextSequence }
         let side = "\(path).torn-\(sequence)"
         do {
             try Data(torn).write(to: URL(fileURLWithPath: side), options: [.atomic])
         } catch {
             throw AuditLogError.cannotRepair(path, reason: "cannot save the unfinished last line to \(side): \(error)")
         }
-        let length = state.withLock { $0.length }
-        let descriptor = state.withLock { $0.descriptor }
+        let length = state.withLockedValue { $0.length }
+        let descriptor = state.withLockedValue { $0.descriptor }
         guard ftruncate(descriptor, off_t(length)) == 0, fsync(descriptor) == 0 else {
             throw AuditLogError.cannotRepair(path, reason: "cannot cut the unfinished last line (errno \(errno))")
         }

@@ -1,11 +1,11 @@
 import Foundation
 import GRDB
+import NIOConcurrencyHelpers
 import SecAggCrypto
 import SecAggIdentity
 import SecAggPrivacy
 import SecAggProtocol
 import SecAggWire
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,7 +22,7 @@ public final class CoordinatorStore: Sendable {
     /// The open `<path>.lock` file whose exclusive lock marks this process as the store's only user (-1: none).
     private let lockDescriptor: Int32
     /// Enrolled, unrevoked clients (label by key), mirrored from the `client` table for the handshake's check.
-    private let activeClients = Mutex<[Ed25519.VerifyingKey: String]>([:])
+    private let activeClients = NIOLockedValueBox<[Ed25519.VerifyingKey: String]>([:])
 
     /// Opens (creating if needed) the database at `path` and migrates it to the current schema.
     ///
@@ -171,11 +171,11 @@ public final class CoordinatorStore: Sendable {
 
     /// Label of `key` if it is enrolled and not revoked: the handshake's admission check (no database access).
     public func label(of key: Ed25519.VerifyingKey) -> String? {
-        activeClients.withLock { $0[key] }
+        activeClients.withLockedValue { $0[key] }
     }
 
     /// Number of enrolled, unrevoked clients.
-    public var activeClientCount: Int { activeClients.withLock { $0.count } }
+    public var activeClientCount: Int { activeClients.withLockedValue { $0.count } }
 
     /// Enrolls `key` (or re-enrolls a revoked key) with `label`; takes effect for the next connection.
     ///
@@ -199,7 +199,7 @@ public final class CoordinatorStore: Sendable {
                 """, arguments: [hex, label, now, actor])
             return true
         }
-        activeClients.withLock { $0[key] = label }
+        activeClients.withLockedValue { $0[key] = label }
         return added
     }
 
@@ -217,7 +217,7 @@ public final class CoordinatorStore: Sendable {
                 arguments: [now, actor, hex])
             return db.changesCount > 0
         }
-        activeClients.withLock { _ = $0.removeValue(forKey: key) }
+        activeClients.withLockedValue { _ = $0.removeValue(forKey: key) }
         return changed
     }
 
@@ -275,7 +275,7 @@ public final class CoordinatorStore: Sendable {
             }
             active[key] = label
         }
-        activeClients.withLock { $0 = active }
+        activeClients.withLockedValue { $0 = active }
     }
 
     // MARK: Tasks

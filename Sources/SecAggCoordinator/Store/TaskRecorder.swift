@@ -1,9 +1,9 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import SecAggPrivacy
 import SecAggProtocol
 import SecAggWire
-import Synchronization
 
 /// One task's durable record: its privacy ledger (the store is the source of truth; the JSON file in the results
 /// directory is an export), the release committed before clients are told, each round's final row, and the
@@ -18,7 +18,7 @@ final class TaskRecorder: RoundJournal {
     /// Who hears of settled ledgers and finished rounds (the audit log, metrics).
     let events: ObserverList
     private let logger: Logger
-    private let ledger: Mutex<PrivacyBudget?>
+    private let ledger: NIOLockedValueBox<PrivacyBudget?>
 
     /// Loads the task's ledger from the store; on the first start with a store, imports `privacy-ledger.json` from
     /// the results directory if there is one, else opens a fresh budget.
@@ -55,13 +55,13 @@ final class TaskRecorder: RoundJournal {
                 throw CoordinatorConfigurationError(problems: ["task '\(task.name)': \(error)"])
             }
         }
-        ledger = Mutex(budget)
+        ledger = NIOLockedValueBox(budget)
         // The export mirrors the store from the start (after a crash the file may lag behind the store's ledger).
         exportLedger()
     }
 
     /// The task's ledger as committed (nil without DP).
-    var budget: PrivacyBudget? { ledger.withLock { $0 } }
+    var budget: PrivacyBudget? { ledger.withLockedValue { $0 } }
 
     /// Charges a round and commits the charge (with the round's row) before it returns.
     ///
@@ -71,7 +71,7 @@ final class TaskRecorder: RoundJournal {
     func charge(roundID: RoundID, calibration: PrivacyCalibration, clip: Double, bits: Int) throws
         -> (entry: BudgetEntry, ledger: PrivacyBudget)?
     {
-        try ledger.withLock { current -> (entry: BudgetEntry, ledger: PrivacyBudget)? in
+        try ledger.withLockedValue { current -> (entry: BudgetEntry, ledger: PrivacyBudget)? in
             guard var next = current else { return nil }
             let entry = try next.charge(roundID: "\(roundID)", calibration: calibration, clip: clip, bits: bits)
             try store.commitCharge(next, task: task.name, roundID: roundID)
@@ -87,7 +87,7 @@ final class TaskRecorder: RoundJournal {
     /// - Throws: `AccountingError` if the task has no ledger or ε is below what is spent; ``StoreError`` if the
     ///   commit failed (nothing changed).
     func changeBudget(epsilon: Double) throws -> PrivacyBudget {
-        let changed = try ledger.withLock { current -> PrivacyBudget in
+        let changed = try ledger.withLockedValue { current -> PrivacyBudget in
             guard let ledger = current else {
                 throw AccountingError.invalidParameter(
                     name: "budget_epsilon", value: "\(epsilon)", requirement: "a task with differential privacy")
@@ -127,7 +127,7 @@ final class TaskRecorder: RoundJournal {
         case .central: noise = "central"
         case .distributed: noise = "distributed"
         }
-        try ledger.withLock { current in
+        try ledger.withLockedValue { current in
             var next = current
             if var settled = next, settled.entry(roundID: "\(record.roundID)")?.status == .charged {
                 try settled.recordRelease(roundID: "\(record.roundID)", survivors: record.survivors.count)
@@ -171,7 +171,7 @@ final class TaskRecorder: RoundJournal {
     private func finish(_ record: RoundRecord) -> (settled: PrivacyBudget?, stored: Bool, exported: Bool) {
         let roundID = "\(record.roundID)"
         var stored = false
-        let settled: PrivacyBudget? = ledger.withLock { current in
+        let settled: PrivacyBudget? = ledger.withLockedValue { current in
             guard let before = current, before.entry(roundID: roundID) != nil else {
                 stored = commit(record, ledger: nil)
                 return nil
