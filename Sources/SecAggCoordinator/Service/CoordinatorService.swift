@@ -134,6 +134,13 @@ public final class CoordinatorService: Service, Sendable {
         await schedulers[task]?.history ?? []
     }
 
+    /// The records of a task's latest rounds once it has filed at least `count` rounds since the service started
+    /// (each filed after its record was published and its clients told), or once the task stops running rounds;
+    /// empty for an unknown task. Await it rather than polling ``history(of:)``.
+    public func filedRounds(of task: String, atLeast count: Int = 1) async -> [RoundRecord] {
+        await schedulers[task]?.records(afterFiling: count) ?? []
+    }
+
     /// The privacy ledger of a task with DP (nil otherwise).
     public func privacyLedger(of task: String) async -> PrivacyBudget? {
         await schedulers[task]?.budget

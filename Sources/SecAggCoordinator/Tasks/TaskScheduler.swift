@@ -40,6 +40,8 @@ actor TaskScheduler {
     private var finished = false
     /// The latest rounds' records, newest last (kept for tests and status; bounded by ``trim(_:)``).
     private(set) var history: [RoundRecord] = []
+    /// Who waits for the task to have filed a number of rounds (``records(afterFiling:)``).
+    private var filingWaiters: [(count: Int, continuation: CheckedContinuation<[RoundRecord], Never>)] = []
 
     /// Drops the oldest records beyond 100, and beyond 2^20 sum entries (8 MiB) in all, keeping the newest always:
     /// a count alone let a task with large vectors hold a hundred released sums (800 MiB at a million entries).
@@ -232,6 +234,7 @@ actor TaskScheduler {
         defer {
             finished = true
             releaseWaiting()
+            resumeFilingWaiters()
         }
         await withDiscardingTaskGroup { timers in
             while !Task.isCancelled, state != .retired {
@@ -262,6 +265,20 @@ actor TaskScheduler {
         completedRounds += 1
         history.append(record)
         Self.trim(&history)
+        resumeFilingWaiters()
+    }
+
+    /// The task's latest records once it has filed at least `count` rounds since it started (at once if it has), or
+    /// when it stops running rounds: an event to await instead of polling ``history``.
+    func records(afterFiling count: Int) async -> [RoundRecord] {
+        if completedRounds >= count || finished { return history }
+        return await withCheckedContinuation { filingWaiters.append((count, $0)) }
+    }
+
+    private func resumeFilingWaiters() {
+        let ready = filingWaiters.filter { finished || completedRounds >= $0.count }
+        filingWaiters.removeAll { finished || completedRounds >= $0.count }
+        for waiter in ready { waiter.continuation.resume(returning: history) }
     }
 
     /// Closes the connections of clients still waiting: this task runs no more rounds.
