@@ -102,6 +102,24 @@ struct TaskLifecycleTests {
         }
     }
 
+    // Issue 12: admin JSON mixed camelCase (the ledger entries' `roundID`, `localSigma`) with snake_case.
+    @Test("budget show gives the ledger entries in snake_case like every other admin answer")
+    func budgetShowIsSnakeCase() async throws {
+        try await Base.withService(tasks: [Base.task(clients: Base.honestCount)]) { service, _, _ in
+            #expect(await service.handleAdmin(.createTask(definition: Self.dpDefinition), actor: "test").status == .ok)
+            let scheduler = try #require(service.schedulers["dp"])
+            let roundID = try #require(RoundID(bytes: [UInt8](repeating: 3, count: 16)))
+            guard case .success = await scheduler.admit(roundID: roundID, minimumSurvivors: 3, clients: 5) else {
+                Issue.record("the charge was refused")
+                return
+            }
+            let shown = await service.handleAdmin(.showBudget(task: "dp"), actor: "test")
+            #expect(shown.status == .ok)
+            #expect(shown.body.contains(#""round_id":"\#(roundID)""#) && shown.body.contains(#""minimum_survivors":3"#), "\(shown.body)")
+            #expect(!shown.body.contains("roundID") && !shown.body.contains("minimumSurvivors"), "\(shown.body)")
+        }
+    }
+
     @Test("retire ends a task: joins refused, no resume, and the store keeps it retired")
     func retire() async throws {
         try await Base.withService(tasks: [Base.task(clients: Base.honestCount), Base.sideTask]) { service, port, _ in

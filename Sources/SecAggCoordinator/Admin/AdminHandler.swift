@@ -115,7 +115,9 @@ extension CoordinatorService {
                 guard let ledger = await scheduler.budget else {
                     return AdminResponse(status: .notFound, body: "task '\(name)' has no differential privacy, hence no budget")
                 }
-                let entries = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(ledger.entries))) ?? []
+                let encoder = JSONEncoder()
+                encoder.keyEncodingStrategy = .convertToSnakeCase
+                let entries = (try? JSONSerialization.jsonObject(with: encoder.encode(ledger.entries))) ?? []
                 return ok([
                     "task": name, "epsilon_limit": ledger.epsilonLimit, "epsilon_spent": ledger.epsilonSpent,
                     "delta": ledger.delta, "rho_limit": ledger.rhoLimit, "rho_spent": ledger.rhoSpent,
