@@ -47,7 +47,9 @@ extern "C" {
 #define SECAGG_E_HANDSHAKE 6          /* the Noise handshake failed, or the coordinator is not the pinned key */
 #define SECAGG_E_JOIN_REFUSED 7       /* the coordinator refused to let this client join the task */
 #define SECAGG_E_PROTOCOL 8           /* the coordinator sent a malformed or disallowed message */
-#define SECAGG_E_CONNECTION_LOST 9    /* the connection closed before the round ended */
+#define SECAGG_E_CONNECTION_LOST 9    /* the connection closed before the round ended (after the masked input was sent, the
+                                         client asked the coordinator (SPEC 4.10); the message says whether the input may
+                                         have been counted) */
 #define SECAGG_E_TIMEOUT 10           /* a timeout expired (handshake, admission, idle or total) */
 #define SECAGG_E_CANCELLED 11         /* the call was cancelled through its secagg_cancel handle */
 #define SECAGG_E_STATE 12             /* the call is not allowed in the object's current state */

@@ -31,6 +31,8 @@ struct CFailure: Error, Sendable {
             case .joinRefused: self.init(SECAGG_E_JOIN_REFUSED, error.description)
             case .coordinatorViolation: self.init(SECAGG_E_PROTOCOL, error.description)
             case .connectionLost: self.init(SECAGG_E_CONNECTION_LOST, error.description)
+            // Both after the masked input was sent; the message says whether submitting again is safe.
+            case .notCounted, .outcomeUnknown: self.init(SECAGG_E_CONNECTION_LOST, error.description)
             case .notAdmitted: self.init(SECAGG_E_TIMEOUT, error.description)
             }
         case let error as TransportError:

@@ -21,6 +21,9 @@ public struct SecAggClientConfiguration: Sendable {
     public var maximumBackoff: Duration
     /// How long to wait, connected, for a round to start.
     public var admissionTimeout: Duration
+    /// After losing the connection once its masked input was sent, how long to keep asking the coordinator how the
+    /// round ended (SPEC §4.10) while it is still running or unreachable.
+    public var outcomeTimeout: Duration
     /// Rules the client holds the coordinator to (thresholds, active mode, enrollment authority).
     public var enrollmentAuthority: Ed25519.VerifyingKey?
     public var minimumThreshold: UInt32
@@ -32,8 +35,9 @@ public struct SecAggClientConfiguration: Sendable {
         limits: TransportLimits = TransportLimits(), connectAttempts: Int = 5, initialBackoff: Duration = .milliseconds(200),
         maximumBackoff: Duration = .seconds(5), admissionTimeout: Duration = .seconds(600),
         enrollmentAuthority: Ed25519.VerifyingKey? = nil, minimumThreshold: UInt32 = 2, minimumSurvivors: UInt32 = 3,
-        requireActiveMode: Bool = false
+        requireActiveMode: Bool = false, outcomeTimeout: Duration = .seconds(120)
     ) {
+        self.outcomeTimeout = outcomeTimeout
         self.host = host
         self.port = port
         self.coordinatorKey = coordinatorKey
@@ -71,6 +75,12 @@ public enum SecAggClientError: Error, Sendable, CustomStringConvertible {
     case connectionLost(String)
     /// No round started within the admission timeout.
     case notAdmitted
+    /// The connection was lost after the masked input was sent, and the coordinator answered (signed) that the
+    /// round released a sum without this input: submitting it again is safe.
+    case notCounted(roundID: RoundID, reason: String)
+    /// The connection was lost after the masked input was sent, and whether the input is in a released sum could
+    /// not be learned in time: it may have been counted, so it must not be submitted again blindly.
+    case outcomeUnknown(roundID: RoundID, reason: String)
 
     public var description: String {
         switch self {
@@ -79,6 +89,10 @@ public enum SecAggClientError: Error, Sendable, CustomStringConvertible {
         case let .coordinatorViolation(reason): return "coordinator violated the protocol: \(reason)"
         case let .connectionLost(reason): return "connection lost before the round ended: \(reason)"
         case .notAdmitted: return "no round started within the admission timeout"
+        case let .notCounted(roundID, reason):
+            return "round \(roundID) released a sum without this input (\(reason)); it may be submitted again"
+        case let .outcomeUnknown(roundID, reason):
+            return "whether round \(roundID) counted this input is unknown (\(reason)); do not submit it again blindly"
         }
     }
 }
@@ -134,6 +148,18 @@ public struct SecAggClient: Sendable {
                 input: input)
             var random = SystemRandom()
             var invited = false
+            // Once the masked input is sent it may be counted: a connection lost after that is followed by an
+            // outcome query (SPEC §4.10), so that an input in a released sum is never reported as lost.
+            var roundID: RoundID?
+            var participant: ParticipantIndex?
+            var inputSent = false
+            func lost(_ reason: String) async throws -> ParticipationReceipt {
+                guard inputSent, let roundID else { throw SecAggClientError.connectionLost(reason) }
+                logger.notice("connection lost after the masked input; asking how the round ended", metadata: [
+                    "round": "\(roundID)", "reason": "\(reason)",
+                ])
+                return try await recover(roundID: roundID, participant: participant, lostBecause: reason)
+            }
             while true {
                 let timeout = invited ? configuration.limits.idleTimeout : configuration.admissionTimeout
                 let bytes: [UInt8]?
@@ -141,15 +167,21 @@ public struct SecAggClient: Sendable {
                     bytes = try await receiver.receive(within: timeout)
                 } catch TransportError.idleTimeout where !invited {
                     throw SecAggClientError.notAdmitted
+                } catch where inputSent && !(error is CancellationError) {
+                    return try await lost("\(error)")
                 }
                 guard let bytes else {
-                    throw SecAggClientError.connectionLost("the coordinator closed the connection")
+                    return try await lost("the coordinator closed the connection")
                 }
                 invited = true
                 var violation: String?
                 var actions: [ClientAction] = []
                 do {
                     let message = try CoordinatorMessage(decoding: bytes)
+                    if case let .advertiseKeysRequest(request) = message {
+                        roundID = request.parameters.roundID
+                        participant = request.participant
+                    }
                     if let beforePhase, let phase = message.phase { try await beforePhase(phase) }
                     do {
                         actions = try machine.handle(message, using: &random)
@@ -169,13 +201,103 @@ public struct SecAggClient: Sendable {
                 for action in actions {
                     switch action {
                     case let .send(message):
-                        try await session.send(message.encoded)
+                        do {
+                            try await session.send(message.encoded)
+                        } catch where inputSent && !(error is CancellationError) {
+                            return try await lost("\(error)")
+                        }
+                        if case .maskedInput = message { inputSent = true }
                     case let .finished(receipt):
                         return ParticipationReceipt(
                             roundID: receipt.roundID, participant: receipt.participant, outcome: receipt.outcome)
                     }
                 }
             }
+        }
+    }
+
+    /// Asks the coordinator, on a new connection, how round `roundID` ended for this client's input (SPEC §4.10),
+    /// and checks the coordinator's signature on the answer.
+    ///
+    /// - Returns: the signed receipt: `included` (the input is in the released sum), `excluded` (released without
+    ///   it), `aborted`, `pending` (still running) or `unknown`.
+    /// - Throws: ``SecAggClientError/unreachable(attempts:lastError:)``, ``TransportError``, or
+    ///   ``SecAggClientError/coordinatorViolation(_:)`` for a malformed answer, one about another round, or a bad
+    ///   signature.
+    public func queryOutcome(of roundID: RoundID) async throws -> OutcomeReceipt {
+        let channel = try await connect()
+        let configuration = self.configuration
+        return try await SecureTransport.initiate(
+            channel, identity: configuration.identity, expectedPeer: configuration.coordinatorKey,
+            limits: configuration.limits
+        ) { session, receiver in
+            try await session.send(OutcomeQuery(roundID: roundID).encoded)
+            guard let answer = try await receiver.receive(within: configuration.limits.handshakeTimeout) else {
+                throw SecAggClientError.connectionLost("closed before answering the outcome query")
+            }
+            let receipt: OutcomeReceipt
+            do {
+                receipt = try OutcomeReceipt(decoding: answer)
+            } catch {
+                throw SecAggClientError.coordinatorViolation("malformed outcome receipt: \(error)")
+            }
+            guard receipt.roundID == roundID else {
+                throw SecAggClientError.coordinatorViolation("the outcome receipt is about round \(receipt.roundID), not \(roundID)")
+            }
+            let content = receipt.signedContent(client: configuration.identity.verifyingKey.rawRepresentation)
+            guard let signature = try? Ed25519.Signature(rawRepresentation: receipt.signature),
+                  configuration.coordinatorKey.isValidSignature(signature, for: content) else {
+                throw SecAggClientError.coordinatorViolation("the outcome receipt's signature does not verify")
+            }
+            return receipt
+        }
+    }
+
+    /// Learns how a round ended after the connection was lost with the masked input sent: asks (again while the
+    /// round runs or the coordinator is unreachable, up to ``SecAggClientConfiguration/outcomeTimeout``) and turns
+    /// the signed receipt into the participation's result.
+    private func recover(
+        roundID: RoundID, participant: ParticipantIndex?, lostBecause reason: String
+    ) async throws -> ParticipationReceipt {
+        let deadline = ContinuousClock.now + configuration.outcomeTimeout
+        var backoff = configuration.initialBackoff
+        var last = reason
+        while true {
+            do {
+                let receipt = try await queryOutcome(of: roundID)
+                switch receipt.status {
+                case .included:
+                    return ParticipationReceipt(
+                        roundID: roundID, participant: participant,
+                        outcome: .completed(survivorCount: receipt.survivorCount))
+                case .aborted:
+                    return ParticipationReceipt(
+                        roundID: roundID, participant: participant,
+                        outcome: .aborted(code: receipt.abortCode, reason: "learned after the connection was lost (\(reason))"))
+                case .excluded:
+                    throw SecAggClientError.notCounted(
+                        roundID: roundID, reason: "\(receipt.survivorCount) inputs were summed; the connection was lost: \(reason)")
+                case .unknown:
+                    throw SecAggClientError.outcomeUnknown(
+                        roundID: roundID, reason: "the coordinator has no record of this client in that round")
+                case .pending:
+                    last = "the round is still running"
+                }
+            } catch let error as SecAggClientError {
+                switch error {
+                case .coordinatorViolation, .notCounted, .outcomeUnknown: throw error
+                default: last = "\(error)"
+                }
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                last = "\(error)"
+            }
+            guard ContinuousClock.now + backoff < deadline else {
+                throw SecAggClientError.outcomeUnknown(roundID: roundID, reason: "\(reason); then: \(last)")
+            }
+            try await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, configuration.maximumBackoff)
         }
     }
 

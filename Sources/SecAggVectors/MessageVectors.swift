@@ -78,6 +78,13 @@ enum MessageVectors {
             ("join-request", JoinRequest(taskName: "histogram").encoded),
             ("join-response-accepted", JoinResponse(result: .accepted).encoded),
             ("join-response-refused", JoinResponse(result: .refused(.unknownTask, reason: "no task named histogram")).encoded),
+            ("outcome-query", OutcomeQuery(roundID: roundID).encoded),
+            ("outcome-receipt-included", OutcomeReceipt(
+                roundID: roundID, status: .included, survivorCount: 7, sumDigest: material.bytes(32),
+                signature: material.bytes(64)).encoded),
+            ("outcome-receipt-aborted", OutcomeReceipt(
+                roundID: roundID, status: .aborted, abortCode: AbortCode.tooFewMaskedInputs.rawValue,
+                signature: material.bytes(64)).encoded),
         ]
         for (name, bytes) in session { cases.append(.object(["name": .string(name), "encoded": .hex(bytes)])) }
         return cases
@@ -107,6 +114,18 @@ enum MessageVectors {
             let message = try ClientMessage(decoding: bytes)
             try require(message.encoded == bytes, "client message re-encodes to the same bytes")
             return (message.typeName, describe(message))
+        case OutcomeQuery.typeCode:
+            let message = try OutcomeQuery(decoding: bytes)
+            try require(message.encoded == bytes, "outcome query re-encodes to the same bytes")
+            return ("outcomeQuery", .object(["round_id": .hex(message.roundID.bytes)]))
+        case OutcomeReceipt.typeCode:
+            let message = try OutcomeReceipt(decoding: bytes)
+            try require(message.encoded == bytes, "outcome receipt re-encodes to the same bytes")
+            return ("outcomeReceipt", .object([
+                "round_id": .hex(message.roundID.bytes), "status": .uint(message.status.rawValue),
+                "survivor_count": .uint(message.survivorCount), "abort_code": .uint(message.abortCode),
+                "sum_digest": .hex(message.sumDigest), "signature": .hex(message.signature),
+            ]))
         case JoinRequest.typeCode:
             let message = try JoinRequest(decoding: bytes)
             try require(message.encoded == bytes, "join request re-encodes to the same bytes")

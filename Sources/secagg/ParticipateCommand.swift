@@ -15,7 +15,10 @@ struct ParticipateCommand: AsyncParsableCommand {
         discussion: """
             The input is a JSON array of non-negative integers, one CSV line, or (with --raw) little-endian \
             64-bit integers. Prints the receipt; exits 0 if the round completed with this input in the sum, 3 if \
-            the round aborted, 1 on errors.
+            the round aborted, 1 on other errors, and 4 if the \
+            connection was lost after the masked input was sent and the coordinator could not say in time whether \
+            the input was counted (do not submit it again blindly). After such a loss it asks the coordinator on a \
+            new connection (SPEC 4.10) and reports the signed answer.
             """)
 
     @Option(help: "Coordinator address as HOST:PORT.") var coordinator: String
@@ -62,6 +65,7 @@ struct ParticipateCommand: AsyncParsableCommand {
             }
         } catch let error as SecAggClientError {
             FileHandle.standardError.write(Data("secagg participate: \(error)\n".utf8))
+            if case .outcomeUnknown = error { throw ExitCode(4) }
             throw ExitCode(1)
         } catch let error as TransportError {
             FileHandle.standardError.write(Data("secagg participate: \(error)\n".utf8))

@@ -92,6 +92,11 @@ extension AuditLog {
     /// Hex BLAKE2b-256 of a released sum: the label `secagg audit sum v1\n`, then each entry as 8 bytes
     /// little-endian. Lets an auditor match a result file or store row to the release without logging the sum.
     public static func sumHash(_ sum: [UInt64]) -> String {
+        AuditChain.hex(sumDigest(sum))
+    }
+
+    /// The 32 bytes whose hex is ``sumHash(_:)`` (an outcome receipt carries them, SPEC §4.10).
+    public static func sumDigest(_ sum: [UInt64]) -> [UInt8] {
         var hasher = Blake2b.Hasher()
         hasher.update(Array("secagg audit sum v1\n".utf8))
         var bytes: [UInt8] = []
@@ -100,7 +105,7 @@ extension AuditLog {
             withUnsafeBytes(of: value.littleEndian) { bytes += $0 }
         }
         hasher.update(bytes)
-        return AuditChain.hex(hasher.finalize())
+        return hasher.finalize()
     }
 
     private static func finishedFields(_ record: RoundRecord) -> [String: AuditValue] {

@@ -4,6 +4,7 @@ import NIOCore
 import ServiceLifecycle
 import SecAggCrypto
 import SecAggPrivacy
+import SecAggProtocol
 import SecAggTransport
 import SecAggWire
 import Synchronization
@@ -236,6 +237,21 @@ public final class CoordinatorService: Service, Sendable {
                     within: settings.limits.handshakeTimeout,
                     allowance: { ReceiveAllowance(maximumBytes: JoinRequest.maximumEncodedBytes) }
                 ) else { return }
+                // A client that lost its connection before a round's outcome asks how the round ended for its input
+                // (SPEC §4.10): answered from the store, signed, and the connection closed.
+                if first.bytes.count > 2, first.bytes[2] == OutcomeQuery.typeCode {
+                    let query: OutcomeQuery
+                    do {
+                        query = try OutcomeQuery(decoding: first.bytes)
+                    } catch {
+                        logger.warning("closing: malformed OutcomeQuery", metadata: ["error": "\(error)"])
+                        return
+                    }
+                    let receipt = try outcomeReceipt(for: query.roundID, client: session.peer)
+                    try await session.send(receipt.encoded)
+                    logger.info("outcome queried", metadata: ["round": "\(query.roundID)", "status": "\(receipt.status)"])
+                    return
+                }
                 let join: JoinRequest
                 do {
                     join = try JoinRequest(decoding: first.bytes)
@@ -301,6 +317,33 @@ public final class CoordinatorService: Service, Sendable {
         } catch {
             logger.debug("connection closed", metadata: ["reason": "\(error)"])
         }
+    }
+
+    /// The signed answer to an outcome query (SPEC §4.10) about `client`'s input in round `roundID`, from the store:
+    /// `included` only if the round released a sum with the client among its survivors.
+    ///
+    /// - Throws: ``StoreError`` if the store cannot be read (the connection then closes without an answer).
+    func outcomeReceipt(for roundID: RoundID, client: Ed25519.VerifyingKey) throws -> OutcomeReceipt {
+        var receipt = OutcomeReceipt(roundID: roundID, status: .unknown)
+        let identity = "\(client)"
+        if let round = try store.round(id: "\(roundID)"), round.identities.contains(identity) {
+            switch round.state {
+            case "running":
+                receipt.status = .pending
+            case "completed":
+                if let result = try store.result(roundID: "\(roundID)") {
+                    receipt.status = result.survivorIdentities.contains(identity) ? .included : .excluded
+                    receipt.survivorCount = UInt32(result.survivorIdentities.count)
+                    receipt.sumDigest = AuditLog.sumDigest(result.sum)
+                }
+            default:
+                receipt.status = .aborted
+                receipt.abortCode = UInt16(clamping: round.abortCode ?? Int(AbortCode.cancelled.rawValue))
+            }
+        }
+        receipt.signature = settings.identity.signature(for: receipt.signedContent(client: client.rawRepresentation))
+            .rawRepresentation
+        return receipt
     }
 
     /// Reads the participant's messages into its round (one at a time) while a child task writes what the round

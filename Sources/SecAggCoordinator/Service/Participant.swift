@@ -97,6 +97,14 @@ final class Participant: Sendable {
         }?()
     }
 
+    /// Closes the connection from outside the round (an operator revoked the identity) and tells the attached round
+    /// at once, so it drops the participant now rather than at the phase's deadline. (``close()`` detaches first:
+    /// the round that calls it already knows.)
+    func disconnect() {
+        disconnected()
+        close()
+    }
+
     /// Delivers a received message to the attached round and waits until the round has processed it.
     ///
     /// - Returns: false if no round is attached (the message was unexpected).

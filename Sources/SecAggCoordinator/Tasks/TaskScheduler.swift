@@ -206,7 +206,7 @@ actor TaskScheduler {
             return "queue"
         }
         if let participant = cohort.first(where: { $0.identity == identity }) {
-            participant.close()
+            participant.disconnect()
             return "round"
         }
         return nil
