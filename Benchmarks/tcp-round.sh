@@ -50,7 +50,7 @@ rss = int(open(os.path.join(work, "secaggd.rss")).read().split()[-1])
 print(json.dumps({
     "clients": swarm["clients"], "dimension": swarm["dimension"], "dropout": swarm["dropout"],
     "tcp_round_seconds": round_["wall_seconds"], "tcp_client_wall_seconds": swarm["wall_seconds"],
-    "tcp_verified": swarm.get("verified"), "tcp_survivors": len(round_["survivors"]),
+    "tcp_verified": swarm.get("verified"), "tcp_survivors": round_["survivor_count"],
     "tcp_phase_seconds": round_["phase_seconds"],
     "inprocess_seconds": inproc["wall_seconds"], "inprocess_verified": inproc["verified"],
     "ratio_tcp_to_inprocess": round_["wall_seconds"] / inproc["wall_seconds"],

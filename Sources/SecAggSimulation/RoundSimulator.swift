@@ -188,11 +188,13 @@ public struct RoundSimulator: Sendable {
             // broadcast is the same bytes for every recipient), counted in every recipient's download and decoded by
             // the recipient's worker; the chunk's clients answer and their replies go to the coordinator before the
             // next chunk is encoded. At 10^5 clients this keeps one chunk of messages in memory, not a phase's.
-            var sends: [(message: CoordinatorMessage, recipients: [ParticipantIndex])] = []
+            var sends: [PendingSend] = []
             for action in actions {
                 switch action {
                 case let .send(message, recipients):
-                    sends.append((message, recipients))
+                    sends.append(.message(message, recipients))
+                case let .sendShareKeysRequests(requests):
+                    sends += requests.recipients.map { .shareKeysRequest(requests, $0) }
                 case let .participantDropped(_, dropPhase, _):
                     report.droppedPerPhase[dropPhase, default: 0] += 1
                 case let .completed(released):
@@ -214,12 +216,13 @@ public struct RoundSimulator: Sendable {
                 var received: [ParticipantIndex: Int] = [:]
                 var taken = 0
                 while taken < 2_048, let next = sends.popLast() {
-                    let bytes = next.message.encoded
-                    for recipient in next.recipients {
+                    let (message, recipients) = next.message
+                    let bytes = message.encoded
+                    for recipient in recipients {
                         deliveries[recipient, default: []].append(bytes)
                         received[recipient, default: 0] += bytes.count
                     }
-                    taken += next.recipients.count
+                    taken += recipients.count
                 }
                 // Clients scheduled to drop in this phase vanish before answering.
                 var work: [ClientWork] = []
@@ -505,5 +508,19 @@ extension UInt64 {
     /// All bits up to and including the highest set bit.
     var nextPowerOfTwoMask: UInt64 {
         self == 0 ? 0 : UInt64.max >> UInt64(leadingZeroBitCount)
+    }
+}
+
+/// A message the simulated coordinator has yet to deliver: one for its recipients, or a ShareKeysRequest built only
+/// when its chunk is routed (at 10^5 clients all of them at once would be a gigabyte).
+private enum PendingSend {
+    case message(CoordinatorMessage, [ParticipantIndex])
+    case shareKeysRequest(ShareKeysRequests, ParticipantIndex)
+
+    var message: (CoordinatorMessage, [ParticipantIndex]) {
+        switch self {
+        case let .message(message, recipients): (message, recipients)
+        case let .shareKeysRequest(requests, recipient): (.shareKeysRequest(requests.request(for: recipient)), [recipient])
+        }
     }
 }

@@ -293,7 +293,7 @@ enum TranscriptVectors {
         while true {
             var replies: [(UInt32, ClientMessage)] = []
             var coordinatorActions: [CoordinatorAction] = []
-            for action in pending {
+            for action in pending.expandingRequests() {
                 switch action {
                 case let .send(message, recipients):
                     var bytes = message.encoded
@@ -365,7 +365,7 @@ enum TranscriptVectors {
                     run.result = result
                 case let .aborted(reason):
                     run.abort = reason
-                case .phaseStarted:
+                case .phaseStarted, .sendShareKeysRequests:  // requests were expanded into sends above
                     break
                 }
             }

@@ -4,31 +4,54 @@
 /// with explicit maximums, no optional fields, no trailing bytes. The same value always has exactly one encoding,
 /// so signatures and associated data can be computed over encodings.
 
-/// Appends canonical encodings to a byte array.
+/// Appends canonical encodings to a byte array, or only counts them (``measuring()``), so that an encoding can be
+/// written into an array of exactly its size: at a thousand clients a round's outgoing requests are held at once,
+/// and an array grown by doubling holds up to twice its bytes.
 public struct WireWriter: Sendable {
-    /// The bytes written so far.
+    /// The bytes written so far (empty for a measuring writer).
     public private(set) var bytes: [UInt8]
+    /// The number of bytes written (or, for a measuring writer, that would have been).
+    public private(set) var count = 0
+    private let measuresOnly: Bool
 
     /// Creates an empty writer, reserving `capacity` bytes.
     public init(capacity: Int = 64) {
         bytes = []
         bytes.reserveCapacity(capacity)
+        measuresOnly = false
     }
 
-    public mutating func write(_ value: UInt8) { bytes.append(value) }
+    private init(measuring: Void) {
+        bytes = []
+        measuresOnly = true
+    }
+
+    /// A writer that stores nothing and only counts what it is given.
+    public static func measuring() -> WireWriter { WireWriter(measuring: ()) }
+
+    public mutating func write(_ value: UInt8) {
+        count += 1
+        if !measuresOnly { bytes.append(value) }
+    }
 
     public mutating func write(_ value: UInt16) {
+        count += 2
+        guard !measuresOnly else { return }
         bytes.append(UInt8(truncatingIfNeeded: value >> 8))
         bytes.append(UInt8(truncatingIfNeeded: value))
     }
 
     public mutating func write(_ value: UInt32) {
+        count += 4
+        guard !measuresOnly else { return }
         for shift in stride(from: 24, through: 0, by: -8) {
             bytes.append(UInt8(truncatingIfNeeded: value >> UInt32(shift)))
         }
     }
 
     public mutating func write(_ value: UInt64) {
+        count += 8
+        guard !measuresOnly else { return }
         for shift in stride(from: 56, through: 0, by: -8) {
             bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
         }
@@ -36,7 +59,8 @@ public struct WireWriter: Sendable {
 
     /// Writes bytes with no length prefix (fixed-size fields).
     public mutating func writeFixed(_ value: some Collection<UInt8>) {
-        bytes.append(contentsOf: value)
+        count += value.count
+        if !measuresOnly { bytes.append(contentsOf: value) }
     }
 
     /// Writes `value` behind an 8-, 16- or 32-bit length prefix (`prefixBytes` = 1, 2 or 4).
@@ -44,7 +68,7 @@ public struct WireWriter: Sendable {
     /// - Precondition: the length fits the prefix; encoders only write values they built themselves.
     public mutating func writeOpaque(_ value: some Collection<UInt8>, prefixBytes: Int) {
         writeLength(value.count, prefixBytes: prefixBytes)
-        bytes.append(contentsOf: value)
+        writeFixed(value)
     }
 
     /// Writes a list: a 32-bit element count, then each element.
@@ -173,11 +197,19 @@ public protocol WireDecodable {
 }
 
 extension WireEncodable {
-    /// The canonical encoding of `self`.
+    /// The canonical encoding of `self`, in an array of exactly its size (the value is encoded twice: once to
+    /// measure it).
     public var encoded: [UInt8] {
-        var writer = WireWriter()
+        var writer = WireWriter(capacity: encodedCount)
         encode(into: &writer)
         return writer.bytes
+    }
+
+    /// The number of bytes of the canonical encoding of `self`, without storing them.
+    public var encodedCount: Int {
+        var sizer = WireWriter.measuring()
+        encode(into: &sizer)
+        return sizer.count
     }
 }
 

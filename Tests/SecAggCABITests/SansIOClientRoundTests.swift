@@ -62,7 +62,7 @@ struct SansIOClientRoundTests {
         var result: RoundResult?
         while result == nil, !actions.isEmpty {
             var next: [CoordinatorAction] = []
-            for action in actions {
+            for action in actions.expandingRequests() {
                 switch action {
                 case let .send(message, recipients):
                     for recipient in recipients {

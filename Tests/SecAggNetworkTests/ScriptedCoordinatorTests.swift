@@ -549,7 +549,7 @@ struct ScriptedRound {
     mutating func honest(until stop: RoundPhase? = nil) async throws {
         var actions = try machine.start(now: now)
         while true {
-            let requests = actions.compactMap { action -> (CoordinatorMessage, [ParticipantIndex])? in
+            let requests = actions.expandingRequests().compactMap { action -> (CoordinatorMessage, [ParticipantIndex])? in
                 if case let .send(message, recipients) = action { return (message, recipients) }
                 return nil
             }

@@ -44,7 +44,7 @@ struct PerClientCostTests {
                 signature: signature.rawRepresentation)), from: index, now: now)
         }
         var requests: [ParticipantIndex: ShareKeysRequest] = [:]
-        for action in coordinator.advance(now: now) {
+        for action in coordinator.advance(now: now).expandingRequests() {
             guard case let .send(.shareKeysRequest(request), recipients) = action else { continue }
             for recipient in recipients { requests[recipient] = request }
         }

@@ -99,6 +99,7 @@ struct RoundFixture {
 
     /// Records coordinator actions and queues the messages they send (through their encoding).
     mutating func route(_ actions: [CoordinatorAction]) throws {
+        let actions = actions.expandingRequests()
         coordinatorActions += actions
         for action in actions {
             guard case let .send(message, recipients) = action else { continue }

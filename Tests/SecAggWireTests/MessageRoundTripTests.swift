@@ -12,6 +12,8 @@ struct MessageRoundTripTests {
         #expect(decoded.encoded == bytes)
         #expect(decoded.roundID == sampleRoundID)
         #expect(Array(bytes.prefix(3)) == [0x00, 0x02, message.typeCode])
+        // The measuring pass counts exactly what the writing pass writes (`encoded` sizes its array by it).
+        #expect(message.encodedCount == bytes.count)
     }
 
     // Every client message decodes to an equal value, and re-encoding gives the same bytes.
@@ -23,6 +25,7 @@ struct MessageRoundTripTests {
         #expect(decoded.encoded == bytes)
         #expect(decoded.roundID == sampleRoundID)
         #expect(Array(bytes.prefix(3)) == [0x00, 0x02, message.typeCode])
+        #expect(message.encodedCount == bytes.count)
     }
 
     // The samples cover every case of both enums, each with its own type byte (0x01…0x06 and 0x41…0x46).

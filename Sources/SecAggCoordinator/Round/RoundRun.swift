@@ -318,7 +318,7 @@ private final class LiveRound {
         var failure: String?
         for action in actions {
             switch action {
-            case .send:
+            case .send, .sendShareKeysRequests:
                 continue
             case let .phaseStarted(phase, participantCount, _):
                 if !openPhase(phase, participants: participantCount) {
@@ -347,15 +347,34 @@ private final class LiveRound {
             }
             return
         }
-        let outgoing = actions.compactMap { action -> ([UInt8], [ParticipantIndex])? in
-            guard case let .send(message, recipients) = action else { return nil }
-            return (message.encoded, recipients)
+        var outgoing: [(bytes: [UInt8], recipients: [ParticipantIndex])] = []
+        var requests: [ShareKeysRequests] = []
+        for action in actions {
+            switch action {
+            case let .send(message, recipients): outgoing.append((message.encoded, recipients))
+            case let .sendShareKeysRequests(batch): requests.append(batch)
+            default: break
+            }
         }
         for (bytes, recipients) in outgoing { record.bytesSent += bytes.count * recipients.count }
+        for batch in requests {
+            for recipient in batch.recipients {
+                record.bytesSent += CoordinatorMessage.shareKeysRequest(batch.request(for: recipient)).encodedCount
+            }
+        }
         // The round ended with these actions: publish its record before the outcome leaves.
         if ended { publish() }
         for (bytes, recipients) in outgoing {
             for recipient in recipients { participants[Int(recipient) - 1].send(bytes) }
+        }
+        // Each request is built and encoded by its connection's writer as it goes out: a thousand of them held at
+        // once were the largest allocation of a 1,000-client round.
+        for batch in requests {
+            for recipient in batch.recipients {
+                participants[Int(recipient) - 1].send {
+                    CoordinatorMessage.shareKeysRequest(batch.request(for: recipient)).encoded
+                }
+            }
         }
     }
 

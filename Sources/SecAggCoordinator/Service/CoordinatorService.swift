@@ -354,7 +354,7 @@ public final class CoordinatorService: Service, Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await message in participant.outgoing {
-                    try await participant.session.send(message)
+                    try await participant.session.send(message.bytes)
                 }
                 // The round is over for this participant: everything is flushed, close the connection.
                 participant.close()

@@ -23,6 +23,22 @@ enum RoundEvent: Sendable {
     case progressDue
 }
 
+/// A message queued for a participant's connection.
+enum Outgoing: Sendable {
+    /// Bytes ready to send.
+    case bytes([UInt8])
+    /// A message built by the connection's writer just before it sends it.
+    case built(@Sendable () -> [UInt8])
+
+    /// The message's bytes.
+    var bytes: [UInt8] {
+        switch self {
+        case let .bytes(bytes): bytes
+        case let .built(build): build()
+        }
+    }
+}
+
 /// A client that completed the handshake and joined a task, from the coordinator's side.
 ///
 /// The connection's own task reads messages and passes them to the round the participant is attached to; the
@@ -33,8 +49,8 @@ final class Participant: Sendable {
     let session: SecureSession
     private let channel: any Channel
     private let attachment = NIOLockedValueBox<Attachment?>(nil)
-    private let outbox: AsyncStream<[UInt8]>.Continuation
-    let outgoing: AsyncStream<[UInt8]>
+    private let outbox: AsyncStream<Outgoing>.Continuation
+    let outgoing: AsyncStream<Outgoing>
 
     /// Called once, when the connection is closed: frees the identity for a new connection.
     private let onClose: NIOLockedValueBox<(@Sendable () -> Void)?>
@@ -54,7 +70,7 @@ final class Participant: Sendable {
         self.session = session
         self.channel = channel
         self.onClose = NIOLockedValueBox(onClose)
-        (outgoing, outbox) = AsyncStream.makeStream(of: [UInt8].self)
+        (outgoing, outbox) = AsyncStream.makeStream(of: Outgoing.self)
     }
 
     /// Routes this participant's messages to a round under `index`.
@@ -76,7 +92,13 @@ final class Participant: Sendable {
     /// Queues `message` for sending without waiting (a writer task drains the queue, so one slow client never
     /// holds up the round).
     func send(_ message: [UInt8]) {
-        outbox.yield(message)
+        outbox.yield(.bytes(message))
+    }
+
+    /// Queues a message that the writer task builds when its turn comes (a large message for one participant:
+    /// only those being written exist at a time).
+    func send(building message: @escaping @Sendable () -> [UInt8]) {
+        outbox.yield(.built(message))
     }
 
     /// Ends the participant's part: no further sends are queued; the connection closes once the queue is flushed.

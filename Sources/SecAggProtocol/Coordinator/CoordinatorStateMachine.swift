@@ -328,11 +328,7 @@ public struct CoordinatorStateMachine: Sendable {
         state = .sharing(next)
         actions += open(.shareKeys, members: members, now: now)
         // Each member gets only its neighbourhood of U1, proven against the root (SPEC §4.4).
-        for member in members {
-            let request = tree.request(
-                for: member, neighbours: context.graph.neighbors(of: member), roundID: parameters.roundID)
-            actions.append(.send(.shareKeysRequest(request), to: [member]))
-        }
+        actions.append(.sendShareKeysRequests(tree.requests(for: members, graph: context.graph, roundID: parameters.roundID)))
         return actions
     }
 

@@ -133,6 +133,9 @@ public enum DropReason: Sendable, Hashable, CustomStringConvertible {
 public enum CoordinatorAction: Sendable {
     /// Send `message` to each listed participant.
     case send(CoordinatorMessage, to: [ParticipantIndex])
+    /// Send each member of ``ShareKeysRequests/recipients`` its own ShareKeysRequest, built with
+    /// ``ShareKeysRequests/request(for:)`` as it is sent (so that a round's requests are never all held at once).
+    case sendShareKeysRequests(ShareKeysRequests)
     /// A phase opened; close it with ``CoordinatorStateMachine/advance(now:)`` once ready, or at `deadline` at the latest.
     case phaseStarted(RoundPhase, participants: Int, deadline: ProtocolInstant)
     /// A participant is out of the round from now on (the driver may close its connection).
@@ -143,6 +146,18 @@ public enum CoordinatorAction: Sendable {
     case completed(RoundResult)
     /// The round ended without a result.
     case aborted(AbortReason)
+}
+
+extension Sequence<CoordinatorAction> {
+    /// The actions with each ``CoordinatorAction/sendShareKeysRequests(_:)`` replaced, in place, by one
+    /// ``CoordinatorAction/send(_:to:)`` per recipient (every request built now): for callers that hold a round's
+    /// messages anyway — tests, transcripts, small simulations.
+    public func expandingRequests() -> [CoordinatorAction] {
+        flatMap { action -> [CoordinatorAction] in
+            guard case let .sendShareKeysRequests(requests) = action else { return [action] }
+            return requests.recipients.map { .send(.shareKeysRequest(requests.request(for: $0)), to: [$0]) }
+        }
+    }
 }
 
 /// The result of a completed round.

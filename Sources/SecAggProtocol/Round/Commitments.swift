@@ -63,6 +63,11 @@ public struct AdvertisementTree: Sendable {
             proof: DigestList(concatenated: proof))
     }
 
+    /// The ShareKeysRequests of `recipients`, each built only when asked for (``ShareKeysRequests``).
+    func requests(for recipients: [ParticipantIndex], graph: NeighborGraph, roundID: RoundID) -> ShareKeysRequests {
+        ShareKeysRequests(recipients: recipients, tree: self, graph: graph, roundID: roundID)
+    }
+
     /// Checks a ShareKeysRequest as its `recipient` must (SPEC §8.1): the listed advertisements are the
     /// recipient's and its neighbours' only, and the proof opens the recipient's and every neighbour's slot — to a
     /// listed advertisement or to the absent leaf — under the request's root.
@@ -193,5 +198,30 @@ extension Array where Element == ParticipantIndex {
             if self[middle] < index { low = middle + 1 } else { high = middle }
         }
         return low < count && self[low] == index
+    }
+}
+
+/// The ShareKeysRequests of a round's members (SPEC §4.4), each built when it is about to be sent.
+///
+/// A request is the recipient's neighbourhood of U1 with its inclusion proof: ~10 KB at k = 36, N = 1,000. Built
+/// all at once they are O(N·k·log N) bytes held together (10 MB at N = 1,000, a gigabyte in a simulation of 10^5
+/// clients); built on demand, only those on their way out exist. Holds the tree and the graph, both O(N).
+public struct ShareKeysRequests: Sendable {
+    /// The members, in index order.
+    public let recipients: [ParticipantIndex]
+    private let tree: AdvertisementTree
+    private let graph: NeighborGraph
+    private let roundID: RoundID
+
+    init(recipients: [ParticipantIndex], tree: AdvertisementTree, graph: NeighborGraph, roundID: RoundID) {
+        self.recipients = recipients
+        self.tree = tree
+        self.graph = graph
+        self.roundID = roundID
+    }
+
+    /// The request for `recipient` (one of ``recipients``).
+    public func request(for recipient: ParticipantIndex) -> ShareKeysRequest {
+        tree.request(for: recipient, neighbours: graph.neighbors(of: recipient), roundID: roundID)
     }
 }
