@@ -52,9 +52,23 @@ public enum ChaCha20 {
         precondition(
             UInt64(counter) + blockCount <= 1 << 32, "ChaCha20 block counter would wrap past 2^32 − 1")
         Sodium.initialize()
-        base.initializeMemory(as: UInt8.self, repeating: 0, count: buffer.count)
         let bytes = base.assumingMemoryBound(to: UInt8.self)
-        // Never fails once the counter range is checked; encrypting zeros in place yields the keystream.
-        _ = crypto_stream_chacha20_ietf_xor_ic(bytes, bytes, UInt64(buffer.count), nonce, counter, key)
+        // Encrypting zeros yields the keystream (libsodium's keystream-only call takes no counter). Reading them
+        // from a constant buffer instead of zeroing the output first saves a write pass over every keystream byte
+        // (2.5 % of a Flower-workload round's CPU). Never fails once the counter range is checked.
+        zeros.withUnsafeBufferPointer { zero in
+            var offset = 0
+            var blockCounter = counter
+            while offset < buffer.count {
+                let length = min(zero.count, buffer.count - offset)
+                _ = crypto_stream_chacha20_ietf_xor_ic(
+                    bytes + offset, zero.baseAddress!, UInt64(length), nonce, blockCounter, key)
+                offset += length
+                blockCounter &+= UInt32(length / blockByteCount)
+            }
+        }
     }
+
+    /// 4 KiB of zeros, a whole number of blocks (see ``fillKeystream(key:nonce:counter:into:)-(UnsafePointer<UInt8>,_,_,_)``).
+    private static let zeros = [UInt8](repeating: 0, count: 4096)
 }

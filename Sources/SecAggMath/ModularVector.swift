@@ -110,6 +110,22 @@ public struct ModularVector: Sendable, Equatable {
         }
     }
 
+    /// Applies several masks in one pass over the lanes (``MaskExpander/apply(_:to:bits:)-(_,UnsafeMutableBufferPointer<UInt32>,_)``):
+    /// the same result as ``applyMask(seed:direction:)`` for each, in less time.
+    public mutating func applyMasks(_ masks: [MaskExpander.Mask]) {
+        let bits = self.bits
+        switch lanes {
+        case .narrow(var values):
+            lanes = .narrow([])  // unique ownership of `values`, see applyMask
+            values.withUnsafeMutableBufferPointer { MaskExpander.apply(masks, to: $0, bits: bits) }
+            lanes = .narrow(values)
+        case .wide(var values):
+            lanes = .wide([])
+            values.withUnsafeMutableBufferPointer { MaskExpander.apply(masks, to: $0, bits: bits) }
+            lanes = .wide(values)
+        }
+    }
+
     /// The wire form: each lane little-endian in ``laneByteCount`` bytes, `count · laneByteCount` bytes in all.
     public func encoded() -> [UInt8] {
         switch lanes {

@@ -94,6 +94,20 @@ struct ChaCha20Tests {
         #expect(ChaCha20.keystream(key: key, nonce: nonce, counter: 0, count: 0).isEmpty)
     }
 
+    // Keystream longer than the 4 KiB of zeros it is XORed with (filled piece by piece) equals the same keystream
+    // block by block, each block asked for with its own counter.
+    @Test("Keystream across 4 KiB pieces equals block-by-block keystream")
+    func acrossPieces() throws {
+        let key = try symmetricKey(String(repeating: "5a", count: 32))
+        let nonce = [UInt8](repeating: 0, count: 12)
+        let long = ChaCha20.keystream(key: key, nonce: nonce, counter: 7, count: 10_000)
+        var blocks: [UInt8] = []
+        for block in 0..<(10_000 + 63) / 64 {
+            blocks += ChaCha20.keystream(key: key, nonce: nonce, counter: 7 + UInt32(block), count: 64)
+        }
+        #expect(long == Array(blocks.prefix(10_000)))
+    }
+
     @Test("The last block before the counter wraps is reachable")
     func lastBlock() throws {
         let key = try symmetricKey(String(repeating: "11", count: 32))

@@ -108,6 +108,42 @@ struct MaskExpanderTests {
         #expect(sum == zip(u, v).map { $0 + $1 })
     }
 
+    // Several masks in one chunk-by-chunk pass give exactly what applying them one after the other gives.
+    @Test("Masks applied together equal masks applied one by one", arguments: [20, 32], lengths32)
+    func together32(bits: Int, count: Int) throws {
+        let masks = try (0..<5).map { position -> MaskExpander.Mask in
+            (try Self.seed(UInt8(40 + position)), position % 3 == 0 ? .subtract : .add)
+        }
+        let input = (0..<count).map { UInt32(truncatingIfNeeded: $0 &* 2_654_435_761) & ((1 << 20) - 1) }
+        var together = input
+        together.withUnsafeMutableBufferPointer { MaskExpander.apply(masks, to: $0, bits: bits) }
+        var oneByOne = input
+        for mask in masks {
+            oneByOne.withUnsafeMutableBufferPointer {
+                MaskExpander.apply(seed: mask.seed, to: $0, bits: bits, direction: mask.direction)
+            }
+        }
+        #expect(together == oneByOne)
+        #expect(together != input)
+    }
+
+    @Test("Masks applied together equal masks applied one by one (UInt64 lanes)", arguments: [61, 64], lengths64)
+    func together64(bits: Int, count: Int) throws {
+        let masks = try (0..<3).map { position -> MaskExpander.Mask in
+            (try Self.seed(UInt8(90 + position)), position == 1 ? .subtract : .add)
+        }
+        let input = (0..<count).map { UInt64($0) }
+        var together = input
+        together.withUnsafeMutableBufferPointer { MaskExpander.apply(masks, to: $0, bits: bits) }
+        var oneByOne = input
+        for mask in masks {
+            oneByOne.withUnsafeMutableBufferPointer {
+                MaskExpander.apply(seed: mask.seed, to: $0, bits: bits, direction: mask.direction)
+            }
+        }
+        #expect(together == oneByOne)
+    }
+
     @Test("An empty lane buffer is left alone")
     func empty() throws {
         let seed = try Self.seed(1)

@@ -312,8 +312,9 @@ struct SharedKeys: Sendable {
         if case let .distributed(local) = parameters.noise {
             vector.addNoise(variance: local, using: &random)
         }
-        vector.applyMask(
-            seed: Derivation.selfMaskKey(seed: selfMaskSeed, sessionID: context.sessionID, owner: index), direction: .add)
+        var masks: [MaskExpander.Mask] = [
+            (Derivation.selfMaskKey(seed: selfMaskSeed, sessionID: context.sessionID, owner: index), .add),
+        ]
         for sender in senders {
             guard let neighbour = neighbours[sender] else { continue }
             let agreement: SharedSecret
@@ -323,8 +324,9 @@ struct SharedKeys: Sendable {
                 throw .coordinatorViolation(.invalidKey(owner: sender, what: "masking"))
             }
             let key = Derivation.pairwiseMaskKey(agreement: agreement, sessionID: context.sessionID, index, sender)
-            vector.applyMask(seed: key, direction: Derivation.pairwiseDirection(owner: index, neighbour: sender))
+            masks.append((key, Derivation.pairwiseDirection(owner: index, neighbour: sender)))
         }
+        vector.applyMasks(masks)
         let next = MaskedInputSent(
             context: context, index: index, senders: Set(senders), held: held,
             neighbourIdentities: neighbours.mapValues(\.identity))

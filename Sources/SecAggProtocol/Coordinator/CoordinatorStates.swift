@@ -274,15 +274,15 @@ struct CollectingUnmaskResponses: Sendable {
         // the partials are then folded into the sum. One worker removes the masks from the sum directly.
         let partialCount = min(max(1, workers), masks.count)
         if partialCount <= 1 {
-            for mask in masks { sum.applyMask(seed: mask.key, direction: mask.direction) }
+            sum.applyMasks(masks.map { ($0.key, $0.direction) })
         } else {
             let bits = sum.bits
             let dimension = sum.count
             let partials = Parallel.map(count: partialCount, workers: partialCount) { worker -> ModularVector? in
                 guard var partial = try? ModularVector(zeros: dimension, bits: bits) else { return nil }
-                for position in stride(from: worker, to: allMasks.count, by: partialCount) {
-                    partial.applyMask(seed: allMasks[position].key, direction: allMasks[position].direction)
-                }
+                partial.applyMasks(stride(from: worker, to: allMasks.count, by: partialCount).map {
+                    (allMasks[$0].key, allMasks[$0].direction)
+                })
                 return partial
             }
             for partial in partials {
