@@ -12,6 +12,10 @@ public struct AuditIndex: Sendable {
     var ledgerDigests: [String: (sequence: Int64, digest: String)] = [:]
     /// Record hash by sequence number (for the store's anchor).
     var hashes: [Int64: String] = [:]
+    /// Rounds with a `round_finished` record, and with a `privacy_settled` record (whatever came after): a restart
+    /// that publishes what a crash left unpublished does not audit them twice.
+    var finishedRounds: Set<String> = []
+    var settledRounds: Set<String> = []
 
     /// Indexes the complete lines of a log (verify the chain first: this reads records, it does not check them).
     public init(contents: ArraySlice<UInt8>) {
@@ -22,11 +26,13 @@ public struct AuditIndex: Sendable {
             hashes[sequence] = hash
             switch kind {
             case "round_finished":
+                if let round = record["round"]?.stringValue { finishedRounds.insert(round) }
                 if record["outcome"]?.stringValue == "released", let round = record["round"]?.stringValue,
                    let sum = record["sum_blake2b"]?.stringValue {
                     releasedSums[round] = (sequence, sum)
                 }
             case "privacy_charged", "privacy_settled", "budget_changed":
+                if kind == "privacy_settled", let round = record["round"]?.stringValue { settledRounds.insert(round) }
                 if let task = record["task"]?.stringValue, let digest = record["ledger_blake2b"]?.stringValue {
                     ledgerDigests[task] = (sequence, digest)
                 }

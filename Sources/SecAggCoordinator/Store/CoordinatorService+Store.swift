@@ -76,17 +76,20 @@ extension CoordinatorService {
 extension CoordinatorService {
     /// Publishes the rounds a crash left unpublished (the store committed how they ended, but the result file, the
     /// ledger export or the audit record may be missing): each gets its result file, its task's ledger export and
-    /// its `privacy_settled` and `round_finished` records (marked `recovered`), then the published mark. Rounds the
-    /// restart itself marked aborted are among them, so every recovered abort and settlement is audited.
+    /// its `privacy_settled` and `round_finished` records (marked `recovered`) unless the audit log already has
+    /// them (the crash came after the record, before the mark), then the published mark. Rounds the restart itself
+    /// marked aborted are among them, so every recovered abort and settlement is audited, once.
     ///
     /// - Returns: the rounds published.
     @discardableResult
     static func republish(store: CoordinatorStore, results: ResultWriter?, events: ObserverList, logger: Logger) -> Int {
         let rounds: [StoredRound]
+        let audited: AuditIndex?
         do {
             rounds = try store.unpublishedRounds()
+            audited = rounds.isEmpty ? nil : try events.auditLog?.currentIndex()
         } catch {
-            logger.error("cannot list the rounds to publish", metadata: ["error": "\(error)"])
+            logger.error("cannot list the rounds to publish; retried at the next start", metadata: ["error": "\(error)"])
             return 0
         }
         var published = 0
@@ -96,9 +99,13 @@ extension CoordinatorService {
                 try results?.write(PublishedResult(record, finishedAt: round.finishedAt ?? Date()))
                 if let ledger = try store.ledger(task: round.task), ledger.entry(roundID: round.roundID) != nil {
                     try results?.saveLedger(ledger, task: round.task)
-                    try events.emitDurably(.privacySettled(task: round.task, roundID: record.roundID, ledger: ledger))
+                    if audited?.settledRounds.contains(round.roundID) != true {
+                        try events.emitDurably(.privacySettled(task: round.task, roundID: record.roundID, ledger: ledger))
+                    }
                 }
-                try events.emitDurably(.roundFinished(record))
+                if audited?.finishedRounds.contains(round.roundID) != true {
+                    try events.emitDurably(.roundFinished(record))
+                }
                 try store.markPublished(roundID: round.roundID, auditHead: events.auditLog?.head)
                 published += 1
                 logger.notice("published a round the last run left unpublished", metadata: [
