@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SecAggClient
 import SecAggCrypto
+import SecAggIdentity
 import SecAggProtocol
 import SecAggSimulation
 import SecAggTransport
@@ -29,6 +30,9 @@ struct ParticipateCommand: AsyncParsableCommand {
     @Option(help: "Input file, or - for standard input.") var input: String
     @Flag(help: "Input is raw little-endian 64-bit integers.") var raw = false
     @Flag(help: "Print the receipt as JSON.") var json = false
+    @Option(name: .customLong("enrollment-authority"),
+            help: "The enrollment authority's public key: accept only neighbours it endorsed (SPEC 2.3).")
+    var enrollmentAuthority: String?
     @Option(name: .customLong("connect-attempts"), help: "Connection attempts before giving up.") var attempts: Int = 5
     @Option(name: .customLong("log-level"), help: "Log level on standard error.") var logLevel: String = "warning"
     @Option(name: .customLong("crash-at"), help: .hidden) var crashAt: DropPhase?
@@ -43,9 +47,16 @@ struct ParticipateCommand: AsyncParsableCommand {
         let (host, port) = try Endpoint(parsing: coordinator, option: "--coordinator").pair
         let (pinned, key) = try loadConnectionKeys(peerKey: coordinatorKey, identityPath: identity)
         let values = try readInput()
+        let authority: Ed25519.VerifyingKey?
+        do {
+            authority = try enrollmentAuthority.map { try IdentityFile.publicKey(fromHex: $0) }
+        } catch {
+            throw ValidationError("--enrollment-authority: \(error)")
+        }
         let client = SecAggClient(
             configuration: SecAggClientConfiguration(
-                host: host, port: port, coordinatorKey: pinned, identity: key, task: task, connectAttempts: attempts),
+                host: host, port: port, coordinatorKey: pinned, identity: key, task: task, connectAttempts: attempts,
+                enrollmentAuthority: authority),
             logger: Logger(label: "secagg.participate"))
         do {
             // Testing aid (hidden): exit abruptly, as a crash would, when the request of a phase arrives.

@@ -14,6 +14,14 @@ extension CoordinatorService {
                 guard let key = try? Ed25519.VerifyingKey(rawRepresentation: bytes), key.isPrimeOrderPoint else {
                     return AdminResponse(status: .invalid, body: "\(hexString(bytes)) is not a valid Ed25519 public key")
                 }
+                if settings.enrollmentAuthority != nil, settings.endorsements[key] == nil {
+                    // Endorsements are read from the configuration file; a client enrolled here would be refused at
+                    // its handshake.
+                    return AdminResponse(status: .failed, body: """
+                        an enrollment authority is configured: enroll \(key) in the configuration's enrollment list with \
+                        its endorsement (secagg key endorse), then restart secaggd
+                        """)
+                }
                 let added = try store.enroll(key, label: label, actor: actor)
                 events.emit(.clientEnrolled(identity: "\(key)", label: label, actor: actor))
                 return ok(["identity": "\(key)", "label": label, "new": added])

@@ -19,9 +19,10 @@ public enum ConfigurationFile {
         }
 
         struct Enrollment: Decodable {
-            enum CodingKeys: String, CodingKey, CaseIterable { case file, keys }
+            enum CodingKeys: String, CodingKey, CaseIterable { case file, keys, authority }
             var file: String?
             var keys: [String]?
+            var authority: String?
         }
 
         struct Limits: Decodable {
@@ -187,26 +188,65 @@ public enum ConfigurationFile {
         }
 
         var enrolled: [Ed25519.VerifyingKey: String] = [:]
-        var enrollmentLines: [(String, String)] = (document.enrollment?.keys ?? []).enumerated().map { ("inline-\($0.offset + 1)", $0.element) }
+        var endorsements: [Ed25519.VerifyingKey: [UInt8]] = [:]
+        var authority: Ed25519.VerifyingKey?
+        if let text = document.enrollment?.authority {
+            do {
+                authority = try IdentityFile.publicKey(fromHex: text)
+            } catch {
+                problems.append("enrollment.authority: \(error) (the public key `secagg keygen` printed for the authority)")
+            }
+        }
+        // An entry is a public key, then optionally `endorsement=<128 hex digits>` and a label (the rest of the line).
+        var enrollmentLines: [(origin: String, fields: [String])] = (document.enrollment?.keys ?? []).enumerated().map {
+            ("inline-\($0.offset + 1)", $0.element.split(whereSeparator: \.isWhitespace).map(String.init))
+        }
         if let file = document.enrollment?.file {
             if let data = FileManager.default.contents(atPath: resolve(file)), let text = String(data: data, encoding: .utf8) {
                 for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
                     let content = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
                     let fields = content.split(whereSeparator: \.isWhitespace).map(String.init)
-                    guard let key = fields.first else { continue }
-                    let label = fields.count > 1 ? fields[1...].joined(separator: " ") : "\(file):\(number + 1)"
-                    enrollmentLines.append((label, key))
+                    if !fields.isEmpty { enrollmentLines.append(("\(file):\(number + 1)", fields)) }
                 }
             } else {
                 problems.append("enrollment.file: cannot read \(resolve(file))")
             }
         }
-        for (label, text) in enrollmentLines {
+        for (origin, fields) in enrollmentLines {
+            guard let text = fields.first else { continue }
+            let endorsementPrefix = "endorsement="
+            let endorsementTexts = fields.dropFirst().filter { $0.hasPrefix(endorsementPrefix) }
+            let labelFields = fields.dropFirst().filter { !$0.hasPrefix(endorsementPrefix) }
+            let label = labelFields.isEmpty ? origin : labelFields.joined(separator: " ")
+            let key: Ed25519.VerifyingKey
             do {
-                enrolled[try IdentityFile.publicKey(fromHex: text)] = label
+                key = try IdentityFile.publicKey(fromHex: text)
             } catch {
                 problems.append("enrollment (\(label)): \(error)")
+                continue
             }
+            enrolled[key] = label
+            guard let endorsementText = endorsementTexts.first else {
+                if authority != nil {
+                    problems.append("enrollment (\(label)): no endorsement=… although enrollment.authority is set (`secagg key endorse`)")
+                }
+                continue
+            }
+            guard endorsementTexts.count == 1, let endorsement = bytes(fromHex: String(endorsementText.dropFirst(endorsementPrefix.count))),
+                  endorsement.count == 64 else {
+                problems.append("enrollment (\(label)): endorsement= must appear once, with 128 hex digits")
+                continue
+            }
+            guard let authority else {
+                // Relaying endorsements nobody configured the coordinator to check would be a silently ignored setting.
+                problems.append("enrollment (\(label)): an endorsement is given but enrollment.authority is not set")
+                continue
+            }
+            guard Endorsement.isValid(endorsement, of: key.rawRepresentation, by: authority) else {
+                problems.append("enrollment (\(label)): the endorsement is not the enrollment authority's signature of this key")
+                continue
+            }
+            endorsements[key] = endorsement
         }
         // No keys here is fine: enrollment may live only in the store (`secagg admin enroll`); the daemon says at
         // start when the store holds no client either.
@@ -268,8 +308,11 @@ public enum ConfigurationFile {
             inboundBudgetBytes: inboundBudget)
         settings.storePath = storePath
         settings.admin = admin
+        settings.enrollmentAuthority = authority
+        settings.endorsements = endorsements
         return settings
     }
+
 
     /// The admin listener of the `admin` key: off unless admin keys are listed; bound to 127.0.0.1:7462 by default.
     private static func adminSettings(_ admin: Document.Admin?, problems: inout [String]) -> AdminSettings? {

@@ -75,7 +75,7 @@ struct RoundRun {
         record.parameters = parameters
         var roster: [ParticipantIndex: RosterEntry] = [:]
         for (offset, participant) in participants.enumerated() {
-            roster[ParticipantIndex(offset + 1)] = RosterEntry(identity: participant.identity)
+            roster[ParticipantIndex(offset + 1)] = RosterEntry(identity: participant.identity, endorsement: participant.endorsement)
         }
         let machine: CoordinatorStateMachine
         do {

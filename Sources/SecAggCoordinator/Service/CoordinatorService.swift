@@ -37,6 +37,13 @@ public struct CoordinatorSettings: Sendable {
     public var storePath: String?
     /// The admin listener (`secagg admin`); nil: off.
     public var admin: AdminSettings?
+    /// The enrollment authority (`enrollment.authority`, SPEC §2.3): when set, a client joins only with a valid
+    /// endorsement in ``endorsements``, which the coordinator relays with its advertisement so that clients
+    /// configured with the authority can check every neighbour. Nil: no endorsements are relayed.
+    public var enrollmentAuthority: Ed25519.VerifyingKey?
+    /// Each endorsed client's endorsement by ``enrollmentAuthority`` (64 bytes, checked when the configuration is
+    /// read).
+    public var endorsements: [Ed25519.VerifyingKey: [UInt8]] = [:]
     /// Why an operator accepts the store as it is although it disagrees with the audit log (`secaggd
     /// --accept-store-divergence REASON`); recorded in the audit log. Nil: a disagreement stops the start.
     public var acceptStoreDivergence: String?
@@ -225,10 +232,17 @@ public final class CoordinatorService: Service, Sendable {
         var logger = self.logger
         logger[metadataKey: "remote"] = "\(remote)"
         let store = self.store
+        let (authority, endorsements) = (settings.enrollmentAuthority, settings.endorsements)
         do {
             try await SecureTransport.serve(
                 channel, identity: settings.identity, limits: settings.limits,
-                authorize: { store.label(of: $0) == nil ? "identity \($0) is not enrolled" : nil }
+                authorize: { key in
+                    if store.label(of: key) == nil { return "identity \(key) is not enrolled" }
+                    if authority != nil, endorsements[key] == nil {
+                        return "identity \(key) has no endorsement by the enrollment authority"
+                    }
+                    return nil
+                }
             ) { session, receiver in
                 logger[metadataKey: "client"] = "\(store.label(of: session.peer) ?? "?") \(session.peer)"
                 // Before the join names a task nothing is known about what the client may send: the first message
@@ -277,8 +291,8 @@ public final class CoordinatorService: Service, Sendable {
                     return
                 }
                 let participant = Participant(
-                    identity: session.peer, session: session, channel: channel.channel,
-                    onClose: { connections.unclaim(identity) })
+                    identity: session.peer, endorsement: endorsements[session.peer] ?? [], session: session,
+                    channel: channel.channel, onClose: { connections.unclaim(identity) })
                 switch await scheduler.enqueue(participant) {
                 case nil:
                     break

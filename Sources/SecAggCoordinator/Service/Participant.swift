@@ -46,6 +46,8 @@ enum Outgoing: Sendable {
 /// queued) breaks the protocol and ends the connection.
 final class Participant: Sendable {
     let identity: Ed25519.VerifyingKey
+    /// The enrollment authority's endorsement of ``identity`` (empty without an authority), relayed to neighbours.
+    let endorsement: [UInt8]
     let session: SecureSession
     private let channel: any Channel
     private let attachment = NIOLockedValueBox<Attachment?>(nil)
@@ -63,10 +65,11 @@ final class Participant: Sendable {
     }
 
     init(
-        identity: Ed25519.VerifyingKey, session: SecureSession, channel: any Channel,
+        identity: Ed25519.VerifyingKey, endorsement: [UInt8] = [], session: SecureSession, channel: any Channel,
         onClose: @escaping @Sendable () -> Void = {}
     ) {
         self.identity = identity
+        self.endorsement = endorsement
         self.session = session
         self.channel = channel
         self.onClose = NIOLockedValueBox(onClose)

@@ -259,12 +259,8 @@ struct VerifiedNeighbour: Sendable {
         guard identity.isValidSignature(signature, for: signed) else {
             throw .coordinatorViolation(.badSignature(signer: index, what: "advertisement"))
         }
-        if let authority {
-            guard let endorsement = try? Ed25519.Signature(rawRepresentation: advertisement.endorsement),
-                  authority.isValidSignature(
-                    endorsement, for: Derivation.endorsementMessage(identityKey: advertisement.identityKey)) else {
-                throw .coordinatorViolation(.badSignature(signer: index, what: "endorsement"))
-            }
+        if let authority, !Endorsement.isValid(advertisement.endorsement, of: advertisement.identityKey, by: authority) {
+            throw .coordinatorViolation(.badSignature(signer: index, what: "endorsement"))
         }
         self.index = index
         self.identity = identity
