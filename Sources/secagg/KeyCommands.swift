@@ -44,7 +44,7 @@ struct KeyCommand: ParsableCommand {
         }
     }
 
-    /// `secagg key endorse`: the enrollment authority's endorsement of a client identity (SPEC §2.3, §5.1), run where
+    /// `secagg key endorse`: the enrollment authority's endorsement of a client identity (SPEC §2.1, §5.1), run where
     /// the authority's key is kept (offline, apart from the coordinator). The line it prints is the client's
     /// enrollment entry for `secaggd` (`enrollment.file` with `enrollment.authority` set).
     struct Endorse: ParsableCommand {

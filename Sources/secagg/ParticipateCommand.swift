@@ -31,7 +31,7 @@ struct ParticipateCommand: AsyncParsableCommand {
     @Flag(help: "Input is raw little-endian 64-bit integers.") var raw = false
     @Flag(help: "Print the receipt as JSON.") var json = false
     @Option(name: .customLong("enrollment-authority"),
-            help: "The enrollment authority's public key: accept only neighbours it endorsed (SPEC 2.3).")
+            help: "The enrollment authority's public key: accept only neighbours it endorsed (SPEC 2.1).")
     var enrollmentAuthority: String?
     @Option(name: .customLong("connect-attempts"), help: "Connection attempts before giving up.") var attempts: Int = 5
     @Option(name: .customLong("log-level"), help: "Log level on standard error.") var logLevel: String = "warning"

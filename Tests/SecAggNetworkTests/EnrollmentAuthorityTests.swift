@@ -12,7 +12,7 @@ import Testing
 
 /// Issue 11 (spec gap): an enrollment authority configured for `secaggd` (`enrollment.authority`, endorsements in the
 /// enrollment list) and for clients (`--enrollment-authority`), so that clients accept only neighbours the authority
-/// endorsed (SPEC §2.3, §5.1).
+/// endorsed (SPEC §2.1, §5.1).
 @Suite("Enrollment authority")
 struct EnrollmentAuthorityTests {
     static let authority: Ed25519.SigningKey = {

@@ -37,7 +37,7 @@ public struct CoordinatorSettings: Sendable {
     public var storePath: String?
     /// The admin listener (`secagg admin`); nil: off.
     public var admin: AdminSettings?
-    /// The enrollment authority (`enrollment.authority`, SPEC §2.3): when set, a client joins only with a valid
+    /// The enrollment authority (`enrollment.authority`, SPEC §2.1): when set, a client joins only with a valid
     /// endorsement in ``endorsements``, which the coordinator relays with its advertisement so that clients
     /// configured with the authority can check every neighbour. Nil: no endorsements are relayed.
     public var enrollmentAuthority: Ed25519.VerifyingKey?

@@ -1,6 +1,6 @@
 import SecAggCrypto
 
-/// An enrollment authority's endorsement of a client identity (SPEC §2.3, §5.1): an Ed25519 signature, by a key
+/// An enrollment authority's endorsement of a client identity (SPEC §2.1, §5.1): an Ed25519 signature, by a key
 /// kept offline and apart from the coordinator's online key, over label("secagg/v1/endorse") ‖ identity key. In
 /// active mode a client configured with the authority's public key accepts a neighbour only with a valid one, so a
 /// coordinator cannot invent clients.
