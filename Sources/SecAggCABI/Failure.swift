@@ -41,7 +41,7 @@ struct CFailure: Error, Sendable {
                 self.init(SECAGG_E_HANDSHAKE, error.description)
             case .handshakeTimedOut, .idleTimeout, .messageTooSlow:
                 self.init(SECAGG_E_TIMEOUT, error.description)
-            case .connectionClosed, .truncatedFrame:
+            case .connectionClosed, .truncatedFrame, .sendInterrupted:
                 self.init(SECAGG_E_CONNECTION_LOST, error.description)
             case .decryptionFailed, .messageTooLarge, .malformedMessage, .unexpectedMessage:
                 self.init(SECAGG_E_PROTOCOL, error.description)

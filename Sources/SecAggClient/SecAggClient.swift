@@ -111,7 +111,8 @@ public struct SecAggClient: Sendable {
     /// Takes part in the next round of the configured task with `input` (entries in 0...maximumInput).
     ///
     /// Connects (retrying with exponential backoff), authenticates the coordinator, joins, waits to be invited,
-    /// and runs the round. Cancelling the calling task closes the connection at any await.
+    /// and runs the round. Cancelling the calling task closes the connection at any await; in a round, it first
+    /// tells the coordinator with ClientAbort 0x0206 (`cancelled`), and throws `CancellationError`.
     ///
     /// `beforePhase`, if given, is called with each phase as its request arrives, before the client answers;
     /// throwing from it leaves the round silently (the connection closes without an abort message), which is how
@@ -160,58 +161,73 @@ public struct SecAggClient: Sendable {
                 ])
                 return try await recover(roundID: roundID, participant: participant, lostBecause: reason)
             }
-            while true {
-                let timeout = invited ? configuration.limits.idleTimeout : configuration.admissionTimeout
-                let bytes: [UInt8]?
-                do {
-                    bytes = try await receiver.receive(within: timeout)
-                } catch TransportError.idleTimeout where !invited {
-                    throw SecAggClientError.notAdmitted
-                } catch where inputSent && !(error is CancellationError) {
-                    return try await lost("\(error)")
-                }
-                guard let bytes else {
-                    return try await lost("the coordinator closed the connection")
-                }
-                invited = true
-                var violation: String?
-                var actions: [ClientAction] = []
-                do {
-                    let message = try CoordinatorMessage(decoding: bytes)
-                    if case let .advertiseKeysRequest(request) = message {
-                        roundID = request.parameters.roundID
-                        participant = request.participant
-                    }
-                    if let beforePhase, let phase = message.phase { try await beforePhase(phase) }
+            func runRound() async throws -> ParticipationReceipt {
+                while true {
+                    let timeout = invited ? configuration.limits.idleTimeout : configuration.admissionTimeout
+                    let bytes: [UInt8]?
                     do {
-                        actions = try machine.handle(message, using: &random)
-                    } catch {
-                        violation = "\(error)"
+                        bytes = try await receiver.receive(within: timeout)
+                    } catch TransportError.idleTimeout where !invited {
+                        throw SecAggClientError.notAdmitted
+                    } catch where inputSent && !(error is CancellationError) {
+                        return try await lost("\(error)")
                     }
-                } catch let error as WireError {
-                    violation = "\(ProtocolViolation.malformed(error))"
-                }
-                if let violation {
-                    logger.warning("leaving the round: coordinator violation", metadata: ["reason": "\(violation)"])
-                    if let abort = machine.abort(.coordinatorMisbehaved, detail: violation) {
-                        try? await session.send(abort.encoded)
+                    guard let bytes else {
+                        return try await lost("the coordinator closed the connection")
                     }
-                    throw SecAggClientError.coordinatorViolation(violation)
-                }
-                for action in actions {
-                    switch action {
-                    case let .send(message):
-                        do {
-                            try await session.send(message.encoded)
-                        } catch where inputSent && !(error is CancellationError) {
-                            return try await lost("\(error)")
+                    invited = true
+                    var violation: String?
+                    var actions: [ClientAction] = []
+                    do {
+                        let message = try CoordinatorMessage(decoding: bytes)
+                        if case let .advertiseKeysRequest(request) = message {
+                            roundID = request.parameters.roundID
+                            participant = request.participant
                         }
-                        if case .maskedInput = message { inputSent = true }
-                    case let .finished(receipt):
-                        return ParticipationReceipt(
-                            roundID: receipt.roundID, participant: receipt.participant, outcome: receipt.outcome)
+                        if let beforePhase, let phase = message.phase { try await beforePhase(phase) }
+                        do {
+                            actions = try machine.handle(message, using: &random)
+                        } catch {
+                            violation = "\(error)"
+                        }
+                    } catch let error as WireError {
+                        violation = "\(ProtocolViolation.malformed(error))"
+                    }
+                    if let violation {
+                        logger.warning("leaving the round: coordinator violation", metadata: ["reason": "\(violation)"])
+                        if let abort = machine.abort(.coordinatorMisbehaved, detail: violation) {
+                            try? await session.send(abort.encoded)
+                        }
+                        throw SecAggClientError.coordinatorViolation(violation)
+                    }
+                    for action in actions {
+                        switch action {
+                        case let .send(message):
+                            do {
+                                try await session.send(message.encoded)
+                            } catch where inputSent && !(error is CancellationError) {
+                                return try await lost("\(error)")
+                            }
+                            if case .maskedInput = message { inputSent = true }
+                        case let .finished(receipt):
+                            return ParticipationReceipt(
+                                roundID: receipt.roundID, participant: receipt.participant, outcome: receipt.outcome)
+                        }
                     }
                 }
+            }
+            do {
+                return try await runRound()
+            } catch is CancellationError where Task.isCancelled {
+                // The caller stopped (e.g. `secagg participate` on SIGTERM): leave the round with ClientAbort
+                // 0x0206 (SPEC 8.7) so the coordinator drops this client at once instead of at the phase's deadline.
+                // Sent from a task that is not cancelled; one small message, best effort.
+                if let abort = machine.abort(.cancelled, detail: "the client was stopped") {
+                    let bytes = abort.encoded
+                    await Task.detached { try? await session.send(bytes) }.value
+                    logger.notice("left the round: stopped", metadata: ["round": "\(roundID.map { "\($0)" } ?? "-")"])
+                }
+                throw CancellationError()
             }
         }
     }

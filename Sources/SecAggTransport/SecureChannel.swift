@@ -190,6 +190,9 @@ public final class SecureSession: Sendable {
     /// Held from encryption until the frames are handed to the channel: a message encrypted under nonce n must
     /// be written before the one encrypted under n + 1, or the peer's decryption fails.
     private let sending = SendGate()
+    /// Set when a send failed after encrypting (its frames may not have left): the peer's next expected nonce is
+    /// unknown, so nothing more can be sent in order.
+    private let interrupted = Atomic<Bool>(false)
 
     init(peer: Ed25519.VerifyingKey, transport: consuming NoiseTransport,
          outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, limits: TransportLimits) {
@@ -211,7 +214,9 @@ public final class SecureSession: Sendable {
     ///
     /// - Throws: ``TransportError/sendTooLarge(bytes:maximum:)`` if the message exceeds this side's limit (nothing
     ///   is sent; the session stays usable); ``TransportError/encryptionFailed(_:)`` if the session cannot encrypt;
-    ///   NIO errors if the connection is closed.
+    ///   `CancellationError` if the calling task is cancelled before anything is encrypted (the session stays
+    ///   usable); ``TransportError/sendInterrupted`` once an earlier send failed after encrypting; NIO errors (or
+    ///   `CancellationError`) if the channel refuses the frames, after which the session is interrupted.
     public func send(_ message: [UInt8]) async throws {
         // The length field is 32 bits wide, whatever the configured limit.
         let maximum = min(limits.maximumMessageBytes, Int(UInt32.max))
@@ -220,6 +225,10 @@ public final class SecureSession: Sendable {
         }
         await sending.acquire()
         defer { sending.release() }
+        // A cancelled caller stops here, before a nonce is used, so the session stays usable (a client that is
+        // stopped can still send its ClientAbort from a task that is not cancelled).
+        try Task.checkCancellation()
+        guard !interrupted.load(ordering: .acquiring) else { throw TransportError.sendInterrupted }
         let length = UInt32(message.count)
         var plaintext = [UInt8]()
         let fragment = min(max(limits.fragmentBytes, 16), NoiseTransport.maxPlaintextLength)
@@ -235,11 +244,22 @@ public final class SecureSession: Sendable {
             batch.append(ByteBuffer(bytes: try seal(plaintext)))
             plaintext.removeAll(keepingCapacity: true)
             if batch.count == Self.framesPerWrite, offset < message.count {
-                try await outbound.write(contentsOf: batch)
+                try await write(batch)
                 batch.removeAll(keepingCapacity: true)
             }
         } while offset < message.count
-        try await outbound.write(contentsOf: batch)
+        try await write(batch)
+    }
+
+    /// Hands encrypted frames to the channel; if that fails (cancelled, or the channel closed) the session is
+    /// marked interrupted.
+    private func write(_ frames: [ByteBuffer]) async throws {
+        do {
+            try await outbound.write(contentsOf: frames)
+        } catch {
+            interrupted.store(true, ordering: .releasing)
+            throw error
+        }
     }
 
     /// Encrypts one fragment under the next nonce (callers hold the send gate, so fragments leave in nonce order).

@@ -34,6 +34,9 @@ public enum TransportError: Error, Sendable, Hashable, CustomStringConvertible {
     case sendTooLarge(bytes: Int, maximum: Int)
     /// This side could not encrypt a frame (its nonce space is exhausted); the session is unusable.
     case encryptionFailed(NoiseError)
+    /// An earlier send on this session failed after encrypting (it was cancelled, or the channel closed), so its
+    /// frames may be missing and nothing more can be sent in order; the session is unusable.
+    case sendInterrupted
 
     /// Whose failure an error is, so a caller blames the right party: the peer (it sent something the protocol
     /// forbids, or authenticated as someone not accepted), this side (a local limit or fault), or the connection
@@ -50,7 +53,7 @@ public enum TransportError: Error, Sendable, Hashable, CustomStringConvertible {
         case .handshakeFailed, .peerRejected, .malformedHandshakePayload, .decryptionFailed, .messageTooLarge,
              .malformedMessage, .unexpectedMessage:
             return .peer
-        case .frameTooLarge, .sendTooLarge, .encryptionFailed:
+        case .frameTooLarge, .sendTooLarge, .encryptionFailed, .sendInterrupted:
             return .local
         case .truncatedFrame, .handshakeTimedOut, .messageTooSlow, .idleTimeout, .connectionClosed:
             return .connection
@@ -83,6 +86,8 @@ public enum TransportError: Error, Sendable, Hashable, CustomStringConvertible {
         case let .sendTooLarge(bytes, maximum):
             return "local limit: a message of \(bytes) bytes is over this side's maximum_message_bytes (\(maximum)); nothing was sent"
         case let .encryptionFailed(error): return "local error: a frame could not be encrypted: \(error)"
+        case .sendInterrupted:
+            return "local error: an earlier send on this connection was interrupted after encrypting; nothing more can be sent"
         }
     }
 }

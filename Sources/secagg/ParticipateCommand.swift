@@ -7,6 +7,7 @@ import SecAggIdentity
 import SecAggProtocol
 import SecAggSimulation
 import SecAggTransport
+import UnixSignals
 
 /// `secagg participate`: join the next round of a task with one input vector.
 struct ParticipateCommand: AsyncParsableCommand {
@@ -19,7 +20,8 @@ struct ParticipateCommand: AsyncParsableCommand {
             the round aborted, 1 on other errors, and 4 if the \
             connection was lost after the masked input was sent and the coordinator could not say in time whether \
             the input was counted (do not submit it again blindly). After such a loss it asks the coordinator on a \
-            new connection (SPEC 4.10) and reports the signed answer.
+            new connection (SPEC 4.10) and reports the signed answer. SIGTERM or SIGINT stops it: in a round it \
+            tells the coordinator it leaves (ClientAbort, cancelled), and it exits 143 or 130.
             """)
 
     @Option(help: "Coordinator address as HOST:PORT.") var coordinator: String
@@ -58,11 +60,36 @@ struct ParticipateCommand: AsyncParsableCommand {
                 host: host, port: port, coordinatorKey: pinned, identity: key, task: task, connectAttempts: attempts,
                 enrollmentAuthority: authority),
             logger: Logger(label: "secagg.participate"))
+        // SIGTERM and SIGINT stop the client: in a round it leaves with ClientAbort (cancelled), so the coordinator
+        // drops it at once; it exits 128 + the signal's number, as a shell reports a process killed by it.
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         do {
             // Testing aid (hidden): exit abruptly, as a crash would, when the request of a phase arrives.
             let crashPhase = crashAt?.roundPhase
-            let receipt = try await client.participate(input: values) { phase in
-                if phase == crashPhase { Foundation.exit(0) }
+            let ending = try await withThrowingTaskGroup(of: Ending?.self) { group in
+                group.addTask {
+                    .receipt(try await client.participate(input: values) { phase in
+                        if phase == crashPhase { Foundation.exit(0) }
+                    })
+                }
+                group.addTask {
+                    for await signal in signals { return .stopped(signal) }
+                    return nil
+                }
+                while let next = try await group.next() {
+                    if let next {
+                        group.cancelAll()
+                        return next
+                    }
+                }
+                throw CancellationError()
+            }
+            guard case let .receipt(receipt) = ending else {
+                if case let .stopped(signal) = ending {
+                    FileHandle.standardError.write(Data("secagg participate: stopped by \(signal); left the round\n".utf8))
+                    throw ExitCode(128 + signal.rawValue)
+                }
+                throw ExitCode(1)
             }
             let round = receipt.roundID.map { "\($0)" } ?? "-"
             switch receipt.outcome {
@@ -82,6 +109,12 @@ struct ParticipateCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("secagg participate: \(error)\n".utf8))
             throw ExitCode(1)
         }
+    }
+
+    /// How a participation ended: with the coordinator's receipt, or stopped by a signal.
+    private enum Ending: Sendable {
+        case receipt(ParticipationReceipt)
+        case stopped(UnixSignal)
     }
 
     private func readInput() throws -> [UInt64] {

@@ -198,6 +198,26 @@ struct SecureSessionTests {
         #expect(try server.get() == patterned(100))
     }
 
+    // A send from a cancelled task fails before it encrypts anything, so no nonce is lost and the next message,
+    // sent from a task that is not cancelled, still decrypts at the peer (a stopped client's ClientAbort relies on it).
+    @Test("a send from a cancelled task uses no nonce and leaves the session usable")
+    func cancelledSend() async throws {
+        let (server, client) = try await Self.session { _, receiver in
+            try await receiver.receive(within: .seconds(5))
+        } client: { session, _ in
+            let cancelled = Task {
+                withUnsafeCurrentTask { $0?.cancel() }
+                try await session.send(patterned(50))
+            }
+            let refused = await cancelled.result
+            try await session.send(patterned(60))
+            if case .failure(let error) = refused { return error is CancellationError }
+            return false
+        }
+        #expect(try client.get(), "the cancelled send must throw CancellationError")
+        #expect(try server.get() == patterned(60))
+    }
+
     // Proves a tampered frame fails with decryptionFailed, and the session is dead afterwards: even the
     // untampered original, which would otherwise decrypt, fails (transportFailed).
     @Test("a tampered frame fails decryption, and every later receive fails")
