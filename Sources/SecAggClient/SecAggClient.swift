@@ -221,10 +221,18 @@ public struct SecAggClient: Sendable {
             } catch is CancellationError where Task.isCancelled {
                 // The caller stopped (e.g. `secagg participate` on SIGTERM): leave the round with ClientAbort
                 // 0x0206 (SPEC 8.7) so the coordinator drops this client at once instead of at the phase's deadline.
-                // Sent from a task that is not cancelled; one small message, best effort.
+                // Sent from a task that is not cancelled; one small message, best effort, for at most 2 s (a
+                // coordinator that stopped reading must not hold up a client that is being stopped).
                 if let abort = machine.abort(.cancelled, detail: "the client was stopped") {
                     let bytes = abort.encoded
-                    await Task.detached { try? await session.send(bytes) }.value
+                    await Task.detached {
+                        await withTaskGroup(of: Void.self) { group in
+                            group.addTask { try? await session.send(bytes) }
+                            group.addTask { try? await Task.sleep(for: .seconds(2)) }
+                            _ = await group.next()
+                            group.cancelAll()
+                        }
+                    }.value
                     logger.notice("left the round: stopped", metadata: ["round": "\(roundID.map { "\($0)" } ?? "-")"])
                 }
                 throw CancellationError()
