@@ -65,7 +65,7 @@ struct KeyCommand: ParsableCommand {
                 let signer = try IdentityFile.load(from: authority)
                 let identity = try IdentityFile.publicKey(fromHex: client)
                 let endorsement = Endorsement.sign(identity, by: signer)
-                print(([("\(identity)"), "endorsement=\(hexString(endorsement))"] + label).joined(separator: " "))
+                print((["\(identity)", "endorsement=\(hexString(endorsement))"] + label).joined(separator: " "))
             } catch let error as IdentityFileError {
                 throw CommandFailure(error.description)
             }
