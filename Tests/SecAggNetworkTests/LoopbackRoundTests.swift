@@ -61,6 +61,14 @@ struct LoopbackRoundTests {
         let expected = (0..<64).map { position in inputs.reduce(UInt64(0)) { $0 + $1[position] } }
         #expect(record.abortReason == nil)
         #expect(record.sum == expected)
+        // The ShareKeysRequests, built by the connections' writers, are counted too: each lists the recipient's and
+        // its 6 neighbours' advertisements, more bytes than all the round's other messages together.
+        let advertisement = KeyAdvertisement(
+            index: 1, identityKey: [UInt8](repeating: 0, count: 32), encryptionKey: [UInt8](repeating: 0, count: 32),
+            maskingKey: [UInt8](repeating: 0, count: 32), signature: [UInt8](repeating: 0, count: 64))
+        var writer = WireWriter.measuring()
+        advertisement.encode(into: &writer)
+        #expect(record.bytesSent > 12 * 7 * writer.count, "bytes sent: \(record.bytesSent)")
     }
 
     @Test("two tasks run rounds at the same time, and a silent client is dropped at the phase deadline")

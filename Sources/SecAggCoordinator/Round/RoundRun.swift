@@ -5,6 +5,7 @@ import SecAggMath
 import SecAggProtocol
 import SecAggTransport
 import SecAggWire
+import Synchronization
 
 /// One round of a task, from its cohort to its published record: where a round's life is written, top to bottom.
 ///
@@ -148,6 +149,10 @@ private final class LiveRound {
     /// The machine completed or aborted (or the round must end for a local failure).
     private var ended = false
     private var published = false
+    /// Bytes of the messages the connections' writers built themselves (the ShareKeysRequests), added to
+    /// ``RoundRecord/bytesSent`` when the record is published: counted as they are built, so the round's own task
+    /// never builds a request only to measure it.
+    private let builtBytes = ByteCount()
     /// The deadline a timer child sleeps until (the latest armed).
     private var armedDeadline: ProtocolInstant?
     /// When the live view for `round watch` was last refreshed, and in which phase.
@@ -357,11 +362,6 @@ private final class LiveRound {
             }
         }
         for (bytes, recipients) in outgoing { record.bytesSent += bytes.count * recipients.count }
-        for batch in requests {
-            for recipient in batch.recipients {
-                record.bytesSent += CoordinatorMessage.shareKeysRequest(batch.request(for: recipient)).encodedCount
-            }
-        }
         // The round ended with these actions: publish its record before the outcome leaves.
         if ended { publish() }
         for (bytes, recipients) in outgoing {
@@ -369,10 +369,13 @@ private final class LiveRound {
         }
         // Each request is built and encoded by its connection's writer as it goes out: a thousand of them held at
         // once were the largest allocation of a 1,000-client round.
+        let builtBytes = self.builtBytes
         for batch in requests {
             for recipient in batch.recipients {
                 participants[Int(recipient) - 1].send {
-                    CoordinatorMessage.shareKeysRequest(batch.request(for: recipient)).encoded
+                    let bytes = CoordinatorMessage.shareKeysRequest(batch.request(for: recipient)).encoded
+                    builtBytes.add(bytes.count)
+                    return bytes
                 }
             }
         }
@@ -441,6 +444,7 @@ private final class LiveRound {
         published = true
         if let currentPhase { record.phaseSeconds[currentPhase] = (clock.now - phaseStart).seconds }
         record.wallSeconds = (clock.now - origin).seconds
+        record.bytesSent += builtBytes.total
         record.survivorIdentities = record.survivors.map { "\(participants[Int($0) - 1].identity)" }
         run.journal?.finished(record)
     }
@@ -471,4 +475,13 @@ private final class LiveRound {
             roundID: record.roundID, startedAt: startedAt, participants: participants.count,
             progress: machine.progress, droppedPerPhase: record.droppedPerPhase))
     }
+}
+
+/// A byte count that connection writers add to from any thread.
+private final class ByteCount: Sendable {
+    private let value = Atomic<Int>(0)
+
+    func add(_ bytes: Int) { value.add(bytes, ordering: .relaxed) }
+
+    var total: Int { value.load(ordering: .relaxed) }
 }
