@@ -29,7 +29,7 @@
 extern "C" {
 #endif
 
-#define SECAGG_ABI_VERSION 1
+#define SECAGG_ABI_VERSION 2
 
 /* Sizes of fixed-length values. */
 #define SECAGG_SEED_BYTES 32          /* Ed25519 identity seed */
@@ -45,15 +45,28 @@ extern "C" {
 #define SECAGG_E_IO 4                 /* a file could not be read or written (or exists, or is too permissive) */
 #define SECAGG_E_UNREACHABLE 5        /* no TCP connection to the coordinator after every attempt */
 #define SECAGG_E_HANDSHAKE 6          /* the Noise handshake failed, or the coordinator is not the pinned key */
-#define SECAGG_E_JOIN_REFUSED 7       /* the coordinator refused to let this client join the task */
+#define SECAGG_E_JOIN_REFUSED 7       /* the coordinator refused the join for a reason this library does not know
+                                         (a newer coordinator); the message has its code and reason */
 #define SECAGG_E_PROTOCOL 8           /* the coordinator sent a malformed or disallowed message */
-#define SECAGG_E_CONNECTION_LOST 9    /* the connection closed before the round ended (after the masked input was sent, the
-                                         client asked the coordinator (SPEC 4.10); the message says whether the input may
-                                         have been counted) */
+#define SECAGG_E_CONNECTION_LOST 9    /* the connection closed before the round ended, before the masked input was sent */
 #define SECAGG_E_TIMEOUT 10           /* a timeout expired (handshake, admission, idle or total) */
 #define SECAGG_E_CANCELLED 11         /* the call was cancelled through its secagg_cancel handle */
 #define SECAGG_E_STATE 12             /* the call is not allowed in the object's current state */
 #define SECAGG_E_INTERNAL 13          /* an unexpected internal failure (a bug) */
+/* Refusals: the coordinator said why it would not take this client (SPEC 4.9). Final for the call; the ones marked
+ * "later" may succeed on a later attempt. */
+#define SECAGG_E_NOT_ENROLLED 14      /* this identity is not enrolled (or, with an enrollment authority, not endorsed) */
+#define SECAGG_E_REVOKED 15           /* this identity's enrollment was revoked */
+#define SECAGG_E_UNKNOWN_TASK 16      /* the coordinator has no task of that name */
+#define SECAGG_E_QUEUE_FULL 17        /* the task's waiting queue is full (later) */
+#define SECAGG_E_SHUTTING_DOWN 18     /* the coordinator is stopping, or the task runs no more rounds (later) */
+#define SECAGG_E_ALREADY_JOINED 19    /* this identity already has a connection, or waits for or is in a round (later) */
+/* Ends of a round without a receipt. */
+#define SECAGG_E_DROPPED 20           /* the coordinator dropped this client (too slow, or a message it refused) and its
+                                         input is in no released sum: submitting it again is safe; the message names the
+                                         phase */
+#define SECAGG_E_OUTCOME_UNKNOWN 21   /* the connection was lost after the masked input was sent and the coordinator
+                                         could not say (SPEC 4.10) whether it was counted: do not submit it again blindly */
 
 /* Round outcomes, in secagg_receipt.outcome. */
 #define SECAGG_OUTCOME_NONE 0         /* no outcome (yet): the round is running, or the call failed */
@@ -135,6 +148,8 @@ typedef struct secagg_client_policy {
     uint32_t require_active_mode;            /* 1: join only rounds with the consistency check (default 0) */
     uint32_t has_enrollment_authority;       /* 1: neighbours must carry an endorsement by the key below */
     uint8_t enrollment_authority[SECAGG_PUBLIC_KEY_BYTES];
+    double min_local_noise_variance;         /* > 0: join only distributed-noise rounds in which this client adds at
+                                                least this discrete Gaussian variance itself (SPEC 5.10); 0: no floor */
 } secagg_client_policy;
 
 /* Fills *policy_out with the defaults. */
