@@ -45,8 +45,7 @@ extern "C" {
 #define SECAGG_E_IO 4                 /* a file could not be read or written (or exists, or is too permissive) */
 #define SECAGG_E_UNREACHABLE 5        /* no TCP connection to the coordinator after every attempt */
 #define SECAGG_E_HANDSHAKE 6          /* the Noise handshake failed, or the coordinator is not the pinned key */
-#define SECAGG_E_JOIN_REFUSED 7       /* the coordinator refused the join for a reason this library does not know
-                                         (a newer coordinator); the message has its code and reason */
+#define SECAGG_E_JOIN_REFUSED 7       /* not returned since ABI 2: each refusal has its own code, 14-19 */
 #define SECAGG_E_PROTOCOL 8           /* the coordinator sent a malformed or disallowed message */
 #define SECAGG_E_CONNECTION_LOST 9    /* the connection closed before the round ended, before the masked input was sent */
 #define SECAGG_E_TIMEOUT 10           /* a timeout expired (handshake, admission, idle or total) */
@@ -224,8 +223,10 @@ int secagg_client_create(secagg_client **client_out,
                          const secagg_client_policy *policy,
                          const char *task);
 
-/* Handles one message from the coordinator (message_len bytes, copied). Returns SECAGG_OK if accepted;
- * SECAGG_E_JOIN_REFUSED if it is a join refusal; SECAGG_E_PROTOCOL if it is malformed or not allowed here.
+/* Handles one message from the coordinator (message_len bytes, copied). Returns SECAGG_OK if accepted; the
+ * refusal's code (SECAGG_E_NOT_ENROLLED ... SECAGG_E_ALREADY_JOINED) if it is a join refusal — which a coordinator
+ * may also send unasked as its first message, before any join, to an identity it does not accept; SECAGG_E_PROTOCOL
+ * if it is malformed or not allowed here.
  * On either error the client leaves the round: it is finished, its receipt says why (ABORTED with 0x0204,
  * coordinator misbehaved, or with the refusal code), and, if the round had started, an abort message for the
  * coordinator is queued. After the end, returns SECAGG_E_STATE. */

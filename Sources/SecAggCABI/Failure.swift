@@ -28,11 +28,12 @@ struct CFailure: Error, Sendable {
         case let error as SecAggClientError:
             switch error {
             case .unreachable: self.init(SECAGG_E_UNREACHABLE, error.description)
-            case .joinRefused: self.init(SECAGG_E_JOIN_REFUSED, error.description)
+            case let .joinRefused(refusal, _): self.init(Self.code(of: refusal), error.description)
             case .coordinatorViolation: self.init(SECAGG_E_PROTOCOL, error.description)
             case .connectionLost: self.init(SECAGG_E_CONNECTION_LOST, error.description)
-            // Both after the masked input was sent; the message says whether submitting again is safe.
-            case .notCounted, .outcomeUnknown: self.init(SECAGG_E_CONNECTION_LOST, error.description)
+            // Not in any released sum (dropped before it counted, or a signed "excluded"): safe to submit again.
+            case .dropped, .notCounted: self.init(SECAGG_E_DROPPED, error.description)
+            case .outcomeUnknown: self.init(SECAGG_E_OUTCOME_UNKNOWN, error.description)
             case .notAdmitted: self.init(SECAGG_E_TIMEOUT, error.description)
             }
         case let error as TransportError:
@@ -61,6 +62,20 @@ struct CFailure: Error, Sendable {
             self.init(SECAGG_E_PROTOCOL, "\(ProtocolViolation.malformed(error))")
         default:
             self.init(SECAGG_E_INTERNAL, "\(error)")
+        }
+    }
+}
+
+extension CFailure {
+    /// The result code of a coordinator's refusal (SPEC §4.9).
+    static func code(of refusal: JoinResponse.Refusal) -> Int32 {
+        switch refusal {
+        case .notEnrolled, .notEndorsed: return SECAGG_E_NOT_ENROLLED
+        case .revoked: return SECAGG_E_REVOKED
+        case .unknownTask: return SECAGG_E_UNKNOWN_TASK
+        case .queueFull: return SECAGG_E_QUEUE_FULL
+        case .shuttingDown: return SECAGG_E_SHUTTING_DOWN
+        case .alreadyJoined: return SECAGG_E_ALREADY_JOINED
         }
     }
 }

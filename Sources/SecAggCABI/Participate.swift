@@ -2,6 +2,7 @@ import CSecAgg
 import Dispatch
 import Logging
 import SecAggClient
+import SecAggProtocol
 import SecAggCrypto
 import SecAggTransport
 import Synchronization
@@ -54,16 +55,15 @@ public func secaggParticipate(
         let coordinatorKey = try publicKey(coordinatorKey, count: coordinatorKeyLength, "coordinator_public_key")
         let task = try requiredString(task, "task")
         let input = try copyArray(input, count: inputLength, "input")
-        let policy = try Policy(policy)
+        let policy = try ClientPolicy(policy)
         let options = ParticipateOptions(options)
         let cancelHandle = cancel == nil ? nil : try Handle.object(cancel, as: CancelHandle.self, "cancel")
         let client = SecAggClient(
             configuration: SecAggClientConfiguration(
                 host: host, port: Int(port), coordinatorKey: coordinatorKey, identity: identity.key, task: task,
+                policy: policy,
                 limits: TransportLimits(handshakeTimeout: options.handshakeTimeout, idleTimeout: options.idleTimeout),
-                connectAttempts: options.connectAttempts, admissionTimeout: options.admissionTimeout,
-                enrollmentAuthority: policy.enrollmentAuthority, minimumThreshold: policy.minimumThreshold,
-                minimumSurvivors: policy.minimumSurvivors, requireActiveMode: policy.requireActiveMode),
+                connectAttempts: options.connectAttempts, admissionTimeout: options.admissionTimeout),
             logger: Logger(label: "secagg.c", factory: { _ in SwiftLogNoOpLogHandler() }))
         receipt = CReceipt(try blocking(cancel: cancelHandle) {
             try await withTotalTimeout(options.totalTimeout) { try await client.participate(input: input) }

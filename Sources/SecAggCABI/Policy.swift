@@ -1,16 +1,14 @@
 import CSecAgg
 import SecAggCrypto
 import SecAggProtocol
+import SecAggWire
 
-/// The client policy of `secagg_client_policy`, validated.
-struct Policy: Sendable {
-    var minimumThreshold: UInt32 = 2
-    var minimumSurvivors: UInt32 = 3
-    var requireActiveMode = false
-    var enrollmentAuthority: Ed25519.VerifyingKey?
-
-    /// The defaults (NULL) or the caller's policy, rejecting out-of-range flags and invalid keys.
+/// `secagg_client_policy` ↔ ``ClientPolicy``: the one mapping of the client's policy into the C ABI.
+extension ClientPolicy {
+    /// The defaults (NULL) or the caller's policy, rejecting out-of-range flags, invalid keys and unusable noise
+    /// floors.
     init(_ pointer: UnsafePointer<secagg_client_policy>?) throws(CFailure) {
+        self.init()
         guard let policy = pointer?.pointee else { return }
         guard policy.require_active_mode <= 1, policy.has_enrollment_authority <= 1 else {
             throw .invalidArgument("policy flags must be 0 or 1")
@@ -26,25 +24,37 @@ struct Policy: Sendable {
             }
             enrollmentAuthority = key
         }
+        if policy.min_local_noise_variance != 0 {
+            guard let floor = NoiseVariance(roundingUp: policy.min_local_noise_variance) else {
+                throw .invalidArgument("policy.min_local_noise_variance must be 0 (none) or a positive number up to 2^40")
+            }
+            minimumLocalNoise = floor
+        }
     }
 
-    /// The state machine's configuration for `identity` under this policy.
-    func clientConfiguration(identity: Ed25519.SigningKey) -> ClientConfiguration {
-        ClientConfiguration(
-            identity: identity, enrollmentAuthority: enrollmentAuthority, minimumThreshold: minimumThreshold,
-            minimumSurvivors: minimumSurvivors, requireActiveMode: requireActiveMode)
+    /// The policy as the C structure (the noise floor as the nearest double).
+    var cPolicy: secagg_client_policy {
+        var policy = secagg_client_policy()
+        policy.min_threshold = minimumThreshold
+        policy.min_survivors = minimumSurvivors
+        policy.require_active_mode = requireActiveMode ? 1 : 0
+        if let enrollmentAuthority {
+            policy.has_enrollment_authority = 1
+            withUnsafeMutableBytes(of: &policy.enrollment_authority) {
+                $0.copyBytes(from: enrollmentAuthority.rawRepresentation)
+            }
+        }
+        policy.min_local_noise_variance = minimumLocalNoise?.value ?? 0
+        return policy
     }
 }
 
-/// `secagg_client_policy_default`: the default policy.
+/// `secagg_client_policy_default`: the default policy (``ClientPolicy``'s defaults).
 @_cdecl("secagg_client_policy_default")
 public func secaggClientPolicyDefault(_ policyOut: UnsafeMutablePointer<secagg_client_policy>?) -> Int32 {
     cCall {
         let out = try required(policyOut, "policy_out")
-        var policy = secagg_client_policy()
-        policy.min_threshold = 2
-        policy.min_survivors = 3
-        out.pointee = policy
+        out.pointee = ClientPolicy().cPolicy
     }
 }
 

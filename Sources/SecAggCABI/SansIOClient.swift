@@ -3,85 +3,53 @@ import SecAggCrypto
 import SecAggProtocol
 import SecAggWire
 
-/// The object behind a `secagg_client` handle: the client state machine, preceded by the session layer's join
-/// when a task is given, with a queue of encoded outgoing messages. Not synchronised (the header says so).
+/// The object behind a `secagg_client` handle: a ``ClientSession`` (the join, when a task is given, then the
+/// round) with a queue of encoded outgoing messages. Not synchronised (the header says so).
 final class SansIOClientHandle {
-    private var machine: ClientStateMachine
+    private var session: ClientSession
     private var random = SystemRandom()
-    /// True until the join answer arrives (only when the client sends the join itself).
-    private var awaitingJoinAnswer: Bool
-    /// Set when the client finished outside the state machine (a refused join).
-    private var refusal: CReceipt?
     private(set) var outgoing: [[UInt8]] = []
 
     init(configuration: ClientConfiguration, input: [UInt64], task: String?) {
-        machine = ClientStateMachine(configuration: configuration, input: input)
-        awaitingJoinAnswer = task != nil
-        if let task { outgoing.append(JoinRequest(taskName: task).encoded) }
+        session = ClientSession(configuration: configuration, input: input, task: task)
+        queue(session.start())
     }
 
     /// The receipt once the client has finished.
-    var receipt: CReceipt? {
-        refusal ?? machine.receipt.map(CReceipt.init)
-    }
+    var receipt: CReceipt? { session.receipt.map(CReceipt.init) }
 
-    var phase: RoundPhase? { machine.phase }
+    var phase: RoundPhase? { session.phase }
 
     /// Handles one coordinator message; on a violation the client leaves the round (queueing the abort message).
     func handle(_ bytes: [UInt8]) throws(CFailure) {
-        guard receipt == nil else { throw CFailure(SECAGG_E_STATE, "the client has finished") }
-        if awaitingJoinAnswer {
-            try handleJoinAnswer(bytes)
-            return
-        }
-        let violation: String
-        do {
-            let message = try CoordinatorMessage(decoding: bytes)
-            do throws(ClientError) {
-                for case let .send(reply) in try machine.handle(message, using: &random) {
-                    outgoing.append(reply.encoded)
-                }
-                return
-            } catch {
-                violation = "\(error)"
-            }
-        } catch {
-            violation = "\(ProtocolViolation.malformed(error))"
-        }
-        if let abort = machine.abort(.coordinatorMisbehaved, detail: violation) { outgoing.append(abort.encoded) }
-        throw CFailure(SECAGG_E_PROTOCOL, violation)
-    }
-
-    private func handleJoinAnswer(_ bytes: [UInt8]) throws(CFailure) {
-        let answer: JoinResponse
-        do {
-            answer = try JoinResponse(decoding: bytes)
-        } catch {
-            let violation = "\(ProtocolViolation.malformed(error))"
-            _ = machine.abort(.coordinatorMisbehaved, detail: violation)
+        guard session.end == nil else { throw CFailure(SECAGG_E_STATE, "the client has finished") }
+        queue(session.handle(bytes, using: &random))
+        switch session.end {
+        case let .refused(refusal, reason)?:
+            throw CFailure(CFailure.code(of: refusal), "refused by the coordinator (\(refusal)): \(reason)")
+        case let .coordinatorViolation(violation)?:
             throw CFailure(SECAGG_E_PROTOCOL, violation)
-        }
-        switch answer.result {
-        case .accepted:
-            awaitingJoinAnswer = false
-        case let .refused(reason, detail):
-            refusal = CReceipt(roundID: nil, participant: nil, outcome: .aborted(code: reason.rawValue, reason: detail))
-            throw CFailure(SECAGG_E_JOIN_REFUSED, "join refused (\(reason)): \(detail)")
+        case .receipt?, nil:
+            return
         }
     }
 
     /// Leaves the round on the caller's initiative.
     func abort(code: UInt16, reason: String) throws(CFailure) {
-        guard receipt == nil else { throw CFailure(SECAGG_E_STATE, "the client has finished") }
+        guard session.end == nil else { throw CFailure(SECAGG_E_STATE, "the client has finished") }
         guard let abortCode = AbortCode(rawValue: code) else {
             throw .invalidArgument("abort_code 0x\(String(code, radix: 16)) is not a spec'd abort code")
         }
-        if let message = machine.abort(abortCode, detail: reason) { outgoing.append(message.encoded) }
+        queue(session.abort(abortCode, detail: reason))
     }
 
     /// Removes and returns the next outgoing message.
     func popOutgoing() -> [UInt8]? {
         outgoing.isEmpty ? nil : outgoing.removeFirst()
+    }
+
+    private func queue(_ actions: [ClientSession.Action]) {
+        for case let .send(bytes) in actions { outgoing.append(bytes) }
     }
 }
 
@@ -96,10 +64,11 @@ public func secaggClientCreate(
         let out = try required(clientOut, "client_out")
         let identity = try Handle.object(identity, as: IdentityHandle.self, "identity")
         let input = try copyArray(input, count: inputLength, "input")
-        let policy = try Policy(policy)
+        let policy = try ClientPolicy(policy)
         let task = try task.map { pointer throws(CFailure) in try requiredString(pointer, "task") }
         Handle.store(
-            SansIOClientHandle(configuration: policy.clientConfiguration(identity: identity.key), input: input, task: task),
+            SansIOClientHandle(
+                configuration: ClientConfiguration(identity: identity.key, policy: policy), input: input, task: task),
             in: out)
     }
 }

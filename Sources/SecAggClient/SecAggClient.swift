@@ -24,34 +24,27 @@ public struct SecAggClientConfiguration: Sendable {
     /// After losing the connection once its masked input was sent, how long to keep asking the coordinator how the
     /// round ended (SPEC §4.10) while it is still running or unreachable.
     public var outcomeTimeout: Duration
-    /// Rules the client holds the coordinator to (thresholds, active mode, enrollment authority).
-    public var enrollmentAuthority: Ed25519.VerifyingKey?
-    public var minimumThreshold: UInt32
-    public var minimumSurvivors: UInt32
-    public var requireActiveMode: Bool
+    /// The rules the client holds the coordinator to (thresholds, active mode, enrollment authority, noise floor).
+    public var policy: ClientPolicy
 
     public init(
         host: String, port: Int, coordinatorKey: Ed25519.VerifyingKey, identity: Ed25519.SigningKey, task: String,
-        limits: TransportLimits = TransportLimits(), connectAttempts: Int = 5, initialBackoff: Duration = .milliseconds(200),
-        maximumBackoff: Duration = .seconds(5), admissionTimeout: Duration = .seconds(600),
-        enrollmentAuthority: Ed25519.VerifyingKey? = nil, minimumThreshold: UInt32 = 2, minimumSurvivors: UInt32 = 3,
-        requireActiveMode: Bool = false, outcomeTimeout: Duration = .seconds(120)
+        policy: ClientPolicy = ClientPolicy(), limits: TransportLimits = TransportLimits(), connectAttempts: Int = 5,
+        initialBackoff: Duration = .milliseconds(200), maximumBackoff: Duration = .seconds(5),
+        admissionTimeout: Duration = .seconds(600), outcomeTimeout: Duration = .seconds(120)
     ) {
-        self.outcomeTimeout = outcomeTimeout
         self.host = host
         self.port = port
         self.coordinatorKey = coordinatorKey
         self.identity = identity
         self.task = task
+        self.policy = policy
         self.limits = limits
         self.connectAttempts = connectAttempts
         self.initialBackoff = initialBackoff
         self.maximumBackoff = maximumBackoff
         self.admissionTimeout = admissionTimeout
-        self.enrollmentAuthority = enrollmentAuthority
-        self.minimumThreshold = minimumThreshold
-        self.minimumSurvivors = minimumSurvivors
-        self.requireActiveMode = requireActiveMode
+        self.outcomeTimeout = outcomeTimeout
     }
 }
 
@@ -67,8 +60,12 @@ public struct ParticipationReceipt: Sendable, Hashable {
 public enum SecAggClientError: Error, Sendable, CustomStringConvertible {
     /// No connection could be made after every attempt.
     case unreachable(attempts: Int, lastError: String)
-    /// The coordinator refused the join.
+    /// The coordinator refused this client: its identity (not enrolled, revoked, not endorsed), the task (unknown,
+    /// no more rounds), its queue (full), or a second connection of the same identity (SPEC §4.9).
     case joinRefused(JoinResponse.Refusal, reason: String)
+    /// The coordinator dropped this client from the round in `phase` before its input could be counted (it was too
+    /// slow, or the coordinator refused a message): the input is in no released sum; submitting it again is safe.
+    case dropped(phase: RoundPhase, reason: String)
     /// The coordinator broke the protocol; the client left the round (and told it why, if possible).
     case coordinatorViolation(String)
     /// The connection closed before the round ended.
@@ -85,7 +82,9 @@ public enum SecAggClientError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .unreachable(attempts, lastError): return "coordinator unreachable after \(attempts) attempts: \(lastError)"
-        case let .joinRefused(refusal, reason): return "join refused (\(refusal)): \(reason)"
+        case let .joinRefused(refusal, reason): return "refused by the coordinator (\(refusal)): \(reason)"
+        case let .dropped(phase, reason):
+            return "dropped from the round in the \(phase) phase (\(reason)); the input was not counted and may be submitted again"
         case let .coordinatorViolation(reason): return "coordinator violated the protocol: \(reason)"
         case let .connectionLost(reason): return "connection lost before the round ended: \(reason)"
         case .notAdmitted: return "no round started within the admission timeout"
@@ -111,18 +110,25 @@ public struct SecAggClient: Sendable {
     /// Takes part in the next round of the configured task with `input` (entries in 0...maximumInput).
     ///
     /// Connects (retrying with exponential backoff), authenticates the coordinator, joins, waits to be invited,
-    /// and runs the round. Cancelling the calling task closes the connection at any await; in a round, it first
-    /// tells the coordinator with ClientAbort 0x0206 (`cancelled`), and throws `CancellationError`.
-    ///
-    /// `beforePhase`, if given, is called with each phase as its request arrives, before the client answers;
-    /// throwing from it leaves the round silently (the connection closes without an abort message), which is how
-    /// tests and simulations model a client that crashes in that phase.
+    /// and runs the round (a ``ClientSession``). Cancelling the calling task closes the connection at any await; in
+    /// a round, it first tells the coordinator with ClientAbort 0x0206 (`cancelled`), and throws
+    /// `CancellationError`.
     ///
     /// - Returns: the receipt: completed (with the survivor count) or aborted (with the code and reason).
-    /// - Throws: ``SecAggClientError`` or ``TransportError`` when no outcome could be obtained, or what
-    ///   `beforePhase` throws.
-    public func participate(
-        input: [UInt64], beforePhase: (@Sendable (RoundPhase) async throws -> Void)? = nil
+    /// - Throws: ``SecAggClientError`` or ``TransportError`` when no outcome could be obtained: among them
+    ///   ``SecAggClientError/joinRefused(_:reason:)`` with the coordinator's reason (not enrolled, revoked, unknown
+    ///   task, queue full, shutting down, already joined), and after a lost connection with the input sent, the
+    ///   signed answer of an outcome query (``SecAggClientError/notCounted(roundID:reason:)``,
+    ///   ``SecAggClientError/outcomeUnknown(roundID:reason:)``) or a receipt learned from it.
+    public func participate(input: [UInt64]) async throws -> ParticipationReceipt {
+        try await participate(input: input, beforePhase: nil)
+    }
+
+    /// ``participate(input:)`` with a hook for tests and simulations: `beforePhase` is called with each phase as
+    /// its request arrives, before the client answers; throwing from it leaves the round silently (the connection
+    /// closes without an abort message), which models a client that crashes in that phase.
+    package func participate(
+        input: [UInt64], beforePhase: (@Sendable (RoundPhase) async throws -> Void)?
     ) async throws -> ParticipationReceipt {
         let channel = try await connect()
         let configuration = self.configuration
@@ -131,89 +137,81 @@ public struct SecAggClient: Sendable {
             channel, identity: configuration.identity, expectedPeer: configuration.coordinatorKey,
             limits: configuration.limits
         ) { session, receiver in
-            try await session.send(JoinRequest(taskName: configuration.task).encoded)
-            guard let answer = try await receiver.receive(within: configuration.limits.handshakeTimeout) else {
-                throw SecAggClientError.connectionLost("closed before answering the join")
-            }
-            switch try JoinResponse(decoding: answer).result {
-            case .accepted:
-                logger.debug("joined", metadata: ["task": "\(configuration.task)"])
-            case let .refused(refusal, reason):
-                throw SecAggClientError.joinRefused(refusal, reason: reason)
-            }
-            var machine = ClientStateMachine(
-                configuration: ClientConfiguration(
-                    identity: configuration.identity, enrollmentAuthority: configuration.enrollmentAuthority,
-                    minimumThreshold: configuration.minimumThreshold, minimumSurvivors: configuration.minimumSurvivors,
-                    requireActiveMode: configuration.requireActiveMode),
-                input: input)
+            var client = ClientSession(
+                configuration: ClientConfiguration(identity: configuration.identity, policy: configuration.policy),
+                input: input, task: configuration.task)
             var random = SystemRandom()
+            var joined = false
             var invited = false
-            // Once the masked input is sent it may be counted: a connection lost after that is followed by an
-            // outcome query (SPEC §4.10), so that an input in a released sum is never reported as lost.
-            var roundID: RoundID?
-            var participant: ParticipantIndex?
-            var inputSent = false
             func lost(_ reason: String) async throws -> ParticipationReceipt {
-                guard inputSent, let roundID else { throw SecAggClientError.connectionLost(reason) }
+                // Once the masked input is sent it may be counted: a lost connection is followed by an outcome query
+                // (SPEC §4.10), so that an input in a released sum is never reported as lost.
+                guard client.inputSent, let roundID = client.roundID else {
+                    throw SecAggClientError.connectionLost(reason)
+                }
                 logger.notice("connection lost after the masked input; asking how the round ended", metadata: [
                     "round": "\(roundID)", "reason": "\(reason)",
                 ])
-                return try await recover(roundID: roundID, participant: participant, lostBecause: reason)
+                return try await recover(roundID: roundID, participant: client.participant, lostBecause: reason)
+            }
+            /// Sends, in order; reports a failed send after the input left as a lost connection.
+            func perform(_ actions: [ClientSession.Action]) async throws -> ParticipationReceipt? {
+                for action in actions {
+                    switch action {
+                    case let .send(bytes):
+                        do {
+                            try await session.send(bytes)
+                        } catch where !(error is CancellationError) {
+                            // The coordinator may have refused this client and closed: its notice says why.
+                            if !joined, let bytes = try? await receiver.receive(within: .seconds(2)),
+                               let (refusal, reason) = JoinResponse.refusal(in: bytes) {
+                                throw SecAggClientError.joinRefused(refusal, reason: reason)
+                            }
+                            if client.inputSent { return try await lost("\(error)") }
+                            throw error
+                        }
+                    case .joined:
+                        joined = true
+                        logger.debug("joined", metadata: ["task": "\(configuration.task)"])
+                    case .invited, .inputSent:
+                        break
+                    case let .ended(end):
+                        switch end {
+                        case let .receipt(receipt):
+                            return ParticipationReceipt(
+                                roundID: receipt.roundID, participant: receipt.participant, outcome: receipt.outcome)
+                        case let .refused(refusal, reason):
+                            throw SecAggClientError.joinRefused(refusal, reason: reason)
+                        case let .coordinatorViolation(violation):
+                            logger.warning("leaving the round: coordinator violation", metadata: ["reason": "\(violation)"])
+                            throw SecAggClientError.coordinatorViolation(violation)
+                        }
+                    }
+                }
+                return nil
             }
             func runRound() async throws -> ParticipationReceipt {
+                if let done = try await perform(client.start()) { return done }
                 while true {
-                    let timeout = invited ? configuration.limits.idleTimeout : configuration.admissionTimeout
+                    let timeout = !joined ? configuration.limits.handshakeTimeout
+                        : invited ? configuration.limits.idleTimeout : configuration.admissionTimeout
                     let bytes: [UInt8]?
                     do {
                         bytes = try await receiver.receive(within: timeout)
-                    } catch TransportError.idleTimeout where !invited {
+                    } catch TransportError.idleTimeout where joined && !invited {
                         throw SecAggClientError.notAdmitted
-                    } catch where inputSent && !(error is CancellationError) {
+                    } catch where client.inputSent && !(error is CancellationError) {
                         return try await lost("\(error)")
                     }
                     guard let bytes else {
+                        if !joined { throw SecAggClientError.connectionLost("closed before answering the join") }
                         return try await lost("the coordinator closed the connection")
                     }
-                    invited = true
-                    var violation: String?
-                    var actions: [ClientAction] = []
-                    do {
-                        let message = try CoordinatorMessage(decoding: bytes)
-                        if case let .advertiseKeysRequest(request) = message {
-                            roundID = request.parameters.roundID
-                            participant = request.participant
-                        }
-                        if let beforePhase, let phase = message.phase { try await beforePhase(phase) }
-                        do {
-                            actions = try machine.handle(message, using: &random)
-                        } catch {
-                            violation = "\(error)"
-                        }
-                    } catch let error as WireError {
-                        violation = "\(ProtocolViolation.malformed(error))"
+                    if joined {
+                        invited = true
+                        if let beforePhase, let phase = (try? CoordinatorMessage(decoding: bytes))?.phase { try await beforePhase(phase) }
                     }
-                    if let violation {
-                        logger.warning("leaving the round: coordinator violation", metadata: ["reason": "\(violation)"])
-                        if let abort = machine.abort(.coordinatorMisbehaved, detail: violation) {
-                            try? await session.send(abort.encoded)
-                        }
-                        throw SecAggClientError.coordinatorViolation(violation)
-                    }
-                    for action in actions {
-                        switch action {
-                        case let .send(message):
-                            do {
-                                try await session.send(message.encoded)
-                            } catch where inputSent && !(error is CancellationError) {
-                                return try await lost("\(error)")
-                            }
-                            if case .maskedInput = message { inputSent = true }
-                        case let .finished(receipt):
-                            return ParticipationReceipt(
-                                roundID: receipt.roundID, participant: receipt.participant, outcome: receipt.outcome)
-                        }
-                    }
+                    if let done = try await perform(client.handle(bytes, using: &random)) { return done }
                 }
             }
             do {
@@ -223,8 +221,7 @@ public struct SecAggClient: Sendable {
                 // 0x0206 (SPEC 8.7) so the coordinator drops this client at once instead of at the phase's deadline.
                 // Sent from a task that is not cancelled; one small message, best effort, for at most 2 s (a
                 // coordinator that stopped reading must not hold up a client that is being stopped).
-                if let abort = machine.abort(.cancelled, detail: "the client was stopped") {
-                    let bytes = abort.encoded
+                for case let .send(bytes) in client.abort(.cancelled, detail: "the client was stopped") {
                     await Task.detached {
                         await withTaskGroup(of: Void.self) { group in
                             group.addTask { try? await session.send(bytes) }
@@ -233,7 +230,7 @@ public struct SecAggClient: Sendable {
                             group.cancelAll()
                         }
                     }.value
-                    logger.notice("left the round: stopped", metadata: ["round": "\(roundID.map { "\($0)" } ?? "-")"])
+                    logger.notice("left the round: stopped", metadata: ["round": "\(client.roundID.map { "\($0)" } ?? "-")"])
                 }
                 throw CancellationError()
             }
@@ -258,6 +255,9 @@ public struct SecAggClient: Sendable {
             try await session.send(OutcomeQuery(roundID: roundID).encoded)
             guard let answer = try await receiver.receive(within: configuration.limits.handshakeTimeout) else {
                 throw SecAggClientError.connectionLost("closed before answering the outcome query")
+            }
+            if let (refusal, reason) = JoinResponse.refusal(in: answer) {
+                throw SecAggClientError.joinRefused(refusal, reason: reason)
             }
             let receipt: OutcomeReceipt
             do {

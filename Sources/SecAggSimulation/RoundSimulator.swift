@@ -244,7 +244,7 @@ public struct RoundSimulator: Sendable {
                         machine = existing
                     } else if let lanes = inputs.removeValue(forKey: recipient) {
                         machine = ClientStateMachine(
-                            configuration: ClientConfiguration(identity: identity, minimumThreshold: 1, minimumSurvivors: 2),
+                            configuration: ClientConfiguration(identity: identity, policy: ClientPolicy(minimumThreshold: 1, minimumSurvivors: 2)),
                             input: lanes)
                     } else {
                         continue

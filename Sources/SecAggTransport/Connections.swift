@@ -62,7 +62,7 @@ public enum SecureTransport {
     /// - Throws: ``TransportError`` from the handshake, or whatever `body` throws.
     public static func serve<Result: Sendable>(
         _ channel: FrameChannel, identity: Ed25519.SigningKey, limits: TransportLimits,
-        authorize: @escaping @Sendable (Ed25519.VerifyingKey) -> String?,
+        authorize: @escaping @Sendable (Ed25519.VerifyingKey) -> PeerRefusal?,
         _ body: (SecureSession, inout SecureReceiver) async throws -> Result
     ) async throws -> Result {
         try await channel.executeThenClose { inbound, outbound in

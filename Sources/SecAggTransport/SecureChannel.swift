@@ -77,6 +77,19 @@ public struct ReceiveAllowance: Sendable {
     public static let nothing = ReceiveAllowance(maximumBytes: -1)
 }
 
+/// Why a responder refuses a peer that completed the handshake, and what it tells the peer.
+public struct PeerRefusal: Sendable, Hashable {
+    /// Why, for the responder's log and ``TransportError/peerRejected(reason:)``.
+    public var reason: String
+    /// An application message for the peer, sent encrypted before the connection closes (nil: close silently).
+    public var notice: [UInt8]?
+
+    public init(reason: String, notice: [UInt8]? = nil) {
+        self.reason = reason
+        self.notice = notice
+    }
+}
+
 /// The channel type the transport runs on: whole frames in and out.
 public typealias FrameChannel = NIOAsyncChannel<ByteBuffer, ByteBuffer>
 
@@ -118,8 +131,12 @@ public enum SecureHandshake {
         }
     }
 
-    /// Runs the responder's side; `authorize` returns nil to accept the authenticated identity, or the reason
-    /// to refuse it.
+    /// Runs the responder's side; `authorize` returns nil to accept the authenticated identity, or a refusal.
+    ///
+    /// A refusal with a ``PeerRefusal/notice`` completes the handshake, sends the notice as the first transport
+    /// message (so the peer learns why, SPEC §4.9), and waits for the peer's first message or its close before
+    /// throwing: closing with that message unread would reset the connection and could destroy the notice before
+    /// the peer reads it. The handshake's time limit bounds the wait.
     ///
     /// - Throws: ``TransportError`` (handshake failure, an identity `authorize` refuses, a closed connection),
     ///   or NIO's error if a write fails.
@@ -127,7 +144,7 @@ public enum SecureHandshake {
         inbound: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
         outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>,
         identity: Ed25519.SigningKey, limits: TransportLimits,
-        authorize: @Sendable (Ed25519.VerifyingKey) -> String?
+        authorize: @Sendable (Ed25519.VerifyingKey) -> PeerRefusal?
     ) async throws -> SecureSession {
         var random = SystemRandom()
         do {
@@ -143,7 +160,12 @@ public enum SecureHandshake {
             let payload = try handshake.readMessage(try await nextFrame(&inbound))
             let peer = try identityPayload(payload, authenticatedStatic: handshake.remoteStaticKey)
             if let refusal = authorize(peer) {
-                throw TransportError.peerRejected(reason: refusal)
+                if let notice = refusal.notice {
+                    let session = SecureSession(peer: peer, transport: try handshake.split(), outbound: outbound, limits: limits)
+                    try? await session.send(notice)
+                    _ = try? await inbound.next()
+                }
+                throw TransportError.peerRejected(reason: refusal.reason)
             }
             let transport = try handshake.split()
             return SecureSession(peer: peer, transport: transport, outbound: outbound, limits: limits)

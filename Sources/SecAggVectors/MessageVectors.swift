@@ -78,6 +78,7 @@ enum MessageVectors {
             ("join-request", JoinRequest(taskName: "histogram").encoded),
             ("join-response-accepted", JoinResponse(result: .accepted).encoded),
             ("join-response-refused", JoinResponse(result: .refused(.unknownTask, reason: "no task named histogram")).encoded),
+            ("join-response-not-enrolled", JoinResponse(result: .refused(.notEnrolled, reason: "not enrolled")).encoded),
             ("outcome-query", OutcomeQuery(roundID: roundID).encoded),
             ("outcome-receipt-included", OutcomeReceipt(
                 roundID: roundID, status: .included, survivorCount: 7, sumDigest: material.bytes(32),

@@ -270,8 +270,7 @@ enum TranscriptVectors {
             roster[client.index] = RosterEntry(identity: client.identity.verifyingKey, endorsement: endorsement)
             machines[client.index] = ClientStateMachine(
                 configuration: ClientConfiguration(
-                    identity: client.identity, enrollmentAuthority: scenario.authority?.verifyingKey,
-                    minimumThreshold: 2, minimumSurvivors: 3),
+                    identity: client.identity, policy: ClientPolicy(enrollmentAuthority: scenario.authority?.verifyingKey)),
                 input: client.input)
             clients[client.index] = client
         }

@@ -58,6 +58,9 @@ public struct AdminResponse: Sendable, Hashable {
         case notFound = 2
         /// The request is malformed or its arguments invalid.
         case invalid = 3
+        /// The connection's key is not an admin key: sent unasked right after the handshake, then the daemon
+        /// closes the connection (ADMIN.md §1).
+        case unauthorized = 4
     }
 
     public var status: Status

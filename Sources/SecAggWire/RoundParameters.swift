@@ -76,6 +76,15 @@ public struct NoiseVariance: Sendable, Hashable {
         self.denominator = denominator
     }
 
+    /// The smallest multiple of 1/65,536 at or above `value`: a variance given as a decimal (a client's noise
+    /// floor on a command line or through the C ABI) made exact, never below what was asked.
+    ///
+    /// - Returns: nil unless `value` is finite, positive and at most 2^40.
+    public init?(roundingUp value: Double) {
+        guard value.isFinite, value > 0, value <= 0x1p40 else { return nil }
+        self.init(numerator: UInt64((value * 65_536).rounded(.up)), denominator: 65_536)
+    }
+
     /// The variance as a floating-point number (for reports and bounds, never for sampling).
     public var value: Double { Double(numerator) / Double(denominator) }
 }

@@ -23,8 +23,15 @@ public struct JoinResponse: Sendable, Hashable {
         case alreadyJoined = 0x0302
         /// The task's waiting queue is full.
         case queueFull = 0x0303
-        /// The coordinator is shutting down.
+        /// The coordinator is shutting down (or the task runs no more rounds).
         case shuttingDown = 0x0304
+        /// The client's identity is not enrolled. Sent unasked, right after the handshake (SPEC §4.9).
+        case notEnrolled = 0x0305
+        /// The client's identity was enrolled and has been revoked. Sent unasked, right after the handshake.
+        case revoked = 0x0306
+        /// The coordinator requires endorsements by an enrollment authority and has none for this identity. Sent
+        /// unasked, right after the handshake.
+        case notEndorsed = 0x0307
     }
 
     public enum Result: Sendable, Hashable {

@@ -300,6 +300,7 @@ struct AdminConnection: ParsableArguments {
                     } catch {
                         throw CommandFailure("the daemon's answer is malformed: \(error)")
                     }
+                    if response.status == .unauthorized { throw unauthorized(key.verifyingKey) }
                     guard response.status == .ok else {
                         throw CommandFailure("the daemon refused: \(response.body)")
                     }
@@ -312,23 +313,29 @@ struct AdminConnection: ParsableArguments {
                 throw CommandFailure("the daemon at \(daemon) is not the coordinator --coordinator-key names (\(error))")
             case .connectionClosed, .truncatedFrame, .handshakeFailed:
                 if answered { throw CommandFailure("admin connection to \(daemon) failed: \(error)") }
-                throw refused(key.verifyingKey, error)
+                throw closedUnanswered(error)
             default:
                 throw CommandFailure("admin connection to \(daemon) failed: \(error)")
             }
         } catch let error as CommandFailure {
             throw error
         } catch {
-            // The daemon closes the connection right after refusing the key; the first write may see it closed.
             if answered { throw CommandFailure("admin connection to \(daemon) failed: \(error)") }
-            throw refused(key.verifyingKey, error)
+            throw closedUnanswered(error)
         }
     }
 
-    private func refused(_ key: Ed25519.VerifyingKey, _ error: any Error) -> CommandFailure {
+    /// The daemon said (ADMIN.md §1) that this key is not one of its admin keys.
+    private func unauthorized(_ key: Ed25519.VerifyingKey) -> CommandFailure {
+        CommandFailure("the admin key \(key) is not in the daemon's admin.keys")
+    }
+
+    /// The connection closed before any answer and without the daemon's refusal: not a refused key (that is said),
+    /// so an overloaded or stopping daemon, a handshake that ran out of time, or --daemon naming another listener.
+    private func closedUnanswered(_ error: any Error) -> CommandFailure {
         CommandFailure("""
-            the daemon closed the connection (\(error)): the admin key \(key) is not in its admin.keys (or \
-            --daemon is not its admin listener)
+            the daemon at \(daemon) closed the connection before answering (\(error)): it may be stopping or \
+            overloaded (its handshake timeout), or --daemon may not be its admin listener
             """)
     }
 }

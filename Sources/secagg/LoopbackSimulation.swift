@@ -77,8 +77,8 @@ struct LoopbackSimulation {
                     let client = SecAggClient(
                         configuration: SecAggClientConfiguration(
                             host: "127.0.0.1", port: port, coordinatorKey: coordinatorKey.verifyingKey, identity: key,
-                            task: "simulation", limits: limits, connectAttempts: 20, minimumThreshold: 1,
-                            minimumSurvivors: 2),
+                            task: "simulation", policy: ClientPolicy(minimumThreshold: 1, minimumSurvivors: 2),
+                            limits: limits, connectAttempts: 20),
                         logger: clientLogger)
                     _ = try? await client.participate(input: input) { phase in
                         if phase == crashPhase { throw CancellationError() }

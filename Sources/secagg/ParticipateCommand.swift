@@ -7,6 +7,7 @@ import SecAggIdentity
 import SecAggProtocol
 import SecAggSimulation
 import SecAggTransport
+import SecAggWire
 import UnixSignals
 
 /// `secagg participate`: join the next round of a task with one input vector.
@@ -16,12 +17,19 @@ struct ParticipateCommand: AsyncParsableCommand {
         abstract: "Contribute one vector to the next round of a task on a coordinator.",
         discussion: """
             The input is a JSON array of non-negative integers, one CSV line, or (with --raw) little-endian \
-            64-bit integers. Prints the receipt; exits 0 if the round completed with this input in the sum, 3 if \
-            the round aborted, 1 on other errors, and 4 if the \
-            connection was lost after the masked input was sent and the coordinator could not say in time whether \
-            the input was counted (do not submit it again blindly). After such a loss it asks the coordinator on a \
-            new connection (SPEC 4.10) and reports the signed answer. SIGTERM or SIGINT stops it: in a round it \
-            tells the coordinator it leaves (ClientAbort, cancelled), and it exits 143 or 130.
+            64-bit integers. Prints the receipt, or one line on standard error saying what went wrong. If the \
+            connection is lost after the masked input was sent, it asks the coordinator on a new connection \
+            (SPEC 4.10) and reports the signed answer. SIGTERM or SIGINT stops it: in a round it tells the \
+            coordinator it leaves (ClientAbort, cancelled).
+
+            Exit codes: 0 completed, this input is in the released sum; 1 other error (bad input file, identity \
+            file, internal); 3 the round aborted; 4 lost after the masked input was sent and whether it was \
+            counted is unknown (do not submit it again blindly); 5 dropped or not counted (safe to submit again); \
+            6 no round started in time, or a timeout; 7 coordinator unreachable; 8 handshake failed, wrong \
+            coordinator key, or the coordinator broke the protocol; 9 connection lost before the input was sent; \
+            10 not enrolled (or not endorsed); 11 revoked; 12 no such task; 13 the task's queue is full (later); \
+            14 the coordinator is stopping or the task runs no more rounds (later); 15 this identity is already \
+            connected (later); 64 bad arguments; 130/143 stopped by SIGINT/SIGTERM.
             """)
 
     @Option(help: "Coordinator address as HOST:PORT.") var coordinator: String
@@ -35,6 +43,16 @@ struct ParticipateCommand: AsyncParsableCommand {
     @Option(name: .customLong("enrollment-authority"),
             help: "The enrollment authority's public key: accept only neighbours it endorsed (SPEC 2.1).")
     var enrollmentAuthority: String?
+    @Option(name: .customLong("min-threshold"), help: "Refuse rounds whose Shamir threshold is below this.")
+    var minimumThreshold: UInt32 = ClientPolicy().minimumThreshold
+    @Option(name: .customLong("min-survivors"),
+            help: "Refuse rounds that accept fewer survivors than this (the smallest cohort this input is summed with).")
+    var minimumSurvivors: UInt32 = ClientPolicy().minimumSurvivors
+    @Flag(name: .customLong("require-active-mode"), help: "Join only rounds with the consistency check (active mode).")
+    var requireActiveMode = false
+    @Option(name: .customLong("min-local-noise"),
+            help: "Join only distributed-noise rounds in which this client adds at least this noise variance itself.")
+    var minimumLocalNoise: Double?
     @Option(name: .customLong("connect-attempts"), help: "Connection attempts before giving up.") var attempts: Int = 5
     @Option(name: .customLong("log-level"), help: "Log level on standard error.") var logLevel: String = "warning"
     @Option(name: .customLong("crash-at"), help: .hidden) var crashAt: DropPhase?
@@ -55,10 +73,19 @@ struct ParticipateCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("--enrollment-authority: \(error)")
         }
+        var policy = ClientPolicy(
+            enrollmentAuthority: authority, minimumThreshold: minimumThreshold, minimumSurvivors: minimumSurvivors,
+            requireActiveMode: requireActiveMode)
+        if let minimumLocalNoise {
+            guard let floor = NoiseVariance(roundingUp: minimumLocalNoise) else {
+                throw ValidationError("--min-local-noise must be a positive variance up to 2^40")
+            }
+            policy.minimumLocalNoise = floor
+        }
         let client = SecAggClient(
             configuration: SecAggClientConfiguration(
-                host: host, port: port, coordinatorKey: pinned, identity: key, task: task, connectAttempts: attempts,
-                enrollmentAuthority: authority),
+                host: host, port: port, coordinatorKey: pinned, identity: key, task: task, policy: policy,
+                connectAttempts: attempts),
             logger: Logger(label: "secagg.participate"))
         // SIGTERM and SIGINT stop the client: in a round it leaves with ClientAbort (cancelled), so the coordinator
         // drops it at once; it exits 128 + the signal's number, as a shell reports a process killed by it.
@@ -103,11 +130,44 @@ struct ParticipateCommand: AsyncParsableCommand {
             }
         } catch let error as SecAggClientError {
             FileHandle.standardError.write(Data("secagg participate: \(error)\n".utf8))
-            if case .outcomeUnknown = error { throw ExitCode(4) }
-            throw ExitCode(1)
+            throw ExitCode(Self.exitCode(of: error))
         } catch let error as TransportError {
             FileHandle.standardError.write(Data("secagg participate: \(error)\n".utf8))
-            throw ExitCode(1)
+            throw ExitCode(Self.exitCode(of: error))
+        }
+    }
+
+    /// The documented exit code of a participation that ended without a receipt (the command's discussion lists
+    /// them; README repeats the table).
+    static func exitCode(of error: SecAggClientError) -> Int32 {
+        switch error {
+        case .outcomeUnknown: return 4
+        case .dropped, .notCounted: return 5
+        case .notAdmitted: return 6
+        case .unreachable: return 7
+        case .coordinatorViolation: return 8
+        case .connectionLost: return 9
+        case let .joinRefused(refusal, _):
+            switch refusal {
+            case .notEnrolled, .notEndorsed: return 10
+            case .revoked: return 11
+            case .unknownTask: return 12
+            case .queueFull: return 13
+            case .shuttingDown: return 14
+            case .alreadyJoined: return 15
+            }
+        }
+    }
+
+    /// The exit code of a transport failure: as its ``SecAggClientError`` counterpart.
+    static func exitCode(of error: TransportError) -> Int32 {
+        switch error {
+        case .handshakeFailed, .peerRejected, .malformedHandshakePayload, .decryptionFailed, .messageTooLarge,
+             .malformedMessage, .unexpectedMessage:
+            return 8
+        case .handshakeTimedOut, .idleTimeout, .messageTooSlow: return 6
+        case .connectionClosed, .truncatedFrame, .sendInterrupted: return 9
+        case .frameTooLarge, .encryptionFailed, .sendTooLarge: return 1
         }
     }
 

@@ -118,8 +118,8 @@ struct SoakCommand: AsyncParsableCommand {
                     let client = SecAggClient(
                         configuration: SecAggClientConfiguration(
                             host: "127.0.0.1", port: proxy?.port ?? port, coordinatorKey: pinned, identity: identities[index],
-                            task: task, limits: limits, connectAttempts: 20, admissionTimeout: .seconds(roundTimeout),
-                            minimumThreshold: 1, minimumSurvivors: 2),
+                            task: task, policy: ClientPolicy(minimumThreshold: 1, minimumSurvivors: 2), limits: limits,
+                            connectAttempts: 20, admissionTimeout: .seconds(roundTimeout)),
                         logger: Logger(label: "secagg.soak", factory: { _ in SwiftLogNoOpLogHandler() }))
                     let input = plan.input(of: index)
                     group.addTask {

@@ -70,8 +70,9 @@ struct SwarmCommand: AsyncParsableCommand {
                     logger.logLevel = .error
                     let client = SecAggClient(
                         configuration: SecAggClientConfiguration(
-                            host: host, port: port, coordinatorKey: pinned, identity: key, task: task, limits: limits,
-                            connectAttempts: 30, admissionTimeout: .seconds(900), minimumThreshold: 1, minimumSurvivors: 2),
+                            host: host, port: port, coordinatorKey: pinned, identity: key, task: task,
+                            policy: ClientPolicy(minimumThreshold: 1, minimumSurvivors: 2), limits: limits,
+                            connectAttempts: 30, admissionTimeout: .seconds(900)),
                         logger: logger)
                     return try? await client.participate(input: simulator.input(of: ParticipantIndex(index))) { phase in
                         if phase == crashPhase { throw CancellationError() }

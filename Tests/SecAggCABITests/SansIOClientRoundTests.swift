@@ -123,4 +123,78 @@ struct SansIOClientRoundTests {
         #expect(secaggClientReceipt(&receipt, client.handle) == SECAGG_OK)
         #expect(receipt.outcome == SECAGG_OUTCOME_ABORTED && receipt.abort_code == 0x0204)
     }
+
+    /// A C client that joins `task` itself (its first queued message is the JoinRequest).
+    static func makeJoiningClient(policy: secagg_client_policy? = nil) throws -> OpaquePointer {
+        var identityHandle: OpaquePointer?
+        try #require(secaggIdentityGenerate(&identityHandle) == SECAGG_OK)
+        defer { secaggIdentityFree(identityHandle) }
+        var handle: OpaquePointer?
+        let input: [UInt64] = [1, 2, 3, 4]
+        if var policy {
+            try #require(secaggClientCreate(&handle, identityHandle, input, input.count, &policy, "sum") == SECAGG_OK)
+        } else {
+            try #require(secaggClientCreate(&handle, identityHandle, input, input.count, nil, "sum") == SECAGG_OK)
+        }
+        return try #require(handle)
+    }
+
+    // Proves every refusal the coordinator can send (SPEC §4.9) comes out of secagg_client_handle as its own result
+    // code — including one sent unasked before the client's join was answered — with the refusal code in the receipt.
+    @Test("each join refusal has its own C result code and is in the receipt", arguments: JoinResponse.Refusal.allCases)
+    func refusalCodes(refusal: JoinResponse.Refusal) throws {
+        let expected: [JoinResponse.Refusal: Int32] = [
+            .notEnrolled: SECAGG_E_NOT_ENROLLED, .notEndorsed: SECAGG_E_NOT_ENROLLED, .revoked: SECAGG_E_REVOKED,
+            .unknownTask: SECAGG_E_UNKNOWN_TASK, .queueFull: SECAGG_E_QUEUE_FULL, .shuttingDown: SECAGG_E_SHUTTING_DOWN,
+            .alreadyJoined: SECAGG_E_ALREADY_JOINED,
+        ]
+        let client = try Self.makeJoiningClient()
+        defer { secaggClientFree(client) }
+        var size = 0
+        #expect(secaggClientNextMessageSize(&size, client) == SECAGG_OK && size > 0, "the JoinRequest is queued")
+        let answer = JoinResponse(result: .refused(refusal, reason: "because")).encoded
+        #expect(secaggClientHandle(client, answer, answer.count) == expected[refusal])
+        var receipt = secagg_receipt()
+        #expect(secaggClientReceipt(&receipt, client) == SECAGG_OK)
+        #expect(receipt.outcome == SECAGG_OUTCOME_ABORTED && receipt.abort_code == refusal.rawValue)
+        #expect(secaggClientHandle(client, answer, answer.count) == SECAGG_E_STATE)
+        #expect(String(cString: secaggStrerror(expected[refusal]!)) != String(cString: secaggStrerror(999)))
+    }
+
+    // Proves the policy's local noise floor reaches the state machine through the C structure: a client with a floor
+    // refuses (aborts) a round without distributed noise, the default client accepts it; an unusable floor is an
+    // invalid argument.
+    @Test("the C policy's min_local_noise_variance is enforced; NaN, negative and huge floors are refused")
+    func localNoiseFloor() throws {
+        var policy = secagg_client_policy()
+        #expect(secaggClientPolicyDefault(&policy) == SECAGG_OK)
+        #expect(policy.min_threshold == 2 && policy.min_survivors == 3 && policy.min_local_noise_variance == 0)
+        var random = SeededRandom(seed: 11, stream: "cabi-floor")
+        let parameters = RoundParameters(
+            roundID: try #require(RoundID(bytes: random.bytes(16))), taskName: "sum", dimension: 4, bits: 16,
+            maximumInput: 1000, graph: .complete, threshold: 3, minimumSurvivors: 4, mode: .honestButCurious,
+            invitedCount: 5, nonce: random.bytes(32))
+        let invitation = CoordinatorMessage.advertiseKeysRequest(AdvertiseKeysRequest(parameters: parameters, participant: 1)).encoded
+        let accepted = JoinResponse(result: .accepted).encoded
+        for floor in [0.0, 2.5] {
+            policy.min_local_noise_variance = floor
+            let client = try Self.makeJoiningClient(policy: policy)
+            defer { secaggClientFree(client) }
+            #expect(secaggClientHandle(client, accepted, accepted.count) == SECAGG_OK)
+            #expect(secaggClientHandle(client, invitation, invitation.count) == SECAGG_OK)
+            var receipt = secagg_receipt()
+            let finished = secaggClientReceipt(&receipt, client) == SECAGG_OK
+            #expect(finished == (floor > 0), "floor \(floor)")
+            if finished { #expect(receipt.abort_code == AbortCode.parametersRejected.rawValue) }
+        }
+        var identity: OpaquePointer?
+        try #require(secaggIdentityGenerate(&identity) == SECAGG_OK)
+        defer { secaggIdentityFree(identity) }
+        for bad in [Double.nan, -1, 1e300] {
+            policy.min_local_noise_variance = bad
+            var handle: OpaquePointer?
+            #expect(secaggClientCreate(&handle, identity, [1], 1, &policy, "sum") == SECAGG_E_INVALID_ARGUMENT, "\(bad)")
+            #expect(handle == nil)
+        }
+    }
 }

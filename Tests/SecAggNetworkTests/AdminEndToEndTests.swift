@@ -192,7 +192,7 @@ struct AdminEndToEndTests {
 
         // A key the daemon does not list, and a daemon that is not there.
         let intruder = try await admin(["list", "clients"], key: "intruder.key")
-        #expect(intruder.status != 0 && intruder.errors.contains("not in its admin.keys"), "\(intruder.errors)")
+        #expect(intruder.status != 0 && intruder.errors.contains("is not in the daemon's admin.keys"), "\(intruder.errors)")
         let savedPort = port
         port = 1
         let unreachable = try await admin(["list", "clients"])

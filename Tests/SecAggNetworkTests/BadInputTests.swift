@@ -259,16 +259,19 @@ struct BadInputTests {
     }
 
     // Proves an identity that is not enrolled completes no session: the coordinator refuses it at the
-    // handshake (logged as peerRejected), the client's first receive sees the connection closed, and the
-    // honest round is unaffected.
-    @Test("(d) an unknown identity is rejected at the handshake")
+    // handshake (logged as peerRejected), the client's first message is a `notEnrolled` refusal (SPEC §4.9) and
+    // then the connection closes, and the honest round is unaffected.
+    @Test("(d) an unknown identity is rejected at the handshake, and told so")
     func unknownIdentity() async throws {
         try await Self.withService(tasks: [Self.task(clients: Self.honestCount)]) { service, port, logs in
-            let answer = try await Self.connect(port: port, as: Self.stranger) { session, receiver in
+            let (answer, after) = try await Self.connect(port: port, as: Self.stranger) { session, receiver in
                 try? await session.send(JoinRequest(taskName: "sum").encoded)
-                return await outcomeOf { try await receiver.receive(within: .seconds(5)) }
+                let answer = try await receiver.receive(within: .seconds(5))
+                return (answer, await outcomeOf { try await receiver.receive(within: .seconds(5)) })
             }
-            #expect(answer.closedWithoutMessage, "got \(answer)")
+            let refusal = try JoinResponse(decoding: try #require(answer)).result
+            #expect(refusal == .refused(.notEnrolled, reason: "identity \(Self.stranger.verifyingKey) is not enrolled"))
+            #expect(after.closedWithoutMessage, "got \(after)")
             let entry = await Self.waitForLog(logs) {
                 $0.message == "connection closed" && ($0.metadata["reason"] ?? "").contains("not enrolled")
             }

@@ -119,8 +119,8 @@ struct EnrollmentAuthorityTests {
         SecAggClient(
             configuration: SecAggClientConfiguration(
                 host: "127.0.0.1", port: port, coordinatorKey: BadInputTests.coordinatorKey.verifyingKey, identity: key,
-                task: "sum", limits: BadInputTests.limits, connectAttempts: 1, admissionTimeout: .seconds(30),
-                enrollmentAuthority: requiringAuthority ? authority.verifyingKey : nil),
+                task: "sum", policy: ClientPolicy(enrollmentAuthority: requiringAuthority ? authority.verifyingKey : nil),
+                limits: BadInputTests.limits, connectAttempts: 1, admissionTimeout: .seconds(30)),
             logger: Logger(label: "test.client") { _ in SwiftLogNoOpLogHandler() })
     }
 

@@ -147,12 +147,13 @@ struct MetricsEndpointTests {
             let initial = try Self.parseExposition(before.body)
             #expect(Self.value(initial, "secagg_rounds_total", ["task": "sum"]) == nil)
 
-            // A stranger (not enrolled) is refused during the handshake: an authentication failure.
+            // A stranger (not enrolled) is refused during the handshake (told why, then closed): an authentication
+            // failure.
             let answer = try await BadInputTests.connect(port: port, as: BadInputTests.stranger) { session, receiver in
                 try? await session.send(JoinRequest(taskName: "sum").encoded)
-                return await outcomeOf { try await receiver.receive(within: .seconds(5)) }
+                return try await receiver.receive(within: .seconds(5)).flatMap(JoinResponse.refusal(in:))?.0
             }
-            #expect(answer.closedWithoutMessage, "a stranger must not get a session: \(answer)")
+            #expect(answer == .notEnrolled, "a stranger must get no session, only its refusal")
             try await BadInputTests.honestRound(port: port, service: service)
 
             let after = try await Self.request("GET", "/metrics", port: metricsPort)

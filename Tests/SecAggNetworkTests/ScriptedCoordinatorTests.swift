@@ -379,8 +379,8 @@ enum ScriptedCoordinator {
                     let client = SecAggClient(
                         configuration: SecAggClientConfiguration(
                             host: "127.0.0.1", port: port, coordinatorKey: coordinatorKey.verifyingKey, identity: identity,
-                            task: "scripted", limits: limits, admissionTimeout: .seconds(30),
-                            enrollmentAuthority: authority ? authorityKey.verifyingKey : nil),
+                            task: "scripted", policy: ClientPolicy(enrollmentAuthority: authority ? authorityKey.verifyingKey : nil),
+                            limits: limits, admissionTimeout: .seconds(30)),
                         logger: Logger(label: "test.client") { _ in SwiftLogNoOpLogHandler() })
                     return .client(index, await outcomeOf { try await client.participate(input: input(index)) })
                 }
@@ -412,7 +412,7 @@ enum ScriptedCoordinator {
     /// One connection: handshake (enrolled identities only), accept the join, then forward every message.
     static func serve(_ channel: FrameChannel, enrolled: Set<Ed25519.VerifyingKey>, events: AsyncStream<LinkEvent>.Continuation) async {
         _ = try? await SecureTransport.serve(
-            channel, identity: coordinatorKey, limits: limits, authorize: { enrolled.contains($0) ? nil : "not enrolled" }
+            channel, identity: coordinatorKey, limits: limits, authorize: { enrolled.contains($0) ? nil : PeerRefusal(reason: "not enrolled") }
         ) { session, receiver in
             guard let join = try await receiver.receive(within: limits.handshakeTimeout) else { return }
             _ = try JoinRequest(decoding: join)

@@ -74,7 +74,7 @@ struct RoundFixture {
             } ?? []
             roster[index] = RosterEntry(identity: identity.verifyingKey, endorsement: endorsement)
             clients[index] = ClientStateMachine(
-                configuration: ClientConfiguration(identity: identity, enrollmentAuthority: authority?.verifyingKey),
+                configuration: ClientConfiguration(identity: identity, policy: ClientPolicy(enrollmentAuthority: authority?.verifyingKey)),
                 input: input)
             randoms[index] = SeededRandom(seed: seed, stream: "client-\(index)")
         }

@@ -96,7 +96,7 @@ struct PrivacyRoundTests {
             (.distributed(localVariance: NoiseVariance(numerator: 9, denominator: 2)), false),
         ] {
             var client = ClientStateMachine(
-                configuration: ClientConfiguration(identity: identity, minimumLocalNoise: floor), input: [0, 1, 0, 1])
+                configuration: ClientConfiguration(identity: identity, policy: ClientPolicy(minimumLocalNoise: floor)), input: [0, 1, 0, 1])
             let parameters = RoundParameters(
                 roundID: RoundID(bytes: [UInt8](repeating: 1, count: 16))!, taskName: "noisy", dimension: 4, bits: 32,
                 maximumInput: 1, graph: .complete, threshold: 3, minimumSurvivors: 4, mode: .honestButCurious,

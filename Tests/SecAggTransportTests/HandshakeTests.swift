@@ -109,7 +109,7 @@ struct HandshakeTests {
         let bodyRan = Atomic<Bool>(false)
         let (server, client) = try await Loopback.run(serverLimits: Self.fast) { channel in
             try await SecureTransport.serve(
-                channel, identity: serverKey, limits: Self.fast, authorize: { _ in "not enrolled" }
+                channel, identity: serverKey, limits: Self.fast, authorize: { _ in PeerRefusal(reason: "not enrolled") }
             ) { _, _ in bodyRan.store(true, ordering: .relaxed) }
         } client: { port in
             try await SecureTransport.initiate(
@@ -127,6 +127,41 @@ struct HandshakeTests {
         case let .success(message): #expect(message == nil, "the client must not receive anything")
         case let .failure(error): #expect(error as? TransportError != .idleTimeout, "the close must be seen at once")
         }
+    }
+
+    // Proves a refusal with a notice completes the handshake, delivers the notice as the first (encrypted) message
+    // even though the client's own first message arrives after the decision, and then closes: the client reads the
+    // notice, then the end of the connection. Without the notice path the client would read nothing (test above).
+    @Test("authorize refusing with a notice: the client reads the notice, then the close")
+    func authorizeRefusesWithNotice() async throws {
+        let serverKey = makeIdentity()
+        let clientKey = makeIdentity()
+        let notice = Array("you are not enrolled".utf8)
+        let (server, client) = try await Loopback.run(serverLimits: Self.fast) { channel in
+            try await SecureTransport.serve(
+                channel, identity: serverKey, limits: Self.fast,
+                authorize: { _ in PeerRefusal(reason: "not enrolled", notice: notice) }
+            ) { _, _ in }
+        } client: { port in
+            try await SecureTransport.initiate(
+                try await Loopback.connect(port), identity: clientKey, expectedPeer: serverKey.verifyingKey,
+                limits: Self.fast
+            ) { session, receiver in
+                try? await session.send(Array("hello".utf8))
+                let first = try await receiver.receive(within: .seconds(5))
+                let next: [UInt8]
+                do {
+                    next = try await receiver.receive(within: .seconds(5)) ?? []
+                } catch {
+                    next = Array("error".utf8)
+                }
+                return [first ?? [], next]
+            }
+        }
+        #expect(server.transportError == .peerRejected(reason: "not enrolled"))
+        let messages = try client.get()
+        #expect(messages.first == notice)
+        #expect(messages.last?.isEmpty == true || messages.last == Array("error".utf8), "nothing after the notice")
     }
 
     /// Bytes a non-secagg client might send instead of a handshake, framed or not.

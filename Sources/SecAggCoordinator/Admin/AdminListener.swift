@@ -77,7 +77,11 @@ extension CoordinatorService {
         do {
             try await SecureTransport.serve(
                 channel, identity: settings.identity, limits: settings.limits,
-                authorize: { keys.contains($0) ? nil : "\($0) is not an admin key" }
+                authorize: { key in
+                    guard !keys.contains(key) else { return nil }
+                    let reason = "\(key) is not an admin key"
+                    return PeerRefusal(reason: reason, notice: AdminResponse(status: .unauthorized, body: reason).encoded)
+                }
             ) { session, receiver in
                 let actor = "admin \(session.peer)"
                 while let bytes = try await receiver.receive(within: settings.limits.idleTimeout) {

@@ -237,9 +237,18 @@ public final class CoordinatorService: Service, Sendable {
             try await SecureTransport.serve(
                 channel, identity: settings.identity, limits: settings.limits,
                 authorize: { key in
-                    if store.label(of: key) == nil { return "identity \(key) is not enrolled" }
+                    // The client proved it holds the key, so it may learn the key's standing (SPEC §4.9): a refusal
+                    // it can act on instead of a closed connection.
+                    func refuse(_ refusal: JoinResponse.Refusal, _ reason: String) -> PeerRefusal {
+                        PeerRefusal(reason: reason, notice: JoinResponse(result: .refused(refusal, reason: reason)).encoded)
+                    }
+                    switch store.enrollmentStatus(of: key) {
+                    case .active: break
+                    case .revoked: return refuse(.revoked, "identity \(key) was revoked")
+                    case .unknown: return refuse(.notEnrolled, "identity \(key) is not enrolled")
+                    }
                     if authority != nil, endorsements[key] == nil {
-                        return "identity \(key) has no endorsement by the enrollment authority"
+                        return refuse(.notEndorsed, "identity \(key) has no endorsement by the enrollment authority")
                     }
                     return nil
                 }

@@ -23,6 +23,8 @@ public final class CoordinatorStore: Sendable {
     private let lockDescriptor: Int32
     /// Enrolled, unrevoked clients (label by key), mirrored from the `client` table for the handshake's check.
     private let activeClients = NIOLockedValueBox<[Ed25519.VerifyingKey: String]>([:])
+    /// Revoked clients, mirrored too: a refused handshake tells the client "revoked" rather than "not enrolled".
+    private let revokedClients = NIOLockedValueBox<Set<Ed25519.VerifyingKey>>([])
 
     /// Opens (creating if needed) the database at `path` and migrates it to the current schema.
     ///
@@ -174,6 +176,12 @@ public final class CoordinatorStore: Sendable {
         activeClients.withLockedValue { $0[key] }
     }
 
+    /// Whether `key` may connect, and if not, why (no database access: the handshake asks).
+    public func enrollmentStatus(of key: Ed25519.VerifyingKey) -> EnrollmentStatus {
+        if activeClients.withLockedValue({ $0[key] }) != nil { return .active }
+        return revokedClients.withLockedValue { $0.contains(key) } ? .revoked : .unknown
+    }
+
     /// Number of enrolled, unrevoked clients.
     public var activeClientCount: Int { activeClients.withLockedValue { $0.count } }
 
@@ -200,6 +208,7 @@ public final class CoordinatorStore: Sendable {
             return true
         }
         activeClients.withLockedValue { $0[key] = label }
+        revokedClients.withLockedValue { _ = $0.remove(key) }
         return added
     }
 
@@ -218,6 +227,7 @@ public final class CoordinatorStore: Sendable {
             return db.changesCount > 0
         }
         activeClients.withLockedValue { _ = $0.removeValue(forKey: key) }
+        if changed { revokedClients.withLockedValue { _ = $0.insert(key) } }
         return changed
     }
 
@@ -265,17 +275,19 @@ public final class CoordinatorStore: Sendable {
 
     private func reloadActiveClients() throws {
         let rows = try run { db in
-            try Row.fetchAll(db, sql: "SELECT public_key, label FROM client WHERE revoked_at IS NULL")
-                .map { (($0["public_key"] as String?) ?? "", ($0["label"] as String?) ?? "") }
+            try Row.fetchAll(db, sql: "SELECT public_key, label, revoked_at IS NOT NULL AS revoked FROM client")
+                .map { (($0["public_key"] as String?) ?? "", ($0["label"] as String?) ?? "", ($0["revoked"] as Bool?) ?? false) }
         }
         var active: [Ed25519.VerifyingKey: String] = [:]
-        for (hex, label) in rows {
+        var revoked: Set<Ed25519.VerifyingKey> = []
+        for (hex, label, isRevoked) in rows {
             guard let key = try? IdentityFile.publicKey(fromHex: hex) else {
                 throw StoreError.corrupt("client key \(hex) is not a valid Ed25519 public key")
             }
-            active[key] = label
+            if isRevoked { revoked.insert(key) } else { active[key] = label }
         }
         activeClients.withLockedValue { $0 = active }
+        revokedClients.withLockedValue { $0 = revoked }
     }
 
     // MARK: Tasks
@@ -815,4 +827,14 @@ public struct RoundSummary: Sendable, Hashable {
         abortReason = record.abortReason?.detail
         abortPhase = record.abortPhase.map { Int($0.rawValue) }
     }
+}
+
+/// Whether a client identity may connect, as the store knows it.
+public enum EnrollmentStatus: Sendable, Hashable {
+    /// Enrolled and not revoked.
+    case active
+    /// Enrolled once, then revoked.
+    case revoked
+    /// Never enrolled.
+    case unknown
 }

@@ -78,13 +78,13 @@ struct AwaitingInvitation: Sendable {
         guard request.participant >= 1, request.participant <= parameters.invitedCount else {
             return "participant index \(request.participant) outside 1...\(parameters.invitedCount)"
         }
-        guard parameters.threshold >= configuration.minimumThreshold else {
-            return "threshold \(parameters.threshold) below this client's minimum \(configuration.minimumThreshold)"
+        guard parameters.threshold >= configuration.policy.minimumThreshold else {
+            return "threshold \(parameters.threshold) below this client's minimum \(configuration.policy.minimumThreshold)"
         }
-        guard parameters.minimumSurvivors >= configuration.minimumSurvivors else {
-            return "minimum survivors \(parameters.minimumSurvivors) below this client's minimum \(configuration.minimumSurvivors)"
+        guard parameters.minimumSurvivors >= configuration.policy.minimumSurvivors else {
+            return "minimum survivors \(parameters.minimumSurvivors) below this client's minimum \(configuration.policy.minimumSurvivors)"
         }
-        if configuration.requireActiveMode, parameters.mode != .active {
+        if configuration.policy.requireActiveMode, parameters.mode != .active {
             return "this client only joins active-mode rounds"
         }
         if case let .distributed(local) = parameters.noise {
@@ -94,7 +94,7 @@ struct AwaitingInvitation: Sendable {
                 return "unusable noise variance: \(error)"
             }
         }
-        if let minimum = configuration.minimumLocalNoise {
+        if let minimum = configuration.policy.minimumLocalNoise {
             guard case let .distributed(local) = parameters.noise,
                   UInt128(local.numerator) * UInt128(minimum.denominator)
                     >= UInt128(minimum.numerator) * UInt128(local.denominator) else {
@@ -170,7 +170,7 @@ struct AdvertisedKeys: Sendable {
         for neighbourIndex in neighbourIndices {
             guard let advertisement = listed[neighbourIndex] else { continue }
             neighbours[neighbourIndex] = try VerifiedNeighbour(
-                advertisement, roundDigest: roundDigest, authority: configuration.enrollmentAuthority)
+                advertisement, roundDigest: roundDigest, authority: configuration.policy.enrollmentAuthority)
         }
 
         // Draw b_u and share it and the masking key among the neighbours (x = their indices).

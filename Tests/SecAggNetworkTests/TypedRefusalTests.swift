@@ -1,0 +1,89 @@
+import Foundation
+import Logging
+import SecAggClient
+import SecAggCoordinator
+import SecAggCrypto
+import SecAggProtocol
+import SecAggTransport
+import SecAggWire
+import Testing
+
+/// Issue 14: a refused client saw "I/O on closed channel" or "closed before answering the join" while the daemon's
+/// log knew why. The coordinator now tells an authenticated client it does not accept why (SPEC §4.9: a JoinResponse
+/// refusal sent unasked right after the handshake), and each refusal reaches the caller as its own error.
+@Suite("Typed refusals", .serialized)
+struct TypedRefusalTests {
+    static func client(_ key: Ed25519.SigningKey, port: Int, task: String = "sum") -> SecAggClient {
+        SecAggClient(
+            configuration: SecAggClientConfiguration(
+                host: "127.0.0.1", port: port, coordinatorKey: BadInputTests.coordinatorKey.verifyingKey, identity: key,
+                task: task, limits: BadInputTests.limits, connectAttempts: 1, admissionTimeout: .seconds(30),
+                outcomeTimeout: .seconds(5)),
+            logger: Logger(label: "test.client") { _ in SwiftLogNoOpLogHandler() })
+    }
+
+    /// The refusal `body` ends with, or a description of what it did instead.
+    static func refusal(_ body: () async throws -> Void) async -> String {
+        do {
+            try await body()
+            return "no error"
+        } catch let SecAggClientError.joinRefused(refusal, reason) {
+            return "\(refusal): \(reason)"
+        } catch {
+            return "other error: \(error)"
+        }
+    }
+
+    @Test("not enrolled, revoked, unknown task: each refusal names itself, for a join and for an outcome query",
+          .timeLimit(.minutes(1)))
+    func refusalsNameThemselves() async throws {
+        try await BadInputTests.withService(tasks: [BadInputTests.task(clients: BadInputTests.honestCount)]) { service, port, _ in
+            let stranger = BadInputTests.key("stranger")
+            let notEnrolled = await Self.refusal { _ = try await Self.client(stranger, port: port).participate(input: BadInputTests.input(0)) }
+            #expect(notEnrolled == "notEnrolled: identity \(stranger.verifyingKey) is not enrolled")
+
+            let query = await Self.refusal { _ = try await Self.client(stranger, port: port).queryOutcome(of: RoundID(bytes: [UInt8](repeating: 1, count: 16))!) }
+            #expect(query.hasPrefix("notEnrolled:"), "\(query)")
+
+            let revokedNow = try service.store.revoke(BadInputTests.intruder.verifyingKey, actor: "test")
+            #expect(revokedNow)
+            let revoked = await Self.refusal {
+                _ = try await Self.client(BadInputTests.intruder, port: port).participate(input: BadInputTests.input(0))
+            }
+            #expect(revoked == "revoked: identity \(BadInputTests.intruder.verifyingKey) was revoked")
+
+            let unknownTask = await Self.refusal {
+                _ = try await Self.client(BadInputTests.honest[0], port: port, task: "nope").participate(input: BadInputTests.input(0))
+            }
+            #expect(unknownTask == "unknownTask: no task named nope")
+        }
+    }
+
+    // Proves `secagg participate` prints one line naming the refusal and exits with its documented code (10 not
+    // enrolled, 12 unknown task) instead of "I/O on closed channel" and 1.
+    @Test("secagg participate: one line and a documented exit code per refusal", .timeLimit(.minutes(1)))
+    func participateExitCodes() async throws {
+        let world = try TestWorld(clients: 3)
+        // Client 2 is not enrolled.
+        try (world.publicKeys.prefix(2).joined(separator: "\n") + "\n")
+            .write(to: world.folder.appendingPathComponent("enrolled.txt"), atomically: true, encoding: .utf8)
+        try world.writeConfiguration(task: """
+              - name: queue
+                dimension: 8
+                max_input: 100
+                graph: complete
+                min_clients: 3
+                max_clients: 3
+            """)
+        let daemon = try world.startDaemon()
+        defer { daemon.process.terminate() }
+        for (index, task, code, text) in [(2, "queue", 10, "(notEnrolled)"), (0, "nope", 12, "(unknownTask): no task named nope")] {
+            let client = try world.startClient(index, task: task)
+            client.process.waitUntilExit()
+            let errors = (try? String(contentsOf: client.errorFile, encoding: .utf8)) ?? ""
+            #expect(client.process.terminationStatus == Int32(code), "\(client.transcript())")
+            #expect(errors.hasPrefix("secagg participate: refused by the coordinator \(text)"), "\(errors)")
+            #expect(errors.split(separator: "\n").count == 1, "one line: \(errors)")
+        }
+    }
+}
