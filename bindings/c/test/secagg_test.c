@@ -15,7 +15,7 @@
 
 /* The structures have no padding, so every language lays them out alike (the Rust binding asserts the same). */
 _Static_assert(sizeof(secagg_receipt) == 288, "secagg_receipt layout");
-_Static_assert(sizeof(secagg_client_policy) == 48, "secagg_client_policy layout");
+_Static_assert(sizeof(secagg_client_policy) == 56, "secagg_client_policy layout");
 _Static_assert(sizeof(secagg_participate_options) == 20, "secagg_participate_options layout");
 
 static int failures = 0;
@@ -47,9 +47,19 @@ static void path_in_scratch(char *out, size_t size, const char *name) {
 static void test_library(void) {
     CHECK(secagg_abi_version() == SECAGG_ABI_VERSION);
     CHECK(strlen(secagg_version()) > 0);
-    for (int code = SECAGG_OK; code <= SECAGG_E_INTERNAL; code++) {
+    /* every code of the header has its own message, distinct from the unknown-code one and from each other */
+    const char *unknown = secagg_strerror(-7);
+    for (int code = SECAGG_OK; code <= SECAGG_E_OUTCOME_UNKNOWN; code++) {
         CHECK(secagg_strerror(code) != NULL && strlen(secagg_strerror(code)) > 0);
+        CHECK(strcmp(secagg_strerror(code), unknown) != 0);
+        for (int other = SECAGG_OK; other < code; other++) {
+            if (strcmp(secagg_strerror(code), secagg_strerror(other)) == 0) {
+                fprintf(stderr, "codes %d and %d share the message '%s'\n", other, code, secagg_strerror(code));
+                failures++;
+            }
+        }
     }
+    CHECK(strcmp(secagg_strerror(SECAGG_E_OUTCOME_UNKNOWN + 1), unknown) == 0);
     CHECK(strcmp(secagg_strerror(SECAGG_OK), "success") == 0);
     CHECK(strcmp(secagg_strerror(-7), "unknown result code") == 0);
     CHECK(strcmp(secagg_strerror(SECAGG_E_TIMEOUT), secagg_strerror(SECAGG_E_CANCELLED)) != 0);
@@ -189,6 +199,7 @@ static void test_participate_failures(void) {
     secagg_client_policy policy;
     CHECK_CODE(secagg_client_policy_default(&policy), SECAGG_OK);
     CHECK(policy.min_threshold == 2 && policy.min_survivors == 3 && policy.require_active_mode == 0);
+    CHECK(policy.has_enrollment_authority == 0 && policy.min_local_noise_variance == 0.0);
     policy.require_active_mode = 7;
     CHECK_CODE(secagg_participate(&receipt, identity, "127.0.0.1", 1, coordinator, 32, "t", small_input, 3, &policy,
                                   NULL, NULL),
@@ -326,6 +337,20 @@ static void test_round(char **arguments) {
     options.connect_attempts = 20;
     options.total_timeout_ms = 120000;
     secagg_receipt receipt;
+
+    /* Refusals before the round, each with its own code and a message saying why. */
+    CHECK_CODE(secagg_participate(&receipt, identity, host, (uint16_t)port, coordinator, sizeof coordinator,
+                                  "no-such-task", input, count, NULL, &options, NULL),
+               SECAGG_E_UNKNOWN_TASK);
+    CHECK(receipt.outcome == SECAGG_OUTCOME_NONE && strlen(receipt.message) > 0);
+    secagg_identity *stranger = NULL;
+    CHECK_CODE(secagg_identity_generate(&stranger), SECAGG_OK);
+    CHECK_CODE(secagg_participate(&receipt, stranger, host, (uint16_t)port, coordinator, sizeof coordinator,
+                                  arguments[4], input, count, NULL, &options, NULL),
+               SECAGG_E_NOT_ENROLLED);
+    CHECK(receipt.outcome == SECAGG_OUTCOME_NONE && strlen(receipt.message) > 0);
+    secagg_identity_free(stranger);
+
     int result = secagg_participate(&receipt, identity, host, (uint16_t)port, coordinator, sizeof coordinator,
                                     arguments[4], input, count, NULL, &options, NULL);
     CHECK_CODE(result, SECAGG_OK);
