@@ -1,3 +1,3 @@
-module secagg
+module github.com/secagg/secagg/bindings/go
 
 go 1.19

@@ -65,13 +65,21 @@ type Policy struct {
 	RequireActiveMode bool   // join only rounds with the consistency check
 	// EnrollmentAuthority, if set (32 bytes), must have endorsed every neighbour.
 	EnrollmentAuthority []byte
+	// MinLocalNoiseVariance > 0: join only distributed-noise rounds in which this client adds at least this
+	// discrete Gaussian variance itself (SPEC 5.10); 0: no floor.
+	MinLocalNoiseVariance float64
 }
 
 // DefaultPolicy returns the library's default policy.
 func DefaultPolicy() Policy {
 	var policy C.secagg_client_policy
 	C.secagg_client_policy_default(&policy)
-	return Policy{MinThreshold: uint32(policy.min_threshold), MinSurvivors: uint32(policy.min_survivors)}
+	return Policy{
+		MinThreshold:          uint32(policy.min_threshold),
+		MinSurvivors:          uint32(policy.min_survivors),
+		RequireActiveMode:     policy.require_active_mode == 1,
+		MinLocalNoiseVariance: float64(policy.min_local_noise_variance),
+	}
 }
 
 func (p *Policy) c() (*C.secagg_client_policy, error) {
@@ -79,8 +87,9 @@ func (p *Policy) c() (*C.secagg_client_policy, error) {
 		return nil, nil
 	}
 	policy := &C.secagg_client_policy{
-		min_threshold: C.uint32_t(p.MinThreshold),
-		min_survivors: C.uint32_t(p.MinSurvivors),
+		min_threshold:            C.uint32_t(p.MinThreshold),
+		min_survivors:            C.uint32_t(p.MinSurvivors),
+		min_local_noise_variance: C.double(p.MinLocalNoiseVariance),
 	}
 	if p.RequireActiveMode {
 		policy.require_active_mode = 1
@@ -131,7 +140,7 @@ func milliseconds(d time.Duration) C.uint32_t {
 // and runs it to its end. It blocks until the round ends for this client, a timeout expires, or ctx is done.
 //
 // A round that ran returns its Receipt (completed or aborted) and a nil error; otherwise the error is an *Error
-// (errors.Is(err, ErrUnreachable), ErrJoinRefused, ErrTimeout, …, and context.Canceled or DeadlineExceeded when
+// (errors.Is(err, ErrUnreachable), ErrNotEnrolled, ErrUnknownTask, ErrTimeout, ErrDropped, …, and context.Canceled or DeadlineExceeded when
 // ctx ended the call).
 func Participate(ctx context.Context, identity *Identity, coordinator Coordinator, task string, input []uint64, options *Options) (Receipt, error) {
 	if err := ctx.Err(); err != nil {

@@ -5,15 +5,19 @@
 // values; test them with errors.Is against the Err* codes (and context.Canceled or context.DeadlineExceeded
 // when a context ended the call).
 //
-// Build: cgo finds the header in this repository and the library through CGO_LDFLAGS, e.g.
+// Import it as
 //
-//	swift build -c release --product secaggc
-//	export CGO_LDFLAGS="-L$PWD/.build/release -Wl,-rpath,$PWD/.build/release"
+//	import secagg "github.com/secagg/secagg/bindings/go"
+//
+// Build: cgo finds secagg.h and libsecaggc through pkg-config (package "secagg"). With the client tarball of
+// scripts/package-client unpacked in DIR:
+//
+//	export PKG_CONFIG_PATH=DIR/lib/pkgconfig
+//	export LD_LIBRARY_PATH=DIR/lib   # or install DIR/lib where the dynamic loader looks, or link with -rpath
 package secagg
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../Sources/CSecAgg
-#cgo LDFLAGS: -lsecaggc
+#cgo pkg-config: secagg
 #include <stdlib.h>
 #include "secagg.h"
 */
@@ -52,7 +56,22 @@ const (
 	ErrCancelled       Code = C.SECAGG_E_CANCELLED
 	ErrState           Code = C.SECAGG_E_STATE
 	ErrInternal        Code = C.SECAGG_E_INTERNAL
+	// Refusals: the coordinator said why it would not take this client.
+	ErrNotEnrolled   Code = C.SECAGG_E_NOT_ENROLLED   // this identity is not enrolled (or not endorsed)
+	ErrRevoked       Code = C.SECAGG_E_REVOKED        // this identity's enrollment was revoked
+	ErrUnknownTask   Code = C.SECAGG_E_UNKNOWN_TASK   // the coordinator has no task of that name
+	ErrQueueFull     Code = C.SECAGG_E_QUEUE_FULL     // the task's queue is full (try later)
+	ErrShuttingDown  Code = C.SECAGG_E_SHUTTING_DOWN  // the coordinator or task is stopping (try later)
+	ErrAlreadyJoined Code = C.SECAGG_E_ALREADY_JOINED // this identity is already connected or in a round (try later)
+	// Ends of a round without a receipt.
+	ErrDropped        Code = C.SECAGG_E_DROPPED         // dropped by the coordinator; the input is in no sum
+	ErrOutcomeUnknown Code = C.SECAGG_E_OUTCOME_UNKNOWN // the input may or may not have been counted
 )
+
+// RetryLater reports whether the code is a refusal that may succeed on a later attempt.
+func (c Code) RetryLater() bool {
+	return c == ErrQueueFull || c == ErrShuttingDown || c == ErrAlreadyJoined
+}
 
 // Error returns the library's message for the code.
 func (c Code) Error() string { return C.GoString(C.secagg_strerror(C.int(c))) }

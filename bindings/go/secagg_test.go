@@ -26,6 +26,42 @@ func TestLibraryVersion(t *testing.T) {
 	}
 }
 
+func TestCodes(t *testing.T) {
+	codes := []Code{ErrInvalidArgument, ErrBufferTooSmall, ErrIdentity, ErrIO, ErrUnreachable, ErrHandshake,
+		ErrJoinRefused, ErrProtocol, ErrConnectionLost, ErrTimeout, ErrCancelled, ErrState, ErrInternal,
+		ErrNotEnrolled, ErrRevoked, ErrUnknownTask, ErrQueueFull, ErrShuttingDown, ErrAlreadyJoined, ErrDropped,
+		ErrOutcomeUnknown}
+	messages := map[string]Code{}
+	for index, code := range codes {
+		if int(code) != index+1 {
+			t.Fatalf("code %d at position %d", code, index+1)
+		}
+		if other, seen := messages[code.Error()]; seen || code.Error() == Code(999).Error() {
+			t.Fatalf("codes %d and %d share the message %q", other, code, code.Error())
+		}
+		messages[code.Error()] = code
+		wrapped := error(&Error{Code: code, Detail: "detail"})
+		if !errors.Is(wrapped, code) || (code != ErrTimeout && errors.Is(wrapped, ErrTimeout)) {
+			t.Fatalf("errors.Is does not single out %d", code)
+		}
+		if code.RetryLater() != (code == ErrQueueFull || code == ErrShuttingDown || code == ErrAlreadyJoined) {
+			t.Fatalf("RetryLater(%d)", code)
+		}
+	}
+}
+
+func TestDefaultPolicy(t *testing.T) {
+	policy := DefaultPolicy()
+	if policy.MinThreshold != 2 || policy.MinSurvivors != 3 || policy.RequireActiveMode || policy.MinLocalNoiseVariance != 0 {
+		t.Fatalf("default policy %+v", policy)
+	}
+	policy.MinLocalNoiseVariance = 2.5
+	raw, err := policy.c()
+	if err != nil || float64(raw.min_local_noise_variance) != 2.5 || raw.min_survivors != 3 {
+		t.Fatalf("policy in C: %+v, %v", raw, err)
+	}
+}
+
 func TestIdentityRoundTrip(t *testing.T) {
 	identity, err := GenerateIdentity()
 	if err != nil {
@@ -250,8 +286,14 @@ func TestRoundWithSwiftClients(t *testing.T) {
 	if _, err := Participate(context.Background(), identity, wrongKey, task, []uint64{1, 2, 3, 4}, nil); !errors.Is(err, ErrHandshake) {
 		t.Fatalf("wrong coordinator key: %v, want ErrHandshake", err)
 	}
-	if _, err := Participate(context.Background(), identity, address, "no-such-task", []uint64{1, 2, 3, 4}, nil); !errors.Is(err, ErrJoinRefused) {
-		t.Fatalf("unknown task: %v, want ErrJoinRefused", err)
+	if _, err := Participate(context.Background(), identity, address, "no-such-task", []uint64{1, 2, 3, 4}, nil); !errors.Is(err, ErrUnknownTask) {
+		t.Fatalf("unknown task: %v, want ErrUnknownTask", err)
+	}
+	stranger, _ := GenerateIdentity()
+	defer stranger.Close()
+	_, err = Participate(context.Background(), stranger, address, task, []uint64{1, 2, 3, 4}, nil)
+	if !errors.Is(err, ErrNotEnrolled) || errors.Is(err, ErrConnectionLost) {
+		t.Fatalf("unenrolled identity: %v, want ErrNotEnrolled", err)
 	}
 
 	inputs := [][]uint64{{1, 10, 100, 7}, {2, 11, 101, 7}, {3, 12, 102, 7}}
