@@ -4,7 +4,9 @@
 //! (TCP + Noise + protocol in one blocking call, cancellable from another thread with a [`CancelToken`]).
 //! Callers that carry messages themselves use the sans-IO [`Client`]. Every failure is an [`Error`].
 //!
-//! The library is found at build time through `SECAGG_LIB_DIR` (default: the repository's `.build/debug`).
+//! The library is found at build time through `SECAGG_LIB_DIR`, else pkg-config (package `secagg`, e.g.
+//! `PKG_CONFIG_PATH=<client package>/lib/pkgconfig`); at run time through the dynamic loader (this crate's own
+//! tests and examples get a run path).
 
 pub mod sys;
 
@@ -40,6 +42,23 @@ pub enum ErrorKind {
     Cancelled,
     State,
     Internal,
+    /// This identity is not enrolled at the coordinator (or, with an enrollment authority, not endorsed).
+    NotEnrolled,
+    /// This identity's enrollment was revoked.
+    Revoked,
+    /// The coordinator has no task of that name.
+    UnknownTask,
+    /// The task's waiting queue is full (try later).
+    QueueFull,
+    /// The coordinator is stopping, or the task runs no more rounds (try later).
+    ShuttingDown,
+    /// This identity already has a connection, or waits for or is in a round (try later).
+    AlreadyJoined,
+    /// The coordinator dropped this client; its input is in no released sum (submitting it again is safe).
+    Dropped,
+    /// The connection was lost after the masked input was sent and the coordinator could not say whether it was
+    /// counted: do not submit it again blindly.
+    OutcomeUnknown,
     /// A code this binding does not know (a newer library).
     Unknown(i32),
 }
@@ -60,6 +79,14 @@ impl ErrorKind {
             11 => ErrorKind::Cancelled,
             12 => ErrorKind::State,
             13 => ErrorKind::Internal,
+            14 => ErrorKind::NotEnrolled,
+            15 => ErrorKind::Revoked,
+            16 => ErrorKind::UnknownTask,
+            17 => ErrorKind::QueueFull,
+            18 => ErrorKind::ShuttingDown,
+            19 => ErrorKind::AlreadyJoined,
+            20 => ErrorKind::Dropped,
+            21 => ErrorKind::OutcomeUnknown,
             other => ErrorKind::Unknown(other),
         }
     }
@@ -80,8 +107,26 @@ impl ErrorKind {
             ErrorKind::Cancelled => 11,
             ErrorKind::State => 12,
             ErrorKind::Internal => 13,
+            ErrorKind::NotEnrolled => 14,
+            ErrorKind::Revoked => 15,
+            ErrorKind::UnknownTask => 16,
+            ErrorKind::QueueFull => 17,
+            ErrorKind::ShuttingDown => 18,
+            ErrorKind::AlreadyJoined => 19,
+            ErrorKind::Dropped => 20,
+            ErrorKind::OutcomeUnknown => 21,
             ErrorKind::Unknown(code) => code,
         }
+    }
+
+    /// The kind for a C result code (`Unknown` for a code this binding does not know).
+    pub fn from_raw(code: i32) -> ErrorKind {
+        ErrorKind::from_code(code)
+    }
+
+    /// True for refusals that may succeed on a later attempt (queue full, shutting down, already joined).
+    pub fn retry_later(self) -> bool {
+        matches!(self, ErrorKind::QueueFull | ErrorKind::ShuttingDown | ErrorKind::AlreadyJoined)
     }
 }
 
@@ -310,13 +355,16 @@ fn empty_receipt() -> sys::secagg_receipt {
 }
 
 /// What the client requires of the coordinator's rounds; rounds breaking it are refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
     pub min_threshold: u32,
     pub min_survivors: u32,
     pub require_active_mode: bool,
     /// If set, every neighbour must carry an endorsement by this enrollment authority.
     pub enrollment_authority: Option<[u8; PUBLIC_KEY_BYTES]>,
+    /// > 0: join only distributed-noise rounds in which this client adds at least this discrete Gaussian variance
+    /// itself (SPEC 5.10); 0: no floor.
+    pub min_local_noise_variance: f64,
 }
 
 impl Default for Policy {
@@ -328,8 +376,9 @@ impl Default for Policy {
         Policy {
             min_threshold: raw.min_threshold,
             min_survivors: raw.min_survivors,
-            require_active_mode: false,
+            require_active_mode: raw.require_active_mode == 1,
             enrollment_authority: None,
+            min_local_noise_variance: raw.min_local_noise_variance,
         }
     }
 }
@@ -342,6 +391,7 @@ impl Policy {
             require_active_mode: self.require_active_mode as u32,
             has_enrollment_authority: self.enrollment_authority.is_some() as u32,
             enrollment_authority: self.enrollment_authority.unwrap_or([0; PUBLIC_KEY_BYTES]),
+            min_local_noise_variance: self.min_local_noise_variance,
         }
     }
 }

@@ -1,9 +1,9 @@
-//! The C interface of secagg.h, declared by hand (ABI version 1). Every item mirrors the header exactly.
+//! The C interface of secagg.h, declared by hand (ABI version 2). Every item mirrors the header exactly.
 #![allow(non_camel_case_types)]
 
 use std::os::raw::{c_char, c_int};
 
-pub const SECAGG_ABI_VERSION: c_int = 1;
+pub const SECAGG_ABI_VERSION: c_int = 2;
 pub const SECAGG_SEED_BYTES: usize = 32;
 pub const SECAGG_PUBLIC_KEY_BYTES: usize = 32;
 pub const SECAGG_ROUND_ID_BYTES: usize = 16;
@@ -51,6 +51,7 @@ pub struct secagg_client_policy {
     pub require_active_mode: u32,
     pub has_enrollment_authority: u32,
     pub enrollment_authority: [u8; SECAGG_PUBLIC_KEY_BYTES],
+    pub min_local_noise_variance: f64,
 }
 
 #[repr(C)]
@@ -130,5 +131,5 @@ extern "C" {
 
 // The structures' sizes as C lays them out (no padding in any of them).
 const _: () = assert!(std::mem::size_of::<secagg_receipt>() == 288);
-const _: () = assert!(std::mem::size_of::<secagg_client_policy>() == 48);
+const _: () = assert!(std::mem::size_of::<secagg_client_policy>() == 56);
 const _: () = assert!(std::mem::size_of::<secagg_participate_options>() == 20);

@@ -37,6 +37,27 @@ fn library_version() {
 }
 
 #[test]
+fn error_kinds() {
+    let unknown = secagg::Error { kind: ErrorKind::Unknown(999), detail: String::new() }.to_string();
+    let mut messages = Vec::new();
+    for code in 1..=21 {
+        let kind = ErrorKind::from_raw(code);
+        assert!(!matches!(kind, ErrorKind::Unknown(_)), "code {code} has no variant");
+        assert_eq!(kind.code(), code);
+        let message = secagg::Error { kind, detail: String::new() }.to_string();
+        assert_ne!(message, unknown, "code {code}");
+        assert!(!messages.contains(&message), "code {code} repeats {message}");
+        messages.push(message);
+        assert_eq!(kind.retry_later(), (17..=19).contains(&code));
+    }
+    assert_eq!(ErrorKind::from_raw(14), ErrorKind::NotEnrolled);
+    assert_eq!(ErrorKind::from_raw(21), ErrorKind::OutcomeUnknown);
+    assert_eq!(ErrorKind::from_raw(22), ErrorKind::Unknown(22));
+    let policy = Policy::default();
+    assert_eq!((policy.min_threshold, policy.min_survivors, policy.min_local_noise_variance), (2, 3, 0.0));
+}
+
+#[test]
 fn identity_round_trip() {
     let scratch = Scratch::new("identity");
     let identity = Identity::generate().unwrap();
@@ -201,6 +222,13 @@ fn round_with_swift_clients() {
         port,
         public_key: from_hex(&coordinator_key).unwrap().try_into().unwrap(),
     };
+    // Refusals before the round, each with its own kind.
+    let quick = Options { connect_attempts: 20, total_timeout: Some(Duration::from_secs(30)), ..Options::default() };
+    let error = participate(&identity, &coordinator, "no-such-task", &rust_input, &quick, None).unwrap_err();
+    assert_eq!(error.kind, ErrorKind::UnknownTask, "{error}");
+    let stranger = Identity::generate().unwrap();
+    let error = participate(&stranger, &coordinator, task, &rust_input, &quick, None).unwrap_err();
+    assert_eq!(error.kind, ErrorKind::NotEnrolled, "{error}");
     let options = Options { connect_attempts: 20, total_timeout: Some(Duration::from_secs(120)), ..Options::default() };
     let receipt = participate(&identity, &coordinator, task, &rust_input, &options, None).unwrap();
     assert_eq!(receipt.outcome, Outcome::Completed { survivors: 4 });
