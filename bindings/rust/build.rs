@@ -16,8 +16,9 @@ fn pkg_config_libdir() -> Result<PathBuf, String> {
         .output()
         .map_err(|error| format!("could not run {program}: {error}"))?;
     if !output.status.success() {
-        let message = String::from_utf8_lossy(&output.stderr);
-        return Err(format!("`{program} --variable=libdir secagg` failed: {}", message.trim()));
+        let message = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        let message = if message.is_empty() { "no package `secagg` on its search path".to_string() } else { message };
+        return Err(format!("`{program} --variable=libdir secagg` failed: {message}"));
     }
     let libdir = String::from_utf8_lossy(&output.stdout).trim().to_string();
     if libdir.is_empty() {
