@@ -48,7 +48,6 @@ def metadata(version):
         "Name: secagg-client\n"
         "Version: %s\n"
         "Summary: Secure aggregation client (secagg) over the libsecaggc C ABI, with ctypes\n"
-        "License: Apache-2.0\n"
         "Requires-Python: >=3.8\n"
         "Classifier: Operating System :: POSIX :: Linux\n"
         "Classifier: Programming Language :: Python :: 3\n"
