@@ -61,9 +61,10 @@ extern "C" {
 #define SECAGG_E_SHUTTING_DOWN 18     /* the coordinator is stopping, or the task runs no more rounds (later) */
 #define SECAGG_E_ALREADY_JOINED 19    /* this identity already has a connection, or waits for or is in a round (later) */
 /* Ends of a round without a receipt. */
-#define SECAGG_E_DROPPED 20           /* the coordinator dropped this client (too slow, or a message it refused) and its
-                                         input is in no released sum: submitting it again is safe; the message names the
-                                         phase */
+#define SECAGG_E_DROPPED 20           /* the coordinator dropped this client (too slow, or a message it refused; the
+                                         message names the phase). From secagg_participate: the input is in no released
+                                         sum, submitting it again is safe. From the sans-IO client: the same unless the
+                                         masked input was already sent (the message says; ask, SPEC 4.10) */
 #define SECAGG_E_OUTCOME_UNKNOWN 21   /* the connection was lost after the masked input was sent and the coordinator
                                          could not say (SPEC 4.10) whether it was counted: do not submit it again blindly */
 
@@ -225,8 +226,9 @@ int secagg_client_create(secagg_client **client_out,
 
 /* Handles one message from the coordinator (message_len bytes, copied). Returns SECAGG_OK if accepted; the
  * refusal's code (SECAGG_E_NOT_ENROLLED ... SECAGG_E_ALREADY_JOINED) if it is a join refusal — which a coordinator
- * may also send unasked as its first message, before any join, to an identity it does not accept; SECAGG_E_PROTOCOL
- * if it is malformed or not allowed here.
+ * may also send unasked as its first message, before any join, to an identity it does not accept; SECAGG_E_DROPPED
+ * if it is the coordinator's notice that it dropped this client; SECAGG_E_PROTOCOL if it is malformed or not
+ * allowed here.
  * On either error the client leaves the round: it is finished, its receipt says why (ABORTED with 0x0204,
  * coordinator misbehaved, or with the refusal code), and, if the round had started, an abort message for the
  * coordinator is queued. After the end, returns SECAGG_E_STATE. */
@@ -249,7 +251,8 @@ int secagg_client_phase(int *phase_out, const secagg_client *client);
 int secagg_client_abort(secagg_client *client, uint16_t abort_code, const char *reason);
 
 /* Writes the receipt once the client has finished (SECAGG_OK); before that returns SECAGG_E_STATE and writes
- * an outcome of SECAGG_OUTCOME_NONE. */
+ * an outcome of SECAGG_OUTCOME_NONE. After a drop notice there is no receipt: returns SECAGG_E_DROPPED with
+ * SECAGG_OUTCOME_NONE and the notice in message. */
 int secagg_client_receipt(secagg_receipt *receipt_out, const secagg_client *client);
 
 /* Releases the client and wipes its secrets. NULL is ignored. */

@@ -29,9 +29,18 @@ final class SansIOClientHandle {
             throw CFailure(CFailure.code(of: refusal), "refused by the coordinator (\(refusal)): \(reason)")
         case let .coordinatorViolation(violation)?:
             throw CFailure(SECAGG_E_PROTOCOL, violation)
+        case .dropped?:
+            throw droppedFailure ?? CFailure(SECAGG_E_INTERNAL, "dropped")
         case .receipt?, nil:
             return
         }
+    }
+
+    /// After a drop notice: the failure secagg_client_handle and secagg_client_receipt report.
+    var droppedFailure: CFailure? {
+        guard case let .dropped(phase, cause, reason)? = session.end else { return nil }
+        let counted = session.inputSent ? "the masked input was sent, so the round may still count it" : "the input is in no released sum"
+        return CFailure(SECAGG_E_DROPPED, "dropped in the \(phase) phase (\(reason.isEmpty ? "\(cause)" : reason)); \(counted)")
     }
 
     /// Leaves the round on the caller's initiative.
@@ -142,8 +151,9 @@ public func secaggClientReceipt(_ receiptOut: UnsafeMutablePointer<secagg_receip
         let out = try required(receiptOut, "receipt_out")
         let client = try Handle.object(client, as: SansIOClientHandle.self, "client")
         guard let receipt = client.receipt else {
-            CReceipt(roundID: nil, participant: nil, outcome: nil).write(to: out)
-            throw CFailure(SECAGG_E_STATE, "the round is still running")
+            let failure = client.droppedFailure ?? CFailure(SECAGG_E_STATE, "the round is still running")
+            CReceipt(failure: failure).write(to: out)
+            throw failure
         }
         receipt.write(to: out)
     }

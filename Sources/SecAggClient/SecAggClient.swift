@@ -154,6 +154,22 @@ public struct SecAggClient: Sendable {
                 ])
                 return try await recover(roundID: roundID, participant: client.participant, lostBecause: reason)
             }
+            /// The participation's result once the session has ended.
+            func conclude(_ end: ClientSession.End) async throws -> ParticipationReceipt {
+                switch end {
+                case let .receipt(receipt):
+                    return ParticipationReceipt(roundID: receipt.roundID, participant: receipt.participant, outcome: receipt.outcome)
+                case let .refused(refusal, reason):
+                    throw SecAggClientError.joinRefused(refusal, reason: reason)
+                case let .coordinatorViolation(violation):
+                    logger.warning("leaving the round: coordinator violation", metadata: ["reason": "\(violation)"])
+                    throw SecAggClientError.coordinatorViolation(violation)
+                case let .dropped(phase, cause, reason):
+                    // After the masked input the round may still count it: ask how it ended.
+                    if client.inputSent { return try await lost("dropped in the \(phase) phase: \(reason)") }
+                    throw SecAggClientError.dropped(phase: phase, reason: reason.isEmpty ? "\(cause)" : reason)
+                }
+            }
             /// Sends, in order; reports a failed send after the input left as a lost connection.
             func perform(_ actions: [ClientSession.Action]) async throws -> ParticipationReceipt? {
                 for action in actions {
@@ -162,10 +178,12 @@ public struct SecAggClient: Sendable {
                         do {
                             try await session.send(bytes)
                         } catch where !(error is CancellationError) {
-                            // The coordinator may have refused this client and closed: its notice says why.
-                            if !joined, let bytes = try? await receiver.receive(within: .seconds(2)),
-                               let (refusal, reason) = JoinResponse.refusal(in: bytes) {
-                                throw SecAggClientError.joinRefused(refusal, reason: reason)
+                            // The coordinator may have refused or dropped this client and closed the connection:
+                            // its last message, if it arrived, says why.
+                            if let last = try? await receiver.receive(within: .seconds(1)) {
+                                for case let .ended(end) in client.handle(last, using: &random) {
+                                    return try await conclude(end)
+                                }
                             }
                             if client.inputSent { return try await lost("\(error)") }
                             throw error
@@ -176,16 +194,7 @@ public struct SecAggClient: Sendable {
                     case .invited, .inputSent:
                         break
                     case let .ended(end):
-                        switch end {
-                        case let .receipt(receipt):
-                            return ParticipationReceipt(
-                                roundID: receipt.roundID, participant: receipt.participant, outcome: receipt.outcome)
-                        case let .refused(refusal, reason):
-                            throw SecAggClientError.joinRefused(refusal, reason: reason)
-                        case let .coordinatorViolation(violation):
-                            logger.warning("leaving the round: coordinator violation", metadata: ["reason": "\(violation)"])
-                            throw SecAggClientError.coordinatorViolation(violation)
-                        }
+                        return try await conclude(end)
                     }
                 }
                 return nil

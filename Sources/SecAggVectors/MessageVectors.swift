@@ -80,6 +80,7 @@ enum MessageVectors {
             ("join-response-refused", JoinResponse(result: .refused(.unknownTask, reason: "no task named histogram")).encoded),
             ("join-response-not-enrolled", JoinResponse(result: .refused(.notEnrolled, reason: "not enrolled")).encoded),
             ("outcome-query", OutcomeQuery(roundID: roundID).encoded),
+            ("drop-notice", DropNotice(roundID: roundID, phase: 2, cause: .silent, reason: "no message before the phase closed").encoded),
             ("outcome-receipt-included", OutcomeReceipt(
                 roundID: roundID, status: .included, survivorCount: 7, sumDigest: material.bytes(32),
                 signature: material.bytes(64)).encoded),
@@ -126,6 +127,13 @@ enum MessageVectors {
                 "round_id": .hex(message.roundID.bytes), "status": .uint(message.status.rawValue),
                 "survivor_count": .uint(message.survivorCount), "abort_code": .uint(message.abortCode),
                 "sum_digest": .hex(message.sumDigest), "signature": .hex(message.signature),
+            ]))
+        case DropNotice.typeCode:
+            let message = try DropNotice(decoding: bytes)
+            try require(message.encoded == bytes, "drop notice re-encodes to the same bytes")
+            return ("dropNotice", .object([
+                "round_id": .hex(message.roundID.bytes), "phase": .uint(message.phase),
+                "cause": .uint(message.cause.rawValue), "reason": .string(message.reason),
             ]))
         case JoinRequest.typeCode:
             let message = try JoinRequest(decoding: bytes)

@@ -170,7 +170,7 @@ private func readVersion(_ reader: inout WireReader) throws(WireError) {
     guard version == WireLimits.protocolVersion else { throw .unsupportedVersion(version) }
 }
 
-private func readReason(_ reader: inout WireReader) throws(WireError) -> String {
+func readReason(_ reader: inout WireReader) throws(WireError) -> String {
     let bytes = try reader.readOpaque(prefixBytes: 2, maximum: WireLimits.maximumReasonBytes, field: "reason")
     guard let reason = String(validating: bytes, as: UTF8.self) else {
         throw .invalidValue(field: "reason", reason: "not UTF-8")

@@ -86,4 +86,40 @@ struct TypedRefusalTests {
             #expect(errors.split(separator: "\n").count == 1, "one line: \(errors)")
         }
     }
+
+    // Proves a client the coordinator drops for being too slow learns it (SPEC §4.11: a DropNotice before the
+    // close) and reports `dropped` in the share phase — its input in no sum, safe to submit again — while the others
+    // complete without it. Before, it saw a closed connection.
+    @Test("a client dropped for silence is told so, with its phase", .timeLimit(.minutes(1)))
+    func droppedIsTold() async throws {
+        var task = BadInputTests.task(clients: BadInputTests.honestCount)
+        task.timeouts = .uniform(.seconds(4))
+        try await BadInputTests.withService(tasks: [task]) { _, port, _ in
+            let outcomes = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+                for index in 0..<BadInputTests.honestCount {
+                    group.addTask {
+                        do {
+                            let receipt = try await Self.client(BadInputTests.honest[index], port: port)
+                                .participate(input: BadInputTests.input(index)) { phase in
+                                    // Client 0 stalls past the share phase's deadline.
+                                    if index == 0, phase == .shareKeys { try await Task.sleep(for: .seconds(6)) }
+                                }
+                            return (index, "\(receipt.outcome)")
+                        } catch let SecAggClientError.dropped(phase, reason) {
+                            return (index, "dropped in \(phase): \(reason)")
+                        } catch {
+                            return (index, "error: \(error)")
+                        }
+                    }
+                }
+                return try await group.reduce(into: [Int: String]()) { $0[$1.0] = $1.1 }
+            }
+            #expect(outcomes[0] == "dropped in share: no message before the phase closed",
+                    "\(outcomes[0] ?? "-")")
+            for index in 1..<BadInputTests.honestCount {
+                #expect(outcomes[index] == "\(ClientReceipt.Outcome.completed(survivorCount: UInt32(BadInputTests.honestCount - 1)))",
+                        "client \(index): \(outcomes[index] ?? "-")")
+            }
+        }
+    }
 }

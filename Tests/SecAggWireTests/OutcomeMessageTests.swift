@@ -58,4 +58,25 @@ struct OutcomeMessageTests {
         #expect(throws: WireError.self) { try OutcomeReceipt(decoding: Self.receipts[0].encoded + [0]) }
         #expect(throws: WireError.self) { try OutcomeQuery(decoding: OutcomeQuery(roundID: Self.roundID).encoded.dropLast().map { $0 }) }
     }
+
+    // The drop notice (SPEC §4.11): its exact encoding, round trips of every cause, and an unknown phase or cause,
+    // truncation or trailing bytes refused.
+    @Test("drop notice: known encoding, round trips, refusals")
+    func dropNotice() throws {
+        let notice = DropNotice(roundID: Self.roundID, phase: 2, cause: .violation, reason: "ab")
+        #expect(notice.encoded == [0x00, 0x02, 0x09] + Array(0..<16) + [0x02, 0x01, 0x00, 0x02, 0x61, 0x62])
+        for cause in DropNotice.Cause.allCases {
+            for phase in UInt8(0)...4 {
+                let value = DropNotice(roundID: Self.roundID, phase: phase, cause: cause, reason: "x")
+                #expect(try DropNotice(decoding: value.encoded) == value)
+            }
+        }
+        var badPhase = notice.encoded
+        badPhase[19] = 5
+        var badCause = notice.encoded
+        badCause[20] = 3
+        for bytes in [badPhase, badCause, Array(notice.encoded.dropLast()), notice.encoded + [0]] {
+            #expect(throws: WireError.self) { try DropNotice(decoding: bytes) }
+        }
+    }
 }

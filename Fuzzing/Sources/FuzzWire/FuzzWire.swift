@@ -15,7 +15,7 @@ private func check<T: WireEncodable & WireDecodable>(_ type: T.Type, _ bytes: [U
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard size > 0 else { return 0 }
     let bytes = Array(UnsafeBufferPointer(start: data + 1, count: size - 1))
-    switch data[0] % 14 {
+    switch data[0] % 17 {
     case 0: check(CoordinatorMessage.self, bytes)
     case 1: check(ClientMessage.self, bytes)
     case 2: check(JoinRequest.self, bytes)
@@ -29,6 +29,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     case 10: check(RoundID.self, bytes)
     case 11: check(AdminRequest.self, bytes)
     case 12: check(AdminResponse.self, bytes)
+    case 13: check(OutcomeQuery.self, bytes)
+    case 14: check(OutcomeReceipt.self, bytes)
+    case 15: check(DropNotice.self, bytes)
     default:
         // Both directions at once: a byte string is at most one of the two message kinds' valid encodings.
         check(CoordinatorMessage.self, bytes)

@@ -406,6 +406,8 @@ private final class LiveRound {
     /// returns any reservation a message it started still holds.
     private func drop(_ index: ParticipantIndex, in phase: RoundPhase, reason: DropReason) {
         let participant = participants[Int(index) - 1]
+        // A client dropped while still connected learns why (SPEC §4.11) before its connection closes.
+        if let notice = reason.notice(roundID: record.roundID, phase: phase) { participant.send(notice.encoded) }
         participant.finish()
         record.droppedPerPhase[phase, default: 0] += 1
         run.observers.emit(.participantDropped(

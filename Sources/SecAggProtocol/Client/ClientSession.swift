@@ -10,7 +10,7 @@ import SecAggWire
 /// from the source given to ``handle(_:using:)``.
 public struct ClientSession: Sendable {
     /// What the driver does next.
-    public enum Action: Sendable {
+    public enum Action: Sendable, Equatable {
         /// Send these bytes (one application message) to the coordinator.
         case send([UInt8])
         /// The coordinator accepted the join: wait for a round (the admission timeout applies).
@@ -33,6 +33,10 @@ public struct ClientSession: Sendable {
         /// The coordinator broke the protocol; the client left the round (a ClientAbort is queued when a round had
         /// started).
         case coordinatorViolation(String)
+        /// The coordinator dropped this client in `phase` (SPEC §4.11). If ``ClientSession/inputSent``, the input
+        /// may still be in the sum (it is once the coordinator has it and the round completes): ask (SPEC §4.10);
+        /// otherwise it is in no released sum.
+        case dropped(phase: RoundPhase, cause: DropNotice.Cause, reason: String)
     }
 
     private var machine: ClientStateMachine
@@ -60,10 +64,11 @@ public struct ClientSession: Sendable {
     public var phase: RoundPhase? { machine.phase }
 
     /// The receipt, once the session has ended: the round's, or for a refusal an aborted receipt with the refusal
-    /// code (0x0301...), or for a violation one with `coordinatorMisbehaved`.
+    /// code (0x0301...), or for a violation one with `coordinatorMisbehaved`; nil after a drop (the round goes on
+    /// without this client, and its end is not known here).
     public var receipt: ClientReceipt? {
         switch end {
-        case nil: return nil
+        case nil, .dropped?: return nil
         case let .receipt(receipt): return receipt
         case let .refused(refusal, reason):
             return ClientReceipt(roundID: nil, participant: nil, outcome: .aborted(code: refusal.rawValue, reason: reason))
@@ -87,6 +92,7 @@ public struct ClientSession: Sendable {
     public mutating func handle(_ bytes: [UInt8], using random: inout some RandomSource) -> [Action] {
         guard end == nil else { return [] }
         if awaitingJoinAnswer { return handleJoinAnswer(bytes) }
+        if bytes.count > 2, bytes[2] == DropNotice.typeCode { return handleDropNotice(bytes) }
         let violation: String
         do {
             let message = try CoordinatorMessage(decoding: bytes)
@@ -135,6 +141,20 @@ public struct ClientSession: Sendable {
         guard let ended = ending ?? machine.receipt.map(End.receipt) else { return actions }
         actions.append(finish(ended))
         return actions
+    }
+
+    private mutating func handleDropNotice(_ bytes: [UInt8]) -> [Action] {
+        let violation: String
+        do {
+            let notice = try DropNotice(decoding: bytes)
+            if let roundID, notice.roundID == roundID, let phase = RoundPhase(rawValue: notice.phase) {
+                return [finish(.dropped(phase: phase, cause: notice.cause, reason: notice.reason))]
+            }
+            violation = "a drop notice for round \(notice.roundID), which this client is not in"
+        } catch {
+            violation = "\(ProtocolViolation.malformed(error))"
+        }
+        return leave(.coordinatorMisbehaved, detail: violation, ending: .coordinatorViolation(violation))
     }
 
     private mutating func handleJoinAnswer(_ bytes: [UInt8]) -> [Action] {

@@ -129,6 +129,21 @@ public enum DropReason: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+extension DropReason {
+    /// The notice to send the dropped client (SPEC §4.11), or nil when it left on its own (its connection is gone,
+    /// or it aborted): a driver whose connection to the client is still open sends it before closing.
+    public func notice(roundID: RoundID, phase: RoundPhase) -> DropNotice? {
+        let cause: DropNotice.Cause
+        switch self {
+        case .disconnected, .aborted: return nil
+        case .silent: cause = .silent
+        case .violation: cause = .violation
+        case .tooFewNeighbours: cause = .tooFewNeighbours
+        }
+        return DropNotice(roundID: roundID, phase: phase.rawValue, cause: cause, reason: description)
+    }
+}
+
 /// What the coordinator state machine asks its driver to do or tells it happened.
 public enum CoordinatorAction: Sendable {
     /// Send `message` to each listed participant.
