@@ -77,6 +77,18 @@ struct AdmissionTests {
     }
 
     /// Waits for the connection to end; returns how long it took (nil if a message came or the wait timed out).
+    /// The refusal a waiting client is released with (SPEC §4.9: its join withdrawn), if it arrives within `limit`
+    /// and the connection then closes.
+    static func withdrawn(
+        _ receiver: inout SecureReceiver, within limit: Duration
+    ) async -> (refusal: JoinResponse.Refusal, reason: String)? {
+        guard let bytes = try? await receiver.receive(within: limit), let refusal = JoinResponse.refusal(in: bytes),
+              await closed(&receiver, within: limit) != nil else {
+            return nil
+        }
+        return refusal
+    }
+
     static func closed(_ receiver: inout SecureReceiver, within limit: Duration) async -> Duration? {
         let start = ContinuousClock.now
         let outcome = await outcomeOf { try await receiver.receive(within: limit) }
@@ -237,7 +249,8 @@ struct AdmissionTests {
                     .revoke(publicKey: Base.intruder.verifyingKey.rawRepresentation), actor: "test")
                 #expect(response.status == .ok, "\(response.body)")
                 #expect(response.body.contains("sum: queue"), "\(response.body)")
-                #expect(await Self.closed(&receiver, within: .seconds(5)) != nil, "the revoked client must be closed")
+                let withdrawn = await Self.withdrawn(&receiver, within: .seconds(5))
+                #expect(withdrawn?.refusal == .revoked, "the revoked client must be told, then closed: \(String(describing: withdrawn))")
             }
             let (record, _) = try await Base.honestRound(port: port, service: service)
             #expect(!record.survivorIdentities.contains("\(Base.intruder.verifyingKey)"))

@@ -42,7 +42,9 @@ struct TaskLifecycleTests {
                 let paused = await service.handleAdmin(.pauseTask(task: "sum"), actor: "test")
                 #expect(paused.status == .ok, "\(paused.body)")
                 #expect(paused.body.contains(#""state":"paused""#), "\(paused.body)")
-                #expect(await AdmissionTests.closed(&receiver, within: .seconds(5)) != nil, "a waiting client is released")
+                let withdrawn = await AdmissionTests.withdrawn(&receiver, within: .seconds(5))
+                #expect(withdrawn?.refusal == .shuttingDown && withdrawn?.reason.contains("paused") == true,
+                        "a waiting client is released, and told why: \(String(describing: withdrawn))")
             }
             let refused = try await Self.join("sum", port: port)
             guard case let .refused(code, reason) = refused.result else {

@@ -80,4 +80,23 @@ struct ClientSessionTests {
             return
         }
     }
+
+    @Test("a waiting client's join may be withdrawn (paused task, revoked identity); once invited, a JoinResponse is a violation")
+    func withdrawnJoin() throws {
+        let fixture = try RoundFixture()
+        var random = SeededRandom(seed: 7, stream: "session")
+        var waiting = ClientSession(
+            configuration: ClientConfiguration(identity: try #require(fixture.identities[1])), input: [1, 2, 3, 4, 5, 6],
+            task: "fixture")
+        #expect(waiting.handle(JoinResponse(result: .accepted).encoded, using: &random) == [.joined])
+        let withdrawal = JoinResponse(result: .refused(.shuttingDown, reason: "paused")).encoded
+        #expect(waiting.handle(withdrawal, using: &random) == [.ended(.refused(.shuttingDown, reason: "paused"))])
+
+        var (invited, _, _) = try Self.invitedSession()
+        let actions = invited.handle(withdrawal, using: &random)
+        guard case .ended(.coordinatorViolation)? = actions.last else {
+            Issue.record("a JoinResponse in a round must be a violation, got \(actions)")
+            return
+        }
+    }
 }

@@ -202,7 +202,8 @@ actor TaskScheduler {
             let participant = waiting.remove(at: position)
             waitingIdentities.remove(identity)
             if waiting.isEmpty { firstWaitStart = nil }
-            participant.close()
+            participant.send(JoinResponse(result: .refused(.revoked, reason: "identity \(identity) was revoked")).encoded)
+            participant.finish()
             return "queue"
         }
         if let participant = cohort.first(where: { $0.identity == identity }) {
@@ -281,9 +282,15 @@ actor TaskScheduler {
         for waiter in ready { waiter.continuation.resume(returning: history) }
     }
 
-    /// Closes the connections of clients still waiting: this task runs no more rounds.
+    /// Releases the clients still waiting (this task runs no more rounds for now): each is told, with the join
+    /// withdrawn as `shuttingDown` (SPEC §4.9), and its connection closes once that is sent.
     private func releaseWaiting() {
-        for participant in waiting { participant.close() }
+        let withdrawal = JoinResponse(result: .refused(
+            .shuttingDown, reason: notRunningReason ?? "task '\(name)' runs no more rounds")).encoded
+        for participant in waiting {
+            participant.send(withdrawal)
+            participant.finish()
+        }
         waiting.removeAll()
         waitingIdentities.removeAll()
         firstWaitStart = nil

@@ -93,6 +93,11 @@ public struct ClientSession: Sendable {
         guard end == nil else { return [] }
         if awaitingJoinAnswer { return handleJoinAnswer(bytes) }
         if bytes.count > 2, bytes[2] == DropNotice.typeCode { return handleDropNotice(bytes) }
+        // A client waiting for a round may be released with its join withdrawn (the task paused or stopping, its
+        // identity revoked: SPEC §4.9).
+        if roundID == nil, machine.receipt == nil, let (refusal, reason) = JoinResponse.refusal(in: bytes) {
+            return [finish(.refused(refusal, reason: reason))]
+        }
         let violation: String
         do {
             let message = try CoordinatorMessage(decoding: bytes)
