@@ -53,19 +53,21 @@ func NewClient(identity *Identity, input []uint64, policy *Policy, task string) 
 	return client, nil
 }
 
-// Handle feeds one message from the coordinator. On ErrProtocol or ErrJoinRefused the client has left the
-// round: its Receipt says why and an abort message may be queued for the coordinator.
+// Handle feeds one message from the coordinator. On an error the client has left the round: for ErrProtocol and
+// a refusal (ErrNotEnrolled … ErrAlreadyJoined) its Receipt says why and an abort message may be queued for the
+// coordinator; for ErrDropped (the coordinator's drop notice) there is no receipt and the error's Detail holds
+// the notice.
 func (c *Client) Handle(message []byte) error {
 	code := C.secagg_client_handle(c.handle, bytePointer(message), C.size_t(len(message)))
 	runtime.KeepAlive(c)
 	if code == C.SECAGG_OK {
 		return nil
 	}
-	detail := ""
-	if receipt, finished := c.Receipt(); finished {
-		detail = receipt.Message
-	}
-	return &Error{Code: Code(code), Detail: detail}
+	// The receipt's message says why, also when there is no receipt (a drop notice).
+	var receipt C.secagg_receipt
+	C.secagg_client_receipt(&receipt, c.handle)
+	runtime.KeepAlive(c)
+	return &Error{Code: Code(code), Detail: C.GoString(&receipt.message[0])}
 }
 
 // NextMessage removes and returns the next queued outgoing message, or nil if none is queued.

@@ -517,16 +517,21 @@ impl Client {
             .ok_or_else(|| Error::new(ErrorKind::Internal, "the library returned no handle"))
     }
 
-    /// Handles one message from the coordinator. On a protocol error or a refused join the client has left the
-    /// round: [`Client::receipt`] says why, and an abort message may be queued.
+    /// Handles one message from the coordinator. On an error the client has left the round: for a protocol error
+    /// or a refusal (`NotEnrolled` … `AlreadyJoined`) [`Client::receipt`] says why and an abort message may be
+    /// queued; for `Dropped` (the coordinator's drop notice) there is no receipt and the error's detail holds the
+    /// notice.
     pub fn handle(&mut self, message: &[u8]) -> Result<(), Error> {
         // SAFETY: (pointer, length) describe `message`.
         let code = unsafe { sys::secagg_client_handle(self.raw.as_ptr(), message.as_ptr(), message.len()) };
-        let detail = match self.receipt() {
-            Some(Receipt { outcome: Outcome::Aborted { reason, .. }, .. }) if code != sys::SECAGG_OK => reason,
-            _ => String::new(),
-        };
-        check(code, &detail)
+        if code == sys::SECAGG_OK {
+            return Ok(());
+        }
+        // The receipt's message says why, also when there is no receipt (a drop notice).
+        let mut raw = empty_receipt();
+        // SAFETY: valid out pointer and handle.
+        unsafe { sys::secagg_client_receipt(&mut raw, self.raw.as_ptr()) };
+        check(code, &receipt_message(&raw))
     }
 
     /// Removes and returns the next queued outgoing message, if any.
