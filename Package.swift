@@ -115,6 +115,7 @@ let package = Package(
             dependencies: [
                 "CSecAgg", "SecAggClient", "SecAggIdentity", "SecAggTransport", "SecAggProtocol", "SecAggCrypto", "SecAggWire",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),

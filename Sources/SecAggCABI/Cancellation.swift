@@ -1,5 +1,5 @@
 import CSecAgg
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The object behind a `secagg_cancel` handle: a permanent "cancelled" flag and the tasks to cancel with it.
 final class CancelHandle: Sendable {
@@ -9,15 +9,16 @@ final class CancelHandle: Sendable {
         var tasks: [Int: Task<Void, Never>] = [:]
     }
 
-    private let state = Mutex(State())
+    /// NIO's pthread lock, which ThreadSanitizer sees (Synchronization.Mutex's contended path it does not).
+    private let state = NIOLockedValueBox(State())
 
-    var isTriggered: Bool { state.withLock { $0.triggered } }
+    var isTriggered: Bool { state.withLockedValue { $0.triggered } }
 
     /// Cancels `task` when the handle is triggered (at once if it already was).
     ///
     /// - Returns: the token for ``unregister(_:)``.
     func register(_ task: Task<Void, Never>) -> Int {
-        let (token, triggered) = state.withLock { state in
+        let (token, triggered) = state.withLockedValue { state in
             state.nextToken += 1
             if !state.triggered { state.tasks[state.nextToken] = task }
             return (state.nextToken, state.triggered)
@@ -28,12 +29,12 @@ final class CancelHandle: Sendable {
 
     /// Forgets a task that has finished.
     func unregister(_ token: Int) {
-        _ = state.withLock { $0.tasks.removeValue(forKey: token) }
+        _ = state.withLockedValue { $0.tasks.removeValue(forKey: token) }
     }
 
     /// Sets the flag and cancels every registered task.
     func trigger() {
-        let tasks = state.withLock { state in
+        let tasks = state.withLockedValue { state in
             state.triggered = true
             defer { state.tasks = [:] }
             return Array(state.tasks.values)

@@ -5,7 +5,7 @@ import SecAggClient
 import SecAggProtocol
 import SecAggCrypto
 import SecAggTransport
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// `secagg_participate_options`, with zero meaning the default.
 struct ParticipateOptions: Sendable {
@@ -105,7 +105,7 @@ private func withTotalTimeout<Value: Sendable>(
 private func blocking<Value: Sendable>(
     cancel: CancelHandle?, _ operation: @escaping @Sendable () async throws -> Value
 ) throws -> Value {
-    let outcome = Mutex<Result<Value, any Error>?>(nil)
+    let outcome = NIOLockedValueBox<Result<Value, any Error>?>(nil)
     let done = DispatchSemaphore(value: 0)
     let task = Task {
         let result: Result<Value, any Error>
@@ -114,13 +114,13 @@ private func blocking<Value: Sendable>(
         } catch {
             result = .failure(error)
         }
-        outcome.withLock { $0 = result }
+        outcome.withLockedValue { $0 = result }
         done.signal()
     }
     let token = cancel?.register(task)
     done.wait()
     if let token { cancel?.unregister(token) }
-    let result = outcome.withLock { $0 } ?? .failure(CFailure(SECAGG_E_INTERNAL, "the operation ended without a result"))
+    let result = outcome.withLockedValue { $0 } ?? .failure(CFailure(SECAGG_E_INTERNAL, "the operation ended without a result"))
     if case .failure = result, cancel?.isTriggered == true {
         throw CFailure(SECAGG_E_CANCELLED, "cancelled")
     }

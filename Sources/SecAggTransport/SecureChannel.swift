@@ -207,7 +207,7 @@ public final class SecureSession: Sendable {
     /// The Noise handshake hash, unique to this connection.
     public let handshakeHash: [UInt8]
     public let limits: TransportLimits
-    private let cipher: Mutex<NoiseTransport>
+    private let cipher: LockedCipher
     private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     /// Held from encryption until the frames are handed to the channel: a message encrypted under nonce n must
     /// be written before the one encrypted under n + 1, or the peer's decryption fails.
@@ -222,7 +222,7 @@ public final class SecureSession: Sendable {
         handshakeHash = transport.handshakeHash
         self.limits = limits
         self.outbound = outbound
-        cipher = Mutex(transport)
+        cipher = LockedCipher(transport)
     }
 
     /// Fragments encrypted before they are handed to the channel together. One: each fragment is encrypted only
@@ -490,5 +490,23 @@ private final class SendGate: Sendable {
             return successor
         }
         successor?.resume()
+    }
+}
+
+/// A session's Noise cipher states behind NIO's pthread lock. `Synchronization.Mutex` would do, but its contended
+/// path runs in the uninstrumented Synchronization library, so ThreadSanitizer saw no ordering between holders and
+/// reported races inside the lock; a pthread mutex it sees. (The state is `~Copyable`, so it lives in a class.)
+private final class LockedCipher: @unchecked Sendable {
+    private let lock = NIOLock()
+    private var transport: NoiseTransport
+
+    init(_ transport: consuming NoiseTransport) {
+        self.transport = transport
+    }
+
+    func withLock<Result, Failure: Error>(_ body: (inout NoiseTransport) throws(Failure) -> Result) throws(Failure) -> Result {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&transport)
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,7 +26,7 @@ final class FaultProxy: Sendable {
     private let listener: Int32
     private let upstreamPort: Int
     private let trickleDelay: Duration?
-    private let command = Mutex<Command>(.relay)
+    private let command = NIOLockedValueBox<Command>(.relay)
 
     /// Listens on 127.0.0.1 (a free port) and relays the first connection to `127.0.0.1:upstreamPort`, sending
     /// the client's bytes one by one `trickleDelay` apart if given.
@@ -41,13 +41,13 @@ final class FaultProxy: Sendable {
     }
 
     /// Stops forwarding in both directions, keeping both sockets open (a client that vanished without closing).
-    func freeze() { command.withLock { if $0 == .relay { $0 = .freeze } } }
+    func freeze() { command.withLockedValue { if $0 == .relay { $0 = .freeze } } }
 
     /// Resets the coordinator's connection (SO_LINGER 0, then close).
-    func reset() { command.withLock { if $0 != .close { $0 = .reset } } }
+    func reset() { command.withLockedValue { if $0 != .close { $0 = .reset } } }
 
     /// Closes everything; the relay thread ends.
-    func close() { command.withLock { $0 = .close } }
+    func close() { command.withLockedValue { $0 = .close } }
 
     private func relay() {
         var client: Int32 = -1
@@ -62,11 +62,11 @@ final class FaultProxy: Sendable {
             for socket in [listener, client, upstream] where socket >= 0 { _ = Glibc.close(socket) }
         }
         while true {
-            let now = command.withLock { $0 }
+            let now = command.withLockedValue { $0 }
             if now == .close { return }
             if now == .reset {
                 if upstream >= 0 { Socket.abort(upstream); upstream = -1 }
-                command.withLock { $0 = .close }
+                command.withLockedValue { $0 = .close }
                 return
             }
             let relaying = now == .relay
@@ -84,7 +84,7 @@ final class FaultProxy: Sendable {
             _ = poll(&descriptors, nfds_t(descriptors.count), milliseconds)
             // Read the command again: a client that vanishes freezes the relay before it closes its socket, so an
             // end of stream seen by this poll must not be forwarded.
-            guard client < 0 || command.withLock({ $0 == .relay }) else { continue }
+            guard client < 0 || command.withLockedValue({ $0 == .relay }) else { continue }
             for descriptor in descriptors where descriptor.revents != 0 {
                 if descriptor.fd == listener {
                     client = accept(listener, nil, nil)
@@ -121,8 +121,8 @@ final class FaultProxy: Sendable {
 /// An unauthenticated connection straight to the coordinator that never completes the handshake: either silent,
 /// or sending the start of a handshake frame one byte at a time. Records whether the coordinator closed it.
 final class StalledConnection: Sendable {
-    private let closing = Mutex(false)
-    private let closedByPeer = Mutex<Duration?>(nil)
+    private let closing = NIOLockedValueBox(false)
+    private let closedByPeer = NIOLockedValueBox<Duration?>(nil)
 
     /// Connects and starts the stall; `byteDelay` nil means silent.
     ///
@@ -133,26 +133,26 @@ final class StalledConnection: Sendable {
     }
 
     /// How long after connecting the coordinator closed the connection, if it did.
-    var closedByCoordinatorAfter: Duration? { closedByPeer.withLock { $0 } }
+    var closedByCoordinatorAfter: Duration? { closedByPeer.withLockedValue { $0 } }
 
     /// Ends the stall and closes the socket.
-    func close() { closing.withLock { $0 = true } }
+    func close() { closing.withLockedValue { $0 = true } }
 
     private func stall(_ socket: Int32, byteDelay: Duration?) {
         defer { _ = Glibc.close(socket) }
         let start = ContinuousClock.now
         // A frame header announcing a 48-byte first handshake message, then bytes that never complete it.
         var pending: [UInt8] = [0, 48] + (0..<46).map { UInt8(truncatingIfNeeded: $0 &* 97) }
-        while !closing.withLock({ $0 }) {
+        while !closing.withLockedValue({ $0 }) {
             var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
             let wait = byteDelay.map { Int32($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) } ?? 100
             if poll(&descriptor, 1, max(1, wait)) > 0, Socket.receive(socket) == nil {
-                closedByPeer.withLock { $0 = ContinuousClock.now - start }
+                closedByPeer.withLockedValue { $0 = ContinuousClock.now - start }
                 return
             }
             if byteDelay != nil, !pending.isEmpty {
                 guard Socket.send([pending.removeFirst()], to: socket) else {
-                    closedByPeer.withLock { $0 = ContinuousClock.now - start }
+                    closedByPeer.withLockedValue { $0 = ContinuousClock.now - start }
                     return
                 }
             }

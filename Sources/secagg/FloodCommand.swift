@@ -7,7 +7,7 @@ import SecAggIdentity
 import SecAggSimulation
 import SecAggTransport
 import SecAggWire
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// `secagg bench flood`: hostile load against a running `secaggd` while honest clients run a round beside it
 /// (Benchmarks/flood.sh runs `secagg bench swarm` for those). Until the daemon exits it keeps `--connections`
@@ -193,21 +193,21 @@ final class FloodCounters: Sendable {
         var opened = 0, refused = 0, announcements = 0, closedAtOnce = 0, leftWaiting = 0, probes = 0, answered = 0
     }
 
-    private let counts = Mutex(Counts())
-    private let failures = Mutex<[String]>([])
+    private let counts = NIOLockedValueBox(Counts())
+    private let failures = NIOLockedValueBox<[String]>([])
 
     /// Records a probe that failed, when (seconds into the flood) and how.
     func failedProbe(at seconds: Double, _ how: String) {
-        failures.withLock { $0.append(String(format: "%.1f s: %@", seconds, how)) }
+        failures.withLockedValue { $0.append(String(format: "%.1f s: %@", seconds, how)) }
     }
 
-    var failedProbes: [String] { failures.withLock { $0 } }
+    var failedProbes: [String] { failures.withLockedValue { $0 } }
 
     func add(_ field: WritableKeyPath<Counts, Int>) {
-        counts.withLock { $0[keyPath: field] += 1 }
+        counts.withLockedValue { $0[keyPath: field] += 1 }
     }
 
-    func snapshot() -> Counts { counts.withLock { $0 } }
+    func snapshot() -> Counts { counts.withLockedValue { $0 } }
 }
 
 /// One plain HTTP/1.1 `GET /healthz`.

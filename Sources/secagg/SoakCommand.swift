@@ -9,7 +9,7 @@ import SecAggProtocol
 import SecAggSimulation
 import SecAggTransport
 import SecAggWire
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// `secagg bench soak`: many rounds back to back against a running `secaggd` (a task with `rounds: R`), the same
 /// seeded clients re-joining each round, with random dropouts at random phases and injected network faults
@@ -398,14 +398,14 @@ struct SoakSummary {
 /// Samples a process's resident memory (VmRSS in /proc/PID/status) once a second.
 final class MemorySampler: Sendable {
     private let pid: Int32?
-    private let recorded = Mutex<[Double]>([])
+    private let recorded = NIOLockedValueBox<[Double]>([])
 
     init(pid: Int32?) { self.pid = pid }
 
     func run() async {
         while !Task.isCancelled {
             let value = current()
-            if value > 0 { recorded.withLock { $0.append(value) } }
+            if value > 0 { recorded.withLockedValue { $0.append(value) } }
             try? await Task.sleep(for: .seconds(1))
         }
     }
@@ -426,7 +426,7 @@ final class MemorySampler: Sendable {
     /// Whether the process still runs (exited but unreaped counts as gone).
     static func isRunning(_ pid: Int32) -> Bool { residentMebibytes(of: pid) != nil }
 
-    func samples() -> [Double] { recorded.withLock { $0 } }
+    func samples() -> [Double] { recorded.withLockedValue { $0 } }
 }
 
 extension Duration {

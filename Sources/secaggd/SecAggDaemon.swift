@@ -6,7 +6,6 @@ import Prometheus
 import SecAggCoordinator
 import SecAggWire
 import ServiceLifecycle
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -110,15 +109,10 @@ struct SecAggDaemon: AsyncParsableCommand {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup),
         ]
-        let listening = Atomic<Bool>(false)
-        let readiness = Task {
-            if (try? await service.listeningPort()) != nil { listening.store(true, ordering: .sequentiallyConsistent) }
-        }
-        defer { readiness.cancel() }
         if daemon.metrics.enabled {
             let endpoint = MetricsEndpoint(
                 settings: daemon.metrics, logger: logger, render: { registry.emitToBuffer() },
-                ready: { listening.load(ordering: .sequentiallyConsistent) })
+                ready: { service.isListening })
             services.append(.init(service: endpoint, successTerminationBehavior: .gracefullyShutdownGroup,
                                   failureTerminationBehavior: .gracefullyShutdownGroup))
         }

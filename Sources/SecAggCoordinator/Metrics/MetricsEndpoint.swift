@@ -111,14 +111,23 @@ public final class MetricsEndpoint: Service, Sendable {
         await tracker.closeUnestablished()
     }
 
-    /// Answers one request, then closes the connection.
+    /// Answers one request, then closes the connection; a connection that has not been answered within
+    /// ``requestTimeout`` is closed (a child timer, cancelled when the answer is done).
     private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, id: Int) async {
         let channel = connection.channel
-        let timeout = Task {
-            try await Task.sleep(for: Self.requestTimeout)
-            channel.close(promise: nil)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                guard (try? await Task.sleep(for: Self.requestTimeout)) != nil else { return }
+                channel.close(promise: nil)
+            }
+            group.addTask { await self.answer(connection, id: id) }
+            await group.next()
+            group.cancelAll()
         }
-        defer { timeout.cancel() }
+    }
+
+    /// Reads one request and writes its answer.
+    private func answer(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, id: Int) async {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 var request: HTTPRequestHead?

@@ -33,6 +33,15 @@ final class BoundPort: Sendable {
         }
     }
 
+    /// The bound port if the listener is listening now (nil while binding, or if binding failed): for readiness
+    /// checks that must not wait.
+    var current: Int? {
+        state.withLockedValue { state in
+            if case let .listening(port) = state { return port }
+            return nil
+        }
+    }
+
     /// Records how binding went and wakes every waiter; only the first call counts.
     func publish(_ outcome: Result<Int, CoordinatorStartError>) {
         let waiters: [CheckedContinuation<Int, any Error>] = state.withLockedValue { state in

@@ -133,6 +133,9 @@ public final class CoordinatorService: Service, Sendable {
         try await listening.port()
     }
 
+    /// Whether the service listens for clients now (for a readiness probe: it does not wait).
+    public var isListening: Bool { listening.current != nil }
+
     private func publish(_ outcome: Result<Int, CoordinatorStartError>) {
         listening.publish(outcome)
     }
