@@ -223,6 +223,32 @@ struct MetricsEndpointTests {
         }
     }
 
+    // Proves /readyz follows the service (503 before it listens, 200 once it does), the way secaggd wires it: the
+    // readiness check asks the service directly (no task of its own polling it).
+    @Test("/readyz is 503 until the coordinator listens, then 200")
+    func readiness() async throws {
+        let service = try CoordinatorService(
+            settings: CoordinatorSettings(
+                host: "127.0.0.1", port: 0, identity: BadInputTests.coordinatorKey, enrolled: [:],
+                tasks: [BadInputTests.task(clients: BadInputTests.honestCount)], limits: BadInputTests.limits),
+            logger: Logger(label: "test.coordinator") { _ in SwiftLogNoOpLogHandler() })
+        let endpoint = MetricsEndpoint(
+            settings: MetricsEndpointSettings(enabled: true, host: "127.0.0.1", port: 0),
+            logger: Logger(label: "test.metrics") { _ in SwiftLogNoOpLogHandler() },
+            render: { [] }, ready: { service.isListening })
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await endpoint.run() }
+            let metricsPort = try await endpoint.listeningPort()
+            let before = try await Self.request("GET", "/readyz", port: metricsPort)
+            #expect(before.status == 503)
+            group.addTask { try await service.run() }
+            _ = try await service.listeningPort()
+            let after = try await Self.request("GET", "/readyz", port: metricsPort)
+            #expect(after.status == 200)
+            group.cancelAll()
+        }
+    }
+
     // Issue 12: after a restart the budget gauges were missing from /metrics until a round ran.
     @Test("a task's budget gauges are exported as soon as the service listens, before any round")
     func budgetGaugesAtStart() async throws {
