@@ -131,6 +131,13 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // A test tool, not a product: a client that exits abruptly at a chosen phase (end-to-end crash tests).
+        .executableTarget(
+            name: "secagg-crashing-client",
+            dependencies: ["SecAggClient", "SecAggIdentity", "SecAggProtocol"],
+            path: "Tests/CrashingClient",
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "secaggd",
             dependencies: [

@@ -5,7 +5,6 @@ import SecAggClient
 import SecAggCrypto
 import SecAggIdentity
 import SecAggProtocol
-import SecAggSimulation
 import SecAggTransport
 import SecAggWire
 import UnixSignals
@@ -55,7 +54,6 @@ struct ParticipateCommand: AsyncParsableCommand {
     var minimumLocalNoise: Double?
     @Option(name: .customLong("connect-attempts"), help: "Connection attempts before giving up.") var attempts: Int = 5
     @Option(name: .customLong("log-level"), help: "Log level on standard error.") var logLevel: String = "warning"
-    @Option(name: .customLong("crash-at"), help: .hidden) var crashAt: DropPhase?
 
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .warning
@@ -91,14 +89,8 @@ struct ParticipateCommand: AsyncParsableCommand {
         // drops it at once; it exits 128 + the signal's number, as a shell reports a process killed by it.
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         do {
-            // Testing aid (hidden): exit abruptly, as a crash would, when the request of a phase arrives.
-            let crashPhase = crashAt?.roundPhase
             let ending = try await withThrowingTaskGroup(of: Ending?.self) { group in
-                group.addTask {
-                    .receipt(try await client.participate(input: values) { phase in
-                        if phase == crashPhase { Foundation.exit(0) }
-                    })
-                }
+                group.addTask { .receipt(try await client.participate(input: values)) }
                 group.addTask {
                     for await signal in signals { return .stopped(signal) }
                     return nil

@@ -228,14 +228,18 @@ final class TestWorld: Sendable {
         try ("[" + inputs[index].prefix(dimension(task)).map(String.init).joined(separator: ",") + "]")
             .write(to: input, atomically: true, encoding: .utf8)
         let process = Process()
-        process.executableURL = binaries.appendingPathComponent("secagg")
-        var arguments = [
-            "participate", "--coordinator", "127.0.0.1:\(port)", "--coordinator-key", coordinatorKey,
-            "--identity", folder.appendingPathComponent("client-\(index).key").path, "--task", task,
-            "--input", input.path, "--json", "--connect-attempts", "20",
+        let common = [
+            "--coordinator", "127.0.0.1:\(port)", "--coordinator-key", coordinatorKey,
+            "--identity", folder.appendingPathComponent("client-\(index).key").path, "--task", task, "--input", input.path,
         ]
-        if let crashAt { arguments += ["--crash-at", crashAt] }
-        process.arguments = arguments
+        if let crashAt {
+            // The test tool that exits abruptly at a phase (the shipped command line has no such hook).
+            process.executableURL = binaries.appendingPathComponent("secagg-crashing-client")
+            process.arguments = common + ["--crash-at", crashAt]
+        } else {
+            process.executableURL = binaries.appendingPathComponent("secagg")
+            process.arguments = ["participate"] + common + ["--json", "--connect-attempts", "20"]
+        }
         let output = folder.appendingPathComponent("client-\(index)-\(UUID().uuidString).out")
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         let handle = try FileHandle(forWritingTo: output)
