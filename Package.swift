@@ -159,7 +159,22 @@ let package = Package(
             name: "SecAggPrivacyTests", dependencies: ["SecAggPrivacy", "SecAggCrypto", "SecAggMath"],
             swiftSettings: strictSettings),
         .testTarget(name: "SecAggWireTests", dependencies: ["SecAggWire"], swiftSettings: strictSettings),
-        .testTarget(name: "SecAggProtocolTests", dependencies: ["SecAggProtocol", "SecAggSimulation"], swiftSettings: strictSettings),
+        // What the test suites share (not a product): the protocol round fixture, the coordinator service harness,
+        // the process world (real secaggd and client processes), awaitable logs, events and exits, fixtures.
+        .target(
+            name: "SecAggTesting",
+            dependencies: [
+                "SecAggClient", "SecAggCoordinator", "SecAggCrypto", "SecAggIdentity", "SecAggMath", "SecAggPrivacy",
+                "SecAggProtocol", "SecAggSimulation", "SecAggTransport", "SecAggWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/SecAggTesting",
+            swiftSettings: strictSettings),
+        .testTarget(
+            name: "SecAggProtocolTests", dependencies: ["SecAggProtocol", "SecAggSimulation", "SecAggTesting"],
+            swiftSettings: strictSettings),
         .testTarget(name: "SecAggSimulationTests", dependencies: ["SecAggSimulation"], swiftSettings: strictSettings),
         .testTarget(name: "SecAggVectorsTests", dependencies: ["SecAggVectors"], swiftSettings: strictSettings),
         .testTarget(
@@ -173,11 +188,20 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strictSettings),
+        // The coordinator without sockets: store, audit log, configuration, published results.
+        .testTarget(
+            name: "SecAggCoordinatorTests",
+            dependencies: [
+                "SecAggCoordinator", "SecAggIdentity", "SecAggTransport", "SecAggProtocol", "SecAggSimulation", "SecAggCrypto",
+                "SecAggNoise", "SecAggPrivacy", "SecAggWire", "SecAggTesting",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings),
         .testTarget(
             name: "SecAggNetworkTests",
             dependencies: [
                 "SecAggCoordinator", "SecAggClient", "SecAggIdentity", "SecAggTransport", "SecAggProtocol", "SecAggSimulation",
-                "SecAggCrypto", "SecAggMath", "SecAggWire",
+                "SecAggCrypto", "SecAggMath", "SecAggWire", "SecAggTesting",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -189,7 +213,7 @@ let package = Package(
             swiftSettings: strictSettings),
         .testTarget(
             name: "SecAggCABITests",
-            dependencies: ["SecAggCABI", "CSecAgg", "SecAggProtocol", "SecAggSimulation", "SecAggCrypto", "SecAggWire"],
+            dependencies: ["SecAggCABI", "CSecAgg", "SecAggProtocol", "SecAggSimulation", "SecAggCrypto", "SecAggWire", "SecAggTesting"],
             swiftSettings: strictSettings),
     ],
     swiftLanguageModes: [.v6]

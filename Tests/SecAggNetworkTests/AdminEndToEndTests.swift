@@ -3,6 +3,7 @@ import SecAggCoordinator
 import SecAggCrypto
 import SecAggIdentity
 import SecAggTransport
+import SecAggTesting
 import Testing
 
 /// `secagg admin` against a real `secaggd` over loopback, and `kill -9` of the daemon in the middle of a round.
@@ -32,15 +33,11 @@ struct AdminEndToEndTests {
         _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: output)
         process.standardError = try FileHandle(forWritingTo: errors)
+        let exit = ProcessExit(process)
         try process.run()
-        await exit(of: process)
-        return Run(status: process.terminationStatus, output: (try? String(contentsOf: output, encoding: .utf8)) ?? "",
+        let status = await exit.status(within: .seconds(120), killing: true) ?? -1
+        return Run(status: status, output: (try? String(contentsOf: output, encoding: .utf8)) ?? "",
                    errors: (try? String(contentsOf: errors, encoding: .utf8)) ?? "")
-    }
-
-    /// Waits for `process` to exit without blocking a thread.
-    static func exit(of process: Process) async {
-        while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
     }
 
     /// The admin listener's port, from the daemon's `admin listening … endpoint=127.0.0.1:PORT` log line.
@@ -76,7 +73,7 @@ struct AdminEndToEndTests {
             store: {path: store.sqlite}
             admin: {host: 127.0.0.1, port: 0, keys: ["\(adminKey.verifyingKey)"]}
             """)
-        var daemon = try world.startDaemon(arguments: ["--log-level", "debug"])
+        var daemon = try await world.startDaemon(arguments: ["--log-level", "debug"])
         defer { if daemon.process.isRunning { kill(daemon.process.processIdentifier, SIGKILL) } }
         var port = try Self.adminPort(daemon)
         func admin(_ arguments: [String], key: String = "admin.key") async throws -> Run {
@@ -154,14 +151,11 @@ struct AdminEndToEndTests {
         let idle = try await admin(["round", "watch", "sum"])
         #expect(idle.status == 0 && idle.output.contains("no round yet"))
         let clients013 = try [0, 1, 3].map { try world.startClient($0, task: "sum") }
-        for _ in 0..<1500 where Self.count("joined", in: daemon) < 3 {
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        #expect(await daemon.logLines(containing: "joined", count: 3))
         #expect(try await object(admin(["task", "show", "sum"]))["waiting"] as? Int == 3)
         #expect(try await object(admin(["round", "start", "sum"]))["requested"] as? Bool == true)
         for client in clients013 {
-            await Self.exit(of: client.process)
-            #expect(client.process.terminationStatus == 0, "\(client.transcript())")
+            #expect(await client.waitForExit(within: .seconds(120)) == 0, "\(client.transcript())")
         }
         // The revoked client is refused at the handshake.
         let revoked = try await Self.secagg(world, [
@@ -203,7 +197,7 @@ struct AdminEndToEndTests {
         // configuration lists it, and the created task still runs.
         daemon.process.terminate()
         #expect(await daemon.waitForExit(within: .seconds(15)) == 0)
-        daemon = try world.startDaemon()
+        daemon = try await world.startDaemon()
         port = try Self.adminPort(daemon)
         let after = try await list(admin(["list", "clients"]))
         #expect(after.first { $0["public_key"] as? String == world.publicKeys[2] }?["active"] as? Bool == false)
@@ -232,46 +226,41 @@ struct AdminEndToEndTests {
             admin: {port: 0, keys: ["\(adminKey.verifyingKey)"]}
             """)
         // Round 1 completes.
-        var daemon = try world.startDaemon(arguments: ["--log-level", "debug"])
+        var daemon = try await world.startDaemon(arguments: ["--log-level", "debug"])
         let first = try (0..<3).map { try world.startClient($0, task: "crash") }
         for client in first {
-            await Self.exit(of: client.process)
-            #expect(client.process.terminationStatus == 0, "\(client.transcript())")
+            #expect(await client.waitForExit(within: .seconds(120)) == 0, "\(client.transcript())")
         }
         // Round 2: three clients join; one is frozen as soon as it has joined, within the 3-second gather window, so
         // the round waits in its first phase (its second, on a machine slow enough to let the frozen client answer
         // the first) — and the coordinator is killed there, before any masked input.
         let second = try (3..<6).map { try world.startClient($0, task: "crash") }
-        for _ in 0..<1500 where Self.count("joined", in: daemon) < 6 {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        #expect(Self.count("joined", in: daemon) == 6)
+        #expect(await daemon.logLines(containing: "joined", count: 6))
         kill(second[2].process.processIdentifier, SIGSTOP)
-        for _ in 0..<1500 where Self.count("round starting", in: daemon) < 2 {
-            try await Task.sleep(for: .milliseconds(20))
+        #expect(await daemon.logLines(containing: "round starting", count: 2))
+        // The operator sees the round stuck: two of the three expected messages in (asked until both are in: the
+        // two running clients answer within moments).
+        var watch = Run(status: -1, output: "", errors: "")
+        for _ in 0..<50 where !watch.output.contains("expected 3, received 2, required") {
+            watch = try await Self.secagg(world, [
+                "admin", "round", "watch", "crash", "--once", "--daemon", "127.0.0.1:\(try Self.adminPort(daemon))",
+                "--identity", world.folder.appendingPathComponent("admin.key").path, "--coordinator-key", world.coordinatorKey,
+            ])
         }
-        #expect(Self.count("round starting", in: daemon) == 2)
-        try await Task.sleep(for: .milliseconds(300))
-        // The operator sees the round stuck: two of the three expected messages in.
-        let watch = try await Self.secagg(world, [
-            "admin", "round", "watch", "crash", "--once", "--daemon", "127.0.0.1:\(try Self.adminPort(daemon))",
-            "--identity", world.folder.appendingPathComponent("admin.key").path, "--coordinator-key", world.coordinatorKey,
-        ])
         #expect(watch.output.contains("expected 3, received 2, required"), "\(watch.output) \(watch.errors)")
         kill(daemon.process.processIdentifier, SIGKILL)
-        await Self.exit(of: daemon.process)
+        _ = await daemon.waitForExit(within: .seconds(30))
         for client in second {
             kill(client.process.processIdentifier, SIGKILL)
-            await Self.exit(of: client.process)
+            _ = await client.waitForExit(within: .seconds(30))
         }
 
         // Restart: the interrupted round is marked aborted; round 3 runs.
-        daemon = try world.startDaemon()
+        daemon = try await world.startDaemon()
         #expect(Self.count("marked aborted", in: daemon) == 1)
         let third = try (6..<9).map { try world.startClient($0, task: "crash") }
         for client in third {
-            await Self.exit(of: client.process)
-            #expect(client.process.terminationStatus == 0, "\(client.transcript())")
+            #expect(await client.waitForExit(within: .seconds(120)) == 0, "\(client.transcript())")
         }
         daemon.process.terminate()
         #expect(await daemon.waitForExit(within: .seconds(15)) == 0)

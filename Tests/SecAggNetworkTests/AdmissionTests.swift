@@ -8,6 +8,7 @@ import SecAggProtocol
 import SecAggSimulation
 import SecAggTransport
 import SecAggWire
+import SecAggTesting
 import Testing
 
 /// One client must not be able to stall or bloat the coordinator (issue 13, findings 1, 2 and 6): what a connection
@@ -16,7 +17,7 @@ import Testing
 /// leaves the queue at once. Each test failed on the coordinator before these limits existed.
 @Suite("Admission and budgets against the coordinator service", .serialized)
 struct AdmissionTests {
-    typealias Base = BadInputTests
+    typealias Base = ServiceHarness
 
     /// A session as `identity` with a way to send the first fragment of a message that announces `announced` bytes
     /// and carries only `bytes` of it (what a stalling or bloating client does); `body` gets the session, its
@@ -200,16 +201,18 @@ struct AdmissionTests {
     // (127.0.0.2, on loopback) is still served, and the honest round (from 127.0.0.1, once the flood is gone) runs.
     @Test("connections from one address beyond its limit are closed at accept; other addresses are served")
     func perAddressLimit() async throws {
+        let recorder = EventRecorder()
         try await Base.withService(
-            tasks: [Base.task(clients: Base.honestCount)], maximumConnectionsPerAddress: Base.honestCount
+            tasks: [Base.task(clients: Base.honestCount)], maximumConnectionsPerAddress: Base.honestCount,
+            observers: [recorder]
         ) { service, port, logs in
             var held: [any Channel] = []
             for _ in 0..<Base.honestCount {
                 held.append(try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                     .connect(host: "127.0.0.1", port: port).get())
             }
-            // Let the coordinator accept them all before the next one.
-            try await Task.sleep(for: .milliseconds(300))
+            // The coordinator has accepted them all before the next one.
+            #expect(await recorder.openConnections(Base.honestCount))
             let refused = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connect(host: "127.0.0.1", port: port).get()
             try await refused.closeFuture.get()  // closed by the coordinator
@@ -228,12 +231,8 @@ struct AdmissionTests {
             for channel in held { try? await channel.close() }
             // The service releases a closed connection's slot when it sees the close; until then the honest
             // clients, from the same address, would be refused.
-            var open = service.openConnectionCount
-            for _ in 0..<250 where open > 0 {
-                try await Task.sleep(for: .milliseconds(20))
-                open = service.openConnectionCount
-            }
-            try #require(open == 0, "the held connections were never released: \(open) still counted")
+            try #require(await recorder.openConnections(0),
+                         "the held connections were never released: \(service.openConnectionCount) still counted")
             try await Base.honestRound(port: port, service: service)
         }
     }
@@ -362,7 +361,7 @@ struct ConnectionRegistryTests {
 
     @Test func oneClaimPerIdentity() {
         let registry = ConnectionRegistry(maximumConnections: 10, maximumPerAddress: 10)
-        let key = BadInputTests.intruder.verifyingKey
+        let key = ServiceHarness.intruder.verifyingKey
         #expect(registry.claim(key))
         #expect(!registry.claim(key))
         registry.unclaim(key)

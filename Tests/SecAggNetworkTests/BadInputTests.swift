@@ -11,6 +11,7 @@ import SecAggSimulation
 import SecAggTransport
 import SecAggWire
 import Synchronization
+import SecAggTesting
 import Testing
 
 /// Untrusted network input against a real coordinator service on loopback (BRIEF §7): one misbehaving peer,
@@ -19,159 +20,6 @@ import Testing
 /// release exactly the sum of the honest survivors' inputs.
 @Suite("Bad input against the coordinator service", .serialized)
 struct BadInputTests {
-    static let honestCount = 8
-    static let dimension = 16
-    static let coordinatorKey = key("coordinator")
-    static let honest = (0..<honestCount).map { key("honest-\($0)") }
-    static let intruder = key("intruder")
-    static let stranger = key("stranger")
-    // 15 s: no test here waits for a handshake timeout to fire, and under ThreadSanitizer (5-15x slower) an honest
-    // client's handshake beside a flood once took longer than 5 s.
-    static let limits = TransportLimits(handshakeTimeout: .seconds(15), idleTimeout: .seconds(20))
-
-    static func key(_ name: String) -> Ed25519.SigningKey {
-        var random = SeededRandom(seed: 2024, stream: "bad-input-\(name)")
-        return Ed25519.SigningKey(using: &random)
-    }
-
-    static func input(_ client: Int) -> [UInt64] {
-        (0..<dimension).map { UInt64(($0 * 37 + client * 101) % 1001) }
-    }
-
-    static var expectedHonestSum: [UInt64] {
-        (0..<dimension).map { position in (0..<honestCount).reduce(UInt64(0)) { $0 + input($1)[position] } }
-    }
-
-    /// The main task: harary degree 4, threshold 3; a round starts once `clients` have joined.
-    ///
-    /// Unbounded (`rounds: nil`) so the service runs until the test stops it after every client has its
-    /// outcome: a bounded service stops itself as soon as its last round ends and may cut off clients whose
-    /// outcome is still being flushed (see ``boundedServiceFlushesOutcomes()``).
-    static func task(
-        clients: Int, rounds: Int? = nil, bits: Int = 32, mode: RoundMode = .honestButCurious, privacy: TaskPrivacy? = nil
-    ) -> TaskConfiguration {
-        TaskConfiguration(
-            name: "sum", dimension: dimension, bits: bits, maximumInput: 1000, graph: .harary(degree: 4), threshold: 3,
-            minimumClients: clients, maximumClients: clients, mode: mode, timeouts: .uniform(.seconds(8)),
-            gatherWindow: .milliseconds(100), rounds: rounds, privacy: privacy)
-    }
-
-    /// A second task that never gathers enough clients to start (for joins that must stay queued).
-    static let sideTask = TaskConfiguration(
-        name: "side", dimension: 4, bits: 32, maximumInput: 10, graph: .complete, minimumClients: 3,
-        maximumClients: 3, timeouts: .uniform(.seconds(8)), gatherWindow: .seconds(60), rounds: 1)
-
-    /// Runs a coordinator service (the honest clients and the intruder enrolled) while `body` runs, then stops it.
-    static func withService<T: Sendable>(
-        tasks: [TaskConfiguration], maximumConnections: Int = 4096, maximumConnectionsPerAddress: Int = 1024,
-        inboundBudgetBytes: Int = 16 << 20, limits: TransportLimits = limits, observers: [any CoordinatorObserver] = [],
-        resultsDirectory: URL? = nil, _ body: @Sendable (CoordinatorService, Int, LogStore) async throws -> T
-    ) async throws -> T {
-        var enrolled: [Ed25519.VerifyingKey: String] = [:]
-        for (index, key) in honest.enumerated() { enrolled[key.verifyingKey] = "honest-\(index)" }
-        enrolled[intruder.verifyingKey] = "intruder"
-        let store = LogStore()
-        let service = try CoordinatorService(
-            settings: CoordinatorSettings(
-                host: "127.0.0.1", port: 0, identity: coordinatorKey, enrolled: enrolled, tasks: tasks, limits: limits,
-                maximumConnections: maximumConnections, maximumConnectionsPerAddress: maximumConnectionsPerAddress,
-                resultsDirectory: resultsDirectory, inboundBudgetBytes: inboundBudgetBytes, observers: observers),
-            logger: Logger(label: "test.coordinator") { _ in CapturingLogHandler(store: store) })
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                try await service.run()
-                return nil
-            }
-            let port = try await service.listeningPort()
-            let result: T
-            do {
-                result = try await body(service, port, store)
-            } catch {
-                if ProcessInfoDump.enabled { for entry in store.entries { print("LOG", entry.level, entry.message, entry.metadata) } }
-                throw error
-            }
-            // Stop the service (it may have stopped by itself after its rounds); its cancellation is not a failure.
-            group.cancelAll()
-            while true {
-                do {
-                    if try await group.next() == nil { break }
-                } catch {
-                    continue
-                }
-            }
-            return result
-        }
-    }
-
-    /// Runs the honest clients' round and checks it released exactly their sum, with all of them as survivors
-    /// except those in `excluding`, and returns the round's survivors.
-    @discardableResult
-    static func honestRound(
-        port: Int, service: CoordinatorService, exact: Bool = true, intruderCounted: Bool = false,
-        alongside intruderRun: (@Sendable () async throws -> IntruderReport)? = nil
-    ) async throws -> (record: RoundRecord, intruder: IntruderReport?) {
-        let (receipts, report) = try await withThrowingTaskGroup(of: (ParticipationReceipt?, IntruderReport?).self) { group in
-            if let intruderRun {
-                group.addTask { (nil, try await intruderRun()) }
-            }
-            for index in 0..<honestCount {
-                group.addTask {
-                    let client = SecAggClient(
-                        configuration: SecAggClientConfiguration(
-                            host: "127.0.0.1", port: port, coordinatorKey: coordinatorKey.verifyingKey,
-                            identity: honest[index], task: "sum", limits: limits, admissionTimeout: .seconds(30)),
-                        logger: Logger(label: "test.client") { _ in SwiftLogNoOpLogHandler() })
-                    return (try await client.participate(input: input(index)), nil)
-                }
-            }
-            var receipts: [ParticipationReceipt] = []
-            var report: IntruderReport?
-            for try await (receipt, intruder) in group {
-                if let receipt { receipts.append(receipt) }
-                if let intruder { report = intruder }
-            }
-            return (receipts, report)
-        }
-        #expect(receipts.count == honestCount)
-        let survivorCount = honestCount + (intruderCounted ? 1 : 0)
-        for receipt in receipts {
-            #expect(receipt.outcome == .completed(survivorCount: UInt32(survivorCount)))
-        }
-        // The scheduler files the record just after the outcomes go out.
-        let history = await service.filedRounds(of: "sum")
-        #expect(history.count == 1)
-        let record = try #require(history.first)
-        #expect(record.abortReason == nil)
-        // An intruder dropped only after its masked input arrived (in the consistency check) is in U3: its input
-        // counts, as the protocol says (SPEC 1.1: the sum is over U3).
-        let expected = intruderCounted
-            ? zip(expectedHonestSum, input(999)).map { $0 + $1 } : expectedHonestSum
-        if exact { #expect(record.sum == expected, "the released sum must be exactly the survivors' inputs' sum") }
-        #expect(record.survivors.count == survivorCount)
-        let honestKeys = Set(honest.map { "\($0.verifyingKey)" })
-        #expect(Set(record.survivorIdentities).subtracting(["\(intruder.verifyingKey)"]) == honestKeys)
-        return (record, report)
-    }
-
-    /// Opens a secure session to the coordinator as `identity` and runs `body` in it.
-    static func connect<T: Sendable>(
-        port: Int, as identity: Ed25519.SigningKey,
-        _ body: (SecureSession, inout SecureReceiver) async throws -> T
-    ) async throws -> T {
-        let channel = try await SecureTransport.connect(host: "127.0.0.1", port: port, limits: limits)
-        return try await SecureTransport.initiate(
-            channel, identity: identity, expectedPeer: coordinatorKey.verifyingKey, limits: limits, body)
-    }
-
-    /// Waits (up to 5 s) for a log entry matching `predicate`.
-    static func waitForLog(_ store: LogStore, _ predicate: (LogStore.Entry) -> Bool) async -> LogStore.Entry? {
-        for _ in 0..<100 {
-            if let entry = store.entries.first(where: predicate) { return entry }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return nil
-    }
-
     // MARK: (a)-(d): refused before any round
 
     // Proves an enrolled client whose first message is not a JoinRequest (random bytes, a JoinRequest with a
@@ -179,30 +27,30 @@ struct BadInputTests {
     // honest clients afterwards sums exactly.
     @Test("(a) garbage as the first message closes the connection; the service keeps working")
     func garbageFirstMessage() async throws {
-        try await Self.withService(tasks: [Self.task(clients: Self.honestCount)]) { service, port, logs in
+        try await ServiceHarness.withService(tasks: [ServiceHarness.task(clients: ServiceHarness.honestCount)]) { service, port, logs in
             for garbage in [patternedGarbage(40), JoinRequest(taskName: "sum").encoded + [0]] {
-                let answer = try await Self.connect(port: port, as: Self.intruder) { session, receiver in
+                let answer = try await ServiceHarness.connect(port: port, as: ServiceHarness.intruder) { session, receiver in
                     try await session.send(garbage)
                     return await outcomeOf { try await receiver.receive(within: .seconds(5)) }
                 }
                 #expect(answer.closedWithoutMessage, "garbage \(garbage.prefix(8)) got \(answer)")
             }
-            let entry = await Self.waitForLog(logs) { $0.message.contains("not a valid JoinRequest") }
+            let entry = await ServiceHarness.waitForLog(logs) { $0.message.contains("not a valid JoinRequest") }
             #expect(entry != nil, "the drop must be logged with its reason")
             #expect(logs.entries.filter { $0.message.contains("not a valid JoinRequest") }.count == 2)
 
             // A frame that is not a ciphertext at all.
-            let channel = try await SecureTransport.connect(host: "127.0.0.1", port: port, limits: Self.limits)
+            let channel = try await SecureTransport.connect(host: "127.0.0.1", port: port, limits: ServiceHarness.limits)
             try await channel.executeThenClose { inbound, outbound in
-                var peer = try await HandshakeByHand.initiate(inbound: inbound, outbound: outbound, identity: Self.intruder)
+                var peer = try await HandshakeByHand.initiate(inbound: inbound, outbound: outbound, identity: ServiceHarness.intruder)
                 try await outbound.write(ByteBuffer(bytes: patternedGarbage(64)))
                 #expect(try await peer.next() == nil, "the coordinator must close the connection")
             }
-            let undecryptable = await Self.waitForLog(logs) {
+            let undecryptable = await ServiceHarness.waitForLog(logs) {
                 $0.message == "connection closed" && ($0.metadata["reason"] ?? "").contains("undecryptable")
             }
             #expect(undecryptable != nil)
-            try await Self.honestRound(port: port, service: service)
+            try await ServiceHarness.honestRound(port: port, service: service)
         }
     }
 
@@ -210,8 +58,8 @@ struct BadInputTests {
     // and the connection is closed.
     @Test("(b) a JoinRequest for an unknown task is refused with unknownTask")
     func unknownTask() async throws {
-        try await Self.withService(tasks: [Self.task(clients: Self.honestCount)]) { service, port, _ in
-            let (response, after) = try await Self.connect(port: port, as: Self.intruder) { session, receiver in
+        try await ServiceHarness.withService(tasks: [ServiceHarness.task(clients: ServiceHarness.honestCount)]) { service, port, _ in
+            let (response, after) = try await ServiceHarness.connect(port: port, as: ServiceHarness.intruder) { session, receiver in
                 try await session.send(JoinRequest(taskName: "no-such-task").encoded)
                 let bytes = try #require(try await receiver.receive(within: .seconds(5)))
                 let after = await outcomeOf { try await receiver.receive(within: .seconds(5)) }
@@ -224,7 +72,7 @@ struct BadInputTests {
             #expect(refusal == .unknownTask)
             #expect(reason.contains("no-such-task"))
             #expect(after.closedWithoutMessage)
-            try await Self.honestRound(port: port, service: service)
+            try await ServiceHarness.honestRound(port: port, service: service)
         }
     }
 
@@ -232,16 +80,16 @@ struct BadInputTests {
     // first stays accepted), and the honest round is unaffected.
     @Test("(c) the same identity joining twice is refused with alreadyJoined")
     func joinTwice() async throws {
-        try await Self.withService(tasks: [Self.task(clients: Self.honestCount), Self.sideTask]) { service, port, _ in
-            let channel = try await SecureTransport.connect(host: "127.0.0.1", port: port, limits: Self.limits)
+        try await ServiceHarness.withService(tasks: [ServiceHarness.task(clients: ServiceHarness.honestCount), ServiceHarness.sideTask]) { service, port, _ in
+            let channel = try await SecureTransport.connect(host: "127.0.0.1", port: port, limits: ServiceHarness.limits)
             try await SecureTransport.initiate(
-                channel, identity: Self.intruder, expectedPeer: Self.coordinatorKey.verifyingKey, limits: Self.limits
+                channel, identity: ServiceHarness.intruder, expectedPeer: ServiceHarness.coordinatorKey.verifyingKey, limits: ServiceHarness.limits
             ) { firstSession, firstReceiver in
                 try await firstSession.send(JoinRequest(taskName: "side").encoded)
                 let first = try JoinResponse(decoding: try #require(try await firstReceiver.receive(within: .seconds(5))))
                 #expect(first.result == .accepted)
 
-                let (second, after) = try await Self.connect(port: port, as: Self.intruder) { session, receiver in
+                let (second, after) = try await ServiceHarness.connect(port: port, as: ServiceHarness.intruder) { session, receiver in
                     try await session.send(JoinRequest(taskName: "side").encoded)
                     let bytes = try #require(try await receiver.receive(within: .seconds(5)))
                     let after = await outcomeOf { try await receiver.receive(within: .seconds(5)) }
@@ -253,7 +101,7 @@ struct BadInputTests {
                 }
                 #expect(refusal == .alreadyJoined)
                 #expect(after.closedWithoutMessage)
-                try await Self.honestRound(port: port, service: service)
+                try await ServiceHarness.honestRound(port: port, service: service)
             }
         }
     }
@@ -263,20 +111,20 @@ struct BadInputTests {
     // then the connection closes, and the honest round is unaffected.
     @Test("(d) an unknown identity is rejected at the handshake, and told so")
     func unknownIdentity() async throws {
-        try await Self.withService(tasks: [Self.task(clients: Self.honestCount)]) { service, port, logs in
-            let (answer, after) = try await Self.connect(port: port, as: Self.stranger) { session, receiver in
+        try await ServiceHarness.withService(tasks: [ServiceHarness.task(clients: ServiceHarness.honestCount)]) { service, port, logs in
+            let (answer, after) = try await ServiceHarness.connect(port: port, as: ServiceHarness.stranger) { session, receiver in
                 try? await session.send(JoinRequest(taskName: "sum").encoded)
                 let answer = try await receiver.receive(within: .seconds(5))
                 return (answer, await outcomeOf { try await receiver.receive(within: .seconds(5)) })
             }
             let refusal = try JoinResponse(decoding: try #require(answer)).result
-            #expect(refusal == .refused(.notEnrolled, reason: "identity \(Self.stranger.verifyingKey) is not enrolled"))
+            #expect(refusal == .refused(.notEnrolled, reason: "identity \(ServiceHarness.stranger.verifyingKey) is not enrolled"))
             #expect(after.closedWithoutMessage, "got \(after)")
-            let entry = await Self.waitForLog(logs) {
+            let entry = await ServiceHarness.waitForLog(logs) {
                 $0.message == "connection closed" && ($0.metadata["reason"] ?? "").contains("not enrolled")
             }
             #expect(entry != nil, "the refusal must be logged with its reason")
-            try await Self.honestRound(port: port, service: service)
+            try await ServiceHarness.honestRound(port: port, service: service)
         }
     }
 
@@ -288,10 +136,10 @@ struct BadInputTests {
     @Test("(e)-(h) a violating participant is dropped and the round sums the honest survivors exactly",
           arguments: Misbehaviour.allCases)
     func violationMidRound(_ misbehaviour: Misbehaviour) async throws {
-        let task = Self.task(clients: Self.honestCount + 1, bits: misbehaviour.bits, mode: misbehaviour.mode)
-        try await Self.withService(tasks: [task]) { service, port, logs in
+        let task = ServiceHarness.task(clients: ServiceHarness.honestCount + 1, bits: misbehaviour.bits, mode: misbehaviour.mode)
+        try await ServiceHarness.withService(tasks: [task]) { service, port, logs in
             let counted = misbehaviour == .forgedConsistencySignature
-            let (record, reportOrNil) = try await Self.honestRound(port: port, service: service, intruderCounted: counted) {
+            let (record, reportOrNil) = try await ServiceHarness.honestRound(port: port, service: service, intruderCounted: counted) {
                 try await Self.misbehave(misbehaviour, port: port)
             }
             let report = try #require(reportOrNil)
@@ -300,9 +148,9 @@ struct BadInputTests {
             #expect(record.survivors.contains(index) == counted)
             #expect(!report.sawCompletion, "a dropped participant must not be told its input was counted")
             #expect(!report.endedByTimeout, "the coordinator must close the connection, not leave it idle")
-            let violation = await Self.waitForLog(logs) {
+            let violation = await ServiceHarness.waitForLog(logs) {
                 $0.message == "protocol violation; closing the connection"
-                    && $0.metadata["identity"] == "\(Self.intruder.verifyingKey)"
+                    && $0.metadata["identity"] == "\(ServiceHarness.intruder.verifyingKey)"
             }
             let reason = violation?.metadata["reason"] ?? ""
             #expect(misbehaviour.loggedReasons.contains { reason.contains($0) }, "logged reason: \(reason)")
@@ -315,12 +163,12 @@ struct BadInputTests {
     @Test("a violating participant in a noisy task: the honest sum is released noised and charged once")
     func violationInNoisyTask() async throws {
         let privacy = TaskPrivacy(
-            placement: .distributed, epsilonPerRound: 1, delta: 1e-6, l2Sensitivity: 1000 * Double(Self.dimension).squareRoot(),
+            placement: .distributed, epsilonPerRound: 1, delta: 1e-6, l2Sensitivity: 1000 * Double(ServiceHarness.dimension).squareRoot(),
             budgetEpsilon: 10)
-        let task = Self.task(clients: Self.honestCount + 1, privacy: privacy)
-        let results = try AuditLogTests.folder().appendingPathComponent("results")
-        try await Self.withService(tasks: [task], resultsDirectory: results) { service, port, _ in
-            let (record, reportOrNil) = try await Self.honestRound(port: port, service: service, exact: false) {
+        let task = ServiceHarness.task(clients: ServiceHarness.honestCount + 1, privacy: privacy)
+        let results = try TestFiles.folder().appendingPathComponent("results")
+        try await ServiceHarness.withService(tasks: [task], resultsDirectory: results) { service, port, _ in
+            let (record, reportOrNil) = try await ServiceHarness.honestRound(port: port, service: service, exact: false) {
                 try await Self.misbehave(.shortMaskedVector, port: port)
             }
             let report = try #require(reportOrNil)
@@ -330,7 +178,7 @@ struct BadInputTests {
             let entry = try #require(ledger.entries.first)
             #expect(entry.status == .released)
             let released = try #require(record.sum)
-            let errors = zip(released, Self.expectedHonestSum).map { pair in
+            let errors = zip(released, ServiceHarness.expectedHonestSum).map { pair in
                 Double(pair.0 >= 1 << 31 ? Int64(pair.0) - (1 << 32) : Int64(pair.0)) - Double(pair.1)
             }
             #expect(errors.contains { $0 != 0 }, "the release carries no noise")
@@ -405,25 +253,17 @@ struct BadInputTests {
         }
     }
 
-    /// How the intruder's connection went.
-    struct IntruderReport: Sendable {
-        var index: ParticipantIndex?
-        var violated = false
-        var sawCompletion = false
-        var endedByTimeout = false
-        var receivedAfterViolation: [String] = []
-    }
 
     /// Joins as the intruder and follows the protocol with the real client state machine, except for one
     /// deliberate violation; then records what the coordinator does.
-    static func misbehave(_ misbehaviour: Misbehaviour, port: Int) async throws -> IntruderReport {
-        try await connect(port: port, as: intruder) { session, receiver in
+    static func misbehave(_ misbehaviour: Misbehaviour, port: Int) async throws -> ServiceHarness.IntruderReport {
+        try await ServiceHarness.connect(port: port, as: ServiceHarness.intruder) { session, receiver in
             try await session.send(JoinRequest(taskName: "sum").encoded)
             let joined = try JoinResponse(decoding: try #require(try await receiver.receive(within: .seconds(10))))
             try #require(joined.result == .accepted)
-            var machine = ClientStateMachine(configuration: ClientConfiguration(identity: intruder), input: input(999))
+            var machine = ClientStateMachine(configuration: ClientConfiguration(identity: ServiceHarness.intruder), input: ServiceHarness.input(999))
             var random = SystemRandom()
-            var report = IntruderReport()
+            var report = ServiceHarness.IntruderReport()
             while true {
                 let bytes: [UInt8]?
                 do {
@@ -498,8 +338,8 @@ struct BadInputTests {
     @Test("a bounded service flushes the last outcome to every client before stopping")
     func boundedServiceFlushesOutcomes() async throws {
         for _ in 0..<6 {
-            _ = try await Self.withService(tasks: [Self.task(clients: Self.honestCount, rounds: 1)]) { service, port, _ in
-                try await Self.honestRound(port: port, service: service)
+            _ = try await ServiceHarness.withService(tasks: [ServiceHarness.task(clients: ServiceHarness.honestCount, rounds: 1)]) { service, port, _ in
+                try await ServiceHarness.honestRound(port: port, service: service)
             }
         }
     }
@@ -510,16 +350,19 @@ struct BadInputTests {
     // timeout), and that a slot freed by closing one connection is usable again.
     @Test("(i) beyond maximumConnections a connection is closed at once")
     func maximumConnections() async throws {
-        try await Self.withService(tasks: [Self.task(clients: Self.honestCount)], maximumConnections: 2) { _, port, logs in
+        let recorder = EventRecorder()
+        try await ServiceHarness.withService(
+            tasks: [ServiceHarness.task(clients: ServiceHarness.honestCount)], maximumConnections: 2, observers: [recorder]
+        ) { _, port, logs in
             // Two connections that hold their slots (handshake not even started).
-            let first = try await SecureTransport.connect(host: "127.0.0.1", port: port, limits: Self.limits)
-            let second = try await SecureTransport.connect(host: "127.0.0.1", port: port, limits: Self.limits)
-            // Time for the service to accept and count both (200 ms was too little under ThreadSanitizer: the third
+            let first = try await SecureTransport.connect(host: "127.0.0.1", port: port, limits: ServiceHarness.limits)
+            let second = try await SecureTransport.connect(host: "127.0.0.1", port: port, limits: ServiceHarness.limits)
+            // The service has accepted and counted both (a fixed wait was too little under ThreadSanitizer: the third
             // then took a slot and met the handshake timeout instead of the limit).
-            try await Task.sleep(for: .milliseconds(1_500))
+            #expect(await recorder.openConnections(2))
 
             let start = ContinuousClock.now
-            let third = try await SecureTransport.connect(host: "127.0.0.1", port: port, limits: Self.limits)
+            let third = try await SecureTransport.connect(host: "127.0.0.1", port: port, limits: ServiceHarness.limits)
             let thirdEnded = try await third.executeThenClose { inbound, _ in
                 var frames = inbound.makeAsyncIterator()
                 return await outcomeOf { try await frames.next() }
@@ -534,11 +377,12 @@ struct BadInputTests {
 
             // Free a slot; a new connection then completes a handshake and a join.
             try await first.executeThenClose { _, _ in }
+            // Counted down to one (the second time: the first was when `first` was accepted).
+            #expect(await recorder.openConnections(1, times: 2))
             var accepted = false
-            for _ in 0..<20 where !accepted {
-                try await Task.sleep(for: .milliseconds(100))
+            for _ in 0..<3 where !accepted {
                 let result = await outcomeOf {
-                    try await Self.connect(port: port, as: Self.intruder) { session, receiver in
+                    try await ServiceHarness.connect(port: port, as: ServiceHarness.intruder) { session, receiver in
                         try await session.send(JoinRequest(taskName: "no-such-task").encoded)
                         return try await receiver.receive(within: .seconds(2))
                     }
@@ -556,25 +400,25 @@ struct BadInputTests {
     // messageTooLarge before its body is read (the intruder's own limit lets it try), and the service keeps working.
     @Test("an announced message over maximumMessageBytes closes the connection before its body")
     func oversizedAnnouncement() async throws {
-        var small = Self.limits
+        var small = ServiceHarness.limits
         small.maximumMessageBytes = 64 << 10
-        try await Self.withService(tasks: [Self.task(clients: Self.honestCount)], limits: small) { service, port, logs in
-            var large = Self.limits
+        try await ServiceHarness.withService(tasks: [ServiceHarness.task(clients: ServiceHarness.honestCount)], limits: small) { service, port, logs in
+            var large = ServiceHarness.limits
             large.maximumMessageBytes = 64 << 20
             let channel = try await SecureTransport.connect(host: "127.0.0.1", port: port, limits: large)
             let answer = try await SecureTransport.initiate(
-                channel, identity: Self.intruder, expectedPeer: Self.coordinatorKey.verifyingKey, limits: large
+                channel, identity: ServiceHarness.intruder, expectedPeer: ServiceHarness.coordinatorKey.verifyingKey, limits: large
             ) { session, receiver in
                 // 8 MiB of "JoinRequest"; the first fragment announces the size. The rest may fail to go out.
                 _ = await outcomeOf { try await session.send([UInt8](repeating: 0x01, count: 8 << 20)) }
                 return await outcomeOf { try await receiver.receive(within: .seconds(5)) }
             }
             #expect(answer.closedWithoutMessage, "got \(answer)")
-            let entry = await Self.waitForLog(logs) {
+            let entry = await ServiceHarness.waitForLog(logs) {
                 $0.message == "connection closed" && ($0.metadata["reason"] ?? "").contains("announced a 8388608-byte message")
             }
             #expect(entry != nil, "the refusal must be logged with its reason")
-            try await Self.honestRound(port: port, service: service)
+            try await ServiceHarness.honestRound(port: port, service: service)
         }
     }
 
@@ -585,13 +429,13 @@ struct BadInputTests {
     @Test("a flood of connections streaming garbage is cut off; the service keeps working", .timeLimit(.minutes(2)))
     func garbageFlood() async throws {
         let events = EventRecorder()
-        try await Self.withService(
-            tasks: [Self.task(clients: Self.honestCount)], maximumConnections: 16, observers: [events]
+        try await ServiceHarness.withService(
+            tasks: [ServiceHarness.task(clients: ServiceHarness.honestCount)], maximumConnections: 16, observers: [events]
         ) { service, port, logs in
             let ended = await withTaskGroup(of: Bool.self) { group in
                 for _ in 0..<40 {
                     group.addTask {
-                        guard let channel = try? await SecureTransport.connect(host: "127.0.0.1", port: port, limits: Self.limits) else {
+                        guard let channel = try? await SecureTransport.connect(host: "127.0.0.1", port: port, limits: ServiceHarness.limits) else {
                             return true  // refused outright
                         }
                         let closed = try? await channel.executeThenClose { inbound, outbound in
@@ -625,100 +469,18 @@ struct BadInputTests {
                 }.count
                 return (refused, overLimit)
             }
-            let deadline = ContinuousClock.now + .seconds(5)
-            while counts().refused + counts().overLimit < 40, ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(20))
-            }
+            _ = await events.count(40, where: { event in
+                switch event {
+                case let .authenticationFailed(_, reason): return reason.contains("handshake")
+                case .connectionRefused(_, .connectionLimit): return true
+                default: return false
+                }
+            }, within: .seconds(5))
             let (refused, overLimit) = counts()
             #expect(refused > 0, "no garbage connection was refused at the handshake")
             #expect(refused + overLimit == 40, "\(refused) refused at the handshake, \(overLimit) past the limit")
             #expect(logs.entries.filter { $0.message == "connection closed" }.count <= 20, "the log is rate-limited")
-            try await Self.honestRound(port: port, service: service)
+            try await ServiceHarness.honestRound(port: port, service: service)
         }
     }
-}
-
-// MARK: - Support
-
-/// Runs `body`, capturing its error.
-func outcomeOf<T>(_ body: () async throws -> T) async -> Result<T, any Error> {
-    do {
-        return .success(try await body())
-    } catch {
-        return .failure(error)
-    }
-}
-
-extension Result where Success == [UInt8]? {
-    /// True if the connection ended (clean EOF, or an error other than a timeout) without delivering a message.
-    var closedWithoutMessage: Bool {
-        switch self {
-        case let .success(message): return message == nil
-        case let .failure(error): return (error as? TransportError) != .idleTimeout
-        }
-    }
-}
-
-func patternedGarbage(_ count: Int) -> [UInt8] {
-    (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 197 &+ 0x5A) }
-}
-
-/// A Noise handshake run by hand, for sending frames that are not valid transport messages.
-struct HandshakeByHand {
-    var frames: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
-
-    static func initiate(
-        inbound: NIOAsyncChannelInboundStream<ByteBuffer>, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>,
-        identity: Ed25519.SigningKey
-    ) async throws -> HandshakeByHand {
-        var frames = inbound.makeAsyncIterator()
-        _ = try await SecureHandshake.initiate(
-            inbound: &frames, outbound: outbound, identity: identity,
-            expectedPeer: BadInputTests.coordinatorKey.verifyingKey, limits: BadInputTests.limits)
-        return HandshakeByHand(frames: frames)
-    }
-
-    mutating func next() async throws -> ByteBuffer? {
-        try await frames.next()
-    }
-}
-
-/// Log entries collected from the coordinator.
-final class LogStore: Sendable {
-    struct Entry: Sendable {
-        var level: Logger.Level
-        var message: String
-        var metadata: [String: String]
-    }
-
-    private let storage = NIOLockedValueBox<[Entry]>([])
-
-    func append(_ entry: Entry) { storage.withLockedValue { $0.append(entry) } }
-
-    var entries: [Entry] { storage.withLockedValue { $0 } }
-}
-
-/// A swift-log handler that records every entry (with its metadata flattened to strings) into a ``LogStore``.
-struct CapturingLogHandler: LogHandler {
-    let store: LogStore
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .debug
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        var merged = metadata
-        if let extra = event.metadata { merged.merge(extra) { $1 } }
-        store.append(LogStore.Entry(
-            level: event.level, message: "\(event.message)",
-            metadata: merged.mapValues { "\($0)" }))
-    }
-}
-
-/// Set SECAGG_TEST_DUMP_LOGS to print the coordinator's log when a test body fails.
-enum ProcessInfoDump {
-    static var enabled: Bool { ProcessInfo.processInfo.environment["SECAGG_TEST_DUMP_LOGS"] != nil }
 }

@@ -6,6 +6,7 @@ import SecAggCrypto
 import SecAggProtocol
 import SecAggTransport
 import SecAggWire
+import SecAggTesting
 import Testing
 
 /// Issue 14: `secagg participate` ignored SIGTERM (participants had to be killed with SIGKILL). A stopped client now
@@ -17,19 +18,19 @@ struct ClientStopTests {
           .timeLimit(.minutes(2)))
     func cancelledInRound() async throws {
         let events = EventRecorder()
-        let stopped = BadInputTests.honest[0]
-        try await BadInputTests.withService(tasks: [BadInputTests.task(clients: BadInputTests.honestCount)], observers: [events]) { _, port, _ in
+        let stopped = ServiceHarness.honest[0]
+        try await ServiceHarness.withService(tasks: [ServiceHarness.task(clients: ServiceHarness.honestCount)], observers: [events]) { _, port, _ in
             let outcomes = try await withThrowingTaskGroup(of: (Int, String).self) { group in
-                for index in 0..<BadInputTests.honestCount {
+                for index in 0..<ServiceHarness.honestCount {
                     group.addTask {
                         let client = SecAggClient(
                             configuration: SecAggClientConfiguration(
-                                host: "127.0.0.1", port: port, coordinatorKey: BadInputTests.coordinatorKey.verifyingKey,
-                                identity: BadInputTests.honest[index], task: "sum", limits: BadInputTests.limits,
+                                host: "127.0.0.1", port: port, coordinatorKey: ServiceHarness.coordinatorKey.verifyingKey,
+                                identity: ServiceHarness.honest[index], task: "sum", limits: ServiceHarness.limits,
                                 admissionTimeout: .seconds(30)),
                             logger: Logger(label: "test.client") { _ in SwiftLogNoOpLogHandler() })
                         do {
-                            let receipt = try await client.participate(input: BadInputTests.input(index)) { phase in
+                            let receipt = try await client.participate(input: ServiceHarness.input(index)) { phase in
                                 // The caller stops client 0 as the ShareKeys request arrives.
                                 if index == 0, phase == .shareKeys { withUnsafeCurrentTask { $0?.cancel() } }
                             }
@@ -42,8 +43,8 @@ struct ClientStopTests {
                 return try await group.reduce(into: [Int: String]()) { $0[$1.0] = $1.1 }
             }
             #expect(outcomes[0] == "cancelled")
-            for index in 1..<BadInputTests.honestCount {
-                #expect(outcomes[index] == "\(ClientReceipt.Outcome.completed(survivorCount: UInt32(BadInputTests.honestCount - 1)))",
+            for index in 1..<ServiceHarness.honestCount {
+                #expect(outcomes[index] == "\(ClientReceipt.Outcome.completed(survivorCount: UInt32(ServiceHarness.honestCount - 1)))",
                         "client \(index): \(outcomes[index] ?? "-")")
             }
             let drops = events.events.compactMap { event -> DropReason? in
@@ -67,19 +68,16 @@ struct ClientStopTests {
                 min_clients: 3
                 max_clients: 3
             """)
-        let daemon = try world.startDaemon()
+        let daemon = try await world.startDaemon(arguments: ["--log-level", "debug"])
         defer { daemon.process.terminate() }
         let client = try world.startClient(0, task: "queue")
-        // Joined and waiting: the daemon logs nothing at info for a join, so give it a moment to connect.
-        try await Task.sleep(for: .seconds(2))
+        // Joined and waiting (the daemon logs the join at debug).
+        #expect(await daemon.logLine(containing: "joined", within: .seconds(20)) != nil, "\(client.transcript())")
         #expect(client.process.isRunning, "\(client.transcript())")
         kill(client.process.processIdentifier, SIGTERM)
-        let deadline = ContinuousClock.now + .seconds(10)
-        while client.process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
-        #expect(!client.process.isRunning, "secagg participate ignored SIGTERM")
-        if client.process.isRunning { kill(client.process.processIdentifier, SIGKILL) }
-        client.process.waitUntilExit()
-        #expect(client.process.terminationStatus == 143, "\(client.transcript())")
+        let status = await client.waitForExit(within: .seconds(10))
+        #expect(status != nil, "secagg participate ignored SIGTERM")
+        #expect(status == 143, "\(client.transcript())")
         #expect(client.transcript().contains("stopped by SIGTERM"), "\(client.transcript())")
     }
 }

@@ -8,6 +8,7 @@ import SecAggProtocol
 import SecAggSimulation
 import SecAggTransport
 import SecAggWire
+import SecAggTesting
 import Testing
 
 /// Issue 11 (spec gap): an enrollment authority configured for `secaggd` (`enrollment.authority`, endorsements in the
@@ -32,13 +33,13 @@ struct EnrollmentAuthorityTests {
 
     /// Parses a configuration whose enrollment file holds `lines`, with `enrollment.authority` when `authority`.
     static func parse(lines: [String], authority: Bool) throws -> DaemonConfiguration {
-        let (folder, text) = try DaemonConfigurationTests.setup()
+        let (folder, text) = try TestFiles.daemonConfiguration()
         try lines.joined(separator: "\n").write(
             to: folder.appendingPathComponent("enrolled.txt"), atomically: true, encoding: .utf8)
         let enrollment = "enrollment: {file: enrolled.txt"
             + (authority ? ", authority: \"\(Self.authority.verifyingKey)\"}" : "}")
         let configured = text.replacingOccurrences(
-            of: "enrollment:\n  keys: [\"\(BadInputTests.honest[0].verifyingKey)\"]", with: enrollment)
+            of: "enrollment:\n  keys: [\"\(ServiceHarness.honest[0].verifyingKey)\"]", with: enrollment)
         #expect(configured != text)
         return try DaemonConfiguration.parse(configured, relativeTo: folder, environment: [:])
     }
@@ -56,7 +57,7 @@ struct EnrollmentAuthorityTests {
 
     @Test("endorsed entries are read with their labels; the endorsements are kept for the roster")
     func endorsedEntries() throws {
-        let clients = Array(BadInputTests.honest.prefix(2))
+        let clients = Array(ServiceHarness.honest.prefix(2))
         let configuration = try Self.parse(
             lines: [Self.entry(clients[0], label: "phone one"), Self.entry(clients[1], label: "phone-two")], authority: true)
         let settings = configuration.coordinator
@@ -71,7 +72,7 @@ struct EnrollmentAuthorityTests {
 
     @Test("a missing, foreign, malformed or unconfigured endorsement is refused, each with the entry's label")
     func refusedEntries() {
-        let client = BadInputTests.honest[0]
+        let client = ServiceHarness.honest[0]
         let missing = Self.problems(lines: [Self.entry(client, by: nil, label: "bare")], authority: true)
         #expect(missing.contains { $0.contains("(bare)") && $0.contains("no endorsement") }, "\(missing)")
         let foreign = Self.problems(lines: [Self.entry(client, by: Self.impostor, label: "forged")], authority: true)
@@ -88,14 +89,14 @@ struct EnrollmentAuthorityTests {
     ) async throws -> T {
         var enrolled: [Ed25519.VerifyingKey: String] = [:]
         var endorsements: [Ed25519.VerifyingKey: [UInt8]] = [:]
-        for (index, key) in BadInputTests.honest.enumerated() {
+        for (index, key) in ServiceHarness.honest.enumerated() {
             enrolled[key.verifyingKey] = "honest-\(index)"
             if endorsing { endorsements[key.verifyingKey] = Endorsement.sign(key.verifyingKey, by: authority) }
         }
-        enrolled[BadInputTests.intruder.verifyingKey] = "enrolled but not endorsed"
+        enrolled[ServiceHarness.intruder.verifyingKey] = "enrolled but not endorsed"
         var settings = CoordinatorSettings(
-            host: "127.0.0.1", port: 0, identity: BadInputTests.coordinatorKey, enrolled: enrolled,
-            tasks: [BadInputTests.task(clients: BadInputTests.honestCount)], limits: BadInputTests.limits)
+            host: "127.0.0.1", port: 0, identity: ServiceHarness.coordinatorKey, enrolled: enrolled,
+            tasks: [ServiceHarness.task(clients: ServiceHarness.honestCount)], limits: ServiceHarness.limits)
         if endorsing {
             settings.enrollmentAuthority = authority.verifyingKey
             settings.endorsements = endorsements
@@ -118,9 +119,9 @@ struct EnrollmentAuthorityTests {
     static func client(_ key: Ed25519.SigningKey, port: Int, requiringAuthority: Bool) -> SecAggClient {
         SecAggClient(
             configuration: SecAggClientConfiguration(
-                host: "127.0.0.1", port: port, coordinatorKey: BadInputTests.coordinatorKey.verifyingKey, identity: key,
+                host: "127.0.0.1", port: port, coordinatorKey: ServiceHarness.coordinatorKey.verifyingKey, identity: key,
                 task: "sum", policy: ClientPolicy(enrollmentAuthority: requiringAuthority ? authority.verifyingKey : nil),
-                limits: BadInputTests.limits, connectAttempts: 1, admissionTimeout: .seconds(30)),
+                limits: ServiceHarness.limits, connectAttempts: 1, admissionTimeout: .seconds(30)),
             logger: Logger(label: "test.client") { _ in SwiftLogNoOpLogHandler() })
     }
 
@@ -129,20 +130,20 @@ struct EnrollmentAuthorityTests {
         try await Self.withService(endorsing: true) { _, port in
             // An enrolled identity without an endorsement is refused at its handshake.
             await #expect(throws: (any Error).self) {
-                _ = try await Self.client(BadInputTests.intruder, port: port, requiringAuthority: true).participate(input: BadInputTests.input(0))
+                _ = try await Self.client(ServiceHarness.intruder, port: port, requiringAuthority: true).participate(input: ServiceHarness.input(0))
             }
             let receipts = try await withThrowingTaskGroup(of: ParticipationReceipt.self) { group in
-                for index in 0..<BadInputTests.honestCount {
+                for index in 0..<ServiceHarness.honestCount {
                     group.addTask {
-                        try await Self.client(BadInputTests.honest[index], port: port, requiringAuthority: true)
-                            .participate(input: BadInputTests.input(index))
+                        try await Self.client(ServiceHarness.honest[index], port: port, requiringAuthority: true)
+                            .participate(input: ServiceHarness.input(index))
                     }
                 }
                 return try await group.reduce(into: []) { $0.append($1) }
             }
-            #expect(receipts.count == BadInputTests.honestCount)
+            #expect(receipts.count == ServiceHarness.honestCount)
             for receipt in receipts {
-                #expect(receipt.outcome == .completed(survivorCount: UInt32(BadInputTests.honestCount)))
+                #expect(receipt.outcome == .completed(survivorCount: UInt32(ServiceHarness.honestCount)))
             }
         }
     }
@@ -152,11 +153,11 @@ struct EnrollmentAuthorityTests {
     func unendorsedNeighbours() async throws {
         try await Self.withService(endorsing: false) { _, port in
             let outcomes = await withTaskGroup(of: String.self) { group in
-                for index in 0..<BadInputTests.honestCount {
+                for index in 0..<ServiceHarness.honestCount {
                     group.addTask {
                         do {
-                            let receipt = try await Self.client(BadInputTests.honest[index], port: port, requiringAuthority: true)
-                                .participate(input: BadInputTests.input(index))
+                            let receipt = try await Self.client(ServiceHarness.honest[index], port: port, requiringAuthority: true)
+                                .participate(input: ServiceHarness.input(index))
                             return "\(receipt.outcome)"
                         } catch {
                             return "\(error)"
@@ -165,7 +166,7 @@ struct EnrollmentAuthorityTests {
                 }
                 return await group.reduce(into: []) { $0.append($1) }
             }
-            #expect(outcomes.count == BadInputTests.honestCount)
+            #expect(outcomes.count == ServiceHarness.honestCount)
             // Every client stops at its neighbours' advertisements: a missing endorsement is a bad signature.
             for outcome in outcomes {
                 #expect(outcome.contains("endorsement"), "\(outcome)")

@@ -9,22 +9,16 @@ import SecAggTransport
 import SecAggWire
 import ServiceLifecycle
 import Synchronization
+import SecAggTesting
 import Testing
 
 /// Rounds over real loopback TCP with Noise, in one process: the coordinator service and the client library.
 @Suite("Loopback rounds", .serialized)
 struct LoopbackRoundTests {
-    static func identities(_ count: Int, seed: UInt64) -> [Ed25519.SigningKey] {
-        (0..<count).map { index in
-            var random = SeededRandom(seed: seed, stream: "network-identity-\(index)")
-            return Ed25519.SigningKey(using: &random)
-        }
-    }
-
     @Test("a round of 12 clients over TCP sums exactly")
     func completeRound() async throws {
-        let clients = Self.identities(12, seed: 1)
-        let coordinatorKey = Self.identities(1, seed: 99)[0]
+        let clients = Fixtures.identities(12, seed: 1)
+        let coordinatorKey = Fixtures.identities(1, seed: 99)[0]
         let task = TaskConfiguration(
             name: "counts", dimension: 64, bits: 32, maximumInput: 1000, graph: .harary(degree: 6), threshold: 4,
             minimumClients: 12, maximumClients: 12, timeouts: .uniform(.seconds(20)), gatherWindow: .milliseconds(100),
@@ -73,8 +67,8 @@ struct LoopbackRoundTests {
 
     @Test("two tasks run rounds at the same time, and a silent client is dropped at the phase deadline")
     func concurrentTasksAndSilentClient() async throws {
-        let clients = Self.identities(14, seed: 2)
-        let coordinatorKey = Self.identities(1, seed: 98)[0]
+        let clients = Fixtures.identities(14, seed: 2)
+        let coordinatorKey = Fixtures.identities(1, seed: 98)[0]
         let tasks = [
             TaskConfiguration(
                 name: "alpha", dimension: 8, bits: 32, maximumInput: 50, graph: .complete, minimumClients: 7,
@@ -97,7 +91,7 @@ struct LoopbackRoundTests {
             // An identity that is not enrolled is refused during the handshake and reported.
             let stranger = SecAggClient(configuration: SecAggClientConfiguration(
                 host: "127.0.0.1", port: port, coordinatorKey: coordinatorKey.verifyingKey,
-                identity: Self.identities(1, seed: 77)[0], task: "alpha", connectAttempts: 1))
+                identity: Fixtures.identities(1, seed: 77)[0], task: "alpha", connectAttempts: 1))
             _ = try? await stranger.participate(input: [UInt64](repeating: 0, count: 8))
             let participants = Task {
                 await withTaskGroup(of: Void.self) { clientsGroup in
@@ -147,15 +141,4 @@ struct LoopbackRoundTests {
         #expect(phases.first == .advertiseKeys && phases.last == .unmasking)
         #expect(events.contains { if case .authenticationFailed = $0 { true } else { false } })
     }
-}
-
-/// Collects the coordinator's events for a test.
-final class EventRecorder: CoordinatorObserver {
-    private let recorded = NIOLockedValueBox<[CoordinatorEvent]>([])
-
-    func observe(_ event: CoordinatorEvent) {
-        recorded.withLockedValue { $0.append(event) }
-    }
-
-    var events: [CoordinatorEvent] { recorded.withLockedValue { $0 } }
 }

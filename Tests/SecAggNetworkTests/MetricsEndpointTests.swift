@@ -10,6 +10,7 @@ import SecAggPrivacy
 import SecAggProtocol
 import SecAggTransport
 import SecAggWire
+import SecAggTesting
 import Testing
 
 /// The metrics endpoint and the audit log against a real coordinator on loopback: a round of honest clients and
@@ -119,19 +120,19 @@ struct MetricsEndpointTests {
     func liveEndpoint() async throws {
         let registry = PrometheusCollectorRegistry()
         let factory = PrometheusMetricsFactory(registry: registry)
-        let folder = try AuditLogTests.folder()
+        let folder = try TestFiles.folder()
         let auditPath = folder.appendingPathComponent("audit.log").path
-        let audit = try AuditLog(path: auditPath, logger: AuditLogTests.logger, metricsFactory: factory)
+        let audit = try AuditLog(path: auditPath, logger: AuditFiles.logger, metricsFactory: factory)
         let endpoint = MetricsEndpoint(
             settings: MetricsEndpointSettings(enabled: true, host: "127.0.0.1", port: 0),
             logger: Logger(label: "test.metrics") { _ in SwiftLogNoOpLogHandler() },
             render: { registry.emitToBuffer() })
         var enrolled: [Ed25519.VerifyingKey: String] = [:]
-        for (index, key) in BadInputTests.honest.enumerated() { enrolled[key.verifyingKey] = "honest-\(index)" }
+        for (index, key) in ServiceHarness.honest.enumerated() { enrolled[key.verifyingKey] = "honest-\(index)" }
         let service = try CoordinatorService(
             settings: CoordinatorSettings(
-                host: "127.0.0.1", port: 0, identity: BadInputTests.coordinatorKey, enrolled: enrolled,
-                tasks: [BadInputTests.task(clients: BadInputTests.honestCount)], limits: BadInputTests.limits,
+                host: "127.0.0.1", port: 0, identity: ServiceHarness.coordinatorKey, enrolled: enrolled,
+                tasks: [ServiceHarness.task(clients: ServiceHarness.honestCount)], limits: ServiceHarness.limits,
                 observers: [audit, CoordinatorMetrics(factory: factory)]),
             logger: Logger(label: "test.coordinator") { _ in SwiftLogNoOpLogHandler() })
 
@@ -149,18 +150,18 @@ struct MetricsEndpointTests {
 
             // A stranger (not enrolled) is refused during the handshake (told why, then closed): an authentication
             // failure.
-            let answer = try await BadInputTests.connect(port: port, as: BadInputTests.stranger) { session, receiver in
+            let answer = try await ServiceHarness.connect(port: port, as: ServiceHarness.stranger) { session, receiver in
                 try? await session.send(JoinRequest(taskName: "sum").encoded)
                 return try await receiver.receive(within: .seconds(5)).flatMap(JoinResponse.refusal(in:))?.0
             }
             #expect(answer == .notEnrolled, "a stranger must get no session, only its refusal")
-            try await BadInputTests.honestRound(port: port, service: service)
+            try await ServiceHarness.honestRound(port: port, service: service)
 
             let after = try await Self.request("GET", "/metrics", port: metricsPort)
             let samples = try Self.parseExposition(after.body)
             #expect(Self.value(samples, "secagg_rounds_total", ["task": "sum", "outcome": "completed", "code": "none"]) == 1)
             #expect(Self.value(samples, "secagg_rounds_started_total", ["task": "sum"]) == 1)
-            #expect(Self.value(samples, "secagg_phase_clients", ["task": "sum", "phase": "advertise"]) == Double(BadInputTests.honestCount))
+            #expect(Self.value(samples, "secagg_phase_clients", ["task": "sum", "phase": "advertise"]) == Double(ServiceHarness.honestCount))
             #expect(Self.value(samples, "secagg_phase_duration_seconds_count", ["task": "sum", "phase": "masked"]) == 1)
             #expect((Self.value(samples, "secagg_received_bytes_total", ["task": "sum"]) ?? 0) > 0)
             #expect((Self.value(samples, "secagg_sent_bytes_total", ["task": "sum"]) ?? 0) > 0)
@@ -179,16 +180,16 @@ struct MetricsEndpointTests {
 
         let verification = AuditChain.verify(Array(try Data(contentsOf: URL(fileURLWithPath: auditPath))))
         #expect(verification.isIntact)
-        let records = try AuditLogTests.lines(auditPath).map { try AuditValue(parsing: Array($0.utf8)) }
+        let records = try TestFiles.lines(auditPath).map { try AuditValue(parsing: Array($0.utf8)) }
         let kinds = records.compactMap { $0["kind"]?.stringValue }
         #expect(kinds.contains("authentication_failed"))
         #expect(kinds.contains("round_starting"))
         #expect(kinds.filter { $0 == "phase_started" }.count >= 3)
         let finished = try #require(records.last { $0["kind"] == "round_finished" })
         #expect(finished["outcome"] == "released")
-        #expect(finished["sum_blake2b"]?.stringValue == AuditLog.sumHash(BadInputTests.expectedHonestSum))
+        #expect(finished["sum_blake2b"]?.stringValue == AuditLog.sumHash(ServiceHarness.expectedHonestSum))
         let text = try String(contentsOfFile: auditPath, encoding: .utf8)
-        #expect(!text.contains(BadInputTests.expectedHonestSum.map(String.init).joined(separator: ",")))
+        #expect(!text.contains(ServiceHarness.expectedHonestSum.map(String.init).joined(separator: ",")))
     }
 
     // Issue 13, finding 8: 40 idle connections (more than the endpoint's 32 slots, each allowed 10 s for its
@@ -229,8 +230,8 @@ struct MetricsEndpointTests {
     func readiness() async throws {
         let service = try CoordinatorService(
             settings: CoordinatorSettings(
-                host: "127.0.0.1", port: 0, identity: BadInputTests.coordinatorKey, enrolled: [:],
-                tasks: [BadInputTests.task(clients: BadInputTests.honestCount)], limits: BadInputTests.limits),
+                host: "127.0.0.1", port: 0, identity: ServiceHarness.coordinatorKey, enrolled: [:],
+                tasks: [ServiceHarness.task(clients: ServiceHarness.honestCount)], limits: ServiceHarness.limits),
             logger: Logger(label: "test.coordinator") { _ in SwiftLogNoOpLogHandler() })
         let endpoint = MetricsEndpoint(
             settings: MetricsEndpointSettings(enabled: true, host: "127.0.0.1", port: 0),
@@ -255,8 +256,8 @@ struct MetricsEndpointTests {
         let registry = PrometheusCollectorRegistry()
         let privacy = TaskPrivacy(
             placement: .central, epsilonPerRound: 1, delta: 1e-6, l2Sensitivity: 100, budgetEpsilon: 7)
-        let task = BadInputTests.task(clients: BadInputTests.honestCount, privacy: privacy)
-        try await BadInputTests.withService(
+        let task = ServiceHarness.task(clients: ServiceHarness.honestCount, privacy: privacy)
+        try await ServiceHarness.withService(
             tasks: [task], observers: [CoordinatorMetrics(factory: PrometheusMetricsFactory(registry: registry))]
         ) { _, _, _ in
             let samples = try Self.parseExposition(registry.emitToString())

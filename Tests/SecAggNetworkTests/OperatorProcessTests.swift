@@ -1,6 +1,7 @@
 import Foundation
 import NIOPosix
 import SecAggWire
+import SecAggTesting
 import Testing
 
 /// The operator's view with real processes: `secaggd` with its audit log and metrics endpoint, three
@@ -52,23 +53,16 @@ struct OperatorProcessTests {
     func roundAuditAndMetrics() async throws {
         let world = try TestWorld(clients: 3)
         try world.writeConfiguration(task: Self.task)
-        let daemon = try world.startDaemon()
+        let daemon = try await world.startDaemon()
         var clients: [ClientProcess] = []
         for index in 0..<3 { clients.append(try world.startClient(index, task: "ops")) }
         for client in clients {
-            client.process.waitUntilExit()
-            #expect(client.process.terminationStatus == 0, "\(client.transcript())")
+            #expect(await client.waitForExit(within: .seconds(120)) == 0, "\(client.transcript())")
         }
-        var metricsPort: Int?
-        for _ in 0..<400 where metricsPort == nil {
-            let log = (try? String(contentsOf: daemon.log, encoding: .utf8)) ?? ""
-            if let marker = log.range(of: "endpoint=http://127.0.0.1:") {
-                metricsPort = Int(log[marker.upperBound...].prefix { $0.isNumber })
-            } else {
-                try await Task.sleep(for: .milliseconds(50))
-            }
-        }
-        let port = try #require(metricsPort, "the metrics endpoint logs its address")
+        let line = try #require(await daemon.logLine(containing: "endpoint=http://127.0.0.1:", within: .seconds(20)),
+                                "the metrics endpoint logs its address")
+        let marker = try #require(line.range(of: "endpoint=http://127.0.0.1:"))
+        let port = try #require(Int(line[marker.upperBound...].prefix { $0.isNumber }))
         // The round's record is filed just after the clients get their outcome: wait for the counter. A loaded
         // machine may also drop a connection; only the last answer counts.
         var samples: [MetricsEndpointTests.Sample] = []
@@ -152,15 +146,11 @@ struct OperatorProcessTests {
     func hangup() async throws {
         let world = try TestWorld(clients: 1)
         try world.writeConfiguration(task: Self.smallTask)
-        let daemon = try world.startDaemon()
+        let daemon = try await world.startDaemon()
         try #require(world.port > 0, "the daemon did not start")
         kill(daemon.process.processIdentifier, SIGHUP)
-        var log = ""
-        for _ in 0..<100 where !log.contains("SIGHUP ignored") {
-            try await Task.sleep(for: .milliseconds(50))
-            log = (try? String(contentsOf: daemon.log, encoding: .utf8)) ?? ""
-        }
-        #expect(log.contains("SIGHUP ignored: secaggd does not reload its configuration"), "\(log)")
+        let line = await daemon.logLine(containing: "SIGHUP ignored", within: .seconds(10))
+        #expect(line?.contains("SIGHUP ignored: secaggd does not reload its configuration") == true, "\(line ?? "no line")")
         #expect(daemon.process.isRunning)
         kill(daemon.process.processIdentifier, SIGTERM)
         #expect(await daemon.waitForExit(within: .seconds(10)) == 0)

@@ -6,6 +6,7 @@ import SecAggCrypto
 import SecAggProtocol
 import SecAggTransport
 import SecAggWire
+import SecAggTesting
 import Testing
 
 /// Issue 13, finding 7: in 2 of 91 kills the result was committed but every client exited "connection lost", and a
@@ -13,7 +14,7 @@ import Testing
 /// input now asks the coordinator how the round ended for its input (SPEC §4.10) and gets a signed receipt.
 @Suite("Outcome queries and signed receipts", .serialized)
 struct OutcomeQueryTests {
-    typealias Base = BadInputTests
+    typealias Base = ServiceHarness
 
     static func client(_ index: Int, port: Int, outcomeTimeout: Duration = .seconds(20)) -> SecAggClient {
         SecAggClient(
@@ -128,7 +129,7 @@ struct OutcomeQueryTests {
         let identities = Base.honest.prefix(4).map { "\($0.verifyingKey)" }
         func round(_ seed: UInt8) throws -> RoundID {
             let id = try #require(RoundID(bytes: [UInt8](repeating: seed, count: 16)))
-            try service.store.recordRoundStarting(task: "sum", parameters: StoreTests.parameters(id, task: "sum"), identities: identities)
+            try service.store.recordRoundStarting(task: "sum", parameters: Fixtures.parameters(id, task: "sum"), identities: identities)
             return id
         }
         let released = try round(1)

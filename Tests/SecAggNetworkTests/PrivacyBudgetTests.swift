@@ -7,6 +7,7 @@ import SecAggPrivacy
 import SecAggProtocol
 import SecAggSimulation
 import SecAggWire
+import SecAggTesting
 import Testing
 
 /// A coordinator task with differential privacy: it charges its budget before each round, releases only noisy
@@ -15,8 +16,8 @@ import Testing
 struct PrivacyBudgetTests {
     @Test("one affordable noisy round, then a refused one; the ledger is saved")
     func budgetIsEnforced() async throws {
-        let clients = LoopbackRoundTests.identities(8, seed: 21)
-        let coordinatorKey = LoopbackRoundTests.identities(1, seed: 97)[0]
+        let clients = Fixtures.identities(8, seed: 21)
+        let coordinatorKey = Fixtures.identities(1, seed: 97)[0]
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("secagg-budget-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
         // ε = 1 per round against a total of 1.2: the first round fits; two compose (zCDP) to ε ≈ 1.45, which does not.

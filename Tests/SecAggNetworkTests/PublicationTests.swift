@@ -7,6 +7,7 @@ import SecAggCrypto
 import SecAggProtocol
 import SecAggTransport
 import SecAggWire
+import SecAggTesting
 import Testing
 
 /// Issue 13, finding 3: clients learned "completed" 3–6 s before `round_finished` was audited and the result file
@@ -30,13 +31,13 @@ struct PublicationTests {
 
     @Test("no client hears its round's outcome before the round's record and result file are stored")
     func recordBeforeOutcome() async throws {
-        let folder = try AuditLogTests.folder()
+        let folder = try TestFiles.folder()
         let slow = SlowFinish()
         var enrolled: [Ed25519.VerifyingKey: String] = [:]
-        for (index, key) in BadInputTests.honest.enumerated() { enrolled[key.verifyingKey] = "honest-\(index)" }
+        for (index, key) in ServiceHarness.honest.enumerated() { enrolled[key.verifyingKey] = "honest-\(index)" }
         var settings = CoordinatorSettings(
-            host: "127.0.0.1", port: 0, identity: BadInputTests.coordinatorKey, enrolled: enrolled,
-            tasks: [BadInputTests.task(clients: BadInputTests.honestCount)], limits: BadInputTests.limits,
+            host: "127.0.0.1", port: 0, identity: ServiceHarness.coordinatorKey, enrolled: enrolled,
+            tasks: [ServiceHarness.task(clients: ServiceHarness.honestCount)], limits: ServiceHarness.limits,
             resultsDirectory: folder.appendingPathComponent("results"), observers: [slow])
         settings.storePath = folder.appendingPathComponent("store.sqlite").path
         let service = try CoordinatorService(settings: settings, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
@@ -44,15 +45,15 @@ struct PublicationTests {
             group.addTask { try await service.run() }
             let port = try await service.listeningPort()
             let receipts = try await withThrowingTaskGroup(of: (ParticipationReceipt, ContinuousClock.Instant).self) { clients in
-                for index in 0..<BadInputTests.honestCount {
+                for index in 0..<ServiceHarness.honestCount {
                     clients.addTask {
                         let client = SecAggClient(
                             configuration: SecAggClientConfiguration(
-                                host: "127.0.0.1", port: port, coordinatorKey: BadInputTests.coordinatorKey.verifyingKey,
-                                identity: BadInputTests.honest[index], task: "sum", limits: BadInputTests.limits,
+                                host: "127.0.0.1", port: port, coordinatorKey: ServiceHarness.coordinatorKey.verifyingKey,
+                                identity: ServiceHarness.honest[index], task: "sum", limits: ServiceHarness.limits,
                                 admissionTimeout: .seconds(30)),
                             logger: Logger(label: "test.client") { _ in SwiftLogNoOpLogHandler() })
-                        let receipt = try await client.participate(input: BadInputTests.input(index))
+                        let receipt = try await client.participate(input: ServiceHarness.input(index))
                         return (receipt, .now)
                     }
                 }
@@ -60,7 +61,7 @@ struct PublicationTests {
             }
             let storedAt = try #require(slow.storedAt, "round_finished must be stored before any client hears the outcome")
             for (receipt, heardAt) in receipts {
-                #expect(receipt.outcome == .completed(survivorCount: UInt32(BadInputTests.honestCount)))
+                #expect(receipt.outcome == .completed(survivorCount: UInt32(ServiceHarness.honestCount)))
                 #expect(heardAt > storedAt, "a client heard the outcome before the record was stored")
             }
             let roundID = try #require(receipts.first?.0.roundID)
@@ -73,28 +74,28 @@ struct PublicationTests {
 
     @Test("a restart publishes what a crash left unpublished, once: result files, ledger, audit records marked recovered")
     func restartPublishes() throws {
-        let folder = try AuditLogTests.folder()
+        let folder = try TestFiles.folder()
         let storePath = folder.appendingPathComponent("store.sqlite").path
-        let identities = BadInputTests.honest.prefix(4).map { "\($0.verifyingKey)" }
-        let released = StoreTests.roundID(1), interrupted = StoreTests.roundID(2)
+        let identities = ServiceHarness.honest.prefix(4).map { "\($0.verifyingKey)" }
+        let released = Fixtures.roundID(1), interrupted = Fixtures.roundID(2)
         do {
             // The last run: one round released (the store committed it) and then the process died before the
             // result file and the audit record; another round was in its masked phase.
             let store = try CoordinatorStore(path: storePath)
-            try store.recordRoundStarting(task: "sum", parameters: StoreTests.parameters(released, task: "sum"), identities: identities)
+            try store.recordRoundStarting(task: "sum", parameters: Fixtures.parameters(released, task: "sum"), identities: identities)
             try store.commitRelease(
                 task: "sum", roundID: released, sum: [5, 6, 7], survivorIdentities: Array(identities.prefix(3)),
                 noise: "none", ledger: nil)
-            try store.recordRoundStarting(task: "sum", parameters: StoreTests.parameters(interrupted, task: "sum"), identities: identities)
+            try store.recordRoundStarting(task: "sum", parameters: Fixtures.parameters(interrupted, task: "sum"), identities: identities)
             try store.recordPhase(task: "sum", roundID: interrupted, phase: .maskedInputCollection, participants: 4)
         }
         func start() throws -> (CoordinatorService, EventRecorder) {
             let events = EventRecorder()
             var enrolled: [Ed25519.VerifyingKey: String] = [:]
-            for key in BadInputTests.honest { enrolled[key.verifyingKey] = "honest" }
+            for key in ServiceHarness.honest { enrolled[key.verifyingKey] = "honest" }
             var settings = CoordinatorSettings(
-                host: "127.0.0.1", port: 0, identity: BadInputTests.coordinatorKey, enrolled: enrolled,
-                tasks: [BadInputTests.task(clients: 4)], resultsDirectory: folder.appendingPathComponent("results"),
+                host: "127.0.0.1", port: 0, identity: ServiceHarness.coordinatorKey, enrolled: enrolled,
+                tasks: [ServiceHarness.task(clients: 4)], resultsDirectory: folder.appendingPathComponent("results"),
                 observers: [events])
             settings.storePath = storePath
             return (try CoordinatorService(settings: settings, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }), events)

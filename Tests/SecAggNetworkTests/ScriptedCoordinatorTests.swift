@@ -7,6 +7,7 @@ import SecAggProtocol
 import SecAggSimulation
 import SecAggTransport
 import SecAggWire
+import SecAggTesting
 import Testing
 
 /// A malicious coordinator over real TCP (issue 7, SPEC §11.10): a test-only coordinator built on

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import SecAggTesting
 import Testing
 
 /// Issue 13, finding 4: SIGTERM while connections were being accepted crashed `secaggd` with SIGILL (swift-nio traps
@@ -25,7 +26,7 @@ struct ShutdownTests {
             """)
         var statuses: [Int32?] = []
         for attempt in 0..<stops {
-            let daemon = try world.startDaemon()
+            let daemon = try await world.startDaemon()
             let port = world.port
             // A burst of connections that never start their handshake, still arriving when the signal lands.
             let burst = Task {
@@ -73,9 +74,9 @@ struct StateFileModeTests {
             """)
         let previous = umask(0o022)
         defer { umask(previous) }
-        let daemon = try world.startDaemon()
+        let daemon = try await world.startDaemon()
         let clients = try (0..<3).map { try world.startClient($0, task: "modes") }
-        for client in clients { client.process.waitUntilExit() }
+        for client in clients { _ = await client.waitForExit(within: .seconds(120)) }
         #expect(await daemon.waitForExit(within: .seconds(20)) == 0)
         func mode(_ name: String) -> Int? {
             (try? FileManager.default.attributesOfItem(atPath: world.folder.appendingPathComponent(name).path))?[.posixPermissions] as? Int

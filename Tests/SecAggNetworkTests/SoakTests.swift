@@ -1,4 +1,5 @@
 import Foundation
+import SecAggTesting
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -33,7 +34,7 @@ struct SoakTests {
                 gather_seconds: 1
                 timeouts: {advertise: \(timeouts), share: \(timeouts), masked: \(timeouts), unmask: \(timeouts)}
             """, extra: "limits: {max_connections: \(clients + 32), handshake_timeout_seconds: 2, idle_timeout_seconds: \(idleTimeout)}")
-        let daemon = try world.startDaemon()
+        let daemon = try await world.startDaemon()
         try #require(world.port > 0, "the daemon did not start: \((try? String(contentsOf: daemon.log, encoding: .utf8)) ?? "")")
 
         let (status, output) = try await TestWorld.runSecagg([

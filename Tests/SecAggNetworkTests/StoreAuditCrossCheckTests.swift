@@ -6,6 +6,7 @@ import SecAggCrypto
 import SecAggPrivacy
 import SecAggProtocol
 import SecAggWire
+import SecAggTesting
 import Testing
 
 /// Issue 13, finding 5: a lost or truncated WAL removed released rounds and once reset the privacy ledger, a 1-bit
@@ -19,14 +20,14 @@ struct StoreAuditCrossCheckTests {
     /// A folder with a store and an audit log holding one published, released round of task "sum" (sum 5, 6, 7) and
     /// task "noisy"'s ledger after a released round, as a run of the daemon leaves them.
     static func previousRun(published: Bool = true) throws -> (folder: URL, store: String, audit: String, round: RoundID) {
-        let folder = try AuditLogTests.folder()
+        let folder = try TestFiles.folder()
         let storePath = folder.appendingPathComponent("store.sqlite").path
         let auditPath = folder.appendingPathComponent("audit.log").path
-        let round = StoreTests.roundID(9)
-        let identities = BadInputTests.honest.prefix(4).map { "\($0.verifyingKey)" }
+        let round = Fixtures.roundID(9)
+        let identities = ServiceHarness.honest.prefix(4).map { "\($0.verifyingKey)" }
         let store = try CoordinatorStore(path: storePath)
         let audit = try AuditLog(path: auditPath, logger: logger)
-        let parameters = StoreTests.parameters(round, task: "sum")
+        let parameters = Fixtures.parameters(round, task: "sum")
         try store.recordRoundStarting(task: "sum", parameters: parameters, identities: identities)
         try store.commitRelease(task: "sum", roundID: round, sum: [5, 6, 7], survivorIdentities: identities, noise: "none", ledger: nil)
         let record = RoundRecord(
@@ -34,10 +35,10 @@ struct StoreAuditCrossCheckTests {
             survivorIdentities: identities, abortReason: nil, phaseSeconds: [:], phaseCounts: [:], droppedPerPhase: [:],
             wallSeconds: 1)
         try audit.observeDurably(.roundFinished(record))
-        var ledger = try StoreTests.chargedLedger(StoreTests.roundID(10), placement: .central)
-        try ledger.recordRelease(roundID: "\(StoreTests.roundID(10))", survivors: 4)
+        var ledger = try Fixtures.chargedLedger(Fixtures.roundID(10), placement: .central)
+        try ledger.recordRelease(roundID: "\(Fixtures.roundID(10))", survivors: 4)
         try store.saveLedger(ledger, task: "noisy")
-        try audit.observeDurably(.privacySettled(task: "noisy", roundID: StoreTests.roundID(10), ledger: ledger))
+        try audit.observeDurably(.privacySettled(task: "noisy", roundID: Fixtures.roundID(10), ledger: ledger))
         if published { try store.markPublished(roundID: "\(round)", auditHead: audit.head) }
         return (folder, storePath, auditPath, round)
     }
@@ -45,11 +46,11 @@ struct StoreAuditCrossCheckTests {
     /// Starts a coordinator on the store and the audit log; the error's problems if it refuses.
     static func start(store: String, audit: String, accepting reason: String? = nil) throws -> [String]? {
         var enrolled: [Ed25519.VerifyingKey: String] = [:]
-        for key in BadInputTests.honest { enrolled[key.verifyingKey] = "honest" }
-        let log = try AuditLogTests.reopen(audit)
+        for key in ServiceHarness.honest { enrolled[key.verifyingKey] = "honest" }
+        let log = try AuditFiles.reopen(audit)
         var settings = CoordinatorSettings(
-            host: "127.0.0.1", port: 0, identity: BadInputTests.coordinatorKey, enrolled: enrolled,
-            tasks: [BadInputTests.task(clients: 4)], observers: [log])
+            host: "127.0.0.1", port: 0, identity: ServiceHarness.coordinatorKey, enrolled: enrolled,
+            tasks: [ServiceHarness.task(clients: 4)], observers: [log])
         settings.storePath = store
         settings.acceptStoreDivergence = reason
         do {
@@ -124,7 +125,7 @@ struct StoreAuditCrossCheckTests {
         let problems = try #require(try Self.start(store: run.store, audit: run.audit), "an unaudited ledger change must stop the start")
         #expect(problems.contains { $0.contains("task 'noisy'") }, "\(problems)")
         do {
-            let audit = try AuditLogTests.reopen(run.audit)
+            let audit = try AuditFiles.reopen(run.audit)
             try audit.observeDurably(.budgetChanged(task: "noisy", ledger: raised, actor: "admin"))
         }
         let accepted = try Self.start(store: run.store, audit: run.audit)
@@ -143,7 +144,7 @@ struct StoreAuditCrossCheckTests {
     @Test("records cut off the end of the audit log stop the start, though the chain still verifies")
     func truncatedLog() throws {
         let run = try Self.previousRun()
-        var lines = try AuditLogTests.lines(run.audit)
+        var lines = try TestFiles.lines(run.audit)
         lines.removeLast()
         try (lines.joined(separator: "\n") + "\n").write(toFile: run.audit, atomically: true, encoding: .utf8)
         #expect(AuditChain.verify(Array(try Data(contentsOf: URL(fileURLWithPath: run.audit)))).isIntact)
@@ -157,7 +158,7 @@ struct StoreAuditCrossCheckTests {
         try Self.execute("DELETE FROM result", on: run.store)
         #expect(try Self.start(store: run.store, audit: run.audit) != nil)
         #expect(try Self.start(store: run.store, audit: run.audit, accepting: "restored last night's backup") == nil)
-        let records = try AuditLogTests.lines(run.audit).map { try AuditValue(parsing: Array($0.utf8)) }
+        let records = try TestFiles.lines(run.audit).map { try AuditValue(parsing: Array($0.utf8)) }
         let accepted = try #require(records.last { $0["kind"] == "store_divergence_accepted" })
         #expect(accepted["reason"]?.stringValue == "restored last night's backup")
         #expect(try Self.start(store: run.store, audit: run.audit) == nil)
@@ -168,7 +169,7 @@ struct StoreAuditCrossCheckTests {
         let run = try Self.previousRun()
         let intact = try await TestWorld.runSecagg(["audit", "verify", run.audit, "--store", run.store])
         #expect(intact.status == 0, "\(String(decoding: intact.output, as: UTF8.self))")
-        var lines = try AuditLogTests.lines(run.audit)
+        var lines = try TestFiles.lines(run.audit)
         lines.removeLast()
         try (lines.joined(separator: "\n") + "\n").write(toFile: run.audit, atomically: true, encoding: .utf8)
         let chainOnly = try await TestWorld.runSecagg(["audit", "verify", run.audit])

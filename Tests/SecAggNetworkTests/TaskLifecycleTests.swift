@@ -4,6 +4,7 @@ import Logging
 import SecAggPrivacy
 import SecAggTransport
 import SecAggWire
+import SecAggTesting
 import Testing
 
 /// Issue 12: a budget-exhausted or mistyped task lived forever — there was no way to pause, change or retire one.
@@ -12,7 +13,7 @@ import Testing
 /// accepts it.
 @Suite("Task lifecycle through the admin requests", .serialized)
 struct TaskLifecycleTests {
-    typealias Base = BadInputTests
+    typealias Base = ServiceHarness
 
     static let dpDefinition = """
         name: dp
@@ -155,7 +156,7 @@ struct TaskLifecycleTests {
 
     @Test("a retired admin task's name cannot be given to a new task after a restart (its ledger is kept by name)")
     func retiredNameIsTaken() async throws {
-        let folder = try AuditLogTests.folder()
+        let folder = try TestFiles.folder()
         var settings = CoordinatorSettings(
             host: "127.0.0.1", port: 0, identity: Base.coordinatorKey, enrolled: [:], tasks: [Base.sideTask])
         settings.storePath = folder.appendingPathComponent("store.sqlite").path

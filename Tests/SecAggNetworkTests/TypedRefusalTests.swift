@@ -6,6 +6,7 @@ import SecAggCrypto
 import SecAggProtocol
 import SecAggTransport
 import SecAggWire
+import SecAggTesting
 import Testing
 
 /// Issue 14: a refused client saw "I/O on closed channel" or "closed before answering the join" while the daemon's
@@ -16,8 +17,8 @@ struct TypedRefusalTests {
     static func client(_ key: Ed25519.SigningKey, port: Int, task: String = "sum") -> SecAggClient {
         SecAggClient(
             configuration: SecAggClientConfiguration(
-                host: "127.0.0.1", port: port, coordinatorKey: BadInputTests.coordinatorKey.verifyingKey, identity: key,
-                task: task, limits: BadInputTests.limits, connectAttempts: 1, admissionTimeout: .seconds(30),
+                host: "127.0.0.1", port: port, coordinatorKey: ServiceHarness.coordinatorKey.verifyingKey, identity: key,
+                task: task, limits: ServiceHarness.limits, connectAttempts: 1, admissionTimeout: .seconds(30),
                 outcomeTimeout: .seconds(5)),
             logger: Logger(label: "test.client") { _ in SwiftLogNoOpLogHandler() })
     }
@@ -37,23 +38,23 @@ struct TypedRefusalTests {
     @Test("not enrolled, revoked, unknown task: each refusal names itself, for a join and for an outcome query",
           .timeLimit(.minutes(1)))
     func refusalsNameThemselves() async throws {
-        try await BadInputTests.withService(tasks: [BadInputTests.task(clients: BadInputTests.honestCount)]) { service, port, _ in
-            let stranger = BadInputTests.key("stranger")
-            let notEnrolled = await Self.refusal { _ = try await Self.client(stranger, port: port).participate(input: BadInputTests.input(0)) }
+        try await ServiceHarness.withService(tasks: [ServiceHarness.task(clients: ServiceHarness.honestCount)]) { service, port, _ in
+            let stranger = ServiceHarness.key("stranger")
+            let notEnrolled = await Self.refusal { _ = try await Self.client(stranger, port: port).participate(input: ServiceHarness.input(0)) }
             #expect(notEnrolled == "notEnrolled: identity \(stranger.verifyingKey) is not enrolled")
 
             let query = await Self.refusal { _ = try await Self.client(stranger, port: port).queryOutcome(of: RoundID(bytes: [UInt8](repeating: 1, count: 16))!) }
             #expect(query.hasPrefix("notEnrolled:"), "\(query)")
 
-            let revokedNow = try service.store.revoke(BadInputTests.intruder.verifyingKey, actor: "test")
+            let revokedNow = try service.store.revoke(ServiceHarness.intruder.verifyingKey, actor: "test")
             #expect(revokedNow)
             let revoked = await Self.refusal {
-                _ = try await Self.client(BadInputTests.intruder, port: port).participate(input: BadInputTests.input(0))
+                _ = try await Self.client(ServiceHarness.intruder, port: port).participate(input: ServiceHarness.input(0))
             }
-            #expect(revoked == "revoked: identity \(BadInputTests.intruder.verifyingKey) was revoked")
+            #expect(revoked == "revoked: identity \(ServiceHarness.intruder.verifyingKey) was revoked")
 
             let unknownTask = await Self.refusal {
-                _ = try await Self.client(BadInputTests.honest[0], port: port, task: "nope").participate(input: BadInputTests.input(0))
+                _ = try await Self.client(ServiceHarness.honest[0], port: port, task: "nope").participate(input: ServiceHarness.input(0))
             }
             #expect(unknownTask == "unknownTask: no task named nope")
         }
@@ -75,13 +76,13 @@ struct TypedRefusalTests {
                 min_clients: 3
                 max_clients: 3
             """)
-        let daemon = try world.startDaemon()
+        let daemon = try await world.startDaemon()
         defer { daemon.process.terminate() }
         for (index, task, code, text) in [(2, "queue", 10, "(notEnrolled)"), (0, "nope", 12, "(unknownTask): no task named nope")] {
             let client = try world.startClient(index, task: task)
-            client.process.waitUntilExit()
+            let status = await client.waitForExit(within: .seconds(30))
             let errors = (try? String(contentsOf: client.errorFile, encoding: .utf8)) ?? ""
-            #expect(client.process.terminationStatus == Int32(code), "\(client.transcript())")
+            #expect(status == Int32(code), "\(client.transcript())")
             #expect(errors.hasPrefix("secagg participate: refused by the coordinator \(text)"), "\(errors)")
             #expect(errors.split(separator: "\n").count == 1, "one line: \(errors)")
         }
@@ -92,15 +93,15 @@ struct TypedRefusalTests {
     // complete without it. Before, it saw a closed connection.
     @Test("a client dropped for silence is told so, with its phase", .timeLimit(.minutes(1)))
     func droppedIsTold() async throws {
-        var task = BadInputTests.task(clients: BadInputTests.honestCount)
+        var task = ServiceHarness.task(clients: ServiceHarness.honestCount)
         task.timeouts = .uniform(.seconds(4))
-        try await BadInputTests.withService(tasks: [task]) { _, port, _ in
+        try await ServiceHarness.withService(tasks: [task]) { _, port, _ in
             let outcomes = try await withThrowingTaskGroup(of: (Int, String).self) { group in
-                for index in 0..<BadInputTests.honestCount {
+                for index in 0..<ServiceHarness.honestCount {
                     group.addTask {
                         do {
-                            let receipt = try await Self.client(BadInputTests.honest[index], port: port)
-                                .participate(input: BadInputTests.input(index)) { phase in
+                            let receipt = try await Self.client(ServiceHarness.honest[index], port: port)
+                                .participate(input: ServiceHarness.input(index)) { phase in
                                     // Client 0 stalls past the share phase's deadline.
                                     if index == 0, phase == .shareKeys { try await Task.sleep(for: .seconds(6)) }
                                 }
@@ -116,8 +117,8 @@ struct TypedRefusalTests {
             }
             #expect(outcomes[0] == "dropped in share: no message before the phase closed",
                     "\(outcomes[0] ?? "-")")
-            for index in 1..<BadInputTests.honestCount {
-                #expect(outcomes[index] == "\(ClientReceipt.Outcome.completed(survivorCount: UInt32(BadInputTests.honestCount - 1)))",
+            for index in 1..<ServiceHarness.honestCount {
+                #expect(outcomes[index] == "\(ClientReceipt.Outcome.completed(survivorCount: UInt32(ServiceHarness.honestCount - 1)))",
                         "client \(index): \(outcomes[index] ?? "-")")
             }
         }

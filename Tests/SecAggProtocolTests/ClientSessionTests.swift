@@ -2,6 +2,7 @@ import SecAggCrypto
 import SecAggProtocol
 import SecAggSimulation
 import SecAggWire
+import SecAggTesting
 import Testing
 
 /// The sans-IO client session (join + round) that the Swift client, the C ABI and the CLI share: its join answers,

@@ -1,3 +1,4 @@
+import SecAggTesting
 import Testing
 import SecAggCrypto
 import SecAggProtocol

@@ -74,6 +74,9 @@ extension AuditLog {
                 "remote": text(remote), "category": .string(AuthenticationFailureCategory(reason: reason).rawValue),
                 "reason": text(reason),
             ])
+        case let .connectionsChanged(open):
+            // Never recorded (``observe(_:)`` skips it); described for completeness.
+            return ("connections", ["open": .integer(Int64(open))])
         case let .connectionRefused(remote, reason):
             return ("connection_refused", ["remote": text(remote), "reason": .string(reason.rawValue)])
         case let .joinRefused(task, identity, reason):

@@ -143,6 +143,8 @@ public final class AuditLog: CoordinatorObserver, Sendable {
         case .authenticationFailed, .connectionRefused:
             // Anyone can cause these without a key: rate-limited together.
             if !admitAuthenticationFailure() { return }
+        case .connectionsChanged:
+            return
         default:
             break
         }

@@ -34,6 +34,8 @@ public struct CoordinatorMetrics: CoordinatorObserver {
         case let .authenticationFailed(_, reason):
             counter("secagg_authentication_failures_total", ["reason": AuthenticationFailureCategory(reason: reason).rawValue])
                 .increment()
+        case let .connectionsChanged(open):
+            gauge("secagg_open_connections", [:]).record(open)
         case let .connectionRefused(_, reason):
             counter("secagg_connections_refused_total", ["reason": reason.rawValue]).increment()
         case let .joinRefused(task, _, reason):

@@ -30,6 +30,9 @@ public enum CoordinatorEvent: Sendable {
     case roundFinished(RoundRecord)
     /// A connection failed before or during authentication (handshake error, unknown identity, timeout).
     case authenticationFailed(remote: String, reason: String)
+    /// The number of open client connections changed (one admitted, or one ended): for the open-connections
+    /// gauge and for tests that wait for it. Not audited (it is not security-relevant, and it is frequent).
+    case connectionsChanged(open: Int)
     /// A connection was closed as soon as it was accepted: too many connections in all, or from its address.
     case connectionRefused(remote: String, reason: ConnectionRefusal)
     /// An authenticated client's join was refused.

@@ -207,9 +207,11 @@ public final class CoordinatorService: Service, Sendable {
                             try? await connection.channel.close()
                             continue
                         }
+                        events.emit(.connectionsChanged(open: connections.count))
                         group.addTask {
                             await self.handle(connection)
                             self.connections.release(address: address)
+                            self.events.emit(.connectionsChanged(open: self.connections.count))
                         }
                     }
                 }

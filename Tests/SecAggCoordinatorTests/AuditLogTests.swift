@@ -5,44 +5,19 @@ import SecAggNoise
 import SecAggProtocol
 import SecAggTransport
 import SecAggWire
+import SecAggTesting
 import Testing
 
 /// The hash-chained audit log: canonical records, durable appends that continue across reopening, and a verifier
 /// that finds every edited, removed, inserted or reordered record and says where.
 @Suite("Audit log")
 struct AuditLogTests {
-    /// A fresh folder for one test's files.
-    static func folder() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("secagg-audit-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
-
-    static let logger = Logger(label: "test.audit") { _ in SwiftLogNoOpLogHandler() }
-
-    /// Opens a log this process closed a moment ago. A process that another test forks at that moment holds a copy
-    /// of the closed descriptor, and with it the log's lock, until it executes its program (the tests run in
-    /// parallel with process tests), so opening is retried for up to 5 s before its error is thrown. The daemon
-    /// itself never forks.
-    static func reopen(_ path: String) throws -> AuditLog {
-        let deadline = ContinuousClock.now + .seconds(5)
-        while ContinuousClock.now < deadline {
-            if let log = try? AuditLog(path: path, logger: logger) { return log }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        return try AuditLog(path: path, logger: logger)
-    }
-
     /// A log of `count` records (`note` with `n` = 1...count) and its lines.
     static func log(_ count: Int) throws -> (path: String, lines: [String]) {
-        let path = try folder().appendingPathComponent("audit.log").path
-        let log = try AuditLog(path: path, logger: logger)
+        let path = try TestFiles.folder().appendingPathComponent("audit.log").path
+        let log = try AuditLog(path: path, logger: AuditFiles.logger)
         for number in 1...count { try log.append(kind: "note", fields: ["n": .integer(Int64(number))]) }
-        return (path, try lines(path))
-    }
-
-    static func lines(_ path: String) throws -> [String] {
-        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+        return (path, try TestFiles.lines(path))
     }
 
     static func verify(_ lines: [String]) -> AuditVerification {
@@ -65,11 +40,11 @@ struct AuditLogTests {
     @Test("records chain from the genesis hash; reopening continues the chain")
     func appendAndReopen() throws {
         let (path, first) = try Self.log(3)
-        let reopened = try Self.reopen(path)
+        let reopened = try AuditFiles.reopen(path)
         #expect(reopened.head.sequence == 3)
         let appended = try reopened.append(kind: "note", fields: ["n": 4, "seq": 99, "hash": "forged"])
         #expect(appended.sequence == 4)
-        let lines = try Self.lines(path)
+        let lines = try TestFiles.lines(path)
         #expect(Array(lines.prefix(3)) == first)
         let records = try lines.map { try AuditValue(parsing: Array($0.utf8)) }
         #expect(records[0]["prev_hash"]?.stringValue == AuditChain.genesisHash)
@@ -96,13 +71,13 @@ struct AuditLogTests {
         let (path, lines) = try Self.log(2)
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
         // `reopen`: a process another test spawns at this moment may still share the descriptor `log(2)` closed.
-        var first: AuditLog? = try Self.reopen(path)
+        var first: AuditLog? = try AuditFiles.reopen(path)
         #expect(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int == 0o600)
-        #expect(throws: AuditLogError.self) { _ = try AuditLog(path: path, logger: Self.logger) }
-        #expect(try Self.lines(path) == lines, "the refused writer must not have written")
+        #expect(throws: AuditLogError.self) { _ = try AuditLog(path: path, logger: AuditFiles.logger) }
+        #expect(try TestFiles.lines(path) == lines, "the refused writer must not have written")
         _ = try first?.append(kind: "note", fields: [:])
         first = nil
-        let second = try Self.reopen(path)
+        let second = try AuditFiles.reopen(path)
         #expect(second.head.sequence == 3)
     }
 
@@ -173,9 +148,9 @@ struct AuditLogTests {
         #expect(torn.problems.isEmpty)
         #expect(!torn.isIntact)
 
-        let reopened = try Self.reopen(path)
+        let reopened = try AuditFiles.reopen(path)
         #expect(reopened.head.sequence == 4)
-        let after = try Self.lines(path)
+        let after = try TestFiles.lines(path)
         #expect(Array(after.prefix(3)) == lines)
         let recovery = try AuditValue(parsing: Array(after[3].utf8))
         #expect(recovery["kind"]?.stringValue == "log_recovered")
@@ -190,8 +165,8 @@ struct AuditLogTests {
         var (path, lines) = try Self.log(3)
         lines.remove(at: 1)
         try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
-        #expect(throws: AuditLogError.self) { try AuditLog(path: path, logger: Self.logger) }
-        #expect(try Self.lines(path) == lines, "the evidence is left untouched")
+        #expect(throws: AuditLogError.self) { try AuditLog(path: path, logger: AuditFiles.logger) }
+        #expect(try TestFiles.lines(path) == lines, "the evidence is left untouched")
     }
 
     @Test("a released sum is recorded by its hash, never its entries; DP parameters are recorded")
@@ -235,8 +210,8 @@ struct AuditLogTests {
 
     @Test("a flood of authentication failures is capped per minute")
     func authenticationFailuresAreCapped() throws {
-        let path = try Self.folder().appendingPathComponent("audit.log").path
-        let log = try AuditLog(path: path, logger: Self.logger)
+        let path = try TestFiles.folder().appendingPathComponent("audit.log").path
+        let log = try AuditLog(path: path, logger: AuditFiles.logger)
         for _ in 0..<(AuditLog.authenticationFailuresPerMinute + 50) {
             log.observe(.authenticationFailed(remote: "x", reason: "Noise handshake timed out"))
         }

@@ -3,35 +3,16 @@ import Foundation
 import SecAggCrypto
 import SecAggIdentity
 import SecAggTransport
+import SecAggTesting
 import Testing
 
 /// The daemon's configuration: the file's operations sections, environment overrides with clear errors for bad
 /// values, and every problem reported at once.
 @Suite("Daemon configuration and environment overrides")
 struct DaemonConfigurationTests {
-    /// A folder with a coordinator identity; returns it and a minimal valid configuration text.
-    static func setup(extra: String = "") throws -> (URL, String) {
-        let folder = try AuditLogTests.folder()
-        _ = try IdentityFile.create(at: folder.appendingPathComponent("coordinator.key").path)
-        let client = BadInputTests.honest[0].verifyingKey
-        let text = """
-            identity: coordinator.key
-            enrollment:
-              keys: ["\(client)"]
-            tasks:
-              - name: t
-                dimension: 4
-                max_input: 10
-                min_clients: 3
-                max_clients: 3
-            \(extra)
-            """
-        return (folder, text)
-    }
-
     @Test("safe defaults: loopback, no metrics endpoint, no audit log unless configured")
     func defaults() throws {
-        let (folder, text) = try Self.setup()
+        let (folder, text) = try TestFiles.daemonConfiguration()
         let configuration = try DaemonConfiguration.parse(text, relativeTo: folder, environment: [:])
         #expect(configuration.coordinator.host == "127.0.0.1")
         #expect(configuration.metrics == MetricsEndpointSettings(enabled: false, host: "127.0.0.1", port: 9461))
@@ -41,7 +22,7 @@ struct DaemonConfigurationTests {
 
     @Test("the audit and metrics sections are read; relative paths resolve against the file's folder")
     func sections() throws {
-        let (folder, text) = try Self.setup(extra: """
+        let (folder, text) = try TestFiles.daemonConfiguration(extra: """
             audit:
               path: audit.log
             metrics:
@@ -55,7 +36,7 @@ struct DaemonConfigurationTests {
 
     @Test("environment variables override the file, creating sections that are missing")
     func overrides() throws {
-        let (folder, text) = try Self.setup(extra: "listen:\n  port: 7000")
+        let (folder, text) = try TestFiles.daemonConfiguration(extra: "listen:\n  port: 7000")
         let configuration = try DaemonConfiguration.parse(text, relativeTo: folder, environment: [
             "SECAGGD_LISTEN_PORT": "7100", "SECAGGD_LISTEN_HOST": "0.0.0.0", "SECAGGD_METRICS_ENABLED": "yes",
             "SECAGGD_METRICS_HOST": "0.0.0.0", "SECAGGD_METRICS_PORT": "9100",
@@ -76,7 +57,7 @@ struct DaemonConfigurationTests {
 
     @Test("bad values, unknown variables and conflicts are all reported, each naming what to fix")
     func problems() throws {
-        let (folder, text) = try Self.setup(extra: "metrics:\n  enabled: true\n  port: 7461")
+        let (folder, text) = try TestFiles.daemonConfiguration(extra: "metrics:\n  enabled: true\n  port: 7461")
         let error = try #require(throws: CoordinatorConfigurationError.self) {
             try DaemonConfiguration.parse(text, relativeTo: folder, environment: [
                 "SECAGGD_LISTEN_PORT": "http", "SECAGGD_METRICS_ENABLED": "maybe", "SECAGGD_LISTEN_PROT": "1",
@@ -113,7 +94,7 @@ struct DaemonConfigurationTests {
             ("privacy: {clip: 1, budget_epsilon: 3, epsilon_per_rnd: 1}", "tasks[0].privacy.epsilon_per_rnd", "epsilon_per_round"),
           ])
     func unknownTaskKeys(line: String, path: String, meant: String) throws {
-        let (folder, text) = try Self.setup(extra: "    " + line)
+        let (folder, text) = try TestFiles.daemonConfiguration(extra: "    " + line)
         let error = try #require(throws: CoordinatorConfigurationError.self) {
             try DaemonConfiguration.parse(text, relativeTo: folder, environment: [:])
         }
@@ -124,7 +105,7 @@ struct DaemonConfigurationTests {
           arguments: [["result_directory: r"], ["listen: {prot: 1}"], ["metrics: {enabeld: true}"], ["store: {pth: x}"],
                       ["limits: {max_conections: 3}"], ["audit: {paht: a.log}"], ["admin: {keys: [], hots: x}"], ["telemetry: {}"]])
     func unknownSectionKeys(lines: [String]) throws {
-        let (folder, text) = try Self.setup(extra: lines.joined(separator: "\n"))
+        let (folder, text) = try TestFiles.daemonConfiguration(extra: lines.joined(separator: "\n"))
         let error = try #require(throws: CoordinatorConfigurationError.self) {
             try DaemonConfiguration.parse(text, relativeTo: folder, environment: [:])
         }
@@ -139,7 +120,7 @@ struct DaemonConfigurationTests {
         let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../deploy/secaggd.example.yaml").standardizedFileURL
         let text = try String(contentsOf: example, encoding: .utf8)
-        let (folder, _) = try Self.setup()
+        let (folder, _) = try TestFiles.daemonConfiguration()
         do {
             _ = try DaemonConfiguration.parse(text, relativeTo: folder, environment: [:])
         } catch {
@@ -168,7 +149,7 @@ struct DaemonConfigurationTests {
     // their internal names. Each is now refused up front, all at once, in the user's key names.
     @Test("tasks whose every round would be refused, and duplicate names, are reported at once in the file's key names")
     func impossibleTasks() throws {
-        let (folder, text) = try Self.setup(extra: """
+        let (folder, text) = try TestFiles.daemonConfiguration(extra: """
               - name: t
                 dimension: 4
                 max_input: 10
@@ -206,7 +187,7 @@ struct DaemonConfigurationTests {
     // what was found, and missing keys name the section they are missing from.
     @Test("every wrong type and missing key is reported at once, with its line, expectation and value")
     func typeProblemsAtOnce() throws {
-        let folder = try AuditLogTests.folder()
+        let folder = try TestFiles.folder()
         _ = try IdentityFile.create(at: folder.appendingPathComponent("coordinator.key").path)
         let text = """
             identity: coordinator.key
@@ -264,12 +245,12 @@ struct DaemonConfigurationTests {
     // ConfigMap (whose list is only comments) crash-looped. Enrollment may live only in the store.
     @Test("a configuration without enrolled keys is accepted: enrollment may live only in the store")
     func enrollmentOnlyInStore() throws {
-        let (folder, text) = try Self.setup()
+        let (folder, text) = try TestFiles.daemonConfiguration()
         let emptyFile = folder.appendingPathComponent("enrolled.txt")
         try "# one client public key per line\n".write(to: emptyFile, atomically: true, encoding: .utf8)
         for enrollment in ["enrollment: {file: enrolled.txt}", "enrollment: {keys: []}", ""] {
             let withoutKeys = text.replacingOccurrences(
-                of: "enrollment:\n  keys: [\"\(BadInputTests.honest[0].verifyingKey)\"]", with: enrollment)
+                of: "enrollment:\n  keys: [\"\(ServiceHarness.honest[0].verifyingKey)\"]", with: enrollment)
             #expect(withoutKeys != text)
             let configuration = try DaemonConfiguration.parse(withoutKeys, relativeTo: folder, environment: [:])
             #expect(configuration.coordinator.enrolled.isEmpty)
@@ -291,7 +272,7 @@ struct DaemonConfigurationTests {
     // world-readable under umask 022. A state folder that group or others can write is refused, naming the key.
     @Test("a state folder that group or others can write is refused", arguments: [0o777, 0o775, 0o1777])
     func writableStateFolder(mode: Int) throws {
-        let (folder, text) = try Self.setup(extra: "results_directory: shared\naudit: {path: shared/audit.log}")
+        let (folder, text) = try TestFiles.daemonConfiguration(extra: "results_directory: shared\naudit: {path: shared/audit.log}")
         let shared = folder.appendingPathComponent("shared")
         try FileManager.default.createDirectory(at: shared, withIntermediateDirectories: true)
         try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: shared.path)

@@ -6,6 +6,7 @@ import SecAggPrivacy
 import SecAggProtocol
 import SecAggSimulation
 import SecAggWire
+import SecAggTesting
 import Testing
 
 /// The coordinator's SQLite store: schema migrations, every record type written and read back, and the rules that
@@ -13,38 +14,11 @@ import Testing
 /// privacy charge settled as the ledger's rules say).
 @Suite("Coordinator store")
 struct StoreTests {
-    /// A fresh database file in a temporary folder (removed with the folder by the caller).
-    static func temporaryStorePath() throws -> (folder: URL, path: String) {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("secagg-store-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        return (folder, folder.appendingPathComponent("store.sqlite").path)
-    }
-
-    static func roundID(_ seed: UInt8) -> RoundID {
-        RoundID(bytes: [UInt8](repeating: seed, count: 16))!
-    }
-
-    static func parameters(_ id: RoundID, task: String, noise: NoiseParameters = .none) -> RoundParameters {
-        RoundParameters(
-            roundID: id, taskName: task, dimension: 3, bits: 32, maximumInput: 10, graph: .complete, threshold: 2,
-            minimumSurvivors: 3, mode: .honestButCurious, invitedCount: 4, nonce: [UInt8](repeating: 7, count: 32),
-            noise: noise)
-    }
-
-    /// A ledger with one charged round of `placement`.
-    static func chargedLedger(_ id: RoundID, placement: NoisePlacement) throws -> PrivacyBudget {
-        var ledger = try PrivacyBudget(epsilon: 10, delta: 1e-6)
-        try ledger.charge(
-            roundID: "\(id)", placement: placement, rho: 0.1, sigma: 5, localSigma: placement == .distributed ? 2.5 : nil,
-            minimumSurvivors: 3, clip: 10, bits: 32)
-        return ledger
-    }
-
     @Test("a new database gets every migration once; reopening keeps the data and applies none again")
     func migrations() throws {
-        let (folder, path) = try Self.temporaryStorePath()
+        let (folder, path) = try TestFiles.temporaryStorePath()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let key = LoopbackRoundTests.identities(1, seed: 3)[0].verifyingKey
+        let key = Fixtures.identities(1, seed: 3)[0].verifyingKey
         do {
             let store = try CoordinatorStore(path: path)
             #expect(try store.appliedMigrations() == ["v1", "v2-published", "v3-task-state"])
@@ -59,7 +33,7 @@ struct StoreTests {
 
     @Test("a second process (or store) cannot open a store in use; it can once the first is closed")
     func oneUserAtATime() throws {
-        let (folder, path) = try Self.temporaryStorePath()
+        let (folder, path) = try TestFiles.temporaryStorePath()
         defer { try? FileManager.default.removeItem(at: folder) }
         do {
             let first = try CoordinatorStore(path: path)
@@ -73,7 +47,7 @@ struct StoreTests {
 
     @Test("a file that is not a database is refused with a clear error")
     func notADatabase() throws {
-        let (folder, path) = try Self.temporaryStorePath()
+        let (folder, path) = try TestFiles.temporaryStorePath()
         defer { try? FileManager.default.removeItem(at: folder) }
         try Data(repeating: 0x41, count: 4096).write(to: URL(fileURLWithPath: path))
         #expect(throws: StoreError.self) { try CoordinatorStore(path: path) }
@@ -82,7 +56,7 @@ struct StoreTests {
     @Test("clients: enroll, relabel, revoke, re-enroll; the configuration cannot un-revoke a key")
     func clients() throws {
         let store = try CoordinatorStore.inMemory()
-        let keys = LoopbackRoundTests.identities(3, seed: 4).map(\.verifyingKey)
+        let keys = Fixtures.identities(3, seed: 4).map(\.verifyingKey)
         #expect(try store.enroll(keys[0], label: "a", actor: "admin x"))
         #expect(try !store.enroll(keys[0], label: "a2", actor: "admin x"))
         #expect(store.label(of: keys[0]) == "a2")
@@ -119,11 +93,11 @@ struct StoreTests {
     @Test("a round's life: charge, start, phases, release, finish — every field reads back")
     func roundRoundTrip() throws {
         let store = try CoordinatorStore.inMemory()
-        let id = Self.roundID(1)
-        var ledger = try Self.chargedLedger(id, placement: .central)
+        let id = Fixtures.roundID(1)
+        var ledger = try Fixtures.chargedLedger(id, placement: .central)
         try store.commitCharge(ledger, task: "t", roundID: id)
         #expect(try store.round(id: "\(id)")?.state == "running")
-        let parameters = Self.parameters(id, task: "t")
+        let parameters = Fixtures.parameters(id, task: "t")
         try store.recordRoundStarting(task: "t", parameters: parameters, identities: ["k1", "k2", "k3", "k4"])
         try store.recordPhase(task: "t", roundID: id, phase: .advertiseKeys, participants: 4)
         try store.recordPhase(task: "t", roundID: id, phase: .shareKeys, participants: 4)
@@ -168,8 +142,8 @@ struct StoreTests {
     @Test("a release committed twice is stored once; finishing keeps it completed")
     func releaseIsNotDoubled() throws {
         let store = try CoordinatorStore.inMemory()
-        let id = Self.roundID(2)
-        let parameters = Self.parameters(id, task: "t")
+        let id = Fixtures.roundID(2)
+        let parameters = Fixtures.parameters(id, task: "t")
         try store.recordRoundStarting(task: "t", parameters: parameters, identities: [])
         for _ in 0..<2 {
             try store.commitRelease(task: "t", roundID: id, sum: [5], survivorIdentities: ["k"], noise: "none", ledger: nil)
@@ -185,8 +159,8 @@ struct StoreTests {
     @Test("an aborted round records its reason and phase")
     func abortRecorded() throws {
         let store = try CoordinatorStore.inMemory()
-        let id = Self.roundID(3)
-        let parameters = Self.parameters(id, task: "t")
+        let id = Fixtures.roundID(3)
+        let parameters = Fixtures.parameters(id, task: "t")
         try store.recordRoundStarting(task: "t", parameters: parameters, identities: [])
         try store.commitFinish(Self.summary(id, task: "t", completed: false), ledger: nil)
         let round = try #require(try store.round(id: "\(id)"))
@@ -209,14 +183,14 @@ struct StoreTests {
     @Test("after a crash, a round in flight is aborted and its charge settled by how far it got", arguments: 0..<5)
     func crashRecovery(_ index: Int) throws {
         let (placement, phase, expected) = Self.crashCases[index]
-        let (folder, path) = try Self.temporaryStorePath()
+        let (folder, path) = try TestFiles.temporaryStorePath()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let id = Self.roundID(9)
+        let id = Fixtures.roundID(9)
         do {
             let store = try CoordinatorStore(path: path)
-            try store.commitCharge(try Self.chargedLedger(id, placement: placement), task: "dp", roundID: id)
+            try store.commitCharge(try Fixtures.chargedLedger(id, placement: placement), task: "dp", roundID: id)
             if let phase {
-                try store.recordRoundStarting(task: "dp", parameters: Self.parameters(id, task: "dp"), identities: [])
+                try store.recordRoundStarting(task: "dp", parameters: Fixtures.parameters(id, task: "dp"), identities: [])
                 for step in RoundPhase.allCases where step.rawValue <= phase.rawValue {
                     try store.recordPhase(task: "dp", roundID: id, phase: step, participants: 4)
                 }
@@ -241,7 +215,7 @@ struct StoreTests {
 
     @Test("a service on a store imports an existing privacy-ledger.json once, then the store is the source of truth")
     func ledgerFileImported() async throws {
-        let (folder, path) = try Self.temporaryStorePath()
+        let (folder, path) = try TestFiles.temporaryStorePath()
         defer { try? FileManager.default.removeItem(at: folder) }
         var saved = try PrivacyBudget(epsilon: 2, delta: 1e-6)
         try saved.charge(roundID: "old", placement: .central, rho: 0.05, sigma: 3, minimumSurvivors: 2, clip: 1, bits: 32)
@@ -252,7 +226,7 @@ struct StoreTests {
             name: "dp", dimension: 4, maximumInput: 1, graph: .complete, minimumClients: 3, maximumClients: 3,
             privacy: TaskPrivacy(placement: .central, epsilonPerRound: 0.5, delta: 1e-6, l2Sensitivity: 2, budgetEpsilon: 2))
         var settings = CoordinatorSettings(
-            port: 0, identity: LoopbackRoundTests.identities(1, seed: 8)[0], enrolled: [:], tasks: [task],
+            port: 0, identity: Fixtures.identities(1, seed: 8)[0], enrolled: [:], tasks: [task],
             resultsDirectory: results)
         settings.storePath = path
         do {

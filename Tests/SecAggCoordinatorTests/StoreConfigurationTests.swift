@@ -2,6 +2,7 @@ import Foundation
 import SecAggCoordinator
 import SecAggIdentity
 import SecAggTransport
+import SecAggTesting
 import Testing
 
 /// The `store` and `admin` keys of the configuration file: safe defaults, and one explained problem per mistake.

@@ -1,5 +1,6 @@
 @testable import SecAggCoordinator
 import SecAggWire
+import SecAggTesting
 import Testing
 
 /// The bounded round history a task scheduler keeps in memory (found by the soak: bounded by count only, it held

@@ -1,4 +1,5 @@
 @testable import SecAggCoordinator
+import SecAggTesting
 import Testing
 
 /// Peer-supplied text cannot forge log lines or flood them.

@@ -2,6 +2,7 @@ import Foundation
 @testable import SecAggCoordinator
 import SecAggProtocol
 import SecAggWire
+import SecAggTesting
 import Testing
 
 /// The published form of a round (issue 12): one typed document for the result file, admin show/export and the

@@ -11,34 +11,34 @@ import SecAggWire
 ///
 /// Two fixtures built with the same arguments run byte-identical rounds (all randomness is `SeededRandom`), so a
 /// test can compare a disturbed round against an undisturbed reference.
-struct RoundFixture {
-    let parameters: RoundParameters
-    let identities: [ParticipantIndex: Ed25519.SigningKey]
-    let inputs: [ParticipantIndex: [UInt64]]
+package struct RoundFixture {
+    package let parameters: RoundParameters
+    package let identities: [ParticipantIndex: Ed25519.SigningKey]
+    package let inputs: [ParticipantIndex: [UInt64]]
     /// The enrollment authority, when the fixture endorses identities.
-    let authority: Ed25519.SigningKey?
-    var coordinator: CoordinatorStateMachine
-    var clients: [ParticipantIndex: ClientStateMachine]
-    var randoms: [ParticipantIndex: SeededRandom]
-    var now = ProtocolInstant(nanoseconds: 1_000)
+    package let authority: Ed25519.SigningKey?
+    package var coordinator: CoordinatorStateMachine
+    package var clients: [ParticipantIndex: ClientStateMachine]
+    package var randoms: [ParticipantIndex: SeededRandom]
+    package var now = ProtocolInstant(nanoseconds: 1_000)
 
     /// Coordinator messages not yet delivered, per client, in order.
-    var toClients: [ParticipantIndex: [CoordinatorMessage]] = [:]
+    package var toClients: [ParticipantIndex: [CoordinatorMessage]] = [:]
     /// Client messages not yet delivered to the coordinator, in order.
-    var toCoordinator: [(sender: ParticipantIndex, message: ClientMessage)] = []
+    package var toCoordinator: [(sender: ParticipantIndex, message: ClientMessage)] = []
     /// Every action the coordinator returned.
-    var coordinatorActions: [CoordinatorAction] = []
+    package var coordinatorActions: [CoordinatorAction] = []
     /// Every coordinator message each client accepted (handled without throwing).
-    var received: [ParticipantIndex: [CoordinatorMessage]] = [:]
+    package var received: [ParticipantIndex: [CoordinatorMessage]] = [:]
     /// Every message each client sent.
-    var sent: [ParticipantIndex: [ClientMessage]] = [:]
+    package var sent: [ParticipantIndex: [ClientMessage]] = [:]
     /// Clients that are gone: nothing is delivered to them and nothing of theirs reaches the coordinator.
-    var offline: Set<ParticipantIndex> = []
-    private(set) var started = false
+    package var offline: Set<ParticipantIndex> = []
+    package private(set) var started = false
 
     /// - Parameters: as in ``RoundParameters``; `minimumSurvivors` defaults to threshold + 1 (the smallest valid),
     ///   `maximumInput` to the largest that cannot overflow.
-    init(
+    package init(
         clients count: UInt32 = 5, threshold: UInt32 = 3, minimumSurvivors: UInt32? = nil,
         mode: RoundMode = .honestButCurious, graph: GraphShape = .complete, dimension: UInt32 = 6, bits: UInt8 = 16,
         maximumInput: UInt64? = nil, seed: UInt64 = 1, endorsed: Bool = false, unmaskingWorkers: Int = 3
@@ -87,18 +87,18 @@ struct RoundFixture {
             parameters: parameters, roster: roster, unmaskingWorkers: unmaskingWorkers))
     }
 
-    var indices: [ParticipantIndex] { Array(1...parameters.invitedCount) }
+    package var indices: [ParticipantIndex] { Array(1...parameters.invitedCount) }
 
     // MARK: Driving
 
     /// Opens the round: invitations are queued for every client.
-    mutating func start() throws {
+    package mutating func start() throws {
         started = true
         try route(coordinator.start(now: now))
     }
 
     /// Records coordinator actions and queues the messages they send (through their encoding).
-    mutating func route(_ actions: [CoordinatorAction]) throws {
+    package mutating func route(_ actions: [CoordinatorAction]) throws {
         let actions = actions.expandingRequests()
         coordinatorActions += actions
         for action in actions {
@@ -115,7 +115,7 @@ struct RoundFixture {
     /// for the coordinator; on a throw only the client's random source is restored (the machine itself is not
     /// touched by the fixture, so a machine that changed state before throwing stays changed).
     @discardableResult
-    mutating func deliver(_ message: CoordinatorMessage, to index: ParticipantIndex) throws -> [ClientAction] {
+    package mutating func deliver(_ message: CoordinatorMessage, to index: ParticipantIndex) throws -> [ClientAction] {
         let savedRandom = randoms[index]!
         let actions: [ClientAction]
         do {
@@ -136,7 +136,7 @@ struct RoundFixture {
     }
 
     /// Delivers every queued coordinator message (clients in index order). A client error propagates.
-    mutating func deliverToClients(only: Set<ParticipantIndex>? = nil) throws {
+    package mutating func deliverToClients(only: Set<ParticipantIndex>? = nil) throws {
         for index in toClients.keys.sorted() where only?.contains(index) ?? true {
             let messages = toClients.removeValue(forKey: index) ?? []
             for message in messages where !offline.contains(index) {
@@ -146,12 +146,12 @@ struct RoundFixture {
     }
 
     /// Hands one client message to the coordinator and routes what it returns.
-    mutating func coordinatorHandle(_ message: ClientMessage, from sender: ParticipantIndex) throws {
+    package mutating func coordinatorHandle(_ message: ClientMessage, from sender: ParticipantIndex) throws {
         try route(coordinator.handle(message, from: sender, now: now))
     }
 
     /// Delivers every queued client message to the coordinator, in order. A coordinator error propagates.
-    mutating func deliverToCoordinator() throws {
+    package mutating func deliverToCoordinator() throws {
         let queue = toCoordinator
         toCoordinator = []
         for (sender, message) in queue where !offline.contains(sender) {
@@ -160,19 +160,19 @@ struct RoundFixture {
     }
 
     /// Closes the coordinator's open phase.
-    mutating func advance() throws {
+    package mutating func advance() throws {
         try route(coordinator.advance(now: now))
     }
 
     /// One full phase: clients answer, the coordinator takes the answers and closes the phase.
-    mutating func step() throws {
+    package mutating func step() throws {
         try deliverToClients()
         try deliverToCoordinator()
         try advance()
     }
 
     /// Runs until the coordinator has opened `phase` and its requests wait in `toClients`.
-    mutating func run(to phase: RoundPhase) throws {
+    package mutating func run(to phase: RoundPhase) throws {
         if !started { try start() }
         while coordinator.phase != phase {
             try #require(!coordinator.isFinished, "the round ended before \(phase)")
@@ -182,7 +182,7 @@ struct RoundFixture {
 
     /// Runs the round to its end and delivers the outcome to the clients.
     @discardableResult
-    mutating func finish() throws -> RoundResult? {
+    package mutating func finish() throws -> RoundResult? {
         if !started { try start() }
         while !coordinator.isFinished { try step() }
         try deliverToClients()
@@ -190,7 +190,7 @@ struct RoundFixture {
     }
 
     /// The driver gives up on `index`: it goes offline and the coordinator is told.
-    mutating func disconnect(_ index: ParticipantIndex) throws {
+    package mutating func disconnect(_ index: ParticipantIndex) throws {
         offline.insert(index)
         toClients[index] = nil
         toCoordinator.removeAll { $0.sender == index }
@@ -200,7 +200,7 @@ struct RoundFixture {
     // MARK: Observations
 
     /// Σ inputs over `survivors` (the parameters rule out wrap-around).
-    func expectedSum(of survivors: [ParticipantIndex]) -> [UInt64] {
+    package func expectedSum(of survivors: [ParticipantIndex]) -> [UInt64] {
         var sum = [UInt64](repeating: 0, count: Int(parameters.dimension))
         for survivor in survivors {
             for (position, value) in inputs[survivor]!.enumerated() { sum[position] += value }
@@ -209,7 +209,7 @@ struct RoundFixture {
     }
 
     /// Checks that the round completed with exactly the inputs of `survivors` summed.
-    func expectExactSum(survivors: [ParticipantIndex], sourceLocation: SourceLocation = #_sourceLocation) {
+    package func expectExactSum(survivors: [ParticipantIndex], sourceLocation: SourceLocation = #_sourceLocation) {
         guard let result = coordinator.result else {
             Issue.record("round did not complete: \(String(describing: coordinator.abortReason))", sourceLocation: sourceLocation)
             return
@@ -219,18 +219,18 @@ struct RoundFixture {
     }
 
     /// The messages of the given type a client sent.
-    func sent(by index: ParticipantIndex, type: UInt8) -> [ClientMessage] {
+    package func sent(by index: ParticipantIndex, type: UInt8) -> [ClientMessage] {
         (sent[index] ?? []).filter { $0.typeCode == type }
     }
 
     /// The first message of the given type that client `index` accepted.
-    func received(by index: ParticipantIndex, type: UInt8) -> CoordinatorMessage? {
+    package func received(by index: ParticipantIndex, type: UInt8) -> CoordinatorMessage? {
         (received[index] ?? []).first { $0.typeCode == type }
     }
 
     /// A ShareKeysRequest some client accepted (each client gets its own neighbourhood; all carry the same count
     /// and root).
-    func shareKeysRequest() throws -> ShareKeysRequest {
+    package func shareKeysRequest() throws -> ShareKeysRequest {
         for index in indices {
             if case let .shareKeysRequest(request)? = received(by: index, type: 0x02) { return request }
         }
@@ -238,13 +238,13 @@ struct RoundFixture {
     }
 
     /// The ShareKeysRequest client `index` accepted.
-    func shareKeysRequest(of index: ParticipantIndex) throws -> ShareKeysRequest {
+    package func shareKeysRequest(of index: ParticipantIndex) throws -> ShareKeysRequest {
         if case let .shareKeysRequest(request)? = received(by: index, type: 0x02) { return request }
         throw FixtureError("client \(index) has not accepted a ShareKeysRequest")
     }
 
     /// The session id every party derives once U1 is known.
-    func sessionID() throws -> [UInt8] {
+    package func sessionID() throws -> [UInt8] {
         let request = try shareKeysRequest()
         return Derivation.sessionID(
             roundDigest: Derivation.roundDigest(parameters), advertisedCount: request.advertisedCount,
@@ -252,19 +252,19 @@ struct RoundFixture {
     }
 
     /// The neighbour graph of the session, derived the way every party derives it.
-    func graph() throws -> NeighborGraph {
+    package func graph() throws -> NeighborGraph {
         try Derivation.neighbourGraph(parameters: parameters, sessionID: try sessionID())
     }
 
     /// A survivor view of `survivors` for `recipient`, with a valid proof: what a coordinator that claims this set
     /// would send (an honest one sends the true U3; a lying one any set it likes).
-    func survivorView(for recipient: ParticipantIndex, survivors: [ParticipantIndex]) throws -> SurvivorView {
+    package func survivorView(for recipient: ParticipantIndex, survivors: [ParticipantIndex]) throws -> SurvivorView {
         SurvivorTree(graph: try graph(), survivors: Set(survivors)).view(for: recipient)
     }
 
     /// Client `signer`'s consistency signature over the survivor set `survivors`, as an honest client shown that
     /// set would make it.
-    func consistencySignature(by signer: ParticipantIndex, over survivors: [ParticipantIndex]) throws -> ConsistencySignature {
+    package func consistencySignature(by signer: ParticipantIndex, over survivors: [ParticipantIndex]) throws -> ConsistencySignature {
         let tree = SurvivorTree(graph: try graph(), survivors: Set(survivors))
         let message = Derivation.consistencyMessage(
             sessionID: try sessionID(), survivorCount: tree.survivorCount, survivorRoot: tree.root)
@@ -272,7 +272,7 @@ struct RoundFixture {
     }
 
     /// Every share client `index` revealed, over all its UnmaskResponses.
-    func revealed(by index: ParticipantIndex) -> [RevealedShare] {
+    package func revealed(by index: ParticipantIndex) -> [RevealedShare] {
         sent(by: index, type: 0x45).flatMap { message -> [RevealedShare] in
             if case let .unmaskResponse(response) = message { return response.shares }
             return []
@@ -280,16 +280,16 @@ struct RoundFixture {
     }
 }
 
-struct FixtureError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+package struct FixtureError: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }
 
 // MARK: Message surgery
 
 extension ClientMessage {
     /// The same message claiming another round.
-    func withRoundID(_ roundID: RoundID) -> ClientMessage {
+    package func withRoundID(_ roundID: RoundID) -> ClientMessage {
         switch self {
         case var .advertiseKeys(body): body.roundID = roundID; return .advertiseKeys(body)
         case var .shareKeys(body): body.roundID = roundID; return .shareKeys(body)
@@ -303,7 +303,7 @@ extension ClientMessage {
 
 extension CoordinatorMessage {
     /// The same message claiming another round.
-    func withRoundID(_ roundID: RoundID) -> CoordinatorMessage {
+    package func withRoundID(_ roundID: RoundID) -> CoordinatorMessage {
         switch self {
         case var .advertiseKeysRequest(body): body.parameters.roundID = roundID; return .advertiseKeysRequest(body)
         case var .shareKeysRequest(body): body.roundID = roundID; return .shareKeysRequest(body)
@@ -316,10 +316,10 @@ extension CoordinatorMessage {
 }
 
 /// A round id no fixture uses.
-let foreignRoundID = RoundID(bytes: [UInt8](repeating: 0xee, count: 16))!
+package let foreignRoundID = RoundID(bytes: [UInt8](repeating: 0xee, count: 16))!
 
 /// Flips the lowest bit of byte `position`.
-func flipped(_ bytes: [UInt8], at position: Int = 0) -> [UInt8] {
+package func flipped(_ bytes: [UInt8], at position: Int = 0) -> [UInt8] {
     var copy = bytes
     copy[position] ^= 1
     return copy
@@ -328,7 +328,7 @@ func flipped(_ bytes: [UInt8], at position: Int = 0) -> [UInt8] {
 // MARK: Error shapes
 
 /// The violation inside a coordinator rejection from `sender`, or nil if the error is something else.
-func violation(_ error: any Error, from sender: ParticipantIndex) -> ProtocolViolation? {
+package func violation(_ error: any Error, from sender: ParticipantIndex) -> ProtocolViolation? {
     guard case let CoordinatorError.participantViolation(index, violation)? = error as? CoordinatorError, index == sender else {
         return nil
     }
@@ -336,13 +336,13 @@ func violation(_ error: any Error, from sender: ParticipantIndex) -> ProtocolVio
 }
 
 /// The violation inside a client's rejection of the coordinator, or nil.
-func coordinatorViolation(_ error: any Error) -> ProtocolViolation? {
+package func coordinatorViolation(_ error: any Error) -> ProtocolViolation? {
     guard case let ClientError.coordinatorViolation(violation)? = error as? ClientError else { return nil }
     return violation
 }
 
 /// Runs `body` and returns what it threw (nil if it returned).
-func thrownError(_ body: () throws -> Void) -> (any Error)? {
+package func thrownError(_ body: () throws -> Void) -> (any Error)? {
     do {
         try body()
         return nil
@@ -352,40 +352,40 @@ func thrownError(_ body: () throws -> Void) -> (any Error)? {
 }
 
 extension ProtocolViolation {
-    var isUnexpectedMessage: Bool { if case .unexpectedMessage = self { return true } else { return false } }
-    var isInconsistentView: Bool { if case .inconsistentView = self { return true } else { return false } }
-    var isInvalidVector: Bool { if case .invalidVector = self { return true } else { return false } }
+    package var isUnexpectedMessage: Bool { if case .unexpectedMessage = self { return true } else { return false } }
+    package var isInconsistentView: Bool { if case .inconsistentView = self { return true } else { return false } }
+    package var isInvalidVector: Bool { if case .invalidVector = self { return true } else { return false } }
 
-    func isBadSignature(signer: ParticipantIndex, what: String) -> Bool {
+    package func isBadSignature(signer: ParticipantIndex, what: String) -> Bool {
         if case let .badSignature(actualSigner, actualWhat) = self { return actualSigner == signer && actualWhat == what }
         return false
     }
 
-    func isInvalidShare(owner: ParticipantIndex, holder: ParticipantIndex) -> Bool {
+    package func isInvalidShare(owner: ParticipantIndex, holder: ParticipantIndex) -> Bool {
         if case let .invalidShare(actualOwner, actualHolder, _) = self { return actualOwner == owner && actualHolder == holder }
         return false
     }
 
-    func isInvalidKey(owner: ParticipantIndex) -> Bool {
+    package func isInvalidKey(owner: ParticipantIndex) -> Bool {
         if case let .invalidKey(actualOwner, _) = self { return actualOwner == owner }
         return false
     }
 }
 
 /// Which kinds of share of each owner appear among `shares`.
-func kindsByOwner(_ shares: [RevealedShare]) -> [ParticipantIndex: Set<ShareKind>] {
+package func kindsByOwner(_ shares: [RevealedShare]) -> [ParticipantIndex: Set<ShareKind>] {
     var kinds: [ParticipantIndex: Set<ShareKind>] = [:]
     for share in shares { kinds[share.owner, default: []].insert(share.kind) }
     return kinds
 }
 
 /// The owners for which `shares` contain both a self-mask share and a masking-key share.
-func ownersRevealedTwice(_ shares: [RevealedShare]) -> [ParticipantIndex] {
+package func ownersRevealedTwice(_ shares: [RevealedShare]) -> [ParticipantIndex] {
     kindsByOwner(shares).filter { $0.value.count > 1 }.keys.sorted()
 }
 
 /// The low-order points of Curve25519 (and non-canonical encodings of them), on which X25519 yields zero.
-let lowOrderX25519Keys: [[UInt8]] = [
+package let lowOrderX25519Keys: [[UInt8]] = [
     [UInt8](repeating: 0, count: 32),
     [1] + [UInt8](repeating: 0, count: 31),
     hexBytes("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"),
@@ -395,7 +395,7 @@ let lowOrderX25519Keys: [[UInt8]] = [
     hexBytes("eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),
 ]
 
-func hexBytes(_ text: String) -> [UInt8] {
+package func hexBytes(_ text: String) -> [UInt8] {
     let digits = Array(text.utf8)
     return stride(from: 0, to: digits.count, by: 2).map { UInt8(String(decoding: digits[$0..<$0 + 2], as: UTF8.self), radix: 16)! }
 }
