@@ -1,6 +1,15 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import SecAggCrypto
 import SecAggWire
+
+// No Foundation here: this module is part of the client library (libsecaggc), and Foundation would bring ICU
+// (about 44 MB) into every device's copy of it. The file is read and written with POSIX calls.
 
 /// Long-term identities on disk (SPEC §2.6.3): a text file with the line `secagg-identity-v1` followed by the
 /// 32-byte Ed25519 seed in hexadecimal, readable by its owner only (mode 0600). The Noise static key is derived
@@ -44,10 +53,10 @@ public enum IdentityFile {
         if status.st_mode & 0o077 != 0 {
             throw IdentityFileError.tooPermissive(path, mode: String(status.st_mode & 0o777, radix: 8))
         }
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        guard let data = readSmallFile(path), let text = String(validating: data, as: UTF8.self) else {
             throw IdentityFileError.unreadable(path, "cannot read the file")
         }
-        let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        let lines = text.split(whereSeparator: \.isNewline).map { trimmingWhitespace($0) }
         guard lines.count == 2, lines[0] == header, let seed = bytes(fromHex: lines[1]), seed.count == 32,
               let key = try? Ed25519.SigningKey(seed: SecureBytes(copying: seed)) else {
             throw IdentityFileError.malformed(path)
@@ -59,11 +68,37 @@ public enum IdentityFile {
     ///
     /// - Throws: ``IdentityFileError/invalidPublicKey(_:)`` unless it is a valid Ed25519 point.
     public static func publicKey(fromHex text: String) throws -> Ed25519.VerifyingKey {
-        guard let raw = bytes(fromHex: text.trimmingCharacters(in: .whitespaces)), raw.count == 32,
+        guard let raw = bytes(fromHex: trimmingWhitespace(text[...])), raw.count == 32,
               let key = try? Ed25519.VerifyingKey(rawRepresentation: raw), key.isPrimeOrderPoint else {
             throw IdentityFileError.invalidPublicKey(text)
         }
         return key
+    }
+}
+
+extension IdentityFile {
+    /// The contents of a file of at most 64 KiB (an identity file is 84 bytes), or nil if it cannot be read or is
+    /// larger.
+    static func readSmallFile(_ path: String) -> [UInt8]? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        let limit = 64 << 10
+        var contents: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count >= 0 else { return nil }
+            if count == 0 { return contents }
+            contents += buffer[..<count]
+            guard contents.count <= limit else { return nil }
+        }
+    }
+
+    /// `text` without leading and trailing whitespace.
+    static func trimmingWhitespace(_ text: Substring) -> String {
+        String(text.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
     }
 }
 
