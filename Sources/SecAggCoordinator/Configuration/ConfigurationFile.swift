@@ -1,6 +1,7 @@
 import Foundation
 import SecAggCrypto
 import SecAggIdentity
+import SecAggPrivacy
 import SecAggProtocol
 import SecAggTransport
 import SecAggWire
@@ -67,8 +68,22 @@ public enum ConfigurationFile {
             var epsilonPerRound: Double?
             var sigma: Double?
             var delta: Double?
-            var clip: Double
+            /// The L2 sensitivity in integer units; derived (not given) with a real-vector encoder.
+            var clip: Double?
             var budgetEpsilon: Double
+        }
+
+        /// How the task's clients encode real vectors (SPEC §5.11).
+        struct Encoder: Codable {
+            enum CodingKeys: String, CodingKey, CaseIterable {
+                case kind, clip, granularity
+                case rotationSeed = "rotation_seed"
+            }
+
+            var kind: String
+            var clip: Double
+            var granularity: Double
+            var rotationSeed: String
         }
 
         struct Task: Codable {
@@ -91,12 +106,14 @@ public enum ConfigurationFile {
                 case rounds
                 case timeouts
                 case privacy
+                case encoder
             }
 
             var name: String
             var dimension: Int
             var bits: Int?
-            var maxInput: UInt64
+            /// Required, except with an encoder (which fixes it).
+            var maxInput: UInt64?
             var graph: String?
             var degree: Int?
             var threshold: Int?
@@ -111,6 +128,7 @@ public enum ConfigurationFile {
             var rounds: Int?
             var timeouts: Timeouts?
             var privacy: Privacy?
+            var encoder: Encoder?
         }
 
         struct Store: Decodable {
@@ -361,7 +379,8 @@ public enum ConfigurationFile {
             degree = value
         }
         return Document.Task(
-            name: task.name, dimension: task.dimension, bits: task.bits, maxInput: task.maximumInput, graph: graph,
+            name: task.name, dimension: task.encoder?.dimension ?? task.dimension, bits: task.bits,
+            maxInput: task.encoder == nil ? task.maximumInput : nil, graph: graph,
             degree: degree, threshold: task.threshold, minClients: task.minimumClients, maxClients: task.maximumClients,
             minSurvivors: task.minimumSurvivors, mode: task.mode == .active ? "active" : "honest",
             dropoutRate: task.dropoutRate, corruptRate: task.corruptRate, gatherSeconds: seconds(task.gatherWindow),
@@ -374,7 +393,12 @@ public enum ConfigurationFile {
                 Document.Privacy(
                     noise: privacy.placement == .central ? "central" : "distributed",
                     epsilonPerRound: privacy.epsilonPerRound, sigma: privacy.sigma, delta: privacy.delta,
-                    clip: privacy.l2Sensitivity, budgetEpsilon: privacy.budgetEpsilon)
+                    clip: task.encoder == nil ? privacy.l2Sensitivity : nil, budgetEpsilon: privacy.budgetEpsilon)
+            },
+            encoder: task.encoder.map { encoder in
+                Document.Encoder(
+                    kind: "real", clip: encoder.clip, granularity: encoder.granularity,
+                    rotationSeed: hexString(encoder.rotationSeed))
             })
     }
 
@@ -418,27 +442,100 @@ public enum ConfigurationFile {
         seconds(entry.timeouts?.masked, "masked") { timeouts.maskedInputCollection = $0 }
         seconds(entry.timeouts?.consistency, "consistency") { timeouts.consistencyCheck = $0 }
         seconds(entry.timeouts?.unmask, "unmask") { timeouts.unmasking = $0 }
+        // A real-vector encoder fixes the wire dimension (D), the maximum input (2B) and the L2 sensitivity (Δ₂).
+        var dimension = entry.dimension
+        var maximumInput = entry.maxInput
+        var sensitivity = entry.privacy?.clip
+        var encoding: RealVectorEncoding?
+        if let declared = entry.encoder {
+            guard declared.kind == "real" else {
+                problems.append("\(prefix): encoder.kind must be real, not '\(declared.kind)'")
+                return nil
+            }
+            guard let seed = bytes(fromHex: declared.rotationSeed), seed.count == 32 else {
+                problems.append("\(prefix): encoder.rotation_seed must be 64 hex digits (32 public random bytes)")
+                return nil
+            }
+            let candidate = RealVectorEncoding(
+                dimension: entry.dimension, clip: declared.clip, granularity: declared.granularity, rotationSeed: seed)
+            let encoder: FloatVectorEncoder
+            do {
+                encoder = try candidate.encoder(bits: entry.bits ?? 32)
+            } catch {
+                problems.append("\(prefix): encoder: \(error)")
+                return nil
+            }
+            let derived = 2 * candidate.shift(of: encoder)
+            if let given = entry.maxInput, given != derived {
+                problems.append("\(prefix): max_input is fixed by the encoder (2B = \(derived)); remove it")
+            }
+            if entry.privacy?.clip != nil {
+                problems.append("\(prefix): privacy.clip is fixed by the encoder (its L2 bound Δ₂ = "
+                    + "\(encoder.l2SensitivityBound) integer units); remove it")
+            }
+            dimension = encoder.encodedDimension
+            maximumInput = derived
+            sensitivity = encoder.l2SensitivityBound
+            encoding = candidate
+        }
+        guard let maximumInput else {
+            problems.append("\(prefix): max_input is required (or an encoder that fixes it)")
+            return nil
+        }
         var privacy: TaskPrivacy?
         if let entry = entry.privacy {
+            guard let sensitivity else {
+                problems.append("\(prefix): privacy.clip (the L2 sensitivity) is required without an encoder")
+                return nil
+            }
             switch entry.noise ?? "distributed" {
             case "distributed", "central":
                 privacy = TaskPrivacy(
                     placement: entry.noise == "central" ? .central : .distributed,
                     epsilonPerRound: entry.epsilonPerRound, sigma: entry.sigma, delta: entry.delta ?? 1e-6,
-                    l2Sensitivity: entry.clip, budgetEpsilon: entry.budgetEpsilon)
+                    l2Sensitivity: sensitivity, budgetEpsilon: entry.budgetEpsilon)
             case let other:
                 problems.append("\(prefix): privacy.noise must be distributed or central, not '\(other)'")
                 return nil
             }
         }
         let task = TaskConfiguration(
-            name: entry.name, dimension: entry.dimension, bits: entry.bits ?? 32, maximumInput: entry.maxInput,
+            name: entry.name, dimension: dimension, bits: entry.bits ?? 32, maximumInput: maximumInput,
             graph: graph, threshold: entry.threshold, minimumClients: entry.minClients,
             maximumClients: entry.maxClients, minimumSurvivors: entry.minSurvivors, mode: mode,
             dropoutRate: entry.dropoutRate ?? 0.1, corruptRate: entry.corruptRate ?? 0.05, timeouts: timeouts,
             gatherWindow: .milliseconds(Int64((entry.gatherSeconds ?? 2) * 1000)), rounds: entry.rounds,
-            privacy: privacy, maximumWaiting: entry.maxWaiting)
+            privacy: privacy, maximumWaiting: entry.maxWaiting, encoder: encoding)
         problems += task.problems()
         return task
+    }
+}
+
+extension ConfigurationFile.Document.Task {
+    /// Decodes a task; `max_input` is required unless an encoder fixes it (so a task without one reports the missing
+    /// key with the other decoding problems, at once).
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        dimension = try container.decode(Int.self, forKey: .dimension)
+        bits = try container.decodeIfPresent(Int.self, forKey: .bits)
+        encoder = try container.decodeIfPresent(ConfigurationFile.Document.Encoder.self, forKey: .encoder)
+        maxInput = container.contains(.encoder)
+            ? try container.decodeIfPresent(UInt64.self, forKey: .maxInput)
+            : try container.decode(UInt64.self, forKey: .maxInput)
+        graph = try container.decodeIfPresent(String.self, forKey: .graph)
+        degree = try container.decodeIfPresent(Int.self, forKey: .degree)
+        threshold = try container.decodeIfPresent(Int.self, forKey: .threshold)
+        minClients = try container.decode(Int.self, forKey: .minClients)
+        maxClients = try container.decode(Int.self, forKey: .maxClients)
+        minSurvivors = try container.decodeIfPresent(Int.self, forKey: .minSurvivors)
+        mode = try container.decodeIfPresent(String.self, forKey: .mode)
+        dropoutRate = try container.decodeIfPresent(Double.self, forKey: .dropoutRate)
+        corruptRate = try container.decodeIfPresent(Double.self, forKey: .corruptRate)
+        gatherSeconds = try container.decodeIfPresent(Double.self, forKey: .gatherSeconds)
+        maxWaiting = try container.decodeIfPresent(Int.self, forKey: .maxWaiting)
+        rounds = try container.decodeIfPresent(Int.self, forKey: .rounds)
+        timeouts = try container.decodeIfPresent(ConfigurationFile.Document.Timeouts.self, forKey: .timeouts)
+        privacy = try container.decodeIfPresent(ConfigurationFile.Document.Privacy.self, forKey: .privacy)
     }
 }

@@ -45,6 +45,7 @@ final class ConfigurationSchema: Sendable {
     static let task = keys(Document.Task.CodingKeys.self, nested: [
         "timeouts": keys(Document.Timeouts.CodingKeys.self),
         "privacy": keys(Document.Privacy.CodingKeys.self),
+        "encoder": keys(Document.Encoder.CodingKeys.self),
     ])
 
     /// The whole configuration file: the coordinator's sections and the daemon's operations sections.

@@ -17,8 +17,12 @@ public struct TaskConfiguration: Sendable, Hashable {
     }
 
     public var name: String
+    /// Entries per vector on the wire (with a real-vector encoder, the padded length D, not d).
     public var dimension: Int
     public var bits: Int
+    /// How clients encode real vectors (SPEC §5.11), if they do: the released sum is then also decoded into reals
+    /// (``PublishedResult/decoded``). Its values fix `dimension` (D) and `maximumInput` (2B).
+    public var encoder: RealVectorEncoding?
     /// Largest value of an input entry; `maximumClients · maximumInput` must fit below 2^bits.
     public var maximumInput: UInt64
     public var graph: Graph
@@ -51,8 +55,9 @@ public struct TaskConfiguration: Sendable, Hashable {
         threshold: Int? = nil, minimumClients: Int, maximumClients: Int, minimumSurvivors: Int? = nil,
         mode: RoundMode = .honestButCurious, dropoutRate: Double = 0.1, corruptRate: Double = 0.05,
         timeouts: PhaseTimeouts = PhaseTimeouts(), gatherWindow: Duration = .seconds(2), rounds: Int? = nil,
-        privacy: TaskPrivacy? = nil, maximumWaiting: Int? = nil
+        privacy: TaskPrivacy? = nil, maximumWaiting: Int? = nil, encoder: RealVectorEncoding? = nil
     ) {
+        self.encoder = encoder
         self.maximumWaiting = maximumWaiting
         self.name = name
         self.dimension = dimension

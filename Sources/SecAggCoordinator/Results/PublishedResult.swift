@@ -8,7 +8,8 @@ import SecAggWire
 ///
 /// The released sum is given as a person reads it (``sum``): the exact integers without noise, and with noise the
 /// signed reading SPEC §5.10 prescribes (a lane v ≥ 2^(bits−1) stands for v − 2^bits), next to the residues
-/// modulo 2^bits as they came off the wire (``residues``). Never an individual input.
+/// modulo 2^bits as they came off the wire (``residues``); when the task's clients encode real vectors, also decoded
+/// into reals (``decoded``). Never an individual input.
 public struct PublishedResult: Sendable, Equatable {
     /// How the round ended.
     public enum Outcome: String, Codable, Sendable {
@@ -92,6 +93,16 @@ public struct PublishedResult: Sendable, Equatable {
     public var wallSeconds: Double
     /// Rebuilt from the store after a crash rather than recorded as the round ended (timings may be partial).
     public var recovered: Bool
+    /// The real-vector encoder the task's clients used (SPEC §5.11), if any.
+    public var encoder: RealVectorEncoding?
+
+    /// With a real-vector ``encoder``, the released sum decoded into reals (``RealVectorEncoding/dimension``
+    /// entries): the sum of the survivors' clipped vectors, plus noise and rounding error. Nil without an encoder or
+    /// a release.
+    public var decoded: [Double]? {
+        guard let encoder, let residues else { return nil }
+        return try? encoder.decodeSum(residues, survivors: survivorIdentities.count, bits: parameters.bits)
+    }
 
     /// Whether the release is read as signed (SPEC §5.10): whenever it carries noise.
     public var isSigned: Bool { noise.kind != .none }
@@ -163,6 +174,7 @@ public struct PublishedResult: Sendable, Equatable {
         droppedPerPhase = named(record.droppedPerPhase)
         wallSeconds = Self.milliseconds(record.wallSeconds)
         recovered = record.recovered
+        encoder = record.encoder
     }
 
     /// Seconds to the millisecond, so a report says 0.015 rather than 0.014570752000000001.
@@ -206,6 +218,7 @@ extension PublishedResult: Codable {
         case phaseCounts = "phase_counts"
         case droppedPerPhase = "dropped_per_phase"
         case wallSeconds = "wall_seconds"
+        case encoder, decoded
     }
 
     /// Writes `sum` as a person reads it and, when it is read as signed, `sum_residues` beside it; without noise the
@@ -234,6 +247,8 @@ extension PublishedResult: Codable {
         try container.encode(droppedPerPhase, forKey: .droppedPerPhase)
         try container.encode(wallSeconds, forKey: .wallSeconds)
         if recovered { try container.encode(true, forKey: .recovered) }
+        try container.encodeIfPresent(self.encoder, forKey: .encoder)
+        try container.encodeIfPresent(decoded, forKey: .decoded)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -262,5 +277,6 @@ extension PublishedResult: Codable {
         droppedPerPhase = try container.decode([String: Int].self, forKey: .droppedPerPhase)
         wallSeconds = try container.decode(Double.self, forKey: .wallSeconds)
         recovered = try container.decodeIfPresent(Bool.self, forKey: .recovered) ?? false
+        encoder = try container.decodeIfPresent(RealVectorEncoding.self, forKey: .encoder)
     }
 }

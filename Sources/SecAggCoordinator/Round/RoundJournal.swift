@@ -7,8 +7,9 @@ import SecAggWire
 /// ``TaskRecorder`` is the coordinator's journal; a failing call makes the round abort rather than tell the clients
 /// anything the record does not have.
 protocol RoundJournal: Sendable {
-    /// Records that the round starts with `identities` (index i + 1 is `identities[i]`), before any request.
-    func roundStarting(parameters: RoundParameters, identities: [String]) throws
+    /// Records that the round starts with `identities` (index i + 1 is `identities[i]`) and the real-vector encoder
+    /// its clients use (if any), before any request.
+    func roundStarting(parameters: RoundParameters, identities: [String], encoder: RealVectorEncoding?) throws
     /// Records that `phase` opened with `participants` clients; called before the phase's requests are sent.
     func phaseStarted(roundID: RoundID, phase: RoundPhase, participants: Int) throws
     /// Commits a completed round's released sum; called before the outcome is sent.

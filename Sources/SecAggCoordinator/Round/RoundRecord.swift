@@ -23,6 +23,8 @@ public struct RoundRecord: Sendable {
     public var bytesReceived: Int = 0
     /// The phase open when the round aborted (nil if it completed or never started).
     public var abortPhase: RoundPhase?
+    /// How the task's clients encoded real vectors, if they did (the published result decodes the sum with it).
+    public var encoder: RealVectorEncoding?
     /// Rebuilt from the store at a start after a crash, rather than recorded as the round ended (timings and
     /// byte counts may then be partial).
     public var recovered = false

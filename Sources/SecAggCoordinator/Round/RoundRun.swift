@@ -55,6 +55,7 @@ struct RoundRun {
             task: task.name, roundID: roundID, parameters: placeholderParameters(roundID), sum: nil, survivors: [],
             survivorIdentities: [], abortReason: nil, phaseSeconds: [:], phaseCounts: [:], droppedPerPhase: [:],
             wallSeconds: 0)
+        record.encoder = task.encoder
         let plan: (graph: GraphShape, threshold: Int, minimumSurvivors: Int)
         do {
             plan = try task.plan(clientCount: participants.count)
@@ -87,7 +88,7 @@ struct RoundRun {
         }
         let identities = participants.map { "\($0.identity)" }
         do {
-            try journal?.roundStarting(parameters: parameters, identities: identities)
+            try journal?.roundStarting(parameters: parameters, identities: identities, encoder: record.encoder)
         } catch {
             logger.error("could not record the round's start; not running it", metadata: ["error": "\(error)"])
             return refuse(record, AbortReason(.cancelled, "the coordinator could not record the round"))

@@ -164,6 +164,7 @@ extension RoundRecord {
             droppedPerPhase: phases(round.droppedPerPhase),
             wallSeconds: round.finishedAt.map { $0.timeIntervalSince(round.startedAt) } ?? 0,
             abortPhase: round.abortPhase)
+        encoder = round.encoder
         recovered = true
     }
 }

@@ -159,6 +159,10 @@ public final class CoordinatorStore: Sendable {
                     CHECK (state IN ('active', 'paused', 'retired'));
                 """)
         }
+        // The real-vector encoder a round's clients used (JSON), so its released sum can be decoded later.
+        migrator.registerMigration("v4-round-encoder") { db in
+            try db.execute(sql: "ALTER TABLE round ADD COLUMN encoder TEXT")
+        }
         return migrator
     }
 
@@ -394,17 +398,24 @@ public final class CoordinatorStore: Sendable {
 
     // MARK: Rounds
 
-    /// Records that a round started with these parameters and participants (index order).
+    /// Records that a round started with these parameters and participants (index order), and the real-vector
+    /// encoder its clients use, if any.
     ///
     /// - Throws: ``StoreError/failed(_:)``.
-    public func recordRoundStarting(task: String, parameters: RoundParameters, identities: [String]) throws {
+    public func recordRoundStarting(
+        task: String, parameters: RoundParameters, identities: [String], encoder: RealVectorEncoding? = nil
+    ) throws {
         let now = Date().timeIntervalSince1970
         try write { db in
             try db.execute(sql: """
-                INSERT INTO round (round_id, task, state, started_at, parameters, identities, published)
-                VALUES (?, ?, 'running', ?, ?, ?, 0)
-                ON CONFLICT(round_id) DO UPDATE SET parameters = excluded.parameters, identities = excluded.identities
-                """, arguments: ["\(parameters.roundID)", task, now, Data(parameters.encoded), Self.json(identities)])
+                INSERT INTO round (round_id, task, state, started_at, parameters, identities, published, encoder)
+                VALUES (?, ?, 'running', ?, ?, ?, 0, ?)
+                ON CONFLICT(round_id) DO UPDATE SET parameters = excluded.parameters, identities = excluded.identities,
+                    encoder = excluded.encoder
+                """, arguments: [
+                    "\(parameters.roundID)", task, now, Data(parameters.encoded), Self.json(identities),
+                    encoder.map { Self.json($0) },
+                ])
         }
     }
 
@@ -643,7 +654,8 @@ public final class CoordinatorStore: Sendable {
             phaseSeconds: seconds(row["phase_seconds"] ?? "{}"),
             droppedPerPhase: counts(row["dropped_per_phase"] ?? "{}"), survivors: row["survivors"],
             abortCode: row["abort_code"], abortReason: row["abort_reason"],
-            abortPhase: (row["abort_phase"] as Int?).flatMap { RoundPhase(rawValue: UInt8(clamping: $0)) })
+            abortPhase: (row["abort_phase"] as Int?).flatMap { RoundPhase(rawValue: UInt8(clamping: $0)) },
+            encoder: (row["encoder"] as String?).flatMap { try? JSONDecoder().decode(RealVectorEncoding.self, from: Data($0.utf8)) })
     }
 
     static func json(_ value: some Encodable) -> String {
@@ -762,6 +774,8 @@ public struct StoredRound: Sendable, Hashable {
     public var abortCode: Int?
     public var abortReason: String?
     public var abortPhase: RoundPhase?
+    /// The real-vector encoder its clients used (nil: integer inputs).
+    public var encoder: RealVectorEncoding?
 }
 
 /// A released result: the (noised, if the task has DP) sum and who is in it.

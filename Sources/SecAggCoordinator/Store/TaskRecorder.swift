@@ -104,8 +104,8 @@ final class TaskRecorder: RoundJournal {
     /// Commits the round's row (parameters and roster) before its first request is sent.
     ///
     /// - Throws: ``StoreError``; the round must then not run.
-    func roundStarting(parameters: RoundParameters, identities: [String]) throws {
-        try store.recordRoundStarting(task: task.name, parameters: parameters, identities: identities)
+    func roundStarting(parameters: RoundParameters, identities: [String], encoder: RealVectorEncoding?) throws {
+        try store.recordRoundStarting(task: task.name, parameters: parameters, identities: identities, encoder: encoder)
     }
 
     /// Commits that a phase opened, before its requests are sent: after a crash, recovery knows whether masked
