@@ -111,7 +111,6 @@ extension CoordinatorService {
 extension CoordinatorService {
     /// The admin listener's port, once ``listeningPort()`` has returned (nil without an admin listener).
     public var adminPort: Int? {
-        let port = adminBound.load(ordering: .sequentiallyConsistent)
-        return port == 0 ? nil : port
+        adminListening.current
     }
 }

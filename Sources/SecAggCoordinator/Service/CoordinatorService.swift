@@ -7,7 +7,6 @@ import SecAggPrivacy
 import SecAggProtocol
 import SecAggTransport
 import SecAggWire
-import Synchronization
 
 /// Everything `secaggd` needs to run (README "Run a coordinator").
 public struct CoordinatorSettings: Sendable {
@@ -90,8 +89,8 @@ public final class CoordinatorService: Service, Sendable {
     private let unauthenticatedLog = LogRateLimiter()
     let events: ObserverList
     let results: ResultWriter?
-    /// The admin listener's bound port (0 until it listens, or without one).
-    let adminBound = Atomic<Int>(0)
+    /// The admin listener's bound port (the same type as the client and metrics listeners publish theirs with).
+    let adminListening = BoundPort()
 
     /// Opens the store (marking the rounds a crash interrupted as aborted and settling their ledger entries),
     /// seeds it with the configuration's clients and tasks, and prepares each task's scheduler.
@@ -176,7 +175,7 @@ public final class CoordinatorService: Service, Sendable {
             throw error
         }
         defer { admin?.stop() }  // if the start fails before the accept loop runs
-        adminBound.store(admin?.port ?? 0, ordering: .sequentiallyConsistent)
+        if let admin { adminListening.publish(.success(admin.port)) }
         // Each task's budget is visible from the start (metrics gauges, the audit log), not only after a round.
         for scheduler in schedulers.all {
             if let ledger = await scheduler.budget { events.emit(.ledgerLoaded(task: scheduler.name, ledger: ledger)) }
