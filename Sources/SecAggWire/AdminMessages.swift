@@ -1,11 +1,12 @@
 /// The admin channel's messages (protocol/ADMIN.md): `secagg admin` sends one ``AdminRequest`` at a time over a
 /// Noise XX session with the daemon's admin listener and reads one ``AdminResponse``.
 ///
-/// Envelope: `uint16 admin_version (= 1) ‖ uint8 type ‖ body`, canonical like the round messages: no optional
+/// Envelope: `uint16 admin_version (= 2) ‖ uint8 type ‖ body`, canonical like the round messages: no optional
 /// fields, no trailing bytes, every length bounded.
 
 /// The admin protocol's version (independent of the round protocol's).
-public let adminProtocolVersion: UInt16 = 1
+/// Version 2 added the enroll request's endorsement.
+public let adminProtocolVersion: UInt16 = 2
 
 /// Most bytes of a task definition (YAML or JSON) in ``AdminRequest/createTask(definition:)``.
 public let maximumTaskDefinitionBytes = 65_535
@@ -15,8 +16,9 @@ public let maximumAdminResponseBytes = 64 << 20
 
 /// What an operator asks the daemon.
 public enum AdminRequest: Sendable, Hashable {
-    /// Enroll a client public key (32 bytes) with a label (1...255 UTF-8 bytes). Type 0x01.
-    case enroll(publicKey: [UInt8], label: String)
+    /// Enroll a client public key (32 bytes) with a label (1...255 UTF-8 bytes) and, where an enrollment authority
+    /// is configured, its endorsement (64 bytes; empty without). Type 0x01.
+    case enroll(publicKey: [UInt8], label: String, endorsement: [UInt8] = [])
     /// Revoke a client public key. Type 0x02.
     case revoke(publicKey: [UInt8])
     /// Every client the store knows. Type 0x03.
@@ -97,9 +99,10 @@ extension AdminRequest: WireEncodable, WireDecodable {
         writer.write(adminProtocolVersion)
         writer.write(type)
         switch self {
-        case let .enroll(key, label):
+        case let .enroll(key, label, endorsement):
             writer.writeFixed(key)
             writer.writeOpaque(Array(label.utf8), prefixBytes: 1)
+            writer.writeOpaque(endorsement, prefixBytes: 1)
         case let .revoke(key):
             writer.writeFixed(key)
         case .listClients, .listTasks:
@@ -126,7 +129,11 @@ extension AdminRequest: WireEncodable, WireDecodable {
             let key = try reader.readFixed(32)
             let label = try readText(&reader, prefixBytes: 1, maximum: 255, field: "label")
             guard !label.isEmpty else { throw .invalidValue(field: "label", reason: "empty") }
-            self = .enroll(publicKey: key, label: label)
+            let endorsement = try reader.readOpaque(prefixBytes: 1, maximum: 64, field: "endorsement")
+            guard endorsement.isEmpty || endorsement.count == 64 else {
+                throw .invalidValue(field: "endorsement", reason: "must be empty or 64 bytes")
+            }
+            self = .enroll(publicKey: key, label: label, endorsement: endorsement)
         case 0x02: self = .revoke(publicKey: try reader.readFixed(32))
         case 0x03: self = .listClients
         case 0x04:

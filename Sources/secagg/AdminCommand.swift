@@ -27,11 +27,20 @@ struct AdminCommand: AsyncParsableCommand {
         @OptionGroup var connection: AdminConnection
         @Argument(help: "The client's public key (64 hex digits, from `secagg keygen`).") var key: String
         @Option(help: "A label for logs and listings.") var label: String
+        @Option(help: "The enrollment authority's endorsement of the key (128 hex digits, from `secagg key endorse`); required when the daemon has an enrollment authority.")
+        var endorsement: String?
 
         func run() async throws {
             guard (1...255).contains(label.utf8.count) else { throw ValidationError("--label must be 1...255 bytes") }
             let key = try clientKey(key)
-            try await connection.print(.enroll(publicKey: key.rawRepresentation, label: label))
+            var signature: [UInt8] = []
+            if let endorsement {
+                guard let bytes = bytes(fromHex: endorsement), bytes.count == 64 else {
+                    throw ValidationError("--endorsement must be 128 hex digits")
+                }
+                signature = bytes
+            }
+            try await connection.print(.enroll(publicKey: key.rawRepresentation, label: label, endorsement: signature))
         }
     }
 

@@ -125,12 +125,55 @@ struct EnrollmentAuthorityTests {
             logger: Logger(label: "test.client") { _ in SwiftLogNoOpLogHandler() })
     }
 
+    // Issue 11: with an enrollment authority, `secagg admin enroll` was refused outright (endorsements lived in the
+    // configuration file only). It now takes the endorsement, checks it, and keeps it in the store; the client then
+    // passes the handshake (here: refused only for the task it names, which needs a completed handshake).
+    @Test("admin enroll with an endorsement: checked, stored, and the client passes the handshake", .timeLimit(.minutes(1)))
+    func adminEnrollEndorsed() async throws {
+        let stranger = ServiceHarness.stranger
+        try await Self.withService(endorsing: true) { service, port in
+            let missing = await service.handleAdmin(.enroll(publicKey: stranger.verifyingKey.rawRepresentation, label: "s"), actor: "test")
+            #expect(missing.status == .failed && missing.body.contains("--endorsement"), "\(missing.body)")
+            let forged = Endorsement.sign(stranger.verifyingKey, by: ServiceHarness.intruder)
+            let wrong = await service.handleAdmin(
+                .enroll(publicKey: stranger.verifyingKey.rawRepresentation, label: "s", endorsement: forged), actor: "test")
+            #expect(wrong.status == .invalid, "\(wrong.body)")
+            func refusal() async -> JoinResponse.Refusal? {
+                let client = SecAggClient(
+                    configuration: SecAggClientConfiguration(
+                        host: "127.0.0.1", port: port, coordinatorKey: ServiceHarness.coordinatorKey.verifyingKey,
+                        identity: stranger, task: "no such task", limits: ServiceHarness.limits, connectAttempts: 1),
+                    logger: Logger(label: "test.client") { _ in SwiftLogNoOpLogHandler() })
+                let outcome = await outcomeOf { try await client.participate(input: ServiceHarness.input(0)) }
+                guard case let .failure(SecAggClientError.joinRefused(refusal, _)) = outcome else { return nil }
+                return refusal
+            }
+            #expect(await refusal() == .notEnrolled)
+            let endorsement = Endorsement.sign(stranger.verifyingKey, by: Self.authority)
+            let enrolled = await service.handleAdmin(
+                .enroll(publicKey: stranger.verifyingKey.rawRepresentation, label: "s", endorsement: endorsement), actor: "test")
+            #expect(enrolled.status == .ok, "\(enrolled.body)")
+            #expect(service.store.endorsement(of: stranger.verifyingKey) == endorsement)
+            #expect(await refusal() == .unknownTask, "past the handshake now")
+        }
+        // Without an authority an endorsement would be ignored silently: refused.
+        try await Self.withService(endorsing: false) { service, _ in
+            let ignored = await service.handleAdmin(
+                .enroll(publicKey: stranger.verifyingKey.rawRepresentation, label: "s",
+                        endorsement: Endorsement.sign(stranger.verifyingKey, by: Self.authority)), actor: "test")
+            #expect(ignored.status == .invalid && ignored.body.contains("no enrollment authority"), "\(ignored.body)")
+        }
+    }
+
     @Test("clients that require the authority complete a round whose coordinator relays endorsements", .timeLimit(.minutes(2)))
     func endorsedRound() async throws {
         try await Self.withService(endorsing: true) { _, port in
-            // An enrolled identity without an endorsement is refused at its handshake.
-            await #expect(throws: (any Error).self) {
+            // An enrolled identity without an endorsement is refused at its handshake, and told so.
+            do {
                 _ = try await Self.client(ServiceHarness.intruder, port: port, requiringAuthority: true).participate(input: ServiceHarness.input(0))
+                Issue.record("an unendorsed identity joined")
+            } catch let SecAggClientError.joinRefused(refusal, _) {
+                #expect(refusal == .notEndorsed)
             }
             let receipts = try await withThrowingTaskGroup(of: ParticipationReceipt.self) { group in
                 for index in 0..<ServiceHarness.honestCount {

@@ -10,19 +10,32 @@ extension CoordinatorService {
     func handleAdmin(_ request: AdminRequest, actor: String) async -> AdminResponse {
         do {
             switch request {
-            case let .enroll(bytes, label):
+            case let .enroll(bytes, label, endorsement):
                 guard let key = try? Ed25519.VerifyingKey(rawRepresentation: bytes), key.isPrimeOrderPoint else {
                     return AdminResponse(status: .invalid, body: "\(hexString(bytes)) is not a valid Ed25519 public key")
                 }
-                if settings.enrollmentAuthority != nil, settings.endorsements[key] == nil {
-                    // Endorsements are read from the configuration file; a client enrolled here would be refused at
-                    // its handshake.
-                    return AdminResponse(status: .failed, body: """
-                        an enrollment authority is configured: enroll \(key) in the configuration's enrollment list with \
-                        its endorsement (secagg key endorse), then restart secaggd
+                // With an enrollment authority every client needs its endorsement (SPEC 2.1): given here, or in the
+                // configuration file for the keys listed there. Checked now, so a client enrolled here is not
+                // refused at its handshake; without an authority an endorsement would be a silently ignored value.
+                switch (settings.enrollmentAuthority, endorsement.isEmpty) {
+                case (nil, false):
+                    return AdminResponse(status: .invalid, body: """
+                        no enrollment authority is configured, so an endorsement would not be checked or relayed; \
+                        enroll without --endorsement, or configure enrollment.authority
                         """)
+                case let (authority?, false):
+                    guard Endorsement.isValid(endorsement, of: key.rawRepresentation, by: authority) else {
+                        return AdminResponse(status: .invalid, body: "the endorsement is not the enrollment authority's signature on \(key)")
+                    }
+                case (_?, true) where settings.endorsements[key] == nil:
+                    return AdminResponse(status: .failed, body: """
+                        an enrollment authority is configured: give \(key)'s endorsement (secagg key endorse) with \
+                        --endorsement
+                        """)
+                default:
+                    break
                 }
-                let added = try store.enroll(key, label: label, actor: actor)
+                let added = try store.enroll(key, label: label, actor: actor, endorsement: endorsement.isEmpty ? nil : endorsement)
                 events.emit(.clientEnrolled(identity: "\(key)", label: label, actor: actor))
                 return ok(["identity": "\(key)", "label": label, "new": added])
             case let .revoke(bytes):

@@ -236,7 +236,9 @@ public final class CoordinatorService: Service, Sendable {
         var logger = self.logger
         logger[metadataKey: "remote"] = "\(remote)"
         let store = self.store
-        let (authority, endorsements) = (settings.enrollmentAuthority, settings.endorsements)
+        let (authority, configured) = (settings.enrollmentAuthority, settings.endorsements)
+        // An endorsement comes from the configuration file, or from `secagg admin enroll --endorsement` (the store).
+        let endorsement: @Sendable (Ed25519.VerifyingKey) -> [UInt8]? = { configured[$0] ?? store.endorsement(of: $0) }
         do {
             try await SecureTransport.serve(
                 channel, identity: settings.identity, limits: settings.limits,
@@ -251,7 +253,7 @@ public final class CoordinatorService: Service, Sendable {
                     case .revoked: return refuse(.revoked, "identity \(key) was revoked")
                     case .unknown: return refuse(.notEnrolled, "identity \(key) is not enrolled")
                     }
-                    if authority != nil, endorsements[key] == nil {
+                    if authority != nil, endorsement(key) == nil {
                         return refuse(.notEndorsed, "identity \(key) has no endorsement by the enrollment authority")
                     }
                     return nil
@@ -304,7 +306,8 @@ public final class CoordinatorService: Service, Sendable {
                     return
                 }
                 let participant = Participant(
-                    identity: session.peer, endorsement: endorsements[session.peer] ?? [], session: session,
+                    identity: session.peer, endorsement: authority == nil ? [] : endorsement(session.peer) ?? [],
+                    session: session,
                     channel: channel.channel, onClose: { connections.unclaim(identity) })
                 switch await scheduler.enqueue(participant) {
                 case nil:

@@ -25,6 +25,8 @@ public final class CoordinatorStore: Sendable {
     private let activeClients = NIOLockedValueBox<[Ed25519.VerifyingKey: String]>([:])
     /// Revoked clients, mirrored too: a refused handshake tells the client "revoked" rather than "not enrolled".
     private let revokedClients = NIOLockedValueBox<Set<Ed25519.VerifyingKey>>([])
+    /// Endorsements by the enrollment authority of clients enrolled through `secagg admin` (SPEC 2.1), mirrored.
+    private let storedEndorsements = NIOLockedValueBox<[Ed25519.VerifyingKey: [UInt8]]>([:])
 
     /// Opens (creating if needed) the database at `path` and migrates it to the current schema.
     ///
@@ -163,6 +165,10 @@ public final class CoordinatorStore: Sendable {
         migrator.registerMigration("v4-round-encoder") { db in
             try db.execute(sql: "ALTER TABLE round ADD COLUMN encoder TEXT")
         }
+        // An enrollment authority's endorsement given with `secagg admin enroll --endorsement`.
+        migrator.registerMigration("v5-client-endorsement") { db in
+            try db.execute(sql: "ALTER TABLE client ADD COLUMN endorsement BLOB")
+        }
         return migrator
     }
 
@@ -189,29 +195,40 @@ public final class CoordinatorStore: Sendable {
     /// Number of enrolled, unrevoked clients.
     public var activeClientCount: Int { activeClients.withLockedValue { $0.count } }
 
-    /// Enrolls `key` (or re-enrolls a revoked key) with `label`; takes effect for the next connection.
+    /// The endorsement stored with `key` at its enrollment through `secagg admin` (nil: none; endorsements of the
+    /// configuration file's clients live in the configuration).
+    public func endorsement(of key: Ed25519.VerifyingKey) -> [UInt8]? {
+        storedEndorsements.withLockedValue { $0[key] }
+    }
+
+    /// Enrolls `key` (or re-enrolls a revoked key) with `label` and, if given, its endorsement by the enrollment
+    /// authority (the caller checks it); takes effect for the next connection.
     ///
-    /// - Returns: false if the key was already enrolled and active (its label is updated).
+    /// - Returns: false if the key was already enrolled and active (its label and endorsement are updated).
     /// - Throws: ``StoreError/failed(_:)``.
     @discardableResult
-    public func enroll(_ key: Ed25519.VerifyingKey, label: String, actor: String) throws -> Bool {
+    public func enroll(_ key: Ed25519.VerifyingKey, label: String, actor: String, endorsement: [UInt8]? = nil) throws -> Bool {
         let hex = "\(key)"
         let now = Date().timeIntervalSince1970
         let added = try write { db -> Bool in
             let existing = try Row.fetchOne(db, sql: "SELECT revoked_at FROM client WHERE public_key = ?", arguments: [hex])
+            let stored = endorsement.map { Data($0) }
             if let existing, (existing["revoked_at"] as Double?) == nil {
-                try db.execute(sql: "UPDATE client SET label = ? WHERE public_key = ?", arguments: [label, hex])
+                try db.execute(
+                    sql: "UPDATE client SET label = ?, endorsement = ? WHERE public_key = ?", arguments: [label, stored, hex])
                 return false
             }
             try db.execute(sql: """
-                INSERT INTO client (public_key, label, enrolled_at, enrolled_by, revoked_at, revoked_by)
-                VALUES (?, ?, ?, ?, NULL, NULL)
+                INSERT INTO client (public_key, label, enrolled_at, enrolled_by, revoked_at, revoked_by, endorsement)
+                VALUES (?, ?, ?, ?, NULL, NULL, ?)
                 ON CONFLICT(public_key) DO UPDATE SET label = excluded.label, enrolled_at = excluded.enrolled_at,
-                    enrolled_by = excluded.enrolled_by, revoked_at = NULL, revoked_by = NULL
-                """, arguments: [hex, label, now, actor])
+                    enrolled_by = excluded.enrolled_by, revoked_at = NULL, revoked_by = NULL,
+                    endorsement = excluded.endorsement
+                """, arguments: [hex, label, now, actor, stored])
             return true
         }
         activeClients.withLockedValue { $0[key] = label }
+        storedEndorsements.withLockedValue { $0[key] = endorsement }
         revokedClients.withLockedValue { _ = $0.remove(key) }
         return added
     }
@@ -279,19 +296,23 @@ public final class CoordinatorStore: Sendable {
 
     private func reloadActiveClients() throws {
         let rows = try run { db in
-            try Row.fetchAll(db, sql: "SELECT public_key, label, revoked_at IS NOT NULL AS revoked FROM client")
-                .map { (($0["public_key"] as String?) ?? "", ($0["label"] as String?) ?? "", ($0["revoked"] as Bool?) ?? false) }
+            try Row.fetchAll(db, sql: "SELECT public_key, label, revoked_at IS NOT NULL AS revoked, endorsement FROM client")
+                .map { (($0["public_key"] as String?) ?? "", ($0["label"] as String?) ?? "", ($0["revoked"] as Bool?) ?? false,
+                        ($0["endorsement"] as Data?).map { [UInt8]($0) }) }
         }
         var active: [Ed25519.VerifyingKey: String] = [:]
         var revoked: Set<Ed25519.VerifyingKey> = []
-        for (hex, label, isRevoked) in rows {
+        var endorsements: [Ed25519.VerifyingKey: [UInt8]] = [:]
+        for (hex, label, isRevoked, endorsement) in rows {
             guard let key = try? IdentityFile.publicKey(fromHex: hex) else {
                 throw StoreError.corrupt("client key \(hex) is not a valid Ed25519 public key")
             }
             if isRevoked { revoked.insert(key) } else { active[key] = label }
+            if let endorsement { endorsements[key] = endorsement }
         }
         activeClients.withLockedValue { $0 = active }
         revokedClients.withLockedValue { $0 = revoked }
+        storedEndorsements.withLockedValue { $0 = endorsements }
     }
 
     // MARK: Tasks
