@@ -51,10 +51,7 @@ extension DropNotice: WireEncodable, WireDecodable {
     }
 
     public init(from reader: inout WireReader) throws(WireError) {
-        let version = try reader.readUInt16()
-        guard version == WireLimits.protocolVersion else { throw .unsupportedVersion(version) }
-        let type = try reader.readUInt8()
-        guard type == Self.typeCode else { throw .unknownMessageType(type) }
+        try reader.readEnvelope(type: Self.typeCode)
         roundID = try RoundID(from: &reader)
         phase = try reader.readUInt8()
         guard phase <= Self.lastPhase else { throw .invalidValue(field: "phase", reason: "unknown phase \(phase)") }

@@ -170,6 +170,17 @@ private func readVersion(_ reader: inout WireReader) throws(WireError) {
     guard version == WireLimits.protocolVersion else { throw .unsupportedVersion(version) }
 }
 
+extension WireReader {
+    /// Reads the envelope of a message of one type (SPEC §4.2): the protocol version, then `type`.
+    ///
+    /// - Throws: ``WireError/unsupportedVersion(_:)`` or ``WireError/unknownMessageType(_:)``.
+    mutating func readEnvelope(type expected: UInt8) throws(WireError) {
+        try readVersion(&self)
+        let type = try readUInt8()
+        guard type == expected else { throw .unknownMessageType(type) }
+    }
+}
+
 func readReason(_ reader: inout WireReader) throws(WireError) -> String {
     let bytes = try reader.readOpaque(prefixBytes: 2, maximum: WireLimits.maximumReasonBytes, field: "reason")
     guard let reason = String(validating: bytes, as: UTF8.self) else {

@@ -82,10 +82,7 @@ extension OutcomeQuery: WireEncodable, WireDecodable {
     }
 
     public init(from reader: inout WireReader) throws(WireError) {
-        let version = try reader.readUInt16()
-        guard version == WireLimits.protocolVersion else { throw .unsupportedVersion(version) }
-        let type = try reader.readUInt8()
-        guard type == Self.typeCode else { throw .unknownMessageType(type) }
+        try reader.readEnvelope(type: Self.typeCode)
         roundID = try RoundID(from: &reader)
     }
 }
@@ -105,10 +102,7 @@ extension OutcomeReceipt: WireEncodable, WireDecodable {
     }
 
     public init(from reader: inout WireReader) throws(WireError) {
-        let version = try reader.readUInt16()
-        guard version == WireLimits.protocolVersion else { throw .unsupportedVersion(version) }
-        let type = try reader.readUInt8()
-        guard type == Self.typeCode else { throw .unknownMessageType(type) }
+        try reader.readEnvelope(type: Self.typeCode)
         roundID = try RoundID(from: &reader)
         let code = try reader.readUInt8()
         guard let status = Status(rawValue: code) else {

@@ -61,10 +61,7 @@ extension JoinRequest: WireEncodable, WireDecodable {
     }
 
     public init(from reader: inout WireReader) throws(WireError) {
-        let version = try reader.readUInt16()
-        guard version == WireLimits.protocolVersion else { throw .unsupportedVersion(version) }
-        let type = try reader.readUInt8()
-        guard type == Self.typeCode else { throw .unknownMessageType(type) }
+        try reader.readEnvelope(type: Self.typeCode)
         let name = try reader.readOpaque(prefixBytes: 1, maximum: WireLimits.maximumTaskNameBytes, field: "taskName")
         guard !name.isEmpty, let decoded = String(validating: name, as: UTF8.self) else {
             throw .invalidValue(field: "taskName", reason: "must be 1...255 bytes of UTF-8")
@@ -90,10 +87,7 @@ extension JoinResponse: WireEncodable, WireDecodable {
     }
 
     public init(from reader: inout WireReader) throws(WireError) {
-        let version = try reader.readUInt16()
-        guard version == WireLimits.protocolVersion else { throw .unsupportedVersion(version) }
-        let type = try reader.readUInt8()
-        guard type == Self.typeCode else { throw .unknownMessageType(type) }
+        try reader.readEnvelope(type: Self.typeCode)
         let code = try reader.readUInt16()
         let reasonBytes = try reader.readOpaque(prefixBytes: 2, maximum: WireLimits.maximumReasonBytes, field: "reason")
         guard let reason = String(validating: reasonBytes, as: UTF8.self) else {
