@@ -134,7 +134,7 @@ typedef struct secagg_receipt {
     uint32_t survivors;                      /* COMPLETED: number of inputs in the released sum */
     uint32_t participant;                    /* this client's index in the round, if has_participant */
     uint16_t abort_code;                     /* ABORTED: the spec's abort code (SPEC §9.1), e.g. 0x0204, or the
-                                                join refusal code (0x0301-0x0304) of a refused sans-IO join */
+                                                join refusal code (0x0301-0x0307) of a refused sans-IO join */
     uint8_t has_round_id;                    /* 1 if round_id is set */
     uint8_t has_participant;                 /* 1 if participant is set */
     uint8_t round_id[SECAGG_ROUND_ID_BYTES]; /* the round's identifier, if has_round_id */
