@@ -63,7 +63,8 @@ let package = Package(
         .target(name: "SecAggMath", dependencies: ["SecAggCrypto"], swiftSettings: strictSettings),
         .target(name: "SecAggWire", swiftSettings: strictSettings),
         .target(name: "SecAggIdentity", dependencies: ["SecAggCrypto", "SecAggWire"], swiftSettings: strictSettings),
-        .target(name: "SecAggPrivacy", dependencies: ["SecAggCrypto", "SecAggMath"], swiftSettings: strictSettings),
+        // SecAggWire for NoisySumModulus: the planner recommends bits with the rule round validation enforces.
+        .target(name: "SecAggPrivacy", dependencies: ["SecAggCrypto", "SecAggMath", "SecAggWire"], swiftSettings: strictSettings),
         .target(name: "SecAggNoise", dependencies: ["SecAggCrypto"], swiftSettings: strictSettings),
         .target(name: "SecAggProtocol", dependencies: ["SecAggCrypto", "SecAggMath", "SecAggPrivacy", "SecAggWire"], swiftSettings: strictSettings),
         .target(name: "SecAggSimulation", dependencies: ["SecAggProtocol", "SecAggMath", "SecAggPrivacy", "SecAggCrypto", "SecAggWire"], swiftSettings: strictSettings),
