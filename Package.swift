@@ -72,6 +72,11 @@ let package = Package(
             name: "SecAggVectors",
             dependencies: ["SecAggSimulation", "SecAggProtocol", "SecAggMath", "SecAggPrivacy", "SecAggCrypto", "SecAggWire"],
             swiftSettings: strictSettings),
+        // The unknown-key check of YAML documents (with line and did-you-mean), shared by the daemon's configuration
+        // and `secagg experiment` files.
+        .target(
+            name: "SecAggYAMLSchema", dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: strictSettings),
         .target(
             name: "SecAggTransport",
             dependencies: [
@@ -98,6 +103,7 @@ let package = Package(
             name: "SecAggCoordinator",
             dependencies: [
                 "SecAggIdentity", "SecAggTransport", "SecAggProtocol", "SecAggMath", "SecAggPrivacy", "SecAggCrypto", "SecAggWire",
+                "SecAggYAMLSchema",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
