@@ -77,6 +77,8 @@ let package = Package(
         .target(
             name: "SecAggYAMLSchema", dependencies: [.product(name: "Yams", package: "Yams")],
             swiftSettings: strictSettings),
+        // SVG charts (axes, log scales, legends, stacked bars); no dependencies.
+        .target(name: "SecAggPlot", swiftSettings: strictSettings),
         .target(
             name: "SecAggTransport",
             dependencies: [
@@ -183,6 +185,7 @@ let package = Package(
             name: "SecAggProtocolTests", dependencies: ["SecAggProtocol", "SecAggSimulation", "SecAggTesting"],
             swiftSettings: strictSettings),
         .testTarget(name: "SecAggSimulationTests", dependencies: ["SecAggSimulation"], swiftSettings: strictSettings),
+        .testTarget(name: "SecAggPlotTests", dependencies: ["SecAggPlot"], swiftSettings: strictSettings),
         .testTarget(name: "SecAggVectorsTests", dependencies: ["SecAggVectors"], swiftSettings: strictSettings),
         .testTarget(
             name: "SecAggTransportTests",
