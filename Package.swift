@@ -15,6 +15,8 @@
 //   SecAggClient, SecAggCoordinator (client library; coordinator service with deadlines and round scheduling,
 //     durable SQLite store through GRDB, admin listener, audit log, metrics)
 //   SecAggCABI (C ABI over SecAggClient and the client state machine: libsecaggc.so, Sources/CSecAgg/secagg.h)
+//   SecAggYAMLSchema (unknown keys of YAML documents), SecAggPlot (SVG charts), SecAggExperiment (sweeps, results,
+//     figures; over SecAggSimulation)
 //   secagg (command line), secaggd (daemon)
 import PackageDescription
 
@@ -79,6 +81,14 @@ let package = Package(
             swiftSettings: strictSettings),
         // SVG charts (axes, log scales, legends, stacked bars); no dependencies.
         .target(name: "SecAggPlot", swiftSettings: strictSettings),
+        // Experiment files, sweeps over `secagg simulate` options, result files (CSV, JSON Lines) and their figures.
+        .target(
+            name: "SecAggExperiment",
+            dependencies: [
+                "SecAggSimulation", "SecAggPlot", "SecAggYAMLSchema", "SecAggProtocol", "SecAggPrivacy", "SecAggWire",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strictSettings),
         .target(
             name: "SecAggTransport",
             dependencies: [
@@ -133,6 +143,7 @@ let package = Package(
             dependencies: [
                 "SecAggSimulation", "SecAggProtocol", "SecAggMath", "SecAggCrypto", "SecAggWire",
                 "SecAggClient", "SecAggCoordinator", "SecAggIdentity", "SecAggTransport", "SecAggPrivacy", "SecAggVectors",
+                "SecAggExperiment", "SecAggPlot",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -185,6 +196,10 @@ let package = Package(
             name: "SecAggProtocolTests", dependencies: ["SecAggProtocol", "SecAggSimulation", "SecAggTesting"],
             swiftSettings: strictSettings),
         .testTarget(name: "SecAggSimulationTests", dependencies: ["SecAggSimulation"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "SecAggExperimentTests",
+            dependencies: ["SecAggExperiment", "SecAggSimulation", "SecAggPrivacy", "SecAggWire", "SecAggYAMLSchema"],
+            swiftSettings: strictSettings),
         .testTarget(name: "SecAggPlotTests", dependencies: ["SecAggPlot"], swiftSettings: strictSettings),
         .testTarget(name: "SecAggVectorsTests", dependencies: ["SecAggVectors"], swiftSettings: strictSettings),
         .testTarget(
