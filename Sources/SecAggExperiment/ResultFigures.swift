@@ -15,10 +15,12 @@ public enum ResultFigure: String, Sendable, CaseIterable {
     /// The figure as SVG documents: one for most figures, two for `scaling` (time, then bytes).
     ///
     /// - Throws: ``ResultFilesError`` when the rows hold nothing this figure can show.
-    public func svgDocuments(rows: [ResultRow], title: String? = nil) throws -> [String] {
+    /// - Parameter relative: For `phases`: each phase as a percentage of the round's time, so that short rounds
+    ///   can be compared with long ones.
+    public func svgDocuments(rows: [ResultRow], title: String? = nil, relative: Bool = false) throws -> [String] {
         switch self {
         case .scaling: return try scaling(rows, title: title)
-        case .phases: return [try phases(rows, title: title)]
+        case .phases: return [try phases(rows, title: title, relative: relative)]
         case .dropout: return [try dropout(rows, title: title)]
         case .dpError: return [try dpError(rows, title: title)]
         }
@@ -81,7 +83,7 @@ public enum ResultFigure: String, Sendable, CaseIterable {
         return [time.svg(), bytes.svg()]
     }
 
-    private func phases(_ rows: [ResultRow], title: String?) throws -> String {
+    private func phases(_ rows: [ResultRow], title: String?, relative: Bool) throws -> String {
         let phaseColumns = ResultRow.columns.filter { $0.hasPrefix("seconds_") }
         // One bar per configuration (all parameters but the seed), phase times averaged over its successful runs.
         var order: [String] = []
@@ -93,17 +95,25 @@ public enum ResultFigure: String, Sendable, CaseIterable {
             groups[name, default: []].append(row)
         }
         guard !order.isEmpty else { throw ResultFilesError("no successful runs to plot") }
+        func mean(_ name: String, _ column: String) -> Double {
+            let group = groups[name]!
+            return group.compactMap { number($0, column) }.reduce(0, +) / Double(group.count)
+        }
+        let totals = order.map { name in phaseColumns.reduce(0) { $0 + mean(name, $1) } }
         let layers = phaseColumns.compactMap { column -> StackedBarChart.Layer? in
-            let values = order.map { name -> Double in
-                let group = groups[name]!
-                return group.compactMap { number($0, column) }.reduce(0, +) / Double(group.count)
+            let values = order.enumerated().map { index, name -> Double in
+                let seconds = mean(name, column)
+                return relative ? (totals[index] > 0 ? 100 * seconds / totals[index] : 0) : seconds
             }
             guard values.contains(where: { $0 > 0 }) else { return nil }
             return .init(name: String(column.dropFirst("seconds_".count)), values: values)
         }
         return StackedBarChart(
-            title: title ?? "Time per protocol phase", categories: order, categoryLabel: "configuration",
-            valueAxis: Axis(label: "time", unit: "s"), layers: layers
+            title: title ?? (relative ? "Share of each protocol phase in the round's time" : "Time per protocol phase"),
+            categories: order, categoryLabel: "configuration",
+            valueAxis: relative ? Axis(label: "share of the round's time", unit: "%", range: 0...100)
+                : Axis(label: "time", unit: "s"),
+            layers: layers
         ).svg()
     }
 
@@ -129,7 +139,8 @@ public enum ResultFigure: String, Sendable, CaseIterable {
         return XYChart(
             title: title ?? "Success probability vs injected dropout\(subtitle)",
             xAxis: Axis(label: "injected dropout rate"),
-            yAxis: Axis(label: "fraction of runs releasing the sum", range: 0...1),
+            // A little room beyond 0 and 1 so that points there are not hidden by the frame.
+            yAxis: Axis(label: "fraction of runs releasing the sum", range: -0.03...1.03),
             series: series
         ).svg()
     }

@@ -70,7 +70,8 @@ public struct ResultRow: Sendable {
             "clients": .integer(configuration.clients),
             "dimension": .integer(configuration.dimension),
             "bits": .integer(configuration.bits),
-            "graph": .text(parameters.graph == .complete ? "complete" : "harary"),
+            // As configured (SecAgg or SecAgg+); `neighbors` shows when a Harary degree covers everyone.
+            "graph": .text(configuration.harary ? "harary" : "complete"),
             "neighbors": .integer(parameters.neighbors),
             "threshold": .integer(parameters.threshold),
             "t_min": .integer(parameters.minimumSurvivors),

@@ -77,7 +77,8 @@ public struct Axis: Sendable, Equatable {
     }
 
     /// Labelled tick values inside `domain`: each power of ten on a log axis (every other one or sparser when there
-    /// are more than 8 decades), multiples of a 1-2-5 step on a linear one.
+    /// are more than 8 decades; 1, 2 and 5 times each when there are at most two), multiples of a 1-2-5 step on a
+    /// linear one.
     public func ticks(in domain: ClosedRange<Double>) -> [Double] {
         switch scale {
         case .logarithmic:
@@ -85,7 +86,10 @@ public struct Axis: Sendable, Equatable {
             let high = Int(floor(log10(domain.upperBound) + 1e-9))
             guard low <= high else { return [] }
             let stride = max(1, (high - low + 7) / 8)
-            return Swift.stride(from: low, through: high, by: stride).map { pow(10, Double($0)) }
+            let decades = Swift.stride(from: low, through: high, by: stride).map { pow(10, Double($0)) }
+            // Two decades or less: 2·10^k and 5·10^k are labelled too, or the axis has too few numbers to read.
+            guard log10(domain.upperBound / domain.lowerBound) <= 2 + 1e-9 else { return decades }
+            return Self.multiples([1, 2, 5], in: domain)
         case .linear:
             let step = Self.niceStep(for: domain.upperBound - domain.lowerBound)
             let first = ceil(domain.lowerBound / step - 1e-9)
@@ -96,18 +100,29 @@ public struct Axis: Sendable, Equatable {
         }
     }
 
-    /// Unlabelled minor ticks of a log axis: 2·10^k ... 9·10^k inside the domain (none on a linear axis, or when the
-    /// labelled ticks skip decades).
+    /// Unlabelled minor ticks of a log axis: those of 2·10^k ... 9·10^k inside the domain that are not labelled
+    /// (none on a linear axis, or beyond 8 decades).
     public func minorTicks(in domain: ClosedRange<Double>) -> [Double] {
         guard scale == .logarithmic else { return [] }
         let low = Int(floor(log10(domain.lowerBound)))
         let high = Int(ceil(log10(domain.upperBound)))
         guard high - low <= 8 else { return [] }
+        let labelled = Set(ticks(in: domain))
+        return Self.multiples(Array(2...9), in: domain).filter { !labelled.contains($0) }
+    }
+
+    /// m·10^k for each multiple m, inside `domain`, ascending.
+    private static func multiples(_ factors: [Int], in domain: ClosedRange<Double>) -> [Double] {
+        let low = Int(floor(log10(domain.lowerBound)))
+        let high = Int(ceil(log10(domain.upperBound)))
         var values: [Double] = []
-        for exponent in low..<high {
-            for multiple in 2...9 {
-                let value = Double(multiple) * pow(10, Double(exponent))
-                if domain.contains(value) { values.append(value) }
+        for exponent in low...high {
+            for factor in factors {
+                // 10^k exactly, then one multiplication: 2·10^k is the nearest double to it.
+                let value = Double(factor) * pow(10, Double(exponent))
+                if value >= domain.lowerBound * (1 - 1e-12), value <= domain.upperBound * (1 + 1e-12) {
+                    values.append(value)
+                }
             }
         }
         return values

@@ -55,12 +55,14 @@ public struct XYChart: Sendable {
         let xDomain = xAxis.domain(for: xs)
         let yDomain = yAxis.domain(for: ys)
         frame.drawAxes(x: xAxis, xDomain: xDomain, y: yAxis, yDomain: yDomain)
+        var drawn: [(Double, Double)] = []
         for (index, entry) in series.enumerated() {
             let colour = Palette.colour(entry.colourIndex ?? index)
             let points = entry.points
                 .filter { xAxis.accepts($0.x) && yAxis.accepts($0.y) }
                 .sorted { $0.x < $1.x }
                 .map { frame.position(x: xAxis.fraction(of: $0.x, in: xDomain), y: yAxis.fraction(of: $0.y, in: yDomain)) }
+            drawn += points
             switch entry.style {
             case .lineAndMarkers:
                 frame.document.polyline(points, stroke: colour)
@@ -73,7 +75,7 @@ public struct XYChart: Sendable {
         }
         frame.drawLegend(series.enumerated().map {
             ($0.element.name, Palette.colour($0.element.colourIndex ?? $0.offset), $0.element.style)
-        })
+        }, avoiding: drawn)
         return frame.document.rendered
     }
 }
@@ -120,7 +122,8 @@ public struct StackedBarChart: Sendable {
         var axis = valueAxis
         axis.scale = .linear
         let domain = axis.domain(for: totals + [0])
-        var frame = PlotFrame(width: width, height: height, title: title)
+        // The legend goes in a row above the plot: inside it, it would hide bars.
+        var frame = PlotFrame(width: width, height: height, title: title, top: 72)
         frame.drawValueAxis(axis, domain: domain, categories: categories, categoryLabel: categoryLabel)
         let slot = frame.plotWidth / Double(max(1, categories.count))
         let barWidth = slot * 0.6
@@ -138,7 +141,7 @@ public struct StackedBarChart: Sendable {
                 base += amount
             }
         }
-        frame.drawLegend(layers.enumerated().map { ($0.element.name, Palette.colour($0.offset), nil) })
+        frame.drawLegendRow(layers.enumerated().map { ($0.element.name, Palette.colour($0.offset)) })
         return frame.document.rendered
     }
 }
@@ -148,10 +151,12 @@ struct PlotFrame {
     var document: SVGDocument
     let left = 88.0
     let right = 24.0
-    let top = 48.0
+    /// Room above the plot: the title, and a legend row for bar charts.
+    let top: Double
     let bottom = 64.0
 
-    init(width: Double, height: Double, title: String) {
+    init(width: Double, height: Double, title: String, top: Double = 48) {
+        self.top = top
         document = SVGDocument(width: width, height: height)
         document.text(title, at: (width / 2, 28), size: 16, anchor: .middle, bold: true, className: "title")
     }
@@ -207,11 +212,16 @@ struct PlotFrame {
         let slot = plotWidth / Double(max(1, categories.count))
         let size = categories.count > 10 ? 9.0 : 11.0
         for (index, name) in categories.enumerated() {
-            document.text(name, at: (left + slot * (Double(index) + 0.5), top + plotHeight + 18), size: size,
-                          anchor: .middle, className: "x-tick-label")
+            // Words on lines of their own when the bars are narrow, so that neighbouring names do not overlap.
+            let lines = Double(name.count) * size * 0.6 > slot * 0.95
+                ? name.split(separator: " ").map(String.init) : [name]
+            for (row, line) in lines.enumerated() {
+                document.text(line, at: (left + slot * (Double(index) + 0.5), top + plotHeight + 16 + Double(row) * (size + 2)),
+                              size: size, anchor: .middle, className: "x-tick-label")
+            }
         }
         drawBox()
-        document.text(categoryLabel, at: (left + plotWidth / 2, document.height - 16), size: 13, anchor: .middle,
+        document.text(categoryLabel, at: (left + plotWidth / 2, document.height - 10), size: 13, anchor: .middle,
                       className: "x-label")
         document.text(axis.title, at: (20, top + plotHeight / 2), size: 13, anchor: .middle, rotated: true,
                       className: "y-label")
@@ -222,14 +232,42 @@ struct PlotFrame {
                            className: "plot-area")
     }
 
-    /// A legend box in the plot's top-left corner: a swatch (line, marker or block) and the name of each entry.
-    mutating func drawLegend(_ entries: [(name: String, colour: String, style: XYChart.Style?)]) {
+    /// A legend as one row of coloured blocks and names between the title and the plot, centred.
+    mutating func drawLegendRow(_ entries: [(name: String, colour: String)]) {
+        guard !entries.isEmpty else { return }
+        let widths = entries.map { 22 + Double($0.name.count) * 6.6 + 14 }
+        var x = left + (plotWidth - widths.reduce(0, +)) / 2
+        let y = top - 22
+        document.rectangle(x: x - 6, y: y - 13, width: widths.reduce(0, +) + 4, height: 20, fill: "white",
+                           stroke: "#999999", className: "legend")
+        for (entry, width) in zip(entries, widths) {
+            document.rectangle(x: x, y: y - 9, width: 14, height: 12, fill: entry.colour)
+            document.text(entry.name, at: (x + 20, y + 1), size: 11, className: "legend-entry")
+            x += width
+        }
+    }
+
+    /// A legend box in the corner of the plot that covers the fewest of the `avoiding` points (top left when
+    /// tied): a swatch (line, marker or block) and the name of each entry.
+    mutating func drawLegend(
+        _ entries: [(name: String, colour: String, style: XYChart.Style?)], avoiding points: [(Double, Double)] = []
+    ) {
         guard !entries.isEmpty else { return }
         let longest = entries.map(\.name.count).max() ?? 0
         let boxWidth = 44 + Double(longest) * 6.6
         let boxHeight = 10 + Double(entries.count) * 18
-        let x = left + 10
-        let y = top + 10
+        let corners = [
+            (left + 10, top + 10), (left + plotWidth - 10 - boxWidth, top + 10),
+            (left + plotWidth - 10 - boxWidth, top + plotHeight - 10 - boxHeight),
+            (left + 10, top + plotHeight - 10 - boxHeight),
+        ]
+        func covered(_ corner: (Double, Double)) -> Int {
+            points.filter { point in
+                point.0 >= corner.0 - 6 && point.0 <= corner.0 + boxWidth + 6
+                    && point.1 >= corner.1 - 6 && point.1 <= corner.1 + boxHeight + 6
+            }.count
+        }
+        let (x, y) = corners.min { covered($0) < covered($1) } ?? corners[0]
         document.rectangle(x: x, y: y, width: boxWidth, height: boxHeight, fill: "white", stroke: "#999999",
                            className: "legend")
         for (index, entry) in entries.enumerated() {

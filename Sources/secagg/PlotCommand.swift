@@ -20,13 +20,14 @@ struct PlotCommand: ParsableCommand {
     @Option(help: "scaling, phases, dropout or dp-error.") var figure: ResultFigure
     @Option(help: "The SVG file to write.") var out: String
     @Option(help: "A title instead of the figure's own.") var title: String?
+    @Flag(help: "phases: show each phase as a percentage of the round's time.") var relative = false
 
     func run() throws {
         let rows: [ResultRow]
         let documents: [String]
         do {
             rows = try ResultFiles.readRows(csvURL: URL(fileURLWithPath: results))
-            documents = try figure.svgDocuments(rows: rows, title: title)
+            documents = try figure.svgDocuments(rows: rows, title: title, relative: relative)
         } catch let error as ResultFilesError {
             throw CommandFailure(error.description)
         } catch {

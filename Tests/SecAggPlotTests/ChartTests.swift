@@ -34,9 +34,17 @@ struct ChartTests {
 
     @Test func logAxisTicksSitExactlyAtDecades() {
         let svg = logChart().svg()
-        // x: data 100...3000 widens to 10^2...10^4; the plot spans 88...736 (760 wide, margins 88 and 24).
-        #expect(texts(ofClass: "x-tick-label", in: svg) == ["100", "1000", "10000"])
-        #expect(attribute("x1", ofClass: "x-tick", in: svg) == [88, 412, 736])
+        // x: data 100...3000 widens to 10^2...10^4; the plot spans 88...736 (760 wide, margins 88 and 24). Two
+        // decades: 2·10^k and 5·10^k are labelled too.
+        #expect(texts(ofClass: "x-tick-label", in: svg) == ["100", "200", "500", "1000", "2000", "5000", "10000"])
+        let xs = attribute("x1", ofClass: "x-tick", in: svg)
+        #expect(xs.count == 7)
+        #expect([xs[0], xs[3], xs[6]] == [88, 412, 736])
+        // log10(2) and log10(5) of the way through each decade (324 px), to the SVG's two decimals.
+        for (index, factor) in [(1, 2.0), (2, 5.0), (4, 2.0), (5, 5.0)] {
+            let decadeStart = index < 3 ? 88.0 : 412.0
+            #expect(abs(xs[index] - (decadeStart + 324 * log10(factor))) <= 0.005)
+        }
         // y: 0.4...20 widens to 10^-1...10^2: four decades over the plot height 368 (48...416).
         #expect(texts(ofClass: "y-tick-label", in: svg) == ["0.1", "1", "10", "100"])
         let ys = attribute("y1", ofClass: "y-tick", in: svg)
@@ -44,8 +52,8 @@ struct ChartTests {
         #expect(ys.first == 416 && ys.last == 48)
         // Equal ratios, equal distances: 368 / 3 per decade (to the SVG's two decimals).
         for (a, b) in zip(ys, ys.dropFirst()) { #expect(abs((a - b) - 368.0 / 3) <= 0.01) }
-        // 2·10^k ... 9·10^k as minor ticks: 8 per decade on x (2 decades) and y (3 decades).
-        #expect(svg.components(separatedBy: "class=\"minor-tick\"").count - 1 == 16 + 24)
+        // Unlabelled 2·10^k ... 9·10^k as minor ticks: 6 per decade on x (2 and 5 are labelled), 8 on y.
+        #expect(svg.components(separatedBy: "class=\"minor-tick\"").count - 1 == 12 + 24)
     }
 
     @Test func logFractionIsExact() {
@@ -92,6 +100,19 @@ struct ChartTests {
         #expect(!empty.svg().lowercased().contains("nan"))
     }
 
+    @Test func legendGoesToTheEmptiestCorner() {
+        // Points in the top left: the legend moves to the top right.
+        let chart = XYChart(
+            title: "t", xAxis: Axis(label: "x", range: 0...10), yAxis: Axis(label: "y", range: 0...10),
+            series: [.init(name: "s", points: [(0.5, 9.5), (1, 9), (1.5, 9.2)], style: .markers)])
+        let x = attribute("x", ofClass: "legend", in: chart.svg())
+        #expect(x.count == 1)
+        #expect((x.first ?? 0) > 400)
+        // Nothing in the way: top left.
+        let empty = XYChart(title: "t", xAxis: Axis(label: "x"), yAxis: Axis(label: "y"), series: [.init(name: "s", points: [])])
+        #expect(attribute("x", ofClass: "legend", in: empty.svg()) == [98])
+    }
+
     @Test func stackedBarsAddUp() {
         let chart = StackedBarChart(
             title: "phases", categories: ["a", "b"], categoryLabel: "configuration", valueAxis: Axis(label: "time", unit: "s"),
@@ -100,8 +121,8 @@ struct ChartTests {
         #expect(!svg.lowercased().contains("nan"))
         let heights = attribute("height", ofClass: "bar", in: svg)
         #expect(heights.count == 3)
-        // Domain 0...4 over 368 px: 1 s = 92 px.
-        #expect(heights == [92, 276, 184])
+        // Domain 0...4 over 344 px (480 − 72 above for title and legend − 64 below): 1 s = 86 px.
+        #expect(heights == [86, 258, 172])
         #expect(texts(ofClass: "legend-entry", in: svg) == ["advertise", "share"])
         #expect(texts(ofClass: "x-tick-label", in: svg) == ["a", "b"])
         #expect(texts(ofClass: "y-label", in: svg) == ["time (s)"])
