@@ -136,13 +136,16 @@ public enum ResultFigure: String, Sendable, CaseIterable {
         let design = Set(rows.map { text($0, "design_dropout") }).sorted()
         let subtitle = (clients.count == 1 ? ", N = \(clients[0])" : "")
             + (design.count == 1 ? ", (k, t) designed for \(design[0])" : "")
-        return XYChart(
+        let seeds = Set(rows.map { text($0, "seed") }).count
+        var chart = XYChart(
             title: title ?? "Success probability vs injected dropout\(subtitle)",
-            xAxis: Axis(label: "injected dropout rate"),
+            xAxis: Axis(label: "injected dropout rate (\(seeds) seed\(seeds == 1 ? "" : "s") per point)"),
             // A little room beyond 0 and 1 so that points there are not hidden by the frame.
             yAxis: Axis(label: "fraction of runs releasing the sum", range: -0.03...1.03),
-            series: series
-        ).svg()
+            series: series)
+        // Phases often give the same outcome at every rate: nested lines keep each visible.
+        chart.nestsCoincidingSeries = true
+        return chart.svg()
     }
 
     private func dpError(_ rows: [ResultRow], title: String?) throws -> String {

@@ -39,6 +39,9 @@ public struct XYChart: Sendable {
     public var series: [Series]
     public var width: Double = 760
     public var height: Double = 480
+    /// Draw earlier series with wider lines and larger markers, so that series that coincide (the same values at
+    /// the same x) stay visible as nested stripes instead of hiding one another.
+    public var nestsCoincidingSeries = false
 
     public init(title: String, xAxis: Axis, yAxis: Axis, series: [Series]) {
         self.title = title
@@ -58,6 +61,7 @@ public struct XYChart: Sendable {
         var drawn: [(Double, Double)] = []
         for (index, entry) in series.enumerated() {
             let colour = Palette.colour(entry.colourIndex ?? index)
+            let extra = nestsCoincidingSeries ? Double(series.count - 1 - index) * 2 : 0
             let points = entry.points
                 .filter { xAxis.accepts($0.x) && yAxis.accepts($0.y) }
                 .sorted { $0.x < $1.x }
@@ -65,10 +69,10 @@ public struct XYChart: Sendable {
             drawn += points
             switch entry.style {
             case .lineAndMarkers:
-                frame.document.polyline(points, stroke: colour)
-                for point in points { frame.document.circle(center: point, radius: 4, fill: colour) }
+                frame.document.polyline(points, stroke: colour, width: 2 + extra)
+                for point in points { frame.document.circle(center: point, radius: 4 + extra, fill: colour) }
             case .markers:
-                for point in points { frame.document.circle(center: point, radius: 4, fill: colour) }
+                for point in points { frame.document.circle(center: point, radius: 4 + extra, fill: colour) }
             case .dashedLine:
                 frame.document.polyline(points, stroke: colour, dashed: true)
             }
