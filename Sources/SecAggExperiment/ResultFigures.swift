@@ -134,11 +134,13 @@ public enum ResultFigure: String, Sendable, CaseIterable {
         }
         let clients = Set(rows.map { text($0, "clients") }).sorted()
         let design = Set(rows.map { text($0, "design_dropout") }).sorted()
+        let degrees = Set(rows.map { "k = \(text($0, "neighbors")), t = \(text($0, "threshold"))" })
         let subtitle = (clients.count == 1 ? ", N = \(clients[0])" : "")
-            + (design.count == 1 ? ", (k, t) designed for \(design[0])" : "")
+            + (degrees.count == 1 ? ", \(degrees.first!)" : ", (k, t)")
+            + (design.count == 1 ? " (designed for \(design[0]))" : "")
         let seeds = Set(rows.map { text($0, "seed") }).count
         var chart = XYChart(
-            title: title ?? "Success probability vs injected dropout\(subtitle)",
+            title: title ?? "Success rate vs injected dropout\(subtitle)",
             xAxis: Axis(label: "injected dropout rate (\(seeds) seed\(seeds == 1 ? "" : "s") per point)"),
             // A little room beyond 0 and 1 so that points there are not hidden by the frame.
             yAxis: Axis(label: "fraction of runs releasing the sum", range: -0.03...1.03),
