@@ -15,6 +15,8 @@
 //   SecAggClient, SecAggCoordinator (client library; coordinator service with deadlines and round scheduling,
 //     durable SQLite store through GRDB, admin listener, audit log, metrics)
 //   SecAggCABI (C ABI over SecAggClient and the client state machine: libsecaggc.so, Sources/CSecAgg/secagg.h)
+//   SecAggYAMLSchema (unknown keys of YAML documents), SecAggPlot (SVG charts), SecAggExperiment (sweeps, results,
+//     figures; over SecAggSimulation)
 //   secagg (command line), secaggd (daemon)
 import PackageDescription
 
@@ -63,13 +65,29 @@ let package = Package(
         .target(name: "SecAggMath", dependencies: ["SecAggCrypto"], swiftSettings: strictSettings),
         .target(name: "SecAggWire", swiftSettings: strictSettings),
         .target(name: "SecAggIdentity", dependencies: ["SecAggCrypto", "SecAggWire"], swiftSettings: strictSettings),
-        .target(name: "SecAggPrivacy", dependencies: ["SecAggCrypto", "SecAggMath"], swiftSettings: strictSettings),
+        // SecAggWire for NoisySumModulus: the planner recommends bits with the rule round validation enforces.
+        .target(name: "SecAggPrivacy", dependencies: ["SecAggCrypto", "SecAggMath", "SecAggWire"], swiftSettings: strictSettings),
         .target(name: "SecAggNoise", dependencies: ["SecAggCrypto"], swiftSettings: strictSettings),
         .target(name: "SecAggProtocol", dependencies: ["SecAggCrypto", "SecAggMath", "SecAggPrivacy", "SecAggWire"], swiftSettings: strictSettings),
         .target(name: "SecAggSimulation", dependencies: ["SecAggProtocol", "SecAggMath", "SecAggPrivacy", "SecAggCrypto", "SecAggWire"], swiftSettings: strictSettings),
         .target(
             name: "SecAggVectors",
             dependencies: ["SecAggSimulation", "SecAggProtocol", "SecAggMath", "SecAggPrivacy", "SecAggCrypto", "SecAggWire"],
+            swiftSettings: strictSettings),
+        // The unknown-key check of YAML documents (with line and did-you-mean), shared by the daemon's configuration
+        // and `secagg experiment` files.
+        .target(
+            name: "SecAggYAMLSchema", dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: strictSettings),
+        // SVG charts (axes, log scales, legends, stacked bars); no dependencies.
+        .target(name: "SecAggPlot", swiftSettings: strictSettings),
+        // Experiment files, sweeps over `secagg simulate` options, result files (CSV, JSON Lines) and their figures.
+        .target(
+            name: "SecAggExperiment",
+            dependencies: [
+                "SecAggSimulation", "SecAggPlot", "SecAggYAMLSchema", "SecAggProtocol", "SecAggPrivacy", "SecAggWire",
+                .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: strictSettings),
         .target(
             name: "SecAggTransport",
@@ -97,6 +115,7 @@ let package = Package(
             name: "SecAggCoordinator",
             dependencies: [
                 "SecAggIdentity", "SecAggTransport", "SecAggProtocol", "SecAggMath", "SecAggPrivacy", "SecAggCrypto", "SecAggWire",
+                "SecAggYAMLSchema",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -124,6 +143,7 @@ let package = Package(
             dependencies: [
                 "SecAggSimulation", "SecAggProtocol", "SecAggMath", "SecAggCrypto", "SecAggWire",
                 "SecAggClient", "SecAggCoordinator", "SecAggIdentity", "SecAggTransport", "SecAggPrivacy", "SecAggVectors",
+                "SecAggExperiment", "SecAggPlot",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -176,6 +196,11 @@ let package = Package(
             name: "SecAggProtocolTests", dependencies: ["SecAggProtocol", "SecAggSimulation", "SecAggTesting"],
             swiftSettings: strictSettings),
         .testTarget(name: "SecAggSimulationTests", dependencies: ["SecAggSimulation"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "SecAggExperimentTests",
+            dependencies: ["SecAggExperiment", "SecAggSimulation", "SecAggPrivacy", "SecAggWire", "SecAggYAMLSchema"],
+            swiftSettings: strictSettings),
+        .testTarget(name: "SecAggPlotTests", dependencies: ["SecAggPlot"], swiftSettings: strictSettings),
         .testTarget(name: "SecAggVectorsTests", dependencies: ["SecAggVectors"], swiftSettings: strictSettings),
         .testTarget(
             name: "SecAggTransportTests",

@@ -6,6 +6,8 @@
     import Musl
 #endif
 
+import SecAggWire
+
 // MARK: - ZCDP
 
 /// A zero-concentrated differential privacy guarantee, ρ-zCDP (Bun and Steinke, TCC 2016): for every pair of
@@ -427,7 +429,7 @@ public enum PrivacyAccountant {
     ///     bits = the smallest integer with 2^(bits−1) > M,   M = n·B + ⌈k·s⌉,
     ///
     /// i.e. 2^bits ≥ 2·M + 2. Then a coordinate wraps only if |Z| > k·s: probability ≤ 2·exp(−k²/2) per coordinate
-    /// (6.7·10⁻⁴ at k = 4) and ≤ d·2·exp(−k²/2) for the whole vector (union bound). Choose k with
+    /// (2.5·10⁻¹⁴ at k = 8, the protocol's margin) and ≤ d·2·exp(−k²/2) for the whole vector (union bound). Choose k with
     /// ``standardDeviations(forWrapProbability:dimension:)`` to bound the per-vector probability instead.
     /// (TFF's rule 2^(2·bits) ≥ n·k², BRIEF §2, is a heuristic for its rotated, subgaussian inputs; this rule
     /// bounds the signal deterministically.)
@@ -436,14 +438,16 @@ public enum PrivacyAccountant {
     ///   - summands: n ≥ 1, the most inputs that can be summed (all clients that may survive).
     ///   - coordinateBound: B ≥ 0, the largest |coordinate| of one encoded input, in integer units.
     ///   - noiseSigma: s ≥ 0, the noise of the largest possible sum: central σ, or σ_local·√n in distributed mode.
-    ///   - standardDeviations: k > 0, the noise margin in units of s (default 4).
+    ///   - standardDeviations: k > 0, the noise margin in units of s (default 8, what round validation demands:
+    ///     ``NoisySumModulus`` is the one rule both use; a smaller k gives a width the protocol refuses).
     ///   - dimension: d ≥ 1, for the per-vector probability.
     ///   - maximumBits: The largest allowed modulus exponent (default 64, the lane width).
     /// - Throws: ``AccountingError/insufficientBits(requiredBits:maximumBits:signalBound:noiseMargin:)`` if no
     ///   bits ≤ `maximumBits` suffice; ``AccountingError/invalidParameter(name:value:requirement:)`` for an
     ///   argument out of range.
     public static func requiredBits(
-        summands: Int, coordinateBound: Int, noiseSigma: Double, standardDeviations: Double = 4, dimension: Int = 1,
+        summands: Int, coordinateBound: Int, noiseSigma: Double,
+        standardDeviations: Double = NoisySumModulus.standardDeviations, dimension: Int = 1,
         maximumBits: Int = 64
     ) throws(AccountingError) -> ModularBitsRequirement {
         try AccountingError.require(summands >= 1, "summands", summands, "at least 1")
@@ -455,25 +459,26 @@ public enum PrivacyAccountant {
             "a finite k > 0")
         try AccountingError.require(dimension >= 1, "dimension", dimension, "at least 1")
         try AccountingError.require(maximumBits >= 1 && maximumBits <= 64, "maximumBits", maximumBits, "1...64")
-        let margin = (standardDeviations * noiseSigma).rounded(.up)
         let (signal, signalOverflow) = UInt64(summands).multipliedReportingOverflow(by: UInt64(coordinateBound))
         let signalText = signalOverflow ? "\(summands) * \(coordinateBound)" : "\(signal)"
-        guard !signalOverflow, margin < 0x1p63 else {
+        guard !signalOverflow, let margin = NoisySumModulus.noiseMargin(
+            noiseStandardDeviation: noiseSigma, standardDeviations: standardDeviations)
+        else {
             throw .insufficientBits(
                 requiredBits: Int.max, maximumBits: maximumBits, signalBound: signalText,
-                noiseMargin: accountingFormatted(margin))
+                noiseMargin: accountingFormatted((standardDeviations * noiseSigma).rounded(.up)))
         }
-        let (total, totalOverflow) = signal.addingReportingOverflow(UInt64(margin))
-        // 2^(bits−1) > total  ⟺  bits − 1 ≥ bit width of total
-        let bits = totalOverflow ? 65 : (64 - total.leadingZeroBitCount) + 1
+        // The protocol's own rule (round validation enforces it with k = 8), not a copy of it.
+        let bits = NoisySumModulus.requiredBits(
+            signalBound: signal, noiseStandardDeviation: noiseSigma, standardDeviations: standardDeviations)
         guard bits <= maximumBits else {
             throw .insufficientBits(
                 requiredBits: bits > 64 ? Int.max : bits, maximumBits: maximumBits, signalBound: signalText,
-                noiseMargin: "\(UInt64(margin))")
+                noiseMargin: "\(margin)")
         }
         let perCoordinate = noiseSigma == 0 ? 0 : min(1, 2 * exp(-standardDeviations * standardDeviations / 2))
         return ModularBitsRequirement(
-            bits: bits, signalBound: signal, noiseMargin: UInt64(margin), standardDeviations: standardDeviations,
+            bits: bits, signalBound: signal, noiseMargin: margin, standardDeviations: standardDeviations,
             dimension: dimension, wrapProbabilityPerCoordinate: perCoordinate,
             wrapProbabilityPerVector: min(1, Double(dimension) * perCoordinate))
     }

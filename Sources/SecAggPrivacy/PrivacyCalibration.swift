@@ -6,6 +6,8 @@
     import Musl
 #endif
 
+import SecAggWire
+
 /// Something a caller should know about a calibration; the privacy accounting is correct either way.
 public enum CalibrationWarning: Sendable, Hashable, Codable, CustomStringConvertible {
     /// σ_local is below ``PrivacyAccountant/recommendedMinimumLocalSigma`` (2). Proposition 14's τ term is then
@@ -326,11 +328,12 @@ public struct PrivacyCalibration: Sendable, Hashable, Codable {
     ///
     /// - Parameters:
     ///   - coordinateBound: B ≥ 0, the largest |coordinate| of one encoded input, in integer units.
-    ///   - standardDeviations: k > 0 (default 4).
+    ///   - standardDeviations: k > 0 (default 8: ``NoisySumModulus``, the rule round validation enforces).
     ///   - maximumBits: The largest allowed modulus exponent (default 64).
     /// - Throws: ``AccountingError/insufficientBits(requiredBits:maximumBits:signalBound:noiseMargin:)`` or
     ///   ``AccountingError/invalidParameter(name:value:requirement:)``.
-    public func requiredBits(coordinateBound: Int, standardDeviations: Double = 4, maximumBits: Int = 64)
+    public func requiredBits(
+        coordinateBound: Int, standardDeviations: Double = NoisySumModulus.standardDeviations, maximumBits: Int = 64)
         throws(AccountingError) -> ModularBitsRequirement
     {
         try PrivacyAccountant.requiredBits(

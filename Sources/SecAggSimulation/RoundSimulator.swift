@@ -152,7 +152,7 @@ public struct RoundSimulator: Sendable {
         let roundParameters = RoundParameters(
             roundID: roundID, taskName: "simulation", dimension: UInt32(resolved.laneCount),
             bits: UInt8(configuration.bits), maximumInput: resolved.maximumInput, graph: resolved.graph,
-            threshold: UInt32(resolved.threshold), minimumSurvivors: UInt32(resolved.threshold + 1),
+            threshold: UInt32(resolved.threshold), minimumSurvivors: UInt32(resolved.minimumSurvivors),
             mode: configuration.mode, invitedCount: UInt32(count), nonce: nonceSource.bytes(32), noise: resolved.noise)
 
         var report = SimulationReport(

@@ -31,8 +31,12 @@ public struct SimulationConfiguration: Sendable, Equatable {
     public var clients: Int = 100
     public var dimension: Int = 10_000
     public var bits: Int = 32
-    /// Fraction of clients that drop out (floor(rate · clients) of them).
+    /// Fraction of clients that actually drop out (floor(rate · clients) of them). It does not influence the round's
+    /// parameters: ``designDropoutRate`` does.
     public var dropoutRate: Double = 0.1
+    /// The dropout rate the automatic (k, t) choice is designed to tolerate (SecAgg+ parameter finder). Separate from
+    /// ``dropoutRate`` so that a round can be designed for one rate and subjected to another (measuring tolerance).
+    public var designDropoutRate: Double = 0.1
     public var dropPhase: DropPhase = .random
     /// `.complete` or `.harary` (degree from `neighbors`).
     public var harary: Bool = true
@@ -54,6 +58,10 @@ public struct SimulationConfiguration: Sendable, Equatable {
     public var delta: Double = 1e-6
     /// σ of the noise (per client for distributed noise, total for central), when `epsilon` is nil.
     public var sigma: Double?
+    /// t_min, the fewest survivors whose sum the coordinator releases; nil for threshold + 1 (the least the protocol
+    /// allows). Distributed noise is sized so that t_min survivors carry the whole σ: a larger t_min means less
+    /// noise per client, and rounds with fewer survivors abort.
+    public var minimumSurvivors: Int?
     /// How inputs become integer vectors: bounded integers as they are, or real vectors through the float encoder.
     public var encoder: EncoderKind = .integer
     /// For the float encoder: the L2 clipping norm of each client's real vector.
@@ -96,6 +104,9 @@ public struct ResolvedParameters: Sendable {
     /// Neighbours per client (n − 1 for a complete graph).
     public var neighbors: Int
     public var threshold: Int
+    /// t_min: the fewest survivors whose sum is released (the round aborts below it); distributed noise is sized
+    /// for it.
+    public var minimumSurvivors: Int = 0
     public var maximumInput: UInt64
     /// The noise the round adds.
     public var noise: NoiseParameters = .none
@@ -110,6 +121,7 @@ public struct ResolvedParameters: Sendable {
 extension ResolvedParameters: Equatable {
     public static func == (lhs: ResolvedParameters, rhs: ResolvedParameters) -> Bool {
         lhs.graph == rhs.graph && lhs.neighbors == rhs.neighbors && lhs.threshold == rhs.threshold
+            && lhs.minimumSurvivors == rhs.minimumSurvivors
             && lhs.maximumInput == rhs.maximumInput && lhs.noise == rhs.noise && lhs.calibration == rhs.calibration
             && lhs.laneCount == rhs.laneCount && lhs.floatEncoding?.shift == rhs.floatEncoding?.shift
     }
@@ -128,6 +140,9 @@ extension SimulationConfiguration {
         }
         guard (1...64).contains(bits) else { throw SimulationConfigurationError("--bits must be 1...64") }
         guard dropoutRate >= 0, dropoutRate < 1 else { throw SimulationConfigurationError("--dropout must be in [0, 1)") }
+        guard designDropoutRate >= 0, designDropoutRate < 1 else {
+            throw SimulationConfigurationError("--design-dropout must be in [0, 1)")
+        }
         if dropPhase == .consistency, mode != .active {
             throw SimulationConfigurationError("--drop-phase consistency needs --mode active (only active rounds have that phase)")
         }
@@ -156,7 +171,8 @@ extension SimulationConfiguration {
             case .automatic:
                 do {
                     let found = try ParameterFinder.find(
-                        clientCount: clients, dropoutRate: max(dropoutRate, 0.01), corruptRate: corruptRate, model: model)
+                        clientCount: clients, dropoutRate: max(designDropoutRate, 0.01), corruptRate: corruptRate,
+                        model: model)
                     degree = min(found.degree, clients - 1)
                     chosenThreshold = found.threshold
                 } catch {
@@ -176,7 +192,13 @@ extension SimulationConfiguration {
             throw SimulationConfigurationError("active mode needs --threshold > \(holders / 2) (half the share holders)")
         }
         let graph: GraphShape = harary && degree < clients - 1 ? .harary(degree: UInt32(degree)) : .complete
+        let survivorsFloor = minimumSurvivors ?? chosenThreshold + 1
+        guard survivorsFloor > chosenThreshold, survivorsFloor <= clients else {
+            throw SimulationConfigurationError(
+                "--min-survivors must be \(chosenThreshold + 1)...\(clients) (above the threshold, at most --clients)")
+        }
         var resolved = ResolvedParameters(graph: graph, neighbors: degree, threshold: chosenThreshold, maximumInput: maximum)
+        resolved.minimumSurvivors = survivorsFloor
         resolved.laneCount = dimension
         if encoder == .float {
             guard privacy != .none else {
@@ -189,7 +211,8 @@ extension SimulationConfiguration {
         return resolved
     }
 
-    /// Picks the finest granularity γ = clip·2^−k for which the shifted inputs plus 8σ of noise fit the modulus.
+    /// Picks the finest granularity γ = clip·2^−k for which the shifted inputs plus the noise margin fit the modulus
+    /// (``NoisySumModulus``, as round validation checks it).
     private func resolveFloatEncoding(into resolved: inout ResolvedParameters) throws(SimulationConfigurationError) {
         guard clip.isFinite, clip > 0 else { throw SimulationConfigurationError("--clip must be positive") }
         var seedSource = SeededRandom(seed: seed, stream: "rotation")
@@ -215,8 +238,10 @@ extension SimulationConfiguration {
             let sigmaTotal = candidate.calibration.map {
                 privacy == .central ? $0.sigma : ($0.localSigma ?? $0.sigma) * Double(clients).squareRoot()
             } ?? 0
-            let bound = Double(clients) * Double(2 * shift) + 8 * sigmaTotal
-            guard bits == 64 || bound < Double(UInt64(1) << UInt64(bits - 1)) else {
+            // The protocol's bits rule (round validation refuses anything else).
+            let signal = UInt64(clients).multipliedReportingOverflow(by: 2 * shift)
+            guard !signal.overflow, NoisySumModulus.requiredBits(
+                signalBound: signal.partialValue, noiseStandardDeviation: sigmaTotal) <= bits else {
                 lastProblem = "\(bits) bits cannot carry \(clients) clients at granularity \(granularity)"
                 continue
             }
@@ -228,7 +253,7 @@ extension SimulationConfiguration {
     }
 
     /// Calibrates the noise: Δ₂ = maximumInput·√dimension (the largest L2 norm of one input) unless given,
-    /// t_min = threshold + 1.
+    /// t_min = the resolved minimum survivors (``minimumSurvivors``, threshold + 1 unless set).
     private func resolvePrivacy(
         into resolved: inout ResolvedParameters, l2Sensitivity: Double? = nil
     ) throws(SimulationConfigurationError) {
@@ -236,7 +261,7 @@ extension SimulationConfiguration {
         let parameters = PrivacyCalibration.Parameters(
             placement: placement,
             l2Sensitivity: l2Sensitivity ?? Double(resolved.maximumInput) * Double(dimension).squareRoot(),
-            dimension: dimension, minimumSurvivors: resolved.threshold + 1, maximumSurvivors: clients, delta: delta)
+            dimension: dimension, minimumSurvivors: resolved.minimumSurvivors, maximumSurvivors: clients, delta: delta)
         guard epsilon != nil || sigma != nil else {
             throw SimulationConfigurationError("--dp needs --epsilon or --sigma")
         }

@@ -228,9 +228,9 @@ extension RoundParameters {
     }
 
     /// Checks the noise fraction and that the noisy sum, read as a signed number, cannot wrap except with
-    /// negligible probability: maximumSum + 8·σ_total < 2^(bits−1), where σ_total² is the variance of all the noise
-    /// in the sum (invitedCount·localVariance, or the central variance). The per-entry wrap probability is then
-    /// below 2·e^(−32).
+    /// negligible probability: maximumSum + ⌈8·σ_total⌉ < 2^(bits−1), where σ_total² is the variance of all the noise
+    /// in the sum (invitedCount·localVariance, or the central variance): ``NoisySumModulus``, the rule the planner
+    /// uses too. The per-entry wrap probability is then below 2·e^(−32).
     private func validateNoise(maximumSum: UInt64) throws(ParameterValidationError) {
         let variance: NoiseVariance
         let totalVariance: Double
@@ -249,10 +249,8 @@ extension RoundParameters {
               variance.denominator <= limit else {
             throw .invalidField(field: "noise", reason: "the variance must be a positive fraction with parts up to 2^62")
         }
-        let bound = Double(maximumSum) + 8 * totalVariance.squareRoot()
-        var required = 1
-        while required < 64, bound >= Double(UInt64(1) << UInt64(required - 1)) { required += 1 }
-        if bound >= 9.2e18 { required = 65 }
+        let required = NoisySumModulus.requiredBits(
+            signalBound: maximumSum, noiseStandardDeviation: totalVariance.squareRoot())
         guard required <= Int(bits) else { throw .noisySumMayOverflow(requiredBits: required, bits: bits) }
     }
 

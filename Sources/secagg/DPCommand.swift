@@ -13,7 +13,9 @@ struct DPCommand: ParsableCommand {
             discussion: """
                 Distributed noise is sized for the fewest survivors a round accepts (--min-survivors): each client \
                 adds σ²/t_min, so any accepted release carries at least σ². With --sigma instead of --epsilon, \
-                the ε it achieves is reported (σ per client for distributed noise, of the release for central).
+                the ε it achieves is reported (σ per client for distributed noise, of the release for central). \
+                --epsilon is the total over --rounds; --epsilon-per-round sizes each round for that ε and reports \
+                the total. Bits follow the rule round validation enforces (sum + 8σ of noise, signed).
                 """)
 
         @Option(help: "Clients that may be summed (n_max).") var clients: Int
@@ -21,7 +23,10 @@ struct DPCommand: ParsableCommand {
         @Option(help: "Entries per vector.") var dimension: Int
         @Option(help: "L2 sensitivity Δ₂ of one client's vector, in integer units (its clip norm).") var clip: Double
         @Option(help: "Largest absolute value of one entry of one client's vector (for the bits).") var bound: Int?
-        @Option(help: "Target ε.") var epsilon: Double?
+        @Option(help: "Target ε of all the rounds together (see --rounds).") var epsilon: Double?
+        @Option(name: .customLong("epsilon-per-round"),
+                help: "Target ε of each round instead; the total over --rounds is reported (rounds compose by ρ).")
+        var epsilonPerRound: Double?
         @Option(help: "σ instead of ε.") var sigma: Double?
         @Option(help: "δ.") var delta: Double = 1e-6
         @Option(help: "Releases that compose (rounds).") var rounds: Int = 1
@@ -32,13 +37,25 @@ struct DPCommand: ParsableCommand {
             guard let placement = NoisePlacement(rawValue: noise) else {
                 throw ValidationError("--noise must be distributed or central")
             }
-            guard (epsilon == nil) != (sigma == nil) else { throw ValidationError("give exactly one of --epsilon and --sigma") }
+            guard [epsilon, epsilonPerRound, sigma].compactMap({ $0 }).count == 1 else {
+                throw ValidationError("give exactly one of --epsilon, --epsilon-per-round and --sigma")
+            }
             let parameters = PrivacyCalibration.Parameters(
                 placement: placement, l2Sensitivity: clip, dimension: dimension, minimumSurvivors: minimumSurvivors,
                 maximumSurvivors: clients, delta: delta, rounds: rounds)
             let calibration: PrivacyCalibration
             do throws(AccountingError) {
-                calibration = try PrivacyCalibration.calibrate(epsilon: epsilon, orSigma: sigma, parameters: parameters)
+                if let epsilonPerRound {
+                    // σ for one round at the per-round target, then the privacy of that σ over all the rounds.
+                    var single = parameters
+                    single.rounds = 1
+                    let round = try PrivacyCalibration.calibrate(epsilon: epsilonPerRound, parameters: single)
+                    calibration = try PrivacyCalibration.calibrate(
+                        epsilon: nil, orSigma: placement == .central ? round.sigma : round.localSigma,
+                        parameters: parameters)
+                } else {
+                    calibration = try PrivacyCalibration.calibrate(epsilon: epsilon, orSigma: sigma, parameters: parameters)
+                }
             } catch {
                 throw CommandFailure("\(error)")
             }

@@ -13,7 +13,8 @@ struct SecAggCommand: AsyncParsableCommand {
         version: SecAggVersion.summary,
         subcommands: [
             SimulateCommand.self, ParticipateCommand.self, KeygenCommand.self, KeyCommand.self, DPCommand.self,
-            BenchCommand.self, AdminCommand.self, AuditCommand.self, VectorsCommand.self,
+            ExperimentCommand.self, PlotCommand.self, BenchCommand.self, AdminCommand.self, AuditCommand.self,
+            VectorsCommand.self,
         ]
     )
 }

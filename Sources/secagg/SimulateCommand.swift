@@ -18,7 +18,11 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Number of clients.") var clients: Int = 100
     @Option(help: "Entries per input vector.") var dimension: Int = 10_000
     @Option(help: "Arithmetic modulo 2^bits (1...64).") var bits: Int = 32
-    @Option(help: "Fraction of clients that drop out.") var dropout: Double = 0.1
+    @Option(help: "Fraction of clients that actually drop out (injected; does not change k or t).")
+    var dropout: Double = 0.1
+    @Option(name: .customLong("design-dropout"),
+            help: "Dropout rate the automatic (k, t) choice is designed to tolerate (independent of --dropout).")
+    var designDropout: Double = 0.1
     @Option(name: .customLong("drop-phase"), help: "Where clients drop: advertise|share|masked|consistency|unmask|random.")
     var dropPhase: DropPhase = .random
     @Option(help: "Neighbour graph: complete|harary.") var graph: GraphOption = .harary
@@ -34,6 +38,9 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Target ε of the release (calibrates σ).") var epsilon: Double?
     @Option(help: "δ of the (ε, δ) guarantee.") var delta: Double = 1e-6
     @Option(help: "σ of the noise instead of --epsilon (per client for distributed noise).") var sigma: Double?
+    @Option(name: .customLong("min-survivors"),
+            help: "t_min: fewest survivors whose sum is released; distributed noise is sized for it (default threshold + 1).")
+    var minimumSurvivors: Int?
     @Option(help: "Inputs: int (integers in 0...max-input) or float (real vectors, clipped and encoded; needs --dp).")
     var encoder: EncoderKind = .integer
     @Option(help: "L2 clipping norm of each real vector (float encoder).") var clip: Double = 1
@@ -53,6 +60,8 @@ struct SimulateCommand: AsyncParsableCommand {
         configuration.dimension = dimension
         configuration.bits = bits
         configuration.dropoutRate = dropout
+        configuration.designDropoutRate = designDropout
+        configuration.minimumSurvivors = minimumSurvivors
         configuration.dropPhase = dropPhase
         configuration.harary = graph == .harary
         configuration.neighbors = try choice(neighbors, option: "--neighbors")
@@ -125,7 +134,10 @@ struct SimulationOutput {
         lines.append("secagg simulate: \(configuration.clients) clients × \(configuration.dimension) entries mod 2^\(configuration.bits), "
                      + "\(graph), threshold \(parameters.threshold), \(configuration.mode == .active ? "active" : "honest-but-curious") mode, "
                      + "seed \(configuration.seed)")
-        lines.append("dropout: \(Int((configuration.dropoutRate * Double(configuration.clients)).rounded(.down))) clients at \(configuration.dropPhase.rawValue)")
+        lines.append("dropout: \(Int((configuration.dropoutRate * Double(configuration.clients)).rounded(.down))) clients at "
+                     + "\(configuration.dropPhase.rawValue) (injected \(configuration.dropoutRate); "
+                     + "(k, t) designed for \(configuration.designDropoutRate))")
+        lines.append("t_min: \(parameters.minimumSurvivors) (fewest survivors whose sum is released)")
         lines.append("")
         lines.append("phase          seconds   survivors  dropped")
         for (phase, seconds) in report.phaseSeconds {
@@ -150,6 +162,12 @@ struct SimulationOutput {
             let local = privacy.localSigma.map { String(format: ", σ per client %.3f", $0) } ?? ""
             lines.append(String(format: "privacy (%@ noise): ε = %.4g, δ = %.3g, ρ = %.4g (zCDP); σ = %.3f%@",
                                  noise, privacy.epsilon, privacy.delta, privacy.rho, privacy.sigma, local))
+            if let perClient = privacy.localSigma {
+                lines.append(String(
+                    format: "noise per client: σ %.4g, sized so that t_min = %d survivors carry σ %.4g; %d survivors carry σ %.4g",
+                    perClient, parameters.minimumSurvivors, privacy.sigma, report.survivors,
+                    perClient * Double(report.survivors).squareRoot()))
+            }
             let units = report.parameters.floatEncoding.map {
                 String(format: " in real units (clip %g, granularity %g)", report.configuration.clip, $0.encoder.granularity)
             } ?? ""
@@ -184,6 +202,8 @@ struct SimulationOutput {
             "dimension": configuration.dimension,
             "bits": configuration.bits,
             "dropout": configuration.dropoutRate,
+            "design_dropout": configuration.designDropoutRate,
+            "min_survivors": report.parameters.minimumSurvivors,
             "drop_phase": configuration.dropPhase.rawValue,
             "graph": report.parameters.graph == .complete ? "complete" : "harary",
             "mode": configuration.mode == .active ? "active" : "honest",

@@ -575,10 +575,10 @@ extension AccountantTests {
 extension AccountantTests {
     @Suite struct ModularBits {
         @Test func smallestBitsHoldTheSumAndTheNoiseMargin() throws {
-            // M = n·B + ⌈k·s⌉ and 2^(bits−1) > M
+            // M = n·B + ⌈k·s⌉ and 2^(bits−1) > M, k = 8 by default (the protocol's rule)
             let report = try PrivacyAccountant.requiredBits(summands: 10, coordinateBound: 100, noiseSigma: 10)
-            #expect(report.signalBound == 1_000 && report.noiseMargin == 40 && report.bits == 12)
-            #expect(close(report.wrapProbabilityPerCoordinate, 2 * exp(-8.0), relative: 1e-15))
+            #expect(report.signalBound == 1_000 && report.noiseMargin == 80 && report.bits == 12)
+            #expect(close(report.wrapProbabilityPerCoordinate, 2 * exp(-32.0), relative: 1e-15))
             let checked = try PrivacyAccountant.wrapProbability(
                 bits: 12, summands: 10, coordinateBound: 100, noiseSigma: 10)
             #expect(checked <= report.wrapProbabilityPerCoordinate)
@@ -599,7 +599,7 @@ extension AccountantTests {
             // M = 2^10 − 1 fits in 11 bits; M = 2^10 needs 12
             #expect(try PrivacyAccountant.requiredBits(summands: 1, coordinateBound: 1_023, noiseSigma: 0).bits == 11)
             #expect(try PrivacyAccountant.requiredBits(summands: 1, coordinateBound: 1_024, noiseSigma: 0).bits == 12)
-            // the margin is rounded up: k·s = 4·0.01 counts as 1
+            // the margin is rounded up: k·s = 8·0.01 counts as 1
             let rounded = try PrivacyAccountant.requiredBits(summands: 1, coordinateBound: 1_023, noiseSigma: 0.01)
             #expect(rounded.noiseMargin == 1 && rounded.bits == 12)
             // without noise the guarantee is deterministic
@@ -625,7 +625,7 @@ extension AccountantTests {
                 #expect(
                     error
                         == .insufficientBits(
-                            requiredBits: 31, maximumBits: 16, signalBound: "1048576000", noiseMargin: "400"))
+                            requiredBits: 31, maximumBits: 16, signalBound: "1048576000", noiseMargin: "800"))
                 #expect(error.description.contains("lower the per-coordinate bound"))
             }
             #expect(throws: AccountingError.self) {
