@@ -47,7 +47,7 @@ def main():
         n, m, d = workload.split(",")
         sys.stderr.write(f"scale: N={n} M={m} D={d}\n")
         simulation, cpu = run_json([args.secagg, "simulate", "--clients", n, "--dimension", m, "--dropout", d,
-                                    "--json", "--progress"], stream_stderr=True)
+                                    "--design-dropout", d, "--json", "--progress"], stream_stderr=True)
         after, _ = run_json([args.secagg, "bench", "primitives", "--json"])
         primitives = fastest(primitives, after)
         bound = floor(simulation, primitives, mask["raw_chacha20_mib_s"], cores)
