@@ -23,12 +23,7 @@ struct ClientStopTests {
             let outcomes = try await withThrowingTaskGroup(of: (Int, String).self) { group in
                 for index in 0..<ServiceHarness.honestCount {
                     group.addTask {
-                        let client = SecAggClient(
-                            configuration: SecAggClientConfiguration(
-                                host: "127.0.0.1", port: port, coordinatorKey: ServiceHarness.coordinatorKey.verifyingKey,
-                                identity: ServiceHarness.honest[index], task: "sum", limits: ServiceHarness.limits,
-                                admissionTimeout: .seconds(30)),
-                            logger: Logger(label: "test.client") { _ in SwiftLogNoOpLogHandler() })
+                        let client = ServiceHarness.client(ServiceHarness.honest[index], port: port)
                         do {
                             let receipt = try await client.participate(input: ServiceHarness.input(index)) { phase in
                                 // The caller stops client 0 as the ShareKeys request arrives.
@@ -60,14 +55,7 @@ struct ClientStopTests {
     @Test("secagg participate exits 143 on SIGTERM while it waits for a round", .timeLimit(.minutes(1)))
     func sigtermWhileQueued() async throws {
         let world = try TestWorld(clients: 3)
-        try world.writeConfiguration(task: """
-              - name: queue
-                dimension: 8
-                max_input: 100
-                graph: complete
-                min_clients: 3
-                max_clients: 3
-            """)
+        try world.writeConfiguration(task: TestWorld.queueTask)
         let daemon = try await world.startDaemon(arguments: ["--log-level", "debug"])
         defer { daemon.process.terminate() }
         let client = try world.startClient(0, task: "queue")

@@ -117,12 +117,9 @@ struct EnrollmentAuthorityTests {
     }
 
     static func client(_ key: Ed25519.SigningKey, port: Int, requiringAuthority: Bool) -> SecAggClient {
-        SecAggClient(
-            configuration: SecAggClientConfiguration(
-                host: "127.0.0.1", port: port, coordinatorKey: ServiceHarness.coordinatorKey.verifyingKey, identity: key,
-                task: "sum", policy: ClientPolicy(enrollmentAuthority: requiringAuthority ? authority.verifyingKey : nil),
-                limits: ServiceHarness.limits, connectAttempts: 1, admissionTimeout: .seconds(30)),
-            logger: Logger(label: "test.client") { _ in SwiftLogNoOpLogHandler() })
+        ServiceHarness.client(
+            key, port: port, policy: ClientPolicy(enrollmentAuthority: requiringAuthority ? authority.verifyingKey : nil),
+            connectAttempts: 1)
     }
 
     // Issue 11: with an enrollment authority, `secagg admin enroll` was refused outright (endorsements lived in the
@@ -139,11 +136,7 @@ struct EnrollmentAuthorityTests {
                 .enroll(publicKey: stranger.verifyingKey.rawRepresentation, label: "s", endorsement: forged), actor: "test")
             #expect(wrong.status == .invalid, "\(wrong.body)")
             func refusal() async -> JoinResponse.Refusal? {
-                let client = SecAggClient(
-                    configuration: SecAggClientConfiguration(
-                        host: "127.0.0.1", port: port, coordinatorKey: ServiceHarness.coordinatorKey.verifyingKey,
-                        identity: stranger, task: "no such task", limits: ServiceHarness.limits, connectAttempts: 1),
-                    logger: Logger(label: "test.client") { _ in SwiftLogNoOpLogHandler() })
+                let client = ServiceHarness.client(stranger, port: port, task: "no such task", connectAttempts: 1)
                 let outcome = await outcomeOf { try await client.participate(input: ServiceHarness.input(0)) }
                 guard case let .failure(SecAggClientError.joinRefused(refusal, _)) = outcome else { return nil }
                 return refusal

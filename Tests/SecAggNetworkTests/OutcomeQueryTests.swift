@@ -17,12 +17,7 @@ struct OutcomeQueryTests {
     typealias Base = ServiceHarness
 
     static func client(_ index: Int, port: Int, outcomeTimeout: Duration = .seconds(20)) -> SecAggClient {
-        SecAggClient(
-            configuration: SecAggClientConfiguration(
-                host: "127.0.0.1", port: port, coordinatorKey: Base.coordinatorKey.verifyingKey,
-                identity: Base.honest[index], task: "sum", limits: Base.limits, admissionTimeout: .seconds(30),
-                outcomeTimeout: outcomeTimeout),
-            logger: Logger(label: "test.client") { _ in SwiftLogNoOpLogHandler() })
+        Base.client(Base.honest[index], port: port, outcomeTimeout: outcomeTimeout)
     }
 
     // A client whose connection the coordinator closes in the unmask phase (its masked input already counted) learns,

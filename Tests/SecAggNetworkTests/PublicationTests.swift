@@ -47,12 +47,7 @@ struct PublicationTests {
             let receipts = try await withThrowingTaskGroup(of: (ParticipationReceipt, ContinuousClock.Instant).self) { clients in
                 for index in 0..<ServiceHarness.honestCount {
                     clients.addTask {
-                        let client = SecAggClient(
-                            configuration: SecAggClientConfiguration(
-                                host: "127.0.0.1", port: port, coordinatorKey: ServiceHarness.coordinatorKey.verifyingKey,
-                                identity: ServiceHarness.honest[index], task: "sum", limits: ServiceHarness.limits,
-                                admissionTimeout: .seconds(30)),
-                            logger: Logger(label: "test.client") { _ in SwiftLogNoOpLogHandler() })
+                        let client = ServiceHarness.client(ServiceHarness.honest[index], port: port)
                         let receipt = try await client.participate(input: ServiceHarness.input(index))
                         return (receipt, .now)
                     }

@@ -45,11 +45,7 @@ struct RealVectorRoundTests {
                         // What a client does (SPEC §5.11): clip, rotate, scale, round, shift by B.
                         var random = SystemRandom()
                         let z = try encoder.quantize(reals[index], rotationSeed: encoding.rotationSeed, using: &random)
-                        let client = SecAggClient(
-                            configuration: SecAggClientConfiguration(
-                                host: "127.0.0.1", port: port, coordinatorKey: ServiceHarness.coordinatorKey.verifyingKey,
-                                identity: ServiceHarness.honest[index], task: "sum", limits: ServiceHarness.limits),
-                            logger: Logger(label: "test.client") { _ in SwiftLogNoOpLogHandler() })
+                        let client = ServiceHarness.client(ServiceHarness.honest[index], port: port)
                         let receipt = try await client.participate(input: z.map { UInt64($0 + shift) })
                         #expect(receipt.outcome == .completed(survivorCount: UInt32(ServiceHarness.honestCount)))
                     }

@@ -15,12 +15,7 @@ import Testing
 @Suite("Typed refusals", .serialized)
 struct TypedRefusalTests {
     static func client(_ key: Ed25519.SigningKey, port: Int, task: String = "sum") -> SecAggClient {
-        SecAggClient(
-            configuration: SecAggClientConfiguration(
-                host: "127.0.0.1", port: port, coordinatorKey: ServiceHarness.coordinatorKey.verifyingKey, identity: key,
-                task: task, limits: ServiceHarness.limits, connectAttempts: 1, admissionTimeout: .seconds(30),
-                outcomeTimeout: .seconds(5)),
-            logger: Logger(label: "test.client") { _ in SwiftLogNoOpLogHandler() })
+        ServiceHarness.client(key, port: port, task: task, connectAttempts: 1, outcomeTimeout: .seconds(5))
     }
 
     /// The refusal `body` ends with, or a description of what it did instead.
@@ -68,14 +63,7 @@ struct TypedRefusalTests {
         // Client 2 is not enrolled.
         try (world.publicKeys.prefix(2).joined(separator: "\n") + "\n")
             .write(to: world.folder.appendingPathComponent("enrolled.txt"), atomically: true, encoding: .utf8)
-        try world.writeConfiguration(task: """
-              - name: queue
-                dimension: 8
-                max_input: 100
-                graph: complete
-                min_clients: 3
-                max_clients: 3
-            """)
+        try world.writeConfiguration(task: TestWorld.queueTask)
         let daemon = try await world.startDaemon()
         defer { daemon.process.terminate() }
         for (index, task, code, text) in [(2, "queue", 10, "(notEnrolled)"), (0, "nope", 12, "(unknownTask): no task named nope")] {

@@ -34,6 +34,16 @@ package final class TestWorld: Sendable {
         try? FileManager.default.removeItem(at: folder)
     }
 
+    /// A task `queue` of three clients that starts only when all three wait (for tests of one client's process).
+    package static let queueTask = """
+          - name: queue
+            dimension: 8
+            max_input: 100
+            graph: complete
+            min_clients: 3
+            max_clients: 3
+        """
+
     package func writeConfiguration(task: String, extra: String = "") throws {
         let text = """
             listen: {host: 127.0.0.1, port: 0}

@@ -111,12 +111,7 @@ package enum ServiceHarness {
             }
             for index in 0..<honestCount {
                 group.addTask {
-                    let client = SecAggClient(
-                        configuration: SecAggClientConfiguration(
-                            host: "127.0.0.1", port: port, coordinatorKey: coordinatorKey.verifyingKey,
-                            identity: honest[index], task: "sum", limits: limits, admissionTimeout: .seconds(30)),
-                        logger: Logger(label: "test.client") { _ in SwiftLogNoOpLogHandler() })
-                    return (try await client.participate(input: input(index)), nil)
+                    return (try await client(honest[index], port: port).participate(input: input(index)), nil)
                 }
             }
             var receipts: [ParticipationReceipt] = []
@@ -146,6 +141,19 @@ package enum ServiceHarness {
         let honestKeys = Set(honest.map { "\($0.verifyingKey)" })
         #expect(Set(record.survivorIdentities).subtracting(["\(intruder.verifyingKey)"]) == honestKeys)
         return (record, report)
+    }
+
+    /// A client of the harness's coordinator on `port` as `identity` (silent logs), for `task`, with `policy`.
+    package static func client(
+        _ identity: Ed25519.SigningKey, port: Int, task: String = "sum", policy: ClientPolicy = ClientPolicy(),
+        connectAttempts: Int = 5, outcomeTimeout: Duration = .seconds(120)
+    ) -> SecAggClient {
+        SecAggClient(
+            configuration: SecAggClientConfiguration(
+                host: "127.0.0.1", port: port, coordinatorKey: coordinatorKey.verifyingKey, identity: identity, task: task,
+                policy: policy, limits: limits, connectAttempts: connectAttempts, admissionTimeout: .seconds(30),
+                outcomeTimeout: outcomeTimeout),
+            logger: Logger(label: "test.client") { _ in SwiftLogNoOpLogHandler() })
     }
 
     /// Opens a secure session to the coordinator as `identity` and runs `body` in it.
