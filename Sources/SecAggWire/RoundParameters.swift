@@ -257,19 +257,23 @@ extension RoundParameters {
     /// The number of neighbours each client has (at most invitedCount − 1).
     public var neighbourCount: UInt32 {
         switch graph {
-        case .complete: return invitedCount - 1
-        case let .harary(degree): return min(degree, invitedCount - 1)
+        case .complete: return others
+        case let .harary(degree): return min(degree, others)
         }
     }
 
     /// The most neighbours any client can have: the degree, plus one for odd degrees (one node of a Harary graph
-    /// of odd degree on an odd number of nodes has an extra edge); at most invitedCount − 1.
+    /// of odd degree on an odd number of nodes has an extra edge); at most invitedCount − 1. Computed without
+    /// overflow for any degree a peer may send (a degree of 2^32 − 1 once trapped here, found by FuzzClient).
     public var maximumNeighbourCount: UInt32 {
         switch graph {
-        case .complete: return invitedCount - 1
-        case let .harary(degree): return min(degree + degree % 2, invitedCount - 1)
+        case .complete: return others
+        case let .harary(degree): return degree >= others ? others : degree + degree % 2
         }
     }
+
+    /// invitedCount − 1, or 0 for an (invalid) empty round.
+    private var others: UInt32 { invitedCount == 0 ? 0 : invitedCount - 1 }
 }
 
 extension RoundParameters: WireEncodable, WireDecodable {

@@ -207,4 +207,15 @@ struct RoundParametersValidationTests {
         let text = ParameterValidationError.sumMayOverflow(invitedCount: 3, maximumInput: 86, bits: 8).description
         #expect(text.contains("2^8"))
     }
+
+    // Regression (FuzzClient, 2026-12-03): an active-mode invitation with a Harary degree of 2^32 − 1 trapped on an
+    // arithmetic overflow in maximumNeighbourCount; the degree is capped by the round's size first now.
+    @Test("an odd degree of 2^32 − 1 is capped, not overflowed")
+    func hugeOddDegree() {
+        let parameters = Self.base(graph: .harary(degree: .max), threshold: 5, mode: .active)
+        #expect(parameters.maximumNeighbourCount == 9)
+        #expect(parameters.neighbourCount == 9)
+        #expect(Self.failingField(parameters) == nil, "threshold 5 > 9/2 holds")
+        #expect(Self.base(invited: 10, graph: .harary(degree: 3)).maximumNeighbourCount == 4)
+    }
 }
