@@ -9,37 +9,6 @@ import Testing
 /// `secagg admin` against a real `secaggd` over loopback, and `kill -9` of the daemon in the middle of a round.
 @Suite("Admin and crash recovery, with processes", .serialized)
 struct AdminEndToEndTests {
-    /// Output of one `secagg` run.
-    struct Run {
-        var status: Int32
-        var output: String
-        var errors: String
-
-        func json() throws -> Any {
-            try JSONSerialization.jsonObject(with: Data(output.utf8))
-        }
-    }
-
-    /// Runs `secagg` with `arguments` to completion. Output goes through files and the exit is awaited by polling,
-    /// so the test never blocks one of the few threads the other suites' async tests need.
-    static func secagg(_ world: TestWorld, _ arguments: [String]) async throws -> Run {
-        let process = Process()
-        process.executableURL = world.binaries.appendingPathComponent("secagg")
-        process.arguments = arguments
-        let name = UUID().uuidString
-        let output = world.folder.appendingPathComponent("admin-\(name).out")
-        let errors = world.folder.appendingPathComponent("admin-\(name).err")
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: output)
-        process.standardError = try FileHandle(forWritingTo: errors)
-        let exit = ProcessExit(process)
-        try process.run()
-        let status = await exit.status(within: .seconds(120), killing: true) ?? -1
-        return Run(status: status, output: (try? String(contentsOf: output, encoding: .utf8)) ?? "",
-                   errors: (try? String(contentsOf: errors, encoding: .utf8)) ?? "")
-    }
-
     /// The admin listener's port, from the daemon's `admin listening … endpoint=127.0.0.1:PORT` log line.
     static func adminPort(_ daemon: DaemonProcess) throws -> Int {
         let text = try String(contentsOf: daemon.log, encoding: .utf8)
@@ -76,19 +45,19 @@ struct AdminEndToEndTests {
         var daemon = try await world.startDaemon(arguments: ["--log-level", "debug"])
         defer { if daemon.process.isRunning { kill(daemon.process.processIdentifier, SIGKILL) } }
         var port = try Self.adminPort(daemon)
-        func admin(_ arguments: [String], key: String = "admin.key") async throws -> Run {
-            try await Self.secagg(world, ["admin"] + arguments + [
+        func admin(_ arguments: [String], key: String = "admin.key") async throws -> CommandRun {
+            try await TestWorld.runSecagg(["admin"] + arguments + [
                 "--daemon", "127.0.0.1:\(port)", "--identity", world.folder.appendingPathComponent(key).path,
                 "--coordinator-key", world.coordinatorKey, "--timeout", "30",
-            ])
+            ], in: world.folder)
         }
-        func object(_ run: Run) throws -> [String: Any] {
-            #expect(run.status == 0, "\(run.errors)")
-            return try #require(try run.json() as? [String: Any], "\(run.output)")
+        func object(_ run: CommandRun) throws -> [String: Any] {
+            #expect(run.status == 0, "\(run.explanation)")
+            return try #require(try run.json() as? [String: Any], "\(run.explanation)")
         }
-        func list(_ run: Run) throws -> [[String: Any]] {
-            #expect(run.status == 0, "\(run.errors)")
-            return try #require(try run.json() as? [[String: Any]], "\(run.output)")
+        func list(_ run: CommandRun) throws -> [[String: Any]] {
+            #expect(run.status == 0, "\(run.explanation)")
+            return try #require(try run.json() as? [[String: Any]], "\(run.explanation)")
         }
 
         // Clients: seeded from the configuration, enroll, revoke.
@@ -149,7 +118,7 @@ struct AdminEndToEndTests {
         let early = try await admin(["round", "start", "sum"])
         #expect(early.status != 0 && early.errors.contains("only 0 client(s)"))
         let idle = try await admin(["round", "watch", "sum"])
-        #expect(idle.status == 0 && idle.output.contains("no round yet"))
+        #expect(idle.status == 0 && idle.text.contains("no round yet"))
         let clients013 = try [0, 1, 3].map { try world.startClient($0, task: "sum") }
         #expect(await daemon.logLines(containing: "joined", count: 3))
         #expect(try await object(admin(["task", "show", "sum"]))["waiting"] as? Int == 3)
@@ -158,11 +127,11 @@ struct AdminEndToEndTests {
             #expect(await client.waitForExit(within: .seconds(120)) == 0, "\(client.transcript())")
         }
         // The revoked client is refused at the handshake.
-        let revoked = try await Self.secagg(world, [
+        let revoked = try await TestWorld.runSecagg([
             "participate", "--coordinator", "127.0.0.1:\(world.port)", "--coordinator-key", world.coordinatorKey,
             "--identity", world.folder.appendingPathComponent("client-2.key").path, "--task", "sum",
             "--input", world.folder.appendingPathComponent("input-0.json").path, "--connect-attempts", "1",
-        ])
+        ], in: world.folder)
         #expect(revoked.status != 0)
 
         let rounds = try await list(admin(["round", "list", "--task", "sum"]))
@@ -172,13 +141,13 @@ struct AdminEndToEndTests {
         #expect(round["survivors"] as? Int == 3)
         let roundID = try #require(round["round_id"] as? String)
         let watched = try await admin(["round", "watch", "sum"])
-        #expect(watched.output.contains("round \(roundID): completed, 3 survivors"))
+        #expect(watched.text.contains("round \(roundID): completed, 3 survivors"))
         let result = try await object(admin(["result", "show", roundID]))
         let survivors = try #require(result["survivor_identities"] as? [String])
         let expected = world.expectedSum(of: survivors)
         #expect((result["sum"] as? [NSNumber])?.map(\.uint64Value) == expected)
         let csv = try await admin(["result", "export", roundID, "--format", "csv"])
-        #expect(csv.output == "index,value\n" + expected.enumerated().map { "\($0.offset),\($0.element)\n" }.joined())
+        #expect(csv.text == "index,value\n" + expected.enumerated().map { "\($0.offset),\($0.element)\n" }.joined())
         let exported = try await object(admin(["result", "export", roundID, "--format", "json"]))
         #expect((exported["sum"] as? [NSNumber])?.map(\.uint64Value) == expected)
         let missing = try await admin(["result", "show", String(repeating: "0", count: 32)])
@@ -240,14 +209,14 @@ struct AdminEndToEndTests {
         #expect(await daemon.logLines(containing: "round starting", count: 2))
         // The operator sees the round stuck: two of the three expected messages in (asked until both are in: the
         // two running clients answer within moments).
-        var watch = Run(status: -1, output: "", errors: "")
-        for _ in 0..<50 where !watch.output.contains("expected 3, received 2, required") {
-            watch = try await Self.secagg(world, [
+        var watch = CommandRun(status: -1, output: Data(), errors: "")
+        for _ in 0..<50 where !watch.text.contains("expected 3, received 2, required") {
+            watch = try await TestWorld.runSecagg([
                 "admin", "round", "watch", "crash", "--once", "--daemon", "127.0.0.1:\(try Self.adminPort(daemon))",
                 "--identity", world.folder.appendingPathComponent("admin.key").path, "--coordinator-key", world.coordinatorKey,
-            ])
+            ], in: world.folder)
         }
-        #expect(watch.output.contains("expected 3, received 2, required"), "\(watch.output) \(watch.errors)")
+        #expect(watch.text.contains("expected 3, received 2, required"), "\(watch.explanation)")
         kill(daemon.process.processIdentifier, SIGKILL)
         _ = await daemon.waitForExit(within: .seconds(30))
         for client in second {

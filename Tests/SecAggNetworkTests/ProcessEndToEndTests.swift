@@ -118,10 +118,10 @@ struct NoisyTCPSimulationTests {
         ["--dp", "distributed", "--epsilon", "1"], ["--dp", "central", "--epsilon", "1", "--encoder", "float"],
     ])
     func noisyTCPRound(arguments: [String]) async throws {
-        let (status, data) = try await TestWorld.runSecagg(
+        let run = try await TestWorld.runSecagg(
             ["simulate", "--transport", "tcp", "--clients", "20", "--dimension", "300", "--json"] + arguments)
-        #expect(status == 0)
-        let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(run.status == 0, "\(run.explanation)")
+        let report = try #require(try run.json() as? [String: Any])
         #expect(report["verified"] as? Bool == true)
         let rmse = try #require(report["rmse"] as? Double)
         let predicted = try #require(report["predicted_rmse"] as? Double)
@@ -133,11 +133,11 @@ struct NoisyTCPSimulationTests {
 @Suite("DP planning command")
 struct DPPlanCommandTests {
     static func plan(_ arguments: [String]) async throws -> [String: Any] {
-        let (status, data) = try await TestWorld.runSecagg(
+        let run = try await TestWorld.runSecagg(
             ["dp", "plan", "--clients", "1000", "--min-survivors", "500", "--dimension", "10000", "--clip", "100",
              "--json"] + arguments)
-        #expect(status == 0)
-        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(run.status == 0, "\(run.explanation)")
+        return try #require(try run.json() as? [String: Any])
     }
 
     @Test("ε → σ → ε round trip, and σ per client = σ/√t_min")

@@ -20,9 +20,9 @@ struct SoakTests {
         rounds: Int, clients: Int, timeouts: Int, idleTimeout: Int = 300, arguments: [String]
     ) async throws -> [String: Any] {
         let world = try TestWorld(clients: 0)
-        let (keysStatus, keys) = try await TestWorld.runSecagg(["bench", "soak", "--print-keys", "--clients", "\(clients)"])
-        try #require(keysStatus == 0)
-        try keys.write(to: world.folder.appendingPathComponent("enrolled.txt"))
+        let keys = try await TestWorld.runSecagg(["bench", "soak", "--print-keys", "--clients", "\(clients)"])
+        try #require(keys.status == 0, "\(keys.explanation)")
+        try keys.output.write(to: world.folder.appendingPathComponent("enrolled.txt"))
         try world.writeConfiguration(task: """
               - name: soak
                 dimension: 32
@@ -37,16 +37,15 @@ struct SoakTests {
         let daemon = try await world.startDaemon()
         try #require(world.port > 0, "the daemon did not start: \((try? String(contentsOf: daemon.log, encoding: .utf8)) ?? "")")
 
-        let (status, output) = try await TestWorld.runSecagg([
+        let run = try await TestWorld.runSecagg([
             "bench", "soak", "--rounds", "\(rounds)", "--clients", "\(clients)", "--dimension", "32", "--max-input", "1000",
             "--round-timeout", "60", "--port", "\(world.port)", "--coordinator-key", world.coordinatorKey,
             "--task", "soak", "--results", world.folder.appendingPathComponent("results").path,
             "--daemon-pid", "\(daemon.process.processIdentifier)",
         ] + arguments)
-        let report = try #require(
-            try JSONSerialization.jsonObject(with: output) as? [String: Any], "no report: \(String(decoding: output, as: UTF8.self))")
+        let report = try #require(try run.json() as? [String: Any], "no report: \(run.explanation)")
         #expect(await daemon.waitForExit(within: .seconds(30)) == 0, "the daemon must finish its rounds and exit 0")
-        #expect(status == 0, "\(report["problems"] ?? "")")
+        #expect(run.status == 0, "\(report["problems"] ?? "")")
         #expect(report["wrong_sums"] as? Int == 0)
         #expect(report["rounds_failed"] as? Int == 0, "\(report["problems"] ?? "")")
         #expect(report["daemon_died"] as? Bool == false)

@@ -168,14 +168,14 @@ struct StoreAuditCrossCheckTests {
     func verifyAgainstStore() async throws {
         let run = try Self.previousRun()
         let intact = try await TestWorld.runSecagg(["audit", "verify", run.audit, "--store", run.store])
-        #expect(intact.status == 0, "\(String(decoding: intact.output, as: UTF8.self))")
+        #expect(intact.status == 0, "\(intact.explanation)")
         var lines = try TestFiles.lines(run.audit)
         lines.removeLast()
         try (lines.joined(separator: "\n") + "\n").write(toFile: run.audit, atomically: true, encoding: .utf8)
         let chainOnly = try await TestWorld.runSecagg(["audit", "verify", run.audit])
         #expect(chainOnly.status == 0, "the chain alone cannot see a clean cut")
         let checked = try await TestWorld.runSecagg(["audit", "verify", run.audit, "--store", run.store])
-        let output = String(decoding: checked.output, as: UTF8.self)
+        let output = checked.text
         #expect(checked.status == 1)
         #expect(output.contains("the store saw it reach record 2"), "\(output)")
     }

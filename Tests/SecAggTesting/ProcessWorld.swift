@@ -137,25 +137,31 @@ package final class TestWorld: Sendable {
         return all[0]
     }
 
-    /// Runs `secagg` with `arguments` and returns its exit status and standard output. The wait happens on a thread
-    /// of its own: a test blocking in `waitUntilExit` would hold one of the concurrency pool's threads (two on a
-    /// 2-core machine) and starve the other tests' handshakes into timeouts.
-    package static func runSecagg(_ arguments: [String]) async throws -> (status: Int32, output: Data) {
+    /// Runs `secagg` with `arguments` to completion and returns its exit status, standard output and standard
+    /// error. Both streams go through files in `folder` (a fresh temporary one if nil) and the exit is awaited by
+    /// polling, so the test never blocks one of the concurrency pool's few threads (two on a 2-core machine), which
+    /// would starve the other tests' handshakes into timeouts. A run still going after `limit` is killed (status -1).
+    package static func runSecagg(
+        _ arguments: [String], in folder: URL? = nil, within limit: Duration = .seconds(300)
+    ) async throws -> CommandRun {
+        let directory = folder ?? FileManager.default.temporaryDirectory.appendingPathComponent("secagg-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { if folder == nil { try? FileManager.default.removeItem(at: directory) } }
         let process = Process()
         process.executableURL = try locateBinaries().appendingPathComponent("secagg")
         process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
+        let name = UUID().uuidString
+        let output = directory.appendingPathComponent("secagg-\(name).out")
+        let errors = directory.appendingPathComponent("secagg-\(name).err")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: output)
+        process.standardError = try FileHandle(forWritingTo: errors)
+        let exit = ProcessExit(process)
         try process.run()
-        let running = RunningProcess(process: process, output: pipe)
-        return await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                let data = running.output.fileHandleForReading.readDataToEndOfFile()
-                running.process.waitUntilExit()
-                continuation.resume(returning: (running.process.terminationStatus, data))
-            }
-        }
+        let status = await exit.status(within: limit, killing: true) ?? -1
+        return CommandRun(status: status, output: (try? Data(contentsOf: output)) ?? Data(),
+                          errors: (try? String(contentsOf: errors, encoding: .utf8)) ?? "")
     }
 
     package static func locateBinaries() throws -> URL {
@@ -178,9 +184,36 @@ package final class TestWorld: Sendable {
 }
 
 /// A started process and the pipe of its standard output, handed to the thread that waits for it.
-package struct RunningProcess: @unchecked Sendable {
-    package let process: Process
-    package let output: Pipe
+/// What one `secagg` run printed, and how it exited.
+package struct CommandRun: Sendable {
+    package var status: Int32
+    package var output: Data
+    package var errors: String
+
+    package init(status: Int32, output: Data, errors: String) {
+        self.status = status
+        self.output = output
+        self.errors = errors
+    }
+
+    /// Standard output as text.
+    package var text: String { String(decoding: output, as: UTF8.self) }
+
+    /// Standard output parsed as JSON.
+    ///
+    /// - Throws: `NotJSON`, with the status and both streams, when the output is not JSON (a run that failed).
+    package func json() throws -> Any {
+        do { return try JSONSerialization.jsonObject(with: output) } catch { throw NotJSON(run: self) }
+    }
+
+    /// The output of a run was not JSON; says what the run printed instead.
+    package struct NotJSON: Error, CustomStringConvertible {
+        package var run: CommandRun
+        package var description: String { "secagg's output is not JSON: \(run.explanation)" }
+    }
+
+    /// The status and both streams, for an expectation's comment: a failed run says why.
+    package var explanation: String { "exit status \(status); stdout: \(text); stderr: \(errors)" }
 }
 
 package struct BinariesMissing: Error, CustomStringConvertible {
