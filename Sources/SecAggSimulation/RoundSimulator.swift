@@ -67,6 +67,8 @@ public struct PrivacyOutcome: Sendable {
     public var maximumError: Double
     /// The RMSE the accountant predicts for the actual number of survivors.
     public var predictedRMSE: Double
+    /// ε under both neighbouring relations and the trust it assumes, printed next to ε.
+    public var statement: PrivacyStatement?
 }
 
 /// Runs one round in-process with the real client and coordinator state machines, every message going through
@@ -357,7 +359,7 @@ public struct RoundSimulator: Sendable {
         return PrivacyOutcome(
             epsilon: calibration.epsilon, delta: calibration.delta, rho: calibration.rhoTotal, sigma: calibration.sigma,
             localSigma: calibration.localSigma, rmse: (squares / Double(exact.count)).squareRoot(),
-            maximumError: largest, predictedRMSE: predicted)
+            maximumError: largest, predictedRMSE: predicted, statement: try? PrivacyStatement(calibration))
     }
 
     /// The real input of `client` for the float encoder: entries uniform in [−1, 1], reproducible from the seed.
@@ -402,7 +404,7 @@ public struct RoundSimulator: Sendable {
         return PrivacyOutcome(
             epsilon: calibration.epsilon, delta: calibration.delta, rho: calibration.rhoTotal, sigma: calibration.sigma,
             localSigma: calibration.localSigma, rmse: (squares / Double(max(1, exact.count))).squareRoot(),
-            maximumError: largest, predictedRMSE: predicted)
+            maximumError: largest, predictedRMSE: predicted, statement: try? PrivacyStatement(calibration))
     }
 
     /// Every client's input as lanes of `bits`, made on `workers` tasks.

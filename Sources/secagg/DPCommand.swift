@@ -63,6 +63,7 @@ struct DPCommand: ParsableCommand {
             let bits = try? calibration.requiredBits(coordinateBound: entryBound)
             let rmseAtMinimum = try? calibration.predictedRMSE(survivors: minimumSurvivors)
             let rmseAtMaximum = try? calibration.predictedRMSE(survivors: clients)
+            let statement = try? PrivacyStatement(calibration)
             if json {
                 var object: [String: Any] = [
                     "noise": placement.rawValue, "epsilon": calibration.epsilon, "delta": calibration.delta,
@@ -74,6 +75,10 @@ struct DPCommand: ParsableCommand {
                 if let bits { object["bits"] = bits.bits }
                 if let rmseAtMinimum { object["rmse_at_min_survivors"] = rmseAtMinimum }
                 if let rmseAtMaximum { object["rmse_at_all_clients"] = rmseAtMaximum }
+                if let statement {
+                    for (key, value) in statement.fields { object[key] = value }
+                    object["privacy_assumption"] = statement.assumption
+                }
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
                 return
@@ -83,6 +88,10 @@ struct DPCommand: ParsableCommand {
             print(String(format: "privacy: ε = %.4g, δ = %.3g (ρ = %.4g zCDP in total; ε = %.4g, ρ = %.4g per round)",
                          calibration.epsilon, calibration.delta, calibration.rhoTotal, calibration.epsilonPerRelease,
                          calibration.rhoPerRelease))
+            if let statement {
+                print("  \(statement.relation)")
+                print("  \(statement.assumption)")
+            }
             print(String(format: "σ of the release: %.4f", calibration.sigma)
                   + (calibration.localSigma.map { String(format: "   σ per client: %.4f", $0) } ?? ""))
             if let rmseAtMinimum, let rmseAtMaximum {

@@ -162,6 +162,10 @@ struct SimulationOutput {
             let local = privacy.localSigma.map { String(format: ", σ per client %.3f", $0) } ?? ""
             lines.append(String(format: "privacy (%@ noise): ε = %.4g, δ = %.3g, ρ = %.4g (zCDP); σ = %.3f%@",
                                  noise, privacy.epsilon, privacy.delta, privacy.rho, privacy.sigma, local))
+            if let statement = privacy.statement {
+                lines.append("  \(statement.relation)")
+                lines.append("  \(statement.assumption)")
+            }
             if let perClient = privacy.localSigma {
                 lines.append(String(
                     format: "noise per client: σ %.4g, sized so that t_min = %d survivors carry σ %.4g; %d survivors carry σ %.4g",
@@ -229,6 +233,10 @@ struct SimulationOutput {
             object["rmse"] = privacy.rmse
             object["max_error"] = privacy.maximumError
             object["predicted_rmse"] = privacy.predictedRMSE
+            if let statement = privacy.statement {
+                for (key, value) in statement.fields { object[key] = value }
+                object["privacy_assumption"] = statement.assumption
+            }
         }
         object["encoder"] = configuration.encoder.rawValue
         if let encoding = report.parameters.floatEncoding {

@@ -150,5 +150,9 @@ struct DPPlanCommandTests {
         #expect((forward["bits"] as? Int ?? 0) >= 18)
         let back = try await Self.plan(["--sigma", String(local), "--delta", "1e-6"])
         #expect(abs((back["epsilon"] as? Double ?? 0) - 1) < 1e-3)
+        // Every ε comes with the relation it is for and the trust it assumes.
+        #expect(forward["epsilon_add_remove"] as? Double == forward["epsilon"] as? Double)
+        #expect((forward["epsilon_replace_one"] as? Double ?? 0) > 1.5)
+        #expect((forward["privacy_assumption"] as? String ?? "").contains("t_min = 500 honest clients"))
     }
 }

@@ -101,9 +101,14 @@ actor TaskScheduler {
         guard let (entry, ledger) = charged else { return .success(.none) }
         recorder.exportLedger()
         events.emit(.privacyCharged(task: task.name, roundID: roundID, entry: entry, ledger: ledger))
+        // ε is add/remove (what the ledger charges); the replace-one figure and the trust assumption go with it.
+        let statement = try? PrivacyStatement(calibration)
         logger.info("privacy charged", metadata: [
             "epsilon": "\(calibration.epsilonPerRelease)", "rho": "\(calibration.rhoPerRelease)",
             "sigma": "\(calibration.sigma)", "spent_epsilon": "\(ledger.epsilonSpent)",
+            "neighbouring": "\(NeighbouringRelation.addOrRemove)",
+            "epsilon_replace_one": "\(statement.map { "\($0.epsilonPerRoundReplaceOne)" } ?? "unknown")",
+            "assumes": "\(statement?.assumption ?? "")",
         ])
         return .success(noise)
     }
