@@ -40,6 +40,7 @@ let package = Package(
         .library(name: "SecAggTransport", targets: ["SecAggTransport"]),
         .library(name: "SecAggClient", targets: ["SecAggClient"]),
         .library(name: "SecAggCoordinator", targets: ["SecAggCoordinator"]),
+        .library(name: "SecAggFederation", targets: ["SecAggFederation"]),
         .executable(name: "secagg", targets: ["secagg"]),
         .executable(name: "secaggd", targets: ["secaggd"]),
         // The C ABI (libsecaggc.so; "secagg" names the CLI) with the header Sources/CSecAgg/secagg.h.
@@ -66,6 +67,7 @@ let package = Package(
         .target(name: "SecAggWire", swiftSettings: strictSettings),
         .target(name: "SecAggIdentity", dependencies: ["SecAggCrypto", "SecAggWire"], swiftSettings: strictSettings),
         // SecAggWire for NoisySumModulus: the planner recommends bits with the rule round validation enforces.
+        .target(name: "SecAggFederation", dependencies: ["SecAggCrypto", "SecAggMath", "SecAggWire"], swiftSettings: strictSettings),
         .target(name: "SecAggPrivacy", dependencies: ["SecAggCrypto", "SecAggMath", "SecAggWire"], swiftSettings: strictSettings),
         .target(name: "SecAggNoise", dependencies: ["SecAggCrypto"], swiftSettings: strictSettings),
         .target(name: "SecAggProtocol", dependencies: ["SecAggCrypto", "SecAggMath", "SecAggPrivacy", "SecAggWire"], swiftSettings: strictSettings),
@@ -171,6 +173,9 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(name: "SecAggCryptoTests", dependencies: ["SecAggCrypto"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "SecAggFederationTests", dependencies: ["SecAggFederation", "SecAggCrypto", "SecAggMath", "SecAggWire"],
+            swiftSettings: strictSettings),
         .testTarget(name: "SecAggMathTests", dependencies: ["SecAggMath", "SecAggCrypto"], swiftSettings: strictSettings),
         .testTarget(
             name: "SecAggNoiseTests", dependencies: ["SecAggNoise", "SecAggCrypto"],

@@ -163,8 +163,8 @@ public struct ModularVector: Sendable, Equatable {
         guard (1...64).contains(bits) else { throw .invalidBits(bits) }
     }
 
-    /// 4 for `bits ≤ 32`, else 8.
-    private static func laneByteCount(bits: Int) -> Int {
+    /// Bytes per encoded lane: 4 for `bits ≤ 32`, else 8.
+    public static func laneByteCount(bits: Int) -> Int {
         bits <= 32 ? 4 : 8
     }
 
