@@ -74,7 +74,10 @@ let package = Package(
         .target(name: "SecAggSimulation", dependencies: ["SecAggProtocol", "SecAggMath", "SecAggPrivacy", "SecAggCrypto", "SecAggWire"], swiftSettings: strictSettings),
         .target(
             name: "SecAggVectors",
-            dependencies: ["SecAggSimulation", "SecAggProtocol", "SecAggMath", "SecAggPrivacy", "SecAggCrypto", "SecAggWire"],
+            dependencies: [
+                "SecAggSimulation", "SecAggProtocol", "SecAggFederation", "SecAggMath", "SecAggPrivacy", "SecAggCrypto",
+                "SecAggWire",
+            ],
             swiftSettings: strictSettings),
         // The unknown-key check of YAML documents (with line and did-you-mean), shared by the daemon's configuration
         // and `secagg experiment` files.

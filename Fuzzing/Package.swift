@@ -20,7 +20,9 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "FuzzWire",
-            dependencies: [.product(name: "SecAggWire", package: secagg)]),
+            dependencies: [
+                .product(name: "SecAggWire", package: secagg), .product(name: "SecAggFederation", package: secagg),
+            ]),
         .executableTarget(
             name: "FuzzFraming",
             dependencies: [

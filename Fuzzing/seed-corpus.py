@@ -62,14 +62,14 @@ def main():
     for message in sorted(messages):
         if count >= MAX_SEEDS:
             break
-        for selector in range(17):
+        for selector in range(18):
             write("FuzzWire", bytes([selector]) + message)
         write("FuzzFraming", bytes([15]) + framed(message))
         # Client messages among them are refused by the client's decoder: cheap, and the fuzzer drops them.
         write("FuzzClient", len(message).to_bytes(2, "big") + message)
         count += 1
     # Always something to start from, even without vectors.
-    for selector in range(17):
+    for selector in range(18):
         write("FuzzWire", bytes([selector, 1, 0, 0, 0, 0, 0, 0, 0]))
     write("FuzzFraming", bytes([0]) + framed(b"\x01\x02\x03"))
     write("FuzzClient", b"\x00\x01\x01")

@@ -1,6 +1,7 @@
-// Fuzzes every canonical decoder of network messages (SPEC §4). The first input byte picks the type; the rest is
+// Fuzzes every canonical decoder of network messages (SPEC §4, and the cohort release of FEDERATION.md §2). The first input byte picks the type; the rest is
 // decoded. Properties: decoding never traps, and whatever decodes re-encodes to exactly the input (the encoding is
 // canonical: one value, one byte string), so signatures over re-encoded messages cannot be confused.
+import SecAggFederation
 import SecAggWire
 
 private func check<T: WireEncodable & WireDecodable>(_ type: T.Type, _ bytes: [UInt8]) {
@@ -15,7 +16,7 @@ private func check<T: WireEncodable & WireDecodable>(_ type: T.Type, _ bytes: [U
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard size > 0 else { return 0 }
     let bytes = Array(UnsafeBufferPointer(start: data + 1, count: size - 1))
-    switch data[0] % 17 {
+    switch data[0] % 18 {
     case 0: check(CoordinatorMessage.self, bytes)
     case 1: check(ClientMessage.self, bytes)
     case 2: check(JoinRequest.self, bytes)
@@ -32,6 +33,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     case 13: check(OutcomeQuery.self, bytes)
     case 14: check(OutcomeReceipt.self, bytes)
     case 15: check(DropNotice.self, bytes)
+    case 16:
+        // A shard's cohort release as the root receives it (FEDERATION.md §2): parsing never traps, and what parses
+        // (signature included) is exactly the input.
+        if let release = try? SignedCohortRelease(decoding: bytes, maximumDimension: 1 << 16), release.encoded != bytes {
+            fatalError("a cohort release decoded from \(bytes.count) bytes re-encodes differently")
+        }
     default:
         // Both directions at once: a byte string is at most one of the two message kinds' valid encodings.
         check(CoordinatorMessage.self, bytes)
