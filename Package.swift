@@ -119,7 +119,8 @@ let package = Package(
         .target(
             name: "SecAggCoordinator",
             dependencies: [
-                "SecAggIdentity", "SecAggTransport", "SecAggProtocol", "SecAggMath", "SecAggPrivacy", "SecAggCrypto", "SecAggWire",
+                "SecAggIdentity", "SecAggTransport", "SecAggProtocol", "SecAggFederation", "SecAggMath", "SecAggPrivacy",
+                "SecAggCrypto", "SecAggWire",
                 "SecAggYAMLSchema",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

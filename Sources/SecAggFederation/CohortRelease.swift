@@ -2,25 +2,11 @@ import SecAggCrypto
 import SecAggMath
 import SecAggWire
 
-/// One global round across shards: 16 bytes the root draws at random and every shard binds into its cohort release,
-/// so a release cannot be replayed into another global round.
-public struct GlobalRoundID: Hashable, Sendable, CustomStringConvertible {
-    /// The 16 identifier bytes.
-    public let bytes: [UInt8]
-
-    /// Wraps 16 bytes; nil for any other length.
-    public init?(bytes: [UInt8]) {
-        guard bytes.count == 16 else { return nil }
-        self.bytes = bytes
-    }
-
-    /// A fresh identifier from `random`.
+extension GlobalRoundID {
+    /// A fresh identifier from `random` (the root's CSPRNG).
     public init(using random: inout some RandomSource) {
-        bytes = random.bytes(16)
+        self.init(bytes: random.bytes(16))!
     }
-
-    /// Lowercase hex.
-    public var description: String { hexString(bytes) }
 }
 
 /// What one shard released in a global round — the statement it signs with its identity key (FEDERATION.md §2).

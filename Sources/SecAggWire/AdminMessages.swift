@@ -5,7 +5,8 @@
 /// fields, no trailing bytes, every length bounded.
 
 /// The admin protocol's version (independent of the round protocol's).
-/// Version 2 added the enroll request's endorsement.
+/// Version 2 added the enroll request's endorsement; types 0x10 and 0x11 (global rounds) were added within it, as
+/// new types that change no existing encoding (a daemon without them answers `invalid`).
 public let adminProtocolVersion: UInt16 = 2
 
 /// Most bytes of a task definition (YAML or JSON) in ``AdminRequest/createTask(definition:)``.
@@ -47,6 +48,11 @@ public enum AdminRequest: Sendable, Hashable {
     case retireTask(task: String)
     /// Replace an admin-created task's definition (same name) for the rounds that start afterwards. Type 0x0F.
     case updateTask(definition: String)
+    /// Start a round of `task` for a root's global round (protocol/FEDERATION.md): as ``startRound(task:)``, and
+    /// the round records `globalRound`, once per task. Type 0x10.
+    case startGlobalRound(task: String, globalRound: GlobalRoundID)
+    /// The shard's signed cohort release of `task`'s round of `globalRound` (FEDERATION.md §2). Type 0x11.
+    case cohortRelease(task: String, globalRound: GlobalRoundID)
 }
 
 /// The daemon's answer: a status and a UTF-8 body — a JSON document (sorted keys) when ``Status/ok``, one
@@ -92,6 +98,8 @@ extension AdminRequest: WireEncodable, WireDecodable {
         case .resumeTask: return 0x0D
         case .retireTask: return 0x0E
         case .updateTask: return 0x0F
+        case .startGlobalRound: return 0x10
+        case .cohortRelease: return 0x11
         }
     }
 
@@ -117,6 +125,9 @@ extension AdminRequest: WireEncodable, WireDecodable {
             writer.write(limit)
         case let .showResult(roundID):
             roundID.encode(into: &writer)
+        case let .startGlobalRound(task, globalRound), let .cohortRelease(task, globalRound):
+            writer.writeOpaque(Array(task.utf8), prefixBytes: 1)
+            globalRound.encode(into: &writer)
         }
     }
 
@@ -154,6 +165,8 @@ extension AdminRequest: WireEncodable, WireDecodable {
         case 0x0F:
             self = .updateTask(definition: try readText(
                 &reader, prefixBytes: 2, maximum: maximumTaskDefinitionBytes, field: "definition"))
+        case 0x10: self = .startGlobalRound(task: try readName(&reader), globalRound: try GlobalRoundID(from: &reader))
+        case 0x11: self = .cohortRelease(task: try readName(&reader), globalRound: try GlobalRoundID(from: &reader))
         default: throw .unknownMessageType(type)
         }
     }

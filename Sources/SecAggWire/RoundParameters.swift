@@ -50,6 +50,36 @@ extension RoundID: WireEncodable, WireDecodable {
     }
 }
 
+/// One global round across shards (protocol/FEDERATION.md): 16 bytes the root draws at random and every shard binds
+/// into its round and its cohort release, so a release cannot be replayed into another global round.
+public struct GlobalRoundID: Hashable, Sendable, CustomStringConvertible {
+    /// The 16 identifier bytes.
+    public let bytes: [UInt8]
+
+    /// Wraps 16 bytes; nil for any other length.
+    public init?(bytes: [UInt8]) {
+        guard bytes.count == 16 else { return nil }
+        self.bytes = bytes
+    }
+
+    /// Parses 32 hex digits; nil for anything else.
+    public init?(hex: String) {
+        guard let bytes = SecAggWire.bytes(fromHex: hex) else { return nil }
+        self.init(bytes: bytes)
+    }
+
+    /// Lowercase hex.
+    public var description: String { hexString(bytes) }
+}
+
+extension GlobalRoundID: WireEncodable, WireDecodable {
+    public func encode(into writer: inout WireWriter) { writer.writeFixed(bytes) }
+
+    public init(from reader: inout WireReader) throws(WireError) {
+        bytes = try reader.readFixed(16)
+    }
+}
+
 /// How participants are connected by pairwise masks.
 public enum GraphShape: Sendable, Hashable {
     /// Every pair of participants shares a mask (classic SecAgg, Bonawitz et al.).

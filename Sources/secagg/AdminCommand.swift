@@ -142,15 +142,44 @@ struct AdminCommand: AsyncParsableCommand {
 
     struct RoundCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "round", abstract: "Start, watch and list rounds.", subcommands: [Start.self, Watch.self, RoundList.self])
+            commandName: "round", abstract: "Start, watch and list rounds.",
+            subcommands: [Start.self, Watch.self, RoundList.self, Release.self])
 
         struct Start: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
-                abstract: "Start a round of a task now with the clients waiting (at least its min_clients).")
+                abstract: "Start a round of a task now with the clients waiting (at least its min_clients).",
+                discussion: """
+                    With --global-round, the round is this shard's part of a root's global round \
+                    (protocol/FEDERATION.md): it records the id, and `round release` then gives its signed cohort \
+                    release. A task runs at most one round per global round.
+                    """)
             @OptionGroup var connection: AdminConnection
             @Argument(help: "The task name.") var task: String
+            @Option(name: .customLong("global-round"), help: "A root's global round id (32 hex digits).")
+            var globalRound: String?
 
-            func run() async throws { try await connection.print(.startRound(task: try taskName(task))) }
+            func run() async throws {
+                let name = try taskName(task)
+                guard let globalRound else { return try await connection.print(.startRound(task: name)) }
+                try await connection.print(.startGlobalRound(task: name, globalRound: try globalRoundID(globalRound)))
+            }
+        }
+
+        struct Release: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "The signed cohort release of a task's round for a global round (for a root to combine).",
+                discussion: """
+                    Prints JSON: the round, its survivors, and `release`, the hex of the signed statement of \
+                    protocol/FEDERATION.md section 2 (signed with the daemon's identity key). Fails, saying why, while \
+                    the round runs or if it released nothing.
+                    """)
+            @OptionGroup var connection: AdminConnection
+            @Argument(help: "The task name.") var task: String
+            @Option(name: .customLong("global-round"), help: "The global round id (32 hex digits).") var globalRound: String
+
+            func run() async throws {
+                try await connection.print(.cohortRelease(task: try taskName(task), globalRound: try globalRoundID(globalRound)))
+            }
         }
 
         struct Watch: AsyncParsableCommand {
@@ -374,6 +403,13 @@ private func taskName(_ name: String) throws -> String {
         throw ValidationError("task names are 1...\(WireLimits.maximumTaskNameBytes) bytes")
     }
     return name
+}
+
+private func globalRoundID(_ text: String) throws -> GlobalRoundID {
+    guard let id = GlobalRoundID(hex: text) else {
+        throw ValidationError("a global round id is 32 hex digits (16 bytes), not '\(text)'")
+    }
+    return id
 }
 
 private func roundID(_ text: String) throws -> RoundID {

@@ -151,6 +151,13 @@ package final class LogStore: Sendable {
     package func first(where predicate: @escaping @Sendable (Entry) -> Bool, within limit: Duration) async -> Entry? {
         await collected.first(where: predicate, within: limit)
     }
+
+    /// Whether `count` entries matching `predicate` (logged already or to come) arrive within `limit`.
+    package func count(
+        _ count: Int, where predicate: @escaping @Sendable (Entry) -> Bool, within limit: Duration
+    ) async -> Bool {
+        await collected.count(count, where: predicate, within: limit)
+    }
 }
 
 /// A swift-log handler that records every entry (with its metadata flattened to strings) into a ``LogStore``.

@@ -1,4 +1,5 @@
 import Foundation
+import SecAggFederation
 import SecAggCrypto
 import SecAggPrivacy
 import SecAggProtocol
@@ -131,6 +132,18 @@ extension CoordinatorService {
                 return try await changeState(of: name, request: request, actor: actor)
             case let .updateTask(definition):
                 return try await updateTask(definition, actor: actor)
+            case let .startGlobalRound(name, globalRound):
+                guard let scheduler = schedulers[name] else { return notFound(task: name) }
+                if let refusal = await scheduler.requestRound(globalRound: globalRound) {
+                    return AdminResponse(status: .failed, body: refusal)
+                }
+                events.emit(.roundRequested(task: name, actor: actor))
+                return ok([
+                    "task": name, "global_round": "\(globalRound)", "requested": true,
+                    "waiting": await scheduler.waitingCount,
+                ])
+            case let .cohortRelease(name, globalRound):
+                return try cohortRelease(task: name, globalRound: globalRound)
             case let .showBudget(name):
                 guard let scheduler = schedulers[name] else { return notFound(task: name) }
                 guard let ledger = await scheduler.budget else {
@@ -148,6 +161,31 @@ extension CoordinatorService {
         } catch {
             return AdminResponse(status: .failed, body: "\(error)")
         }
+    }
+
+    /// The signed cohort release of `task`'s round of `globalRound` (protocol/FEDERATION.md §2), built from the store:
+    /// not found without such a round, failed (with the reason) while it runs or if it released nothing.
+    private func cohortRelease(task name: String, globalRound: GlobalRoundID) throws -> AdminResponse {
+        guard let round = try store.round(task: name, globalRound: globalRound) else {
+            return AdminResponse(status: .notFound, body: "task '\(name)' has no round for global round \(globalRound)")
+        }
+        guard round.state == "completed" else {
+            let why = round.state == "running" ? "is still running" : "released nothing (\(round.abortReason ?? round.state))"
+            return AdminResponse(status: .failed, body: "round \(round.roundID) of global round \(globalRound) \(why)")
+        }
+        guard let result = try store.result(roundID: round.roundID), let parameters = round.parameters,
+              let roundID = RoundID(bytes: SecAggWire.bytes(fromHex: round.roundID) ?? [])
+        else {
+            return AdminResponse(status: .failed, body: "round \(round.roundID) has no complete result in the store")
+        }
+        let release = try CohortRelease(
+            coordinator: settings.identity.verifyingKey, globalRound: globalRound, roundID: roundID,
+            parameters: parameters, encoder: round.encoder, survivors: result.survivorIdentities.count, sum: result.sum)
+        let signed = try release.signed(with: settings.identity)
+        return ok([
+            "task": name, "global_round": "\(globalRound)", "round_id": round.roundID,
+            "survivors": result.survivorIdentities.count, "release": hexString(signed.encoded),
+        ])
     }
 
     /// A definition's problems, as the admin answer that lists them.

@@ -7,6 +7,8 @@ import SecAggWire
 /// ``TaskRecorder`` is the coordinator's journal; a failing call makes the round abort rather than tell the clients
 /// anything the record does not have.
 protocol RoundJournal: Sendable {
+    /// Records that the round was started for a root's global round, before its privacy charge and its start.
+    func boundToGlobalRound(_ globalRound: GlobalRoundID, roundID: RoundID) throws
     /// Records that the round starts with `identities` (index i + 1 is `identities[i]`) and the real-vector encoder
     /// its clients use (if any), before any request.
     func roundStarting(parameters: RoundParameters, identities: [String], encoder: RealVectorEncoding?) throws

@@ -25,6 +25,8 @@ public struct RoundRecord: Sendable {
     public var abortPhase: RoundPhase?
     /// How the task's clients encoded real vectors, if they did (the published result decodes the sum with it).
     public var encoder: RealVectorEncoding?
+    /// The root's global round the round was started for (protocol/FEDERATION.md), if any.
+    public var globalRound: GlobalRoundID?
     /// Rebuilt from the store at a start after a crash, rather than recorded as the round ended (timings and
     /// byte counts may then be partial).
     public var recovered = false

@@ -31,12 +31,16 @@ struct RoundRun {
     /// The least inbound budget of the round: bytes of received messages it holds at once before its connections
     /// stop reading. The round's budget is its own, so no other task's clients can exhaust it.
     let minimumBudgetBytes: Int
+    /// The root's global round this round is for (admin `startGlobalRound`), recorded before anything else.
+    let globalRound: GlobalRoundID?
 
     init(
         task: TaskConfiguration, participants: [Participant], logger: Logger,
         observers: ObserverList = ObserverList(observers: []), admitPrivacy: PrivacyAdmission? = nil,
-        journal: (any RoundJournal)? = nil, monitor: RoundMonitor? = nil, minimumBudgetBytes: Int = 16 << 20
+        journal: (any RoundJournal)? = nil, monitor: RoundMonitor? = nil, minimumBudgetBytes: Int = 16 << 20,
+        globalRound: GlobalRoundID? = nil
     ) {
+        self.globalRound = globalRound
         self.task = task
         self.participants = participants
         self.logger = logger
@@ -56,6 +60,15 @@ struct RoundRun {
             survivorIdentities: [], abortReason: nil, phaseSeconds: [:], phaseCounts: [:], droppedPerPhase: [:],
             wallSeconds: 0)
         record.encoder = task.encoder
+        record.globalRound = globalRound
+        if let globalRound {
+            do {
+                try journal?.boundToGlobalRound(globalRound, roundID: roundID)
+            } catch {
+                return refuse(record, AbortReason(
+                    .cancelled, "the coordinator could not record the round for global round \(globalRound): \(error)"))
+            }
+        }
         let plan: (graph: GraphShape, threshold: Int, minimumSurvivors: Int)
         do {
             plan = try task.plan(clientCount: participants.count)

@@ -165,6 +165,7 @@ extension RoundRecord {
             wallSeconds: round.finishedAt.map { $0.timeIntervalSince(round.startedAt) } ?? 0,
             abortPhase: round.abortPhase)
         encoder = round.encoder
+        globalRound = round.globalRound
         recovered = true
     }
 }

@@ -169,6 +169,13 @@ public final class CoordinatorStore: Sendable {
         migrator.registerMigration("v5-client-endorsement") { db in
             try db.execute(sql: "ALTER TABLE client ADD COLUMN endorsement BLOB")
         }
+        // The root's global round a round was started for (protocol/FEDERATION.md), at most one round per task each.
+        migrator.registerMigration("v6-round-global") { db in
+            try db.execute(sql: """
+                ALTER TABLE round ADD COLUMN global_round TEXT;
+                CREATE UNIQUE INDEX round_task_global ON round (task, global_round) WHERE global_round IS NOT NULL;
+                """)
+        }
         return migrator
     }
 
@@ -418,6 +425,30 @@ public final class CoordinatorStore: Sendable {
     }
 
     // MARK: Rounds
+
+    /// Binds a round to a root's global round before anything else is recorded about it (the row is created if
+    /// needed): a round refused at its privacy charge is then found under the global round too, with its reason.
+    ///
+    /// - Throws: ``StoreError/failed(_:)``, also when the task already has a round for `globalRound`.
+    public func bindGlobalRound(_ globalRound: GlobalRoundID, task: String, roundID: RoundID) throws {
+        let now = Date().timeIntervalSince1970
+        try write { db in
+            try Self.ensureRound("\(roundID)", task: task, at: now, db)
+            try db.execute(
+                sql: "UPDATE round SET global_round = ? WHERE round_id = ?", arguments: ["\(globalRound)", "\(roundID)"])
+        }
+    }
+
+    /// The round of `task` started for `globalRound`, if any.
+    ///
+    /// - Throws: ``StoreError/failed(_:)``.
+    public func round(task: String, globalRound: GlobalRoundID) throws -> StoredRound? {
+        try run { db in
+            try Row.fetchOne(
+                db, sql: "SELECT * FROM round WHERE task = ? AND global_round = ?", arguments: [task, "\(globalRound)"]
+            ).map(Self.round(from:))
+        }
+    }
 
     /// Records that a round started with these parameters and participants (index order), and the real-vector
     /// encoder its clients use, if any.
@@ -676,7 +707,8 @@ public final class CoordinatorStore: Sendable {
             droppedPerPhase: counts(row["dropped_per_phase"] ?? "{}"), survivors: row["survivors"],
             abortCode: row["abort_code"], abortReason: row["abort_reason"],
             abortPhase: (row["abort_phase"] as Int?).flatMap { RoundPhase(rawValue: UInt8(clamping: $0)) },
-            encoder: (row["encoder"] as String?).flatMap { try? JSONDecoder().decode(RealVectorEncoding.self, from: Data($0.utf8)) })
+            encoder: (row["encoder"] as String?).flatMap { try? JSONDecoder().decode(RealVectorEncoding.self, from: Data($0.utf8)) },
+            globalRound: (row["global_round"] as String?).flatMap(GlobalRoundID.init(hex:)))
     }
 
     static func json(_ value: some Encodable) -> String {
@@ -797,6 +829,8 @@ public struct StoredRound: Sendable, Hashable {
     public var abortPhase: RoundPhase?
     /// The real-vector encoder its clients used (nil: integer inputs).
     public var encoder: RealVectorEncoding?
+    /// The root's global round it was started for (nil: a round of this coordinator alone).
+    public var globalRound: GlobalRoundID? = nil
 }
 
 /// A released result: the (noised, if the task has DP) sum and who is in it.

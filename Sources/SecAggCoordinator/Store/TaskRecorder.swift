@@ -104,6 +104,10 @@ final class TaskRecorder: RoundJournal {
     /// Commits the round's row (parameters and roster) before its first request is sent.
     ///
     /// - Throws: ``StoreError``; the round must then not run.
+    func boundToGlobalRound(_ globalRound: GlobalRoundID, roundID: RoundID) throws {
+        try store.bindGlobalRound(globalRound, task: task.name, roundID: roundID)
+    }
+
     func roundStarting(parameters: RoundParameters, identities: [String], encoder: RealVectorEncoding?) throws {
         try store.recordRoundStarting(task: task.name, parameters: parameters, identities: identities, encoder: encoder)
     }

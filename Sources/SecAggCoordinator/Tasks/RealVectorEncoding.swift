@@ -22,6 +22,13 @@ public struct RealVectorEncoding: Sendable, Hashable, Codable {
         self.rotationSeed = rotationSeed
     }
 
+    /// The canonical one-line form a cohort release carries (protocol/FEDERATION.md §2), so that a root adds only
+    /// cohorts encoded alike: `real dimension=… clip=… granularity=… rotation_seed=<hex>`, numbers in Swift's
+    /// shortest round-trip form.
+    public var canonicalDescription: String {
+        "real dimension=\(dimension) clip=\(clip) granularity=\(granularity) rotation_seed=\(hexString(rotationSeed))"
+    }
+
     /// The encoder for lanes of `bits` bits (rotation on, KLS21's rounding bias).
     ///
     /// - Throws: ``EncodingError/invalidParameter(name:reason:)`` for a parameter outside its domain, or

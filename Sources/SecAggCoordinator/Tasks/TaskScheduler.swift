@@ -23,6 +23,9 @@ actor TaskScheduler {
     nonisolated let monitor = RoundMonitor()
     /// An operator asked for a round with whoever waits (at least `minimumClients`), without the gather window.
     private var roundRequested = false
+    /// The root's global round the next round is for (admin `startGlobalRound`), and the one of the round in flight.
+    private var requestedGlobalRound: GlobalRoundID?
+    private var runningGlobalRound: GlobalRoundID?
     private var waiting: [Participant] = []
     /// The participants of the round in flight (empty between rounds).
     private var cohort: [Participant] = []
@@ -221,16 +224,34 @@ actor TaskScheduler {
     /// Number of clients waiting for a round.
     var waitingCount: Int { waiting.count }
 
-    /// Starts a round with the clients waiting now, without waiting for the gather window (admin `round start`).
+    /// Starts a round with the clients waiting now, without waiting for the gather window (admin `round start`),
+    /// bound to a root's global round when `globalRound` is given (admin `startGlobalRound`).
     ///
     /// - Returns: nil if the round will start, else why not.
-    func requestRound() -> String? {
+    func requestRound(globalRound: GlobalRoundID? = nil) -> String? {
+        if let globalRound {
+            if let pending = requestedGlobalRound, pending != globalRound {
+                return "task '\(task.name)' already has a round requested for global round \(pending)"
+            }
+            if let reason = refusalOfGlobalRound(globalRound) { return reason }
+        }
         guard waiting.count >= task.minimumClients else {
             return "only \(waiting.count) client(s) wait for task '\(task.name)'; a round needs at least \(task.minimumClients)"
         }
+        if let globalRound { requestedGlobalRound = globalRound }
         roundRequested = true
         changed.wake()
         return nil
+    }
+
+    /// Why `globalRound` cannot get a round of this task: it has one already (a root retrying gets the same
+    /// answer each time, and one global round never counts a task's clients twice).
+    private func refusalOfGlobalRound(_ globalRound: GlobalRoundID) -> String? {
+        if runningGlobalRound == globalRound {
+            return "task '\(task.name)' is running its round for global round \(globalRound)"
+        }
+        guard let existing = try? recorder.store.round(task: task.name, globalRound: globalRound) else { return nil }
+        return "task '\(task.name)' already ran round \(existing.roundID) for global round \(globalRound) (\(existing.state))"
     }
 
     /// Runs rounds until cancelled or until the configured number of rounds is reached. Between rounds it sleeps
@@ -261,12 +282,15 @@ actor TaskScheduler {
             }
         }
         self.cohort = cohort
+        runningGlobalRound = requestedGlobalRound
+        requestedGlobalRound = nil
         let record = await RoundRun(
             task: task, participants: cohort, logger: logger, observers: events, admitPrivacy: admission,
-            journal: recorder, monitor: monitor, minimumBudgetBytes: roundBudgetBytes
+            journal: recorder, monitor: monitor, minimumBudgetBytes: roundBudgetBytes, globalRound: runningGlobalRound
         ).run()
         // The round published its record (store, files, audit) before its outcome went out.
         self.cohort = []
+        runningGlobalRound = nil
         for participant in cohort { activeIdentities.remove(participant.identity) }
         completedRounds += 1
         history.append(record)
