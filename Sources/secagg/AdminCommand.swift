@@ -303,9 +303,26 @@ struct AdminConnection: ParsableArguments {
         try await session { exchange in try await exchange(request) }
     }
 
-    /// Opens one authenticated session and runs `body` with a request → answer function.
+    /// Opens one authenticated session and runs `body` with a request → answer function; an answer other than ok
+    /// throws ``CommandFailure`` with the daemon's sentence.
     func session<Result: Sendable>(
         _ body: (_ exchange: (AdminRequest) async throws -> String) async throws -> Result
+    ) async throws -> Result {
+        try await responses { exchange in
+            try await withoutActuallyEscaping(exchange) { exchange in
+                try await body { request in
+                    let response = try await exchange(request)
+                    guard response.status == .ok else { throw CommandFailure("the daemon refused: \(response.body)") }
+                    return response.body
+                }
+            }
+        }
+    }
+
+    /// Opens one authenticated session and runs `body` with a request → response function (every status but
+    /// `unauthorized`, which throws, is returned as the daemon gave it).
+    func responses<Result: Sendable>(
+        _ body: (_ exchange: (AdminRequest) async throws -> AdminResponse) async throws -> Result
     ) async throws -> Result {
         let (host, port) = try Endpoint(parsing: daemon, option: "--daemon").pair
         let (pinned, key) = try loadConnectionKeys(peerKey: coordinatorKey, identityPath: identity)
@@ -339,10 +356,7 @@ struct AdminConnection: ParsableArguments {
                         throw CommandFailure("the daemon's answer is malformed: \(error)")
                     }
                     if response.status == .unauthorized { throw unauthorized(key.verifyingKey) }
-                    guard response.status == .ok else {
-                        throw CommandFailure("the daemon refused: \(response.body)")
-                    }
-                    return response.body
+                    return response
                 }
             }
         } catch let error as TransportError {

@@ -14,7 +14,7 @@ struct SecAggCommand: AsyncParsableCommand {
         subcommands: [
             SimulateCommand.self, ParticipateCommand.self, KeygenCommand.self, KeyCommand.self, DPCommand.self,
             ExperimentCommand.self, PlotCommand.self, BenchCommand.self, AdminCommand.self, AuditCommand.self,
-            VectorsCommand.self,
+            VectorsCommand.self, FederationCommand.self,
         ]
     )
 }

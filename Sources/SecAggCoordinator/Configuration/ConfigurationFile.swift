@@ -366,6 +366,14 @@ public enum ConfigurationFile {
         return (task, entry)
     }
 
+    /// Parses and validates one task definition exactly as `createTask` does: what a root defines once and every
+    /// shard runs (protocol/FEDERATION.md).
+    ///
+    /// - Throws: ``CoordinatorConfigurationError`` listing every problem.
+    public static func task(definition text: String) throws -> TaskConfiguration {
+        try parseTask(text).0
+    }
+
     /// The configuration-file form of a task (what `secagg admin task show` prints and the store keeps).
     static func definition(of task: TaskConfiguration) -> Document.Task {
         func seconds(_ duration: Duration) -> Double { duration.seconds }

@@ -27,3 +27,16 @@ extension CohortRelease {
             sum: try ModularVector(values: sum, bits: Int(parameters.bits)))
     }
 }
+
+extension TaskConfiguration {
+    /// What a root expects of this task's cohort releases in `globalRound` from `shards` (FEDERATION.md §3): the
+    /// lift and encoding follow the same rule as the release a shard signs (centred with noise or a real encoder).
+    public func cohortExpectation(
+        globalRound: GlobalRoundID, shards: [String: Ed25519.VerifyingKey]
+    ) -> GlobalRoundExpectation {
+        GlobalRoundExpectation(
+            globalRound: globalRound, taskName: name, dimension: dimension, bits: bits,
+            lift: privacy == nil && encoder == nil ? .unsigned : .signed,
+            encoding: encoder?.canonicalDescription ?? "integer", shards: shards)
+    }
+}
