@@ -178,7 +178,11 @@ let package = Package(
         ),
         .testTarget(name: "SecAggCryptoTests", dependencies: ["SecAggCrypto"], swiftSettings: strictSettings),
         .testTarget(
-            name: "SecAggFederationTests", dependencies: ["SecAggFederation", "SecAggCrypto", "SecAggMath", "SecAggWire"],
+            name: "SecAggFederationTests",
+            dependencies: [
+                "SecAggFederation", "SecAggCrypto", "SecAggMath", "SecAggWire",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings),
         .testTarget(name: "SecAggMathTests", dependencies: ["SecAggMath", "SecAggCrypto"], swiftSettings: strictSettings),
         .testTarget(
