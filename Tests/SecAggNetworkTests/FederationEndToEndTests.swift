@@ -89,6 +89,10 @@ struct FederationEndToEndTests {
         defer { for shard in [a, b] where shard.daemon.process.isRunning { kill(shard.daemon.process.processIdentifier, SIGKILL) } }
         kill(b.daemon.process.processIdentifier, SIGKILL)
         _ = await b.daemon.waitForExit(within: .seconds(30))
+        for client in b.clients {
+            kill(client.process.processIdentifier, SIGKILL)
+            _ = await client.waitForExit(within: .seconds(30))
+        }
 
         // Two cohorts required: nothing is released, and the root says why (exit 1).
         let strict = try await Self.root([("a", a), ("b", b)], in: folder, arguments: ["--min-cohorts", "2", "--deadline", "60"])
