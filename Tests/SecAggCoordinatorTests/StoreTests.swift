@@ -21,11 +21,11 @@ struct StoreTests {
         let key = Fixtures.identities(1, seed: 3)[0].verifyingKey
         do {
             let store = try CoordinatorStore(path: path)
-            #expect(try store.appliedMigrations() == ["v1", "v2-published", "v3-task-state", "v4-round-encoder", "v5-client-endorsement"])
+            #expect(try store.appliedMigrations() == ["v1", "v2-published", "v3-task-state", "v4-round-encoder", "v5-client-endorsement", "v6-round-global"])
             try store.enroll(key, label: "first", actor: "test")
         }
         let reopened = try CoordinatorStore(path: path)
-        #expect(try reopened.appliedMigrations() == ["v1", "v2-published", "v3-task-state", "v4-round-encoder", "v5-client-endorsement"])
+        #expect(try reopened.appliedMigrations() == ["v1", "v2-published", "v3-task-state", "v4-round-encoder", "v5-client-endorsement", "v6-round-global"])
         #expect(reopened.label(of: key) == "first")
         // WAL journal: the -wal file sits next to the database while it is open.
         #expect(FileManager.default.fileExists(atPath: path + "-wal"))

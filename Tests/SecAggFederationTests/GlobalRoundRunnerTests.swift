@@ -98,11 +98,13 @@ struct GlobalRoundRunnerTests {
             expectation: GlobalRoundExpectation(
                 globalRound: Fixture.globalRound, taskName: "sum", dimension: 3, bits: 16, lift: .unsigned,
                 encoding: "integer", shards: ["a": Self.keys["a"]!.verifyingKey]),
-            policy: GlobalRoundPolicy(minimumCohorts: 1, minimumClients: 1), deadline: .milliseconds(200),
+            policy: GlobalRoundPolicy(minimumCohorts: 1, minimumClients: 1), deadline: .seconds(1),
             pollInterval: .milliseconds(20))
         let outcome = await runner.run(using: shards)
         #expect(outcome.result == .failure(.tooFewCohorts(included: 0, required: 1)))
         let reason = "\(try #require(outcome.excluded.first?.reason))"
-        #expect(reason.contains("no release within") && reason.contains("still running"), "\(reason)")
+        #expect(reason.contains("no release within"), "\(reason)")
+        // The last answer is named when one came before the deadline (on a loaded machine none may have).
+        if shards.log.contains("a:release") { #expect(reason.contains("still running"), "\(reason)") }
     }
 }
