@@ -62,7 +62,7 @@ public struct GlobalRoundRunner: Sendable {
                 let answer = try await administration.exchange(.startGlobalRound(task: task, globalRound: round), with: shard)
                 if answer.status == .ok {
                     started = true
-                } else if answer.status == .failed, answer.body.contains("client(s) wait"), ContinuousClock.now < end {
+                } else if answer.status == .failed, answer.body.contains(GlobalRoundAnswer.tooFewClientsWaiting), ContinuousClock.now < end {
                     last = answer.body
                     try? await Task.sleep(for: min(pollInterval, max(.zero, end - ContinuousClock.now)))
                 } else {
@@ -81,8 +81,8 @@ public struct GlobalRoundRunner: Sendable {
                         return .none(reason: "the shard's answer holds no release")
                     }
                     return .release(bytes)
-                case .failed where answer.body.contains("still running"),
-                     .notFound where answer.body.contains("has no round for global round"):
+                case .failed where answer.body.contains(GlobalRoundAnswer.stillRunning),
+                     .notFound where answer.body.contains(GlobalRoundAnswer.noRoundYet):
                     // Not there yet: the round has not started (the clients are still gathering) or still runs.
                     last = answer.body
                 default:

@@ -55,6 +55,18 @@ public enum AdminRequest: Sendable, Hashable {
     case cohortRelease(task: String, globalRound: GlobalRoundID)
 }
 
+/// Phrases a daemon's answers to global-round requests contain when the answer means "not yet" (ADMIN.md §3): a
+/// root asks again on these and gives up on any other refusal. One definition for the daemon that writes them and
+/// the root that reads them, so a reworded sentence cannot silently turn a wait into an exclusion.
+public enum GlobalRoundAnswer {
+    /// In a `failed` startGlobalRound answer: fewer clients wait than the task's minimum.
+    public static let tooFewClientsWaiting = "client(s) wait for task"
+    /// In a `failed` cohortRelease answer: the round runs.
+    public static let stillRunning = "is still running"
+    /// In a `notFound` cohortRelease answer: no round of the task has been bound to the global round yet.
+    public static let noRoundYet = "has no round for global round"
+}
+
 /// The daemon's answer: a status and a UTF-8 body — a JSON document (sorted keys) when ``Status/ok``, one
 /// explanatory sentence otherwise.
 public struct AdminResponse: Sendable, Hashable {

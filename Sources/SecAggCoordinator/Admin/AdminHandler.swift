@@ -167,10 +167,10 @@ extension CoordinatorService {
     /// not found without such a round, failed (with the reason) while it runs or if it released nothing.
     private func cohortRelease(task name: String, globalRound: GlobalRoundID) throws -> AdminResponse {
         guard let round = try store.round(task: name, globalRound: globalRound) else {
-            return AdminResponse(status: .notFound, body: "task '\(name)' has no round for global round \(globalRound)")
+            return AdminResponse(status: .notFound, body: "task '\(name)' \(GlobalRoundAnswer.noRoundYet) \(globalRound)")
         }
         guard round.state == "completed" else {
-            let why = round.state == "running" ? "is still running" : "released nothing (\(round.abortReason ?? round.state))"
+            let why = round.state == "running" ? GlobalRoundAnswer.stillRunning : "released nothing (\(round.abortReason ?? round.state))"
             return AdminResponse(status: .failed, body: "round \(round.roundID) of global round \(globalRound) \(why)")
         }
         guard let result = try store.result(roundID: round.roundID), let parameters = round.parameters,

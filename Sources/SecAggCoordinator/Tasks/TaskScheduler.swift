@@ -236,7 +236,7 @@ actor TaskScheduler {
             if let reason = refusalOfGlobalRound(globalRound) { return reason }
         }
         guard waiting.count >= task.minimumClients else {
-            return "only \(waiting.count) client(s) wait for task '\(task.name)'; a round needs at least \(task.minimumClients)"
+            return "only \(waiting.count) \(GlobalRoundAnswer.tooFewClientsWaiting) '\(task.name)'; a round needs at least \(task.minimumClients)"
         }
         if let globalRound { requestedGlobalRound = globalRound }
         roundRequested = true
