@@ -41,8 +41,10 @@ let package = Package(
         .library(name: "SecAggClient", targets: ["SecAggClient"]),
         .library(name: "SecAggCoordinator", targets: ["SecAggCoordinator"]),
         .library(name: "SecAggFederation", targets: ["SecAggFederation"]),
+        .library(name: "SecAggRoot", targets: ["SecAggRoot"]),
         .executable(name: "secagg", targets: ["secagg"]),
         .executable(name: "secaggd", targets: ["secaggd"]),
+        .executable(name: "secagg-root", targets: ["secagg-root"]),
         // The C ABI (libsecaggc.so; "secagg" names the CLI) with the header Sources/CSecAgg/secagg.h.
         .library(name: "secaggc", type: .dynamic, targets: ["SecAggCABI"]),
     ],
@@ -134,6 +136,22 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The root of a sharded deployment (protocol/FEDERATION.md): placement, tasks pushed to shards, global
+        // rounds and the global ledger, over the shards' admin listeners.
+        .target(
+            name: "SecAggRoot",
+            dependencies: [
+                "SecAggCoordinator", "SecAggFederation", "SecAggTransport", "SecAggIdentity", "SecAggPrivacy",
+                "SecAggCrypto", "SecAggWire", "SecAggYAMLSchema",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .systemLibrary(name: "CSecAgg"),
         .target(
             name: "SecAggCABI",
@@ -149,7 +167,7 @@ let package = Package(
             dependencies: [
                 "SecAggSimulation", "SecAggProtocol", "SecAggMath", "SecAggCrypto", "SecAggWire",
                 "SecAggClient", "SecAggCoordinator", "SecAggIdentity", "SecAggTransport", "SecAggPrivacy", "SecAggVectors",
-                "SecAggExperiment", "SecAggPlot",
+                "SecAggExperiment", "SecAggPlot", "SecAggRoot",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -168,6 +186,18 @@ let package = Package(
             name: "secaggd",
             dependencies: [
                 "SecAggCoordinator", "SecAggWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "secagg-root",
+            dependencies: [
+                "SecAggRoot", "SecAggCoordinator", "SecAggWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -239,7 +269,7 @@ let package = Package(
             name: "SecAggNetworkTests",
             dependencies: [
                 "SecAggCoordinator", "SecAggClient", "SecAggIdentity", "SecAggTransport", "SecAggProtocol", "SecAggSimulation",
-                "SecAggCrypto", "SecAggMath", "SecAggWire", "SecAggTesting",
+                "SecAggCrypto", "SecAggMath", "SecAggWire", "SecAggTesting", "SecAggFederation", "SecAggRoot",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

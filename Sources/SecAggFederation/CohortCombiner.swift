@@ -24,13 +24,17 @@ public struct GlobalRoundExpectation: Sendable {
     public var bits: Int
     public var lift: CohortRelease.Lift
     public var encoding: String
+    /// What each client adds to every lane before masking, to be taken out before the centred lift: B for a real
+    /// encoding (SPEC §5.11, each client sends z + B), 0 otherwise. A cohort's sum carries survivors × B.
+    public var shiftPerSurvivor: UInt64
     /// Shard name → pinned identity key.
     public var shards: [String: Ed25519.VerifyingKey]
 
     public init(
         globalRound: GlobalRoundID, taskName: String, dimension: Int, bits: Int, lift: CohortRelease.Lift,
-        encoding: String, shards: [String: Ed25519.VerifyingKey]
+        encoding: String, shiftPerSurvivor: UInt64 = 0, shards: [String: Ed25519.VerifyingKey]
     ) {
+        self.shiftPerSurvivor = shiftPerSurvivor
         self.globalRound = globalRound
         self.taskName = taskName
         self.dimension = dimension
@@ -241,10 +245,13 @@ public enum CohortCombiner {
             values = .unsigned(sum)
         case .signed:
             let half = UInt64(1) << UInt64(expectation.bits - 1)
+            let mask = expectation.bits == 64 ? UInt64.max : (half << 1) - 1
             var sum = [Int64](repeating: 0, count: expectation.dimension)
             for release in releases {
-                for (index, value) in release.sum.values.enumerated() {
-                    // The centred lift: r ≥ 2^(bits−1) stands for r − 2^bits.
+                let offset = expectation.shiftPerSurvivor &* UInt64(release.survivors)
+                for (index, residue) in release.sum.values.enumerated() {
+                    // The shift out (modulo 2^bits), then the centred lift: r ≥ 2^(bits−1) stands for r − 2^bits.
+                    let value = (residue &- offset) & mask
                     let lifted = value >= half ? Int64(bitPattern: value &- (half << 1)) : Int64(value)
                     sum[index] &+= lifted
                 }

@@ -58,6 +58,7 @@ public struct GlobalRoundRunner: Sendable {
         var started = false
         var last = "no answer"
         while !started {
+            if Task.isCancelled { return .none(reason: "the root stopped before the shard's round started") }
             do {
                 let answer = try await administration.exchange(.startGlobalRound(task: task, globalRound: round), with: shard)
                 if answer.status == .ok {
@@ -73,6 +74,7 @@ public struct GlobalRoundRunner: Sendable {
             }
         }
         while ContinuousClock.now < end {
+            if Task.isCancelled { return .none(reason: "the root stopped while waiting (last answer: \(last))") }
             do {
                 let answer = try await administration.exchange(.cohortRelease(task: task, globalRound: round), with: shard)
                 switch answer.status {

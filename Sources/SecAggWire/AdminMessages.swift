@@ -5,8 +5,9 @@
 /// fields, no trailing bytes, every length bounded.
 
 /// The admin protocol's version (independent of the round protocol's).
-/// Version 2 added the enroll request's endorsement; types 0x10 and 0x11 (global rounds) were added within it, as
-/// new types that change no existing encoding (a daemon without them answers `invalid`).
+/// Version 2 added the enroll request's endorsement; types 0x10 and 0x11 (a shard's part of global rounds) and
+/// 0x12–0x15 (a root's) were added within it, as new types that change no existing encoding (a daemon without them
+/// answers `invalid`).
 public let adminProtocolVersion: UInt16 = 2
 
 /// Most bytes of a task definition (YAML or JSON) in ``AdminRequest/createTask(definition:)``.
@@ -53,6 +54,15 @@ public enum AdminRequest: Sendable, Hashable {
     case startGlobalRound(task: String, globalRound: GlobalRoundID)
     /// The shard's signed cohort release of `task`'s round of `globalRound` (FEDERATION.md §2). Type 0x11.
     case cohortRelease(task: String, globalRound: GlobalRoundID)
+    /// To a root: start a global round of `task` on every shard now (FEDERATION.md §4). Type 0x12.
+    case startGlobal(task: String)
+    /// To a root: the latest global rounds of `task` (every task if empty), newest first, at most `limit`.
+    /// Type 0x13.
+    case listGlobalRounds(task: String, limit: UInt32)
+    /// To a root: one global round with its cohorts, their signed releases and the combined result. Type 0x14.
+    case showGlobalRound(globalRound: GlobalRoundID)
+    /// To a root: its shards, whether each answers, and how many clients are placed on each. Type 0x15.
+    case listShards
 }
 
 /// Phrases a daemon's answers to global-round requests contain when the answer means "not yet" (ADMIN.md §3): a
@@ -112,6 +122,10 @@ extension AdminRequest: WireEncodable, WireDecodable {
         case .updateTask: return 0x0F
         case .startGlobalRound: return 0x10
         case .cohortRelease: return 0x11
+        case .startGlobal: return 0x12
+        case .listGlobalRounds: return 0x13
+        case .showGlobalRound: return 0x14
+        case .listShards: return 0x15
         }
     }
 
@@ -125,20 +139,22 @@ extension AdminRequest: WireEncodable, WireDecodable {
             writer.writeOpaque(endorsement, prefixBytes: 1)
         case let .revoke(key):
             writer.writeFixed(key)
-        case .listClients, .listTasks:
+        case .listClients, .listTasks, .listShards:
             break
         case let .createTask(definition), let .updateTask(definition):
             writer.writeOpaque(Array(definition.utf8), prefixBytes: 2)
         case let .showTask(name), let .startRound(name), let .watchRound(name), let .showBudget(name),
-             let .pauseTask(name), let .resumeTask(name), let .retireTask(name):
+             let .pauseTask(name), let .resumeTask(name), let .retireTask(name), let .startGlobal(name):
             writer.writeOpaque(Array(name.utf8), prefixBytes: 1)
-        case let .listRounds(task, limit):
+        case let .listRounds(task, limit), let .listGlobalRounds(task, limit):
             writer.writeOpaque(Array(task.utf8), prefixBytes: 1)
             writer.write(limit)
         case let .showResult(roundID):
             roundID.encode(into: &writer)
         case let .startGlobalRound(task, globalRound), let .cohortRelease(task, globalRound):
             writer.writeOpaque(Array(task.utf8), prefixBytes: 1)
+            globalRound.encode(into: &writer)
+        case let .showGlobalRound(globalRound):
             globalRound.encode(into: &writer)
         }
     }
@@ -179,6 +195,12 @@ extension AdminRequest: WireEncodable, WireDecodable {
                 &reader, prefixBytes: 2, maximum: maximumTaskDefinitionBytes, field: "definition"))
         case 0x10: self = .startGlobalRound(task: try readName(&reader), globalRound: try GlobalRoundID(from: &reader))
         case 0x11: self = .cohortRelease(task: try readName(&reader), globalRound: try GlobalRoundID(from: &reader))
+        case 0x12: self = .startGlobal(task: try readName(&reader))
+        case 0x13:
+            let task = try readText(&reader, prefixBytes: 1, maximum: WireLimits.maximumTaskNameBytes, field: "task")
+            self = .listGlobalRounds(task: task, limit: try reader.readUInt32())
+        case 0x14: self = .showGlobalRound(globalRound: try GlobalRoundID(from: &reader))
+        case 0x15: self = .listShards
         default: throw .unknownMessageType(type)
         }
     }

@@ -11,7 +11,7 @@ import SecAggWire
 struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admin",
-        abstract: "Operate a running secaggd: clients, tasks, rounds, results and budgets.",
+        abstract: "Operate a running secaggd or secagg-root: clients, tasks, rounds, results, budgets and global rounds.",
         discussion: """
             Every subcommand takes --identity (the admin key file from `secagg keygen`), --coordinator-key (the \
             daemon's public key) and --daemon (the admin listener, 127.0.0.1:7462 by default). Answers are JSON; \
@@ -19,7 +19,7 @@ struct AdminCommand: AsyncParsableCommand {
             """,
         subcommands: [
             Enroll.self, Revoke.self, List.self, TaskCommands.self, RoundCommands.self, ResultCommands.self,
-            BudgetCommands.self,
+            BudgetCommands.self, GlobalCommands.self,
         ])
 
     struct Enroll: AsyncParsableCommand {
@@ -326,69 +326,13 @@ struct AdminConnection: ParsableArguments {
     ) async throws -> Result {
         let (host, port) = try Endpoint(parsing: daemon, option: "--daemon").pair
         let (pinned, key) = try loadConnectionKeys(peerKey: coordinatorKey, identityPath: identity)
-        var limits = TransportLimits()
-        limits.maximumMessageBytes = maximumAdminResponseBytes
-        limits.idleTimeout = .milliseconds(Int64(max(1, timeout) * 1000))
-        limits.handshakeTimeout = limits.idleTimeout
-        let channel: FrameChannel
+        let client = AdminClient(
+            host: host, port: port, identity: key, daemonKey: pinned, timeout: .milliseconds(Int64(max(1, timeout) * 1000)))
         do {
-            channel = try await SecureTransport.connect(
-                host: host, port: port, limits: limits, timeout: .milliseconds(Int64(max(1, timeout) * 1000)))
-        } catch {
-            throw CommandFailure("""
-                cannot reach the secaggd admin listener at \(daemon): \(error). Is secaggd running, with an `admin` \
-                section (and this address) in its configuration?
-                """)
+            return try await client.responses(body)
+        } catch let error as AdminClientError {
+            throw CommandFailure(error.description)
         }
-        var answered = false
-        do {
-            return try await SecureTransport.initiate(channel, identity: key, expectedPeer: pinned, limits: limits) { session, receiver in
-                try await body { request in
-                    try await session.send(request.encoded)
-                    guard let bytes = try await receiver.receive(within: limits.idleTimeout) else {
-                        throw TransportError.connectionClosed
-                    }
-                    answered = true
-                    let response: AdminResponse
-                    do {
-                        response = try AdminResponse(decoding: bytes)
-                    } catch {
-                        throw CommandFailure("the daemon's answer is malformed: \(error)")
-                    }
-                    if response.status == .unauthorized { throw unauthorized(key.verifyingKey) }
-                    return response
-                }
-            }
-        } catch let error as TransportError {
-            switch error {
-            case .peerRejected:
-                throw CommandFailure("the daemon at \(daemon) is not the coordinator --coordinator-key names (\(error))")
-            case .connectionClosed, .truncatedFrame, .handshakeFailed:
-                if answered { throw CommandFailure("admin connection to \(daemon) failed: \(error)") }
-                throw closedUnanswered(error)
-            default:
-                throw CommandFailure("admin connection to \(daemon) failed: \(error)")
-            }
-        } catch let error as CommandFailure {
-            throw error
-        } catch {
-            if answered { throw CommandFailure("admin connection to \(daemon) failed: \(error)") }
-            throw closedUnanswered(error)
-        }
-    }
-
-    /// The daemon said (ADMIN.md §1) that this key is not one of its admin keys.
-    private func unauthorized(_ key: Ed25519.VerifyingKey) -> CommandFailure {
-        CommandFailure("the admin key \(key) is not in the daemon's admin.keys")
-    }
-
-    /// The connection closed before any answer and without the daemon's refusal: not a refused key (that is said),
-    /// so an overloaded or stopping daemon, a handshake that ran out of time, or --daemon naming another listener.
-    private func closedUnanswered(_ error: any Error) -> CommandFailure {
-        CommandFailure("""
-            the daemon at \(daemon) closed the connection before answering (\(error)): it may be stopping or \
-            overloaded (its handshake timeout), or --daemon may not be its admin listener
-            """)
     }
 }
 
@@ -412,14 +356,14 @@ private func readDefinition(_ file: String) throws -> String {
     return text
 }
 
-private func taskName(_ name: String) throws -> String {
+func taskName(_ name: String) throws -> String {
     guard (1...WireLimits.maximumTaskNameBytes).contains(name.utf8.count) else {
         throw ValidationError("task names are 1...\(WireLimits.maximumTaskNameBytes) bytes")
     }
     return name
 }
 
-private func globalRoundID(_ text: String) throws -> GlobalRoundID {
+func globalRoundID(_ text: String) throws -> GlobalRoundID {
     guard let id = GlobalRoundID(hex: text) else {
         throw ValidationError("a global round id is 32 hex digits (16 bytes), not '\(text)'")
     }

@@ -4,6 +4,7 @@ import SecAggCoordinator
 import SecAggCrypto
 import SecAggFederation
 import SecAggIdentity
+import SecAggRoot
 import SecAggWire
 
 /// `secagg federation round`: a root's global round across shards, run from the command line (protocol/FEDERATION.md).
@@ -80,36 +81,8 @@ struct FederationCommand: AsyncParsableCommand {
                 policy: GlobalRoundPolicy(minimumCohorts: minimumCohorts, minimumClients: minimumClients),
                 deadline: .milliseconds(Int64(max(1, deadline) * 1000)))
             let outcome = await runner.run(using: AdminShards(connections: connections))
-            let data = try JSONSerialization.data(
-                withJSONObject: Self.json(outcome, globalRound: round, task: task.name), options: [.sortedKeys, .prettyPrinted])
-            print(String(decoding: data, as: UTF8.self))
+            print(GlobalRoundReport.text(GlobalRoundReport.finished(outcome, globalRound: round, task: task)))
             if case .failure = outcome.result { throw ExitCode.failure }
-        }
-
-        static func json(_ outcome: GlobalRoundOutcome, globalRound: GlobalRoundID, task: String) -> [String: Any] {
-            var object: [String: Any] = [
-                "global_round": "\(globalRound)", "task": task,
-                "included": outcome.included.map { cohort -> [String: Any] in
-                    [
-                        "shard": cohort.shard, "round_id": "\(cohort.release.release.roundID)",
-                        "survivors": Int(cohort.release.release.survivors), "release": hexString(cohort.release.encoded),
-                    ]
-                },
-                "excluded": outcome.excluded.map { ["shard": $0.shard, "reason": "\($0.reason)"] },
-            ]
-            switch outcome.result {
-            case let .success(sum):
-                switch sum.values {
-                case let .unsigned(values): object["sum"] = values.map { NSNumber(value: $0) }
-                case let .signed(values): object["sum"] = values.map { NSNumber(value: $0) }
-                }
-                object["bits"] = sum.bits
-                object["survivors"] = sum.survivors
-                object["noise_sigma"] = sum.noiseSigma
-            case let .failure(failure):
-                object["failure"] = "\(failure)"
-            }
-            return object
         }
     }
 }

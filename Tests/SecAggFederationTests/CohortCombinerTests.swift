@@ -55,6 +55,28 @@ struct CohortCombinerTests {
         #expect(sum.noiseVariance == 5)
     }
 
+    /// A real-encoded task's clients each add B to every lane (SPEC §5.11), so a cohort's sum carries survivors × B,
+    /// which can reach past 2^(bits−1): the shift comes out of each cohort before the centred lift, or a large cohort
+    /// would be read as negative.
+    @Test func shiftedCohortsLiftAfterTheShiftIsOut() throws {
+        // 16 bits, B = 1,000: cohort a (10 survivors) sums z = [+5, −7, 0] → residues 10,000 + z; cohort b
+        // (40 survivors) sums z = [−3, +2, +1] → 40,000 + z, which is ≥ 2^15 and must not be read as negative.
+        let a = try Fixture.release(by: Self.keys["a"]!, round: 1, values: [10_005, 9_993, 10_000], survivors: 10, lift: .signed)
+        let b = try Fixture.release(by: Self.keys["b"]!, round: 2, values: [39_997, 40_002, 40_001], survivors: 40, lift: .signed)
+        var expectation = Self.expectation(lift: .signed, shards: ["a", "b"])
+        expectation.shiftPerSurvivor = 1_000
+        let outcome = CohortCombiner.combine(
+            ["a": .release(a.encoded), "b": .release(b.encoded)], expecting: expectation,
+            policy: GlobalRoundPolicy(minimumCohorts: 2, minimumClients: 50))
+        #expect(try outcome.result.get().values == .signed([2, -5, 1]))
+        // Without taking the shift out, b's lanes would be centred as 39,997 − 65,536 and the sum would be garbage.
+        expectation.shiftPerSurvivor = 0
+        let unshifted = CohortCombiner.combine(
+            ["a": .release(a.encoded), "b": .release(b.encoded)], expecting: expectation,
+            policy: GlobalRoundPolicy(minimumCohorts: 2, minimumClients: 50))
+        #expect(try unshifted.result.get().values != .signed([2, -5, 1]))
+    }
+
     /// A forged, replayed, misdirected or mismatched release is excluded, with the reason; the honest cohorts still
     /// add up.
     @Test func badReleasesAreExcluded() throws {

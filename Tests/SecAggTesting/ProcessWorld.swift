@@ -60,20 +60,29 @@ package final class TestWorld: Sendable {
     /// Starts `secaggd` on this world's configuration and returns once it listens (its log says on which port:
     /// the daemon binds port 0, so tests never collide), or after 20 s.
     package func startDaemon(arguments: [String] = []) async throws -> DaemonProcess {
+        let daemon = try Self.launch(
+            binaries.appendingPathComponent("secaggd"),
+            arguments: ["--config", folder.appendingPathComponent("secaggd.yaml").path] + arguments,
+            log: folder.appendingPathComponent("secaggd-\(UUID().uuidString).log"))
+        // The line `… address=127.0.0.1:PORT … listening …`.
+        if let line = await daemon.output.lines.first(where: { $0.contains("listening") && $0.contains("address=127.0.0.1:") }, within: .seconds(20)),
+           let range = line.range(of: "address=127.0.0.1:"), let bound = Int(line[range.upperBound...].prefix { $0.isNumber }) {
+            currentPort.withLockedValue { $0 = bound }
+        }
+        return daemon
+    }
+
+    /// Starts a long-running binary (`secaggd`, `secagg-root`) with its standard output and error going to `log`,
+    /// line by line awaitable.
+    package static func launch(_ executable: URL, arguments: [String], log: URL) throws -> DaemonProcess {
         let process = Process()
-        process.executableURL = binaries.appendingPathComponent("secaggd")
-        process.arguments = ["--config", folder.appendingPathComponent("secaggd.yaml").path] + arguments
-        let log = folder.appendingPathComponent("secaggd-\(UUID().uuidString).log")
+        process.executableURL = executable
+        process.arguments = arguments
         let output = try ProcessOutput(file: log)
         process.standardError = output.pipe
         process.standardOutput = output.pipe
         let exit = ProcessExit(process)
         try process.run()
-        // The line `… address=127.0.0.1:PORT … listening …`.
-        if let line = await output.lines.first(where: { $0.contains("listening") && $0.contains("address=127.0.0.1:") }, within: .seconds(20)),
-           let range = line.range(of: "address=127.0.0.1:"), let bound = Int(line[range.upperBound...].prefix { $0.isNumber }) {
-            currentPort.withLockedValue { $0 = bound }
-        }
         return DaemonProcess(process: process, log: log, output: output, exit: exit)
     }
 
@@ -81,24 +90,31 @@ package final class TestWorld: Sendable {
         let input = folder.appendingPathComponent("input-\(index).json")
         try ("[" + inputs[index].prefix(dimension(task)).map(String.init).joined(separator: ",") + "]")
             .write(to: input, atomically: true, encoding: .utf8)
-        let process = Process()
         let common = [
             "--coordinator", "127.0.0.1:\(port)", "--coordinator-key", coordinatorKey,
             "--identity", folder.appendingPathComponent("client-\(index).key").path, "--task", task, "--input", input.path,
         ]
         if let crashAt {
             // The test tool that exits abruptly at a phase (the shipped command line has no such hook).
-            process.executableURL = binaries.appendingPathComponent("secagg-crashing-client")
-            process.arguments = common + ["--crash-at", crashAt]
-        } else {
-            process.executableURL = binaries.appendingPathComponent("secagg")
-            process.arguments = ["participate"] + common + ["--json", "--connect-attempts", "20"]
+            return try Self.launchClient(
+                binaries.appendingPathComponent("secagg-crashing-client"), arguments: common + ["--crash-at", crashAt],
+                in: folder, name: "client-\(index)")
         }
-        let output = folder.appendingPathComponent("client-\(index)-\(UUID().uuidString).out")
+        return try Self.launchClient(
+            binaries.appendingPathComponent("secagg"), arguments: ["participate"] + common + ["--json", "--connect-attempts", "20"],
+            in: folder, name: "client-\(index)")
+    }
+
+    /// Starts a client process (`secagg participate …`) whose standard output and error go to files in `folder`.
+    package static func launchClient(_ executable: URL, arguments: [String], in folder: URL, name: String) throws -> ClientProcess {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let output = folder.appendingPathComponent("\(name)-\(UUID().uuidString).out")
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         let handle = try FileHandle(forWritingTo: output)
         process.standardOutput = handle
-        let errors = folder.appendingPathComponent("client-\(index)-\(UUID().uuidString).err")
+        let errors = folder.appendingPathComponent("\(name)-\(UUID().uuidString).err")
         _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
         process.standardError = try FileHandle(forWritingTo: errors)
         let exit = ProcessExit(process)

@@ -157,6 +157,8 @@ extension CoordinatorService {
                     "delta": ledger.delta, "rho_limit": ledger.rhoLimit, "rho_spent": ledger.rhoSpent,
                     "rho_remaining": ledger.rhoRemaining, "entries": entries,
                 ])
+            case .startGlobal, .listGlobalRounds, .showGlobalRound, .listShards:
+                return AdminResponse(status: .invalid, body: "this is a shard (secaggd): ask the root (secagg-root) for its global rounds and shards")
             }
         } catch {
             return AdminResponse(status: .failed, body: "\(error)")

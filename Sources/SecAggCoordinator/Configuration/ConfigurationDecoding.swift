@@ -7,9 +7,9 @@ import Yams
 /// How: decode; at a wrong or missing value, note the problem, put a placeholder of the expected type in its place
 /// in the parsed YAML, and decode again, until the document decodes. The placeholders never reach a configuration:
 /// any problem noted is thrown.
-enum ConfigurationDecoding {
+public enum ConfigurationDecoding {
     /// - Throws: ``CoordinatorConfigurationError`` listing every problem: not YAML at all, wrong types, missing keys.
-    static func decode<T: Decodable>(_ type: T.Type, from text: String) throws(CoordinatorConfigurationError) -> T {
+    public static func decode<T: Decodable>(_ type: T.Type, from text: String) throws(CoordinatorConfigurationError) -> T {
         let composed: Node?
         do {
             composed = try Yams.compose(yaml: text)
@@ -23,7 +23,7 @@ enum ConfigurationDecoding {
     /// Decodes parsed YAML (whose nodes keep the lines of the text they came from).
     ///
     /// - Throws: ``CoordinatorConfigurationError`` listing every wrong type and missing key.
-    static func decode<T: Decodable>(_ type: T.Type, from node: Node) throws(CoordinatorConfigurationError) -> T {
+    public static func decode<T: Decodable>(_ type: T.Type, from node: Node) throws(CoordinatorConfigurationError) -> T {
         var document = node
         var problems: [String] = []
         // Paths given placeholders: a later complaint about one is the placeholder's, not the user's.

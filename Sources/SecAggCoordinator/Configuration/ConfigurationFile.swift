@@ -335,22 +335,7 @@ public enum ConfigurationFile {
     /// The admin listener of the `admin` key: off unless admin keys are listed; bound to 127.0.0.1:7462 by default.
     private static func adminSettings(_ admin: Document.Admin?, problems: inout [String]) -> AdminSettings? {
         guard let admin else { return nil }
-        var keys: [Ed25519.VerifyingKey] = []
-        for (position, text) in (admin.keys ?? []).enumerated() {
-            do {
-                keys.append(try IdentityFile.publicKey(fromHex: text))
-            } catch {
-                problems.append("admin.keys[\(position)]: \(error) (use the public key `secagg keygen` printed)")
-            }
-        }
-        if admin.keys?.isEmpty ?? true {
-            problems.append("admin.keys: list at least one admin public key (`secagg keygen --out admin.key`), or remove the admin section")
-        }
-        let port = admin.port ?? 7462
-        if !(0...65535).contains(port) { problems.append("admin.port must be 0...65535 (0 picks a free port)") }
-        let host = admin.host ?? "127.0.0.1"
-        if host.isEmpty { problems.append("admin.host must not be empty") }
-        return AdminSettings(host: host, port: port, keys: Set(keys))
+        return AdminSettings.validated(host: admin.host, port: admin.port, keys: admin.keys, defaultPort: 7462, problems: &problems)
     }
 
     /// Parses one task definition (the keys of an entry of `tasks`, as YAML or JSON) for `secagg admin task create`.

@@ -10,7 +10,7 @@ extension YAMLKeySchema {
     typealias Document = ConfigurationFile.Document
 
     /// One task, as under `tasks:` or given to `secagg admin task create`.
-    static let task = keys(Document.Task.CodingKeys.self, nested: [
+    public static let task = keys(Document.Task.CodingKeys.self, nested: [
         "timeouts": keys(Document.Timeouts.CodingKeys.self),
         "privacy": keys(Document.Privacy.CodingKeys.self),
         "encoder": keys(Document.Encoder.CodingKeys.self),

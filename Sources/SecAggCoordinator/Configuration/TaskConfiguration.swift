@@ -177,6 +177,19 @@ public struct TaskConfiguration: Sendable, Hashable {
         return line + " at delta \(privacy.delta), clip \(privacy.l2Sensitivity), budget epsilon \(privacy.budgetEpsilon)"
     }
 
+    /// What a root charges its global ledger for one global round of this task (protocol/FEDERATION.md §6), before
+    /// it starts: the calibration of the most privacy-costly cohort the task admits — one of `min_clients` clients
+    /// planned as a shard plans it. A client is in one cohort, so this bounds every client's loss in the round
+    /// (parallel composition); nil without differential privacy.
+    ///
+    /// - Throws: ``RoundPlanningError`` or `AccountingError` when no cohort of `min_clients` can be planned or
+    ///   calibrated.
+    public func globalRoundCalibration() throws -> PrivacyCalibration? {
+        guard let privacy else { return nil }
+        let smallest = try plan(clientCount: minimumClients)
+        return try privacy.calibration(dimension: dimension, minimumSurvivors: smallest.minimumSurvivors, clients: minimumClients)
+    }
+
     /// The graph, threshold and minimum survivors for a round with `clientCount` participants.
     ///
     /// - Throws: ``RoundPlanningError`` when no valid parameters exist for that many clients.

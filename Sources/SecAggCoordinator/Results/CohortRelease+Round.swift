@@ -37,6 +37,8 @@ extension TaskConfiguration {
         GlobalRoundExpectation(
             globalRound: globalRound, taskName: name, dimension: dimension, bits: bits,
             lift: privacy == nil && encoder == nil ? .unsigned : .signed,
-            encoding: encoder?.canonicalDescription ?? "integer", shards: shards)
+            encoding: encoder?.canonicalDescription ?? "integer",
+            shiftPerSurvivor: encoder.flatMap { encoding in (try? encoding.encoder(bits: bits)).map(encoding.shift(of:)) } ?? 0,
+            shards: shards)
     }
 }

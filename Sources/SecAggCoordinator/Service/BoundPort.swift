@@ -3,7 +3,7 @@ import NIOConcurrencyHelpers
 /// The port a listener bound, for whoever waits to know it: the coordinator's client listener and the metrics
 /// endpoint each publish theirs once, when they have bound (or failed to), and ``port()`` waits until then. One
 /// type for every listener, with a lock ThreadSanitizer can see.
-final class BoundPort: Sendable {
+public final class BoundPort: Sendable {
     private enum State {
         case pending([CheckedContinuation<Int, any Error>])
         case listening(Int)
@@ -12,10 +12,12 @@ final class BoundPort: Sendable {
 
     private let state = NIOLockedValueBox(State.pending([]))
 
+    public init() {}
+
     /// The bound port, once it is known.
     ///
     /// - Throws: ``CoordinatorStartError`` if the listener could not bind its address.
-    func port() async throws -> Int {
+    public func port() async throws -> Int {
         try await withCheckedThrowingContinuation { continuation in
             let known: Result<Int, CoordinatorStartError>? = state.withLockedValue { state in
                 switch state {
@@ -35,7 +37,7 @@ final class BoundPort: Sendable {
 
     /// The bound port if the listener is listening now (nil while binding, or if binding failed): for readiness
     /// checks that must not wait.
-    var current: Int? {
+    public var current: Int? {
         state.withLockedValue { state in
             if case let .listening(port) = state { return port }
             return nil
@@ -43,7 +45,7 @@ final class BoundPort: Sendable {
     }
 
     /// Records how binding went and wakes every waiter; only the first call counts.
-    func publish(_ outcome: Result<Int, CoordinatorStartError>) {
+    public func publish(_ outcome: Result<Int, CoordinatorStartError>) {
         let waiters: [CheckedContinuation<Int, any Error>] = state.withLockedValue { state in
             guard case let .pending(waiters) = state else { return [] }
             switch outcome {

@@ -166,7 +166,7 @@ public final class CoordinatorService: Service, Sendable {
             throw error
         }
         let bound = server.channel.localAddress?.port ?? settings.port
-        let admin: AdminListener?
+        let admin: AdminServer?
         do {
             admin = try await bindAdminListener()
         } catch let error as CoordinatorStartError {
@@ -427,6 +427,7 @@ public final class CoordinatorService: Service, Sendable {
 /// The configuration problems found, each one sentence.
 public struct CoordinatorConfigurationError: Error, Sendable, CustomStringConvertible {
     public var problems: [String]
+    public init(problems: [String]) { self.problems = problems }
 
     public var description: String { problems.joined(separator: "\n") }
 }
@@ -435,5 +436,6 @@ public struct CoordinatorConfigurationError: Error, Sendable, CustomStringConver
 /// The service could not start listening.
 public struct CoordinatorStartError: Error, Sendable, CustomStringConvertible {
     public var reason: String
+    public init(reason: String) { self.reason = reason }
     public var description: String { reason }
 }
