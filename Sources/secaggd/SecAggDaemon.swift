@@ -33,8 +33,11 @@ struct SecAggDaemon: AsyncParsableCommand {
 
     /// The environment variables, listed in `--help`.
     static var environmentHelp: String {
-        let overrides = EnvironmentOverrides.variables.map { "  \($0.name.padding(toLength: 34, withPad: " ", startingAt: 0)) overrides \($0.keyPath)" }
-        let own = EnvironmentOverrides.commandVariables.map { "  \($0.name.padding(toLength: 34, withPad: " ", startingAt: 0)) \($0.meaning)" }
+        // Names are never cut: a column as wide as the longest (a cut name would read as another, unknown variable).
+        let width = (EnvironmentOverrides.variables.map(\.name) + EnvironmentOverrides.commandVariables.map(\.name)).map(\.count).max() ?? 0
+        func column(_ name: String) -> String { name.padding(toLength: width + 1, withPad: " ", startingAt: 0) }
+        let overrides = EnvironmentOverrides.variables.map { "  \(column($0.name)) overrides \($0.keyPath)" }
+        let own = EnvironmentOverrides.commandVariables.map { "  \(column($0.name)) \($0.meaning)" }
         return "ENVIRONMENT (overrides the configuration file; any other SECAGGD_* variable is an error):\n"
             + (own + overrides).joined(separator: "\n")
     }

@@ -34,6 +34,19 @@ struct DaemonConfigurationTests {
         #expect(configuration.metrics == MetricsEndpointSettings(enabled: true, host: "127.0.0.1", port: 9999))
     }
 
+    @Test("no tasks in the file: refused without an admin listener, accepted with one (tasks come from it, or a root)")
+    func tasksMayComeFromTheAdminListener() throws {
+        let (folder, full) = try TestFiles.daemonConfiguration()
+        let text = String(full[..<full.range(of: "tasks:")!.lowerBound])
+        #expect(throws: CoordinatorConfigurationError.self) {
+            try DaemonConfiguration.parse(text, relativeTo: folder, environment: [:])
+        }
+        let admin = "admin: {port: 0, keys: [\"\(ServiceHarness.honest[1].verifyingKey)\"]}\n"
+        let configuration = try DaemonConfiguration.parse(text + admin, relativeTo: folder, environment: [:])
+        #expect(configuration.coordinator.tasks.isEmpty)
+        #expect(throws: Never.self) { try CoordinatorService(settings: configuration.coordinator, logger: .init(label: "t")) }
+    }
+
     @Test("environment variables override the file, creating sections that are missing")
     func overrides() throws {
         let (folder, text) = try TestFiles.daemonConfiguration(extra: "listen:\n  port: 7000")

@@ -30,8 +30,8 @@ struct RootEndToEndTests {
         timeouts: {advertise: 10, share: 10, masked: 10, unmask: 10}
         """
 
-    /// One real shard: a secaggd whose admin listener admits the root and the operator, with no task of its own but
-    /// a placeholder (the root pushes `sum`).
+    /// One real shard: a secaggd whose admin listener admits the root and the operator, with no task of its own (the
+    /// root pushes `sum`).
     struct Shard {
         var name: String
         var world: TestWorld
@@ -41,14 +41,7 @@ struct RootEndToEndTests {
         init(name: String, adminKeys: [String]) async throws {
             self.name = name
             world = try TestWorld(clients: 0)
-            try world.writeConfiguration(task: """
-                  - name: idle
-                    dimension: 1
-                    max_input: 1
-                    graph: complete
-                    min_clients: 3
-                    max_clients: 3
-                """, extra: """
+            try world.writeConfiguration(task: "", extra: """
                 store: {path: store.sqlite}
                 admin: {host: 127.0.0.1, port: 0, keys: [\(adminKeys.map { "\"\($0)\"" }.joined(separator: ", "))]}
                 """)

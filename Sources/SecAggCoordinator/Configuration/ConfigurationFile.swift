@@ -156,7 +156,8 @@ public enum ConfigurationFile {
         var enrollment: Enrollment?
         var resultsDirectory: String?
         var limits: Limits?
-        var tasks: [Task]
+        /// Absent or empty only with an admin listener: tasks then come from `secagg admin task create` or a root.
+        var tasks: [Task]?
     }
 
     /// Reads and validates the file at `path`.
@@ -293,14 +294,17 @@ public enum ConfigurationFile {
         if perAddress < 1 { problems.append("limits.max_connections_per_address must be at least 1") }
 
         var tasks: [TaskConfiguration] = []
-        for (position, entry) in document.tasks.enumerated() {
+        let entries = document.tasks ?? []
+        for (position, entry) in entries.enumerated() {
             if let task = task(from: entry, prefix: "tasks[\(position)] (\(entry.name))", problems: &problems) {
                 tasks.append(task)
             }
         }
-        if document.tasks.isEmpty { problems.append("tasks: at least one task is needed") }
+        if entries.isEmpty, document.admin == nil {
+            problems.append("tasks: at least one task is needed (or an admin section, to create tasks with `secagg admin task create` or from a root)")
+        }
         var positions: [String: [Int]] = [:]
-        for (position, entry) in document.tasks.enumerated() { positions[entry.name, default: []].append(position) }
+        for (position, entry) in entries.enumerated() { positions[entry.name, default: []].append(position) }
         for (name, at) in positions.sorted(by: { $0.key < $1.key }) where at.count > 1 {
             problems.append("tasks: the name '\(name)' is used by \(at.map { "tasks[\($0)]" }.joined(separator: " and ")); "
                 + "task names must be unique")

@@ -101,7 +101,8 @@ public final class CoordinatorService: Service, Sendable {
         var problems = settings.tasks.flatMap { $0.problems() }
         let names = settings.tasks.map(\.name)
         if Set(names).count != names.count { problems.append("task names must be unique") }
-        if settings.tasks.isEmpty { problems.append("at least one task is needed") }
+        // Without configured tasks they come from the admin listener (an operator's `task create`, or a root).
+        if settings.tasks.isEmpty, settings.admin == nil { problems.append("at least one task is needed (or an admin listener)") }
         guard problems.isEmpty else { throw CoordinatorConfigurationError(problems: problems) }
         self.settings = settings
         self.logger = logger
@@ -190,7 +191,8 @@ public final class CoordinatorService: Service, Sendable {
         }
 
         // When every task has run its configured rounds, stop accepting; the connections still flush their outcomes.
-        let bounded = settings.tasks.allSatisfy { $0.rounds != nil }
+        // (A daemon without configured tasks waits for them from its admin listener: never bounded.)
+        let bounded = !settings.tasks.isEmpty && settings.tasks.allSatisfy { $0.rounds != nil }
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { [schedulers] in
                 await schedulers.runAll { if bounded { server.channel.close(promise: nil) } }
