@@ -3,7 +3,7 @@ import SecAggFederation
 import SecAggMath
 import SecAggWire
 
-/// Cohort releases (protocol/FEDERATION.md §2): the signed bytes, and what a receiver refuses.
+/// Cohort releases (protocol/FEDERATION.md §2): the signed bytes, and what a receiver refuses; client placement (§5).
 enum FederationVectors {
     static let cohortRelease = VectorFileKind(
         name: "cohort_release.json",
@@ -12,6 +12,48 @@ enum FederationVectors {
             + "Ed25519 `signature` over it and `encoded` = signed_content || signature. `decode`: bytes a receiver "
             + "is given, the largest dimension it accepts, and `error`: none, malformed or bad_signature.",
         inputs: inputs, compute: compute)
+
+    static let shardPlacement = VectorFileKind(
+        name: "shard_placement.json",
+        description: "Client placement of FEDERATION.md 5: for a client public `key` and the shard `names`, each "
+            + "name's `scores` (the first 8 bytes, big-endian, of BLAKE2b-256(\"secagg/v2/placement\" || u8 name "
+            + "length || name || key), as decimal strings) and the `shard` with the highest score.",
+        inputs: placementInputs, compute: placementCompute)
+
+    private static func placementInputs() throws(VectorError) -> [JSONValue] {
+        var material = Material("shard-placement")
+        let sets = [["shard-0", "shard-1", "shard-2"], ["shard-0", "shard-1", "shard-2", "shard-3"], ["eu", "us", "ap"], ["only"]]
+        var cases: [JSONValue] = []
+        for names in sets {
+            for _ in 0..<4 {
+                let key: Ed25519.SigningKey
+                do { key = try Ed25519.SigningKey(seed: SecureBytes(copying: material.bytes(32))) } catch {
+                    throw .badField("seed", "\(error)")
+                }
+                cases.append(.object([
+                    "key": .hex(key.verifyingKey.rawRepresentation), "names": .array(names.map { .string($0) }),
+                ]))
+            }
+        }
+        return cases
+    }
+
+    private static func placementCompute(_ input: JSONValue) throws(VectorError) -> JSONValue {
+        guard let key = try? Ed25519.VerifyingKey(rawRepresentation: try input.bytes("key")) else {
+            throw .badField("key", "an Ed25519 public key")
+        }
+        var names: [String] = []
+        for name in try input.array("names") {
+            guard case let .string(text) = name else { throw .badField("names", "strings") }
+            names.append(text)
+        }
+        guard let shard = ShardPlacement.shard(for: key, among: names) else { throw .badField("names", "at least one") }
+        guard case var .object(output) = input else { throw .badField("case", "not an object") }
+        // Decimal strings: a 64-bit score does not survive a JSON reader that parses numbers as doubles.
+        output["scores"] = .array(names.map { .string(String(ShardPlacement.score(of: key, for: $0))) })
+        output["shard"] = .string(shard)
+        return .object(output)
+    }
 
     private static func inputs() throws(VectorError) -> [JSONValue] {
         var material = Material("cohort-release")

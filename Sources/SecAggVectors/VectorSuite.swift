@@ -52,7 +52,7 @@ public enum VectorSuite {
     static let kinds: [VectorFileKind] = [
         PrimitiveVectors.kdf, PrimitiveVectors.prg, PrimitiveVectors.shamir, PrimitiveVectors.shareEncryption,
         PrimitiveVectors.graph, PrimitiveVectors.merkle, PrimitiveVectors.parameters, MessageVectors.messages,
-    ] + TranscriptVectors.files + [NegativeVectors.negative, FederationVectors.cohortRelease]
+    ] + TranscriptVectors.files + [NegativeVectors.negative, FederationVectors.cohortRelease, FederationVectors.shardPlacement]
 
     /// The names of every vector file, in generation order.
     public static var fileNames: [String] { kinds.map(\.name) }

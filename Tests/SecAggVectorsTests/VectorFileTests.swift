@@ -40,10 +40,10 @@ private func committed(_ name: String) throws -> String {
 
     @Test("the files are those of SPEC 12, each of protocol version 2")
     func fileList() throws {
-        #expect(VectorSuite.fileNames.count == 22)
+        #expect(VectorSuite.fileNames.count == 23)
         for name in ["kdf.json", "prg.json", "shamir.json", "share_encryption.json", "graph.json", "merkle.json",
                      "parameters.json", "messages.json", "negative.json", "transcript_harary_n64_k6_hbc_dropouts.json",
-                     "cohort_release.json"] {
+                     "cohort_release.json", "shard_placement.json"] {
             #expect(VectorSuite.fileNames.contains(name), "\(name)")
         }
         for name in VectorSuite.fileNames {
