@@ -214,6 +214,11 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strictSettings),
+        .testTarget(
+            name: "SecAggRootTests",
+            dependencies: ["SecAggRoot", "SecAggCoordinator", "SecAggFederation", "SecAggCrypto", "SecAggMath", "SecAggWire",
+                           "SecAggSimulation", "SecAggPrivacy"],
+            swiftSettings: strictSettings),
         .testTarget(name: "SecAggMathTests", dependencies: ["SecAggMath", "SecAggCrypto"], swiftSettings: strictSettings),
         .testTarget(
             name: "SecAggNoiseTests", dependencies: ["SecAggNoise", "SecAggCrypto"],
