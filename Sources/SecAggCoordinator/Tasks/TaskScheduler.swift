@@ -229,16 +229,21 @@ actor TaskScheduler {
     ///
     /// - Returns: nil if the round will start, else why not.
     func requestRound(globalRound: GlobalRoundID? = nil) -> String? {
-        if let globalRound {
-            if let pending = requestedGlobalRound, pending != globalRound {
-                return "task '\(task.name)' already has a round requested for global round \(pending)"
-            }
-            if let reason = refusalOfGlobalRound(globalRound) { return reason }
-        }
+        if let globalRound, let reason = refusalOfGlobalRound(globalRound) { return reason }
         guard waiting.count >= task.minimumClients else {
             return "only \(waiting.count) \(GlobalRoundAnswer.tooFewClientsWaiting) '\(task.name)'; a round needs at least \(task.minimumClients)"
         }
-        if let globalRound { requestedGlobalRound = globalRound }
+        if let globalRound {
+            // A request for another global round whose round never started (its clients left before a cohort
+            // formed) is replaced: nothing was bound to it or charged, and its root gives up at its deadline. Kept,
+            // it would refuse every later global round of the task.
+            if let pending = requestedGlobalRound, pending != globalRound {
+                logger.notice("a global round's request replaces one whose round never started", metadata: [
+                    "global_round": "\(globalRound)", "replaced": "\(pending)",
+                ])
+            }
+            requestedGlobalRound = globalRound
+        }
         roundRequested = true
         changed.wake()
         return nil
