@@ -147,14 +147,19 @@ struct RootEndToEndTests {
             let started = try await admin(["global", "start", task])
             #expect(started.status == 0, "\(started.explanation)")
             let id = try #require(try started.json() as? [String: Any])["global_round"] as? String
+            return try await waitForEnd(of: try #require(id))
+        }
+
+        /// The record of global round `id` once it is no longer running.
+        func waitForEnd(of id: String) async throws -> [String: Any] {
             let end = ContinuousClock.now + .seconds(300)
             while ContinuousClock.now < end {
-                let shown = try await admin(["global", "show", try #require(id)])
+                let shown = try await admin(["global", "show", id])
                 let record = try #require(try shown.json() as? [String: Any])
                 if record["state"] as? String != "running" { return record }
                 try await Task.sleep(for: .milliseconds(500))
             }
-            Issue.record("global round \(id ?? "?") still running after 300 s")
+            Issue.record("global round \(id) still running after 300 s")
             return [:]
         }
     }
@@ -257,11 +262,21 @@ struct RootEndToEndTests {
         #expect((firstExcluded.first?["reason"] as? String)?.contains("signature does not verify") == true, "\(firstExcluded)")
         for client in running { #expect(await client.waitForExit(within: .seconds(60)) == 0, "\(client.transcript())") }
 
-        // Global round 2: shard-c is lost; the impostor replays its first release; a and b still make the policy.
+        // Global round 2: shard-c is lost during it (two of its three clients wait, so its round has not started
+        // when it dies); the impostor replays its first release; a and b still make the policy.
+        running = try shards.prefix(2).flatMap(participate)
+        let stranded = try participate(shards[2]).enumerated().filter { index, client in
+            if index == 2 { kill(client.process.processIdentifier, SIGKILL) }
+            return index < 2
+        }.map(\.element)
+        let startedSecond = try await root.admin(["global", "start", "sum"])
+        #expect(startedSecond.status == 0, "\(startedSecond.explanation)")
+        let secondID = try #require(try startedSecond.json() as? [String: Any])["global_round"] as? String
+        try await Task.sleep(for: .seconds(1))
         kill(shards[2].daemon.process.processIdentifier, SIGKILL)
         _ = await shards[2].daemon.waitForExit(within: .seconds(30))
-        running = try shards.prefix(2).flatMap(participate)
-        let second = try await root.globalRound("sum")
+        for client in stranded { kill(client.process.processIdentifier, SIGKILL) }
+        let second = try await root.waitForEnd(of: try #require(secondID))
         #expect(second["state"] as? String == "released", "\(second)")
         #expect(second["sum"] as? [Int] == expected(Array(shards.prefix(2))), "\(second)")
         #expect(second["survivors"] as? Int == 6)
@@ -331,6 +346,28 @@ struct RootEndToEndTests {
         let budget = try #require(try await root.admin(["budget", "show", "dp"]).json() as? [String: Any])
         #expect((budget["entries"] as? [Any])?.count == affordable)
         #expect((budget["epsilon_spent"] as? Double ?? .infinity) <= 3)
+    }
+
+    @Test("global.every_seconds starts global rounds on its own, each recorded")
+    func scheduled() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("secagg-root-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        _ = try IdentityFile.create(at: folder.appendingPathComponent("root.key").path)
+        let operatorKey = "\(try IdentityFile.create(at: folder.appendingPathComponent("operator.key").path).verifyingKey)"
+        let root = try await Root.start(
+            in: folder, shards: ["{name: gone, admin: \"127.0.0.1:1\", key: \"\(newSigningKey().verifyingKey)\", clients: \"127.0.0.1:1\"}"],
+            operatorKey: operatorKey, global: "{deadline_seconds: 5, admin_timeout_seconds: 2, every_seconds: 1}",
+            tasks: Self.indented(Self.task))
+        defer { if root.daemon.process.isRunning { kill(root.daemon.process.processIdentifier, SIGKILL) } }
+        let end = ContinuousClock.now + .seconds(60)
+        var listed: [[String: Any]] = []
+        while listed.filter({ $0["state"] as? String == "aborted" }).count < 2, ContinuousClock.now < end {
+            try await Task.sleep(for: .milliseconds(500))
+            listed = try #require(try await root.admin(["global", "list"]).json() as? [[String: Any]])
+        }
+        #expect(listed.filter { $0["state"] as? String == "aborted" }.count >= 2, "\(listed)")
+        #expect(listed.allSatisfy { $0["task"] as? String == "sum" })
     }
 
     @Test("secagg-root refuses a configuration with a misspelt key or an unknown SECAGG_ROOT_ variable")
