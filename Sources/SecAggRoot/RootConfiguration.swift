@@ -41,9 +41,17 @@ public struct RootConfiguration: Sendable {
         /// Parses a definition exactly as a shard's `createTask` does.
         ///
         /// - Throws: ``CoordinatorConfigurationError`` listing every problem.
+        /// - Throws: ``CoordinatorConfigurationError`` listing every problem, and a task that would start rounds
+        ///   on its own: a shard runs a root's task only for global rounds (`start: on_request`), or a full queue
+        ///   would start a round no global round asked for and use its clients up.
         public init(definition: String) throws {
             self.definition = definition
             configuration = try ConfigurationFile.task(definition: definition)
+            guard configuration.startsOnRequest else {
+                throw CoordinatorConfigurationError(problems: [
+                    "task '\(configuration.name)': a root's task starts its shards' rounds only for global rounds: add `start: on_request`",
+                ])
+            }
         }
     }
 

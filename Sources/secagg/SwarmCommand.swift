@@ -24,6 +24,8 @@ struct SwarmCommand: AsyncParsableCommand {
     @Option(help: "Fraction of clients that drop.") var dropout: Double = 0.1
     @Option(name: .customLong("drop-phase"), help: "Where they drop.") var dropPhase: DropPhase = .masked
     @Option(help: "Seed for identities, inputs and dropouts.") var seed: UInt64 = 1
+    @Option(name: .customLong("max-input"), help: "Largest input entry (default: (2^bits - 1) / clients); must not exceed the task's max_input.")
+    var maxInput: UInt64?
     @Flag(name: .customLong("print-keys"), help: "Print the clients' public keys (an enrollment file) and exit.")
     var printKeys = false
     @Option(help: "Coordinator address as HOST:PORT.") var coordinator: String = "127.0.0.1:7461"
@@ -39,6 +41,7 @@ struct SwarmCommand: AsyncParsableCommand {
         configuration.dropoutRate = dropout
         configuration.dropPhase = dropPhase
         configuration.seed = seed
+        if let maxInput { configuration.maximumInput = maxInput }
         configuration.neighbors = .fixed(max(1, min(clients - 1, 2)))
         configuration.threshold = .fixed(1)
         let simulator: RoundSimulator

@@ -26,7 +26,7 @@ struct RootEndToEndTests {
         graph: complete
         min_clients: 3
         max_clients: 10
-        gather_seconds: 600
+        start: on_request
         timeouts: {advertise: 10, share: 10, masked: 10, unmask: 10}
         """
 
@@ -318,6 +318,7 @@ struct RootEndToEndTests {
             max_input: 100
             min_clients: 10
             max_clients: 100
+            start: on_request
             privacy: {noise: central, epsilon_per_round: 1, delta: 1.0e-6, clip: 100, budget_epsilon: 3}
             """
         // No shard answers (port 1 refuses at once), so each global round ends quickly, excluded and aborted: it was
@@ -395,6 +396,17 @@ struct RootEndToEndTests {
         }
         try good.replacingOccurrences(of: "min_cohorts: 1", with: "min_cohorts: 2").write(to: file, atomically: true, encoding: .utf8)
         #expect(throws: CoordinatorConfigurationError.self) { try RootConfiguration.load(from: file.path) }
+        // A root's task must leave the start of its shards' rounds to global rounds.
+        let task = "tasks:\n  - {name: t, dimension: 2, max_input: 9, min_clients: 3, max_clients: 3}\n"
+        try (good + "\n" + task).write(to: file, atomically: true, encoding: .utf8)
+        #expect {
+            try RootConfiguration.load(from: file.path)
+        } throws: { error in
+            (error as? CoordinatorConfigurationError)?.problems.contains { $0.contains("start: on_request") } == true
+        }
+        try (good + "\n" + task.replacingOccurrences(of: "max_clients: 3}", with: "max_clients: 3, start: on_request}"))
+            .write(to: file, atomically: true, encoding: .utf8)
+        #expect(try RootConfiguration.load(from: file.path).tasks.map(\.configuration.startsOnRequest) == [true])
     }
 }
 

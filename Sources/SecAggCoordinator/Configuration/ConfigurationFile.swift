@@ -102,6 +102,7 @@ public enum ConfigurationFile {
                 case dropoutRate = "dropout_rate"
                 case corruptRate = "corrupt_rate"
                 case gatherSeconds = "gather_seconds"
+                case start
                 case maxWaiting = "max_waiting"
                 case rounds
                 case timeouts
@@ -124,6 +125,8 @@ public enum ConfigurationFile {
             var dropoutRate: Double?
             var corruptRate: Double?
             var gatherSeconds: Double?
+            /// automatic (the default) or on_request.
+            var start: String?
             var maxWaiting: Int?
             var rounds: Int?
             var timeouts: Timeouts?
@@ -381,7 +384,7 @@ public enum ConfigurationFile {
             degree: degree, threshold: task.threshold, minClients: task.minimumClients, maxClients: task.maximumClients,
             minSurvivors: task.minimumSurvivors, mode: task.mode == .active ? "active" : "honest",
             dropoutRate: task.dropoutRate, corruptRate: task.corruptRate, gatherSeconds: seconds(task.gatherWindow),
-            maxWaiting: task.maximumWaiting, rounds: task.rounds,
+            start: task.startsOnRequest ? "on_request" : nil, maxWaiting: task.maximumWaiting, rounds: task.rounds,
             timeouts: Document.Timeouts(
                 advertise: seconds(task.timeouts.advertiseKeys), share: seconds(task.timeouts.shareKeys),
                 masked: seconds(task.timeouts.maskedInputCollection),
@@ -503,8 +506,16 @@ public enum ConfigurationFile {
             dropoutRate: entry.dropoutRate ?? 0.1, corruptRate: entry.corruptRate ?? 0.05, timeouts: timeouts,
             gatherWindow: .milliseconds(Int64((entry.gatherSeconds ?? 2) * 1000)), rounds: entry.rounds,
             privacy: privacy, maximumWaiting: entry.maxWaiting, encoder: encoding)
-        problems += task.problems()
-        return task
+        var configured = task
+        switch entry.start ?? "automatic" {
+        case "automatic": break
+        case "on_request": configured.startsOnRequest = true
+        case let other:
+            problems.append("\(prefix): start must be automatic or on_request, not '\(other)'")
+            return nil
+        }
+        problems += configured.problems()
+        return configured
     }
 }
 
@@ -530,6 +541,7 @@ extension ConfigurationFile.Document.Task {
         dropoutRate = try container.decodeIfPresent(Double.self, forKey: .dropoutRate)
         corruptRate = try container.decodeIfPresent(Double.self, forKey: .corruptRate)
         gatherSeconds = try container.decodeIfPresent(Double.self, forKey: .gatherSeconds)
+        start = try container.decodeIfPresent(String.self, forKey: .start)
         maxWaiting = try container.decodeIfPresent(Int.self, forKey: .maxWaiting)
         rounds = try container.decodeIfPresent(Int.self, forKey: .rounds)
         timeouts = try container.decodeIfPresent(ConfigurationFile.Document.Timeouts.self, forKey: .timeouts)

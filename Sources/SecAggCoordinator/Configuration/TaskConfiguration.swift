@@ -49,6 +49,9 @@ public struct TaskConfiguration: Sendable, Hashable {
     public var maximumWaiting: Int?
     /// Differential privacy of each release and the task's total budget (nil: exact sums).
     public var privacy: TaskPrivacy?
+    /// Rounds start only when asked (`secagg admin round start`, or a root's global round), never because
+    /// `max_clients` wait or the gather window ended: what a shard's root-driven task needs (key `start: on_request`).
+    public var startsOnRequest = false
 
     public init(
         name: String, dimension: Int, bits: Int = 32, maximumInput: UInt64, graph: Graph = .automatic,
@@ -170,6 +173,7 @@ public struct TaskConfiguration: Sendable, Hashable {
         if let threshold { line += ", threshold \(threshold)" }
         line += mode == .active ? ", active mode" : ", honest mode"
         if let rounds { line += ", \(rounds) round(s)" }
+        if startsOnRequest { line += ", rounds on request" }
         guard let privacy else { return line + "; privacy: none (exact sums are released)" }
         line += "; privacy: \(privacy.placement == .central ? "central" : "distributed") noise, "
         if let epsilon = privacy.epsilonPerRound { line += "epsilon \(epsilon) per round" }

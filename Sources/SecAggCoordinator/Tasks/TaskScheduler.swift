@@ -338,9 +338,10 @@ actor TaskScheduler {
                 continue
             }
             let gatherEnd = firstWaitStart.map { $0 + task.gatherWindow }
-            let ready = waiting.count >= task.maximumClients
-                || (roundRequested && waiting.count >= task.minimumClients)
+            let requested = roundRequested && waiting.count >= task.minimumClients
+            let gathered = waiting.count >= task.maximumClients
                 || (waiting.count >= task.minimumClients && (gatherEnd.map { ContinuousClock.now >= $0 } ?? false))
+            let ready = requested || (gathered && !task.startsOnRequest)
             if ready {
                 let cohort = Array(waiting.prefix(task.maximumClients))
                 waiting.removeFirst(cohort.count)
