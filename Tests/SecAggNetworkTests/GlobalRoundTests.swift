@@ -13,12 +13,12 @@ import Testing
 struct GlobalRoundTests {
     typealias Base = ServiceHarness
 
-    /// The harness task, but a round starts only when asked: room for one more client than will come, and a gather
-    /// window longer than the test.
+    /// The harness task as a root pushes it (`start: on_request`): a round starts only when asked, although
+    /// max_clients wait and the gather window is short.
     static let task: TaskConfiguration = {
         var task = Base.task(clients: Base.honestCount)
-        task.maximumClients = Base.honestCount + 1
-        task.gatherWindow = .seconds(600)
+        task.gatherWindow = .milliseconds(100)
+        task.startsOnRequest = true
         return task
     }()
 
@@ -44,10 +44,16 @@ struct GlobalRoundTests {
                 }
             }
             #expect(await logs.count(Base.honestCount, where: { $0.message == "joined" }, within: .seconds(60)))
+            // A full queue and an elapsed gather window start nothing: the round waits for its global round.
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(service.schedulers["sum"]?.monitor.current == nil, "a round started without being asked")
+            let rounds = await service.handleAdmin(.listRounds(task: "sum", limit: 10), actor: "test")
+            #expect(rounds.status == .ok && rounds.body == "[]", "\(rounds.body)")
             let started = try Self.object(
                 await service.handleAdmin(.startGlobalRound(task: "sum", globalRound: globalRound), actor: "root"))
             #expect(started["global_round"] as? String == "\(globalRound)")
             try await clients.value
+
 
             let answer = try Self.object(
                 await service.handleAdmin(.cohortRelease(task: "sum", globalRound: globalRound), actor: "root"))
