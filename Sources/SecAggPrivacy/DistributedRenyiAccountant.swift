@@ -176,23 +176,7 @@ extension DistributedRenyiAccountant {
         let top = logWeights.max()!
         let logZ = top + log(logWeights.reduce(0) { $0 + exp($1 - top) })
         let pmf = logWeights.map { exp($0 - logZ) }
-        func hockeyStick(_ epsilon: Double) -> Double {
-            let factor = exp(epsilon)
-            var total = 0.0
-            for s in 0..<(pmf.count + shift) {
-                let moved = s - shift >= 0 && s - shift < pmf.count ? pmf[s - shift] : 0
-                let base = s < pmf.count ? pmf[s] : 0
-                if moved > factor * base { total += moved - factor * base }
-            }
-            return total
-        }
-        var low = 0.0, high = 1.0
-        while hockeyStick(high) > delta, high < 1e4 { high *= 2 }
-        for _ in 0..<60 {
-            let middle = (low + high) / 2
-            if hockeyStick(middle) > delta { low = middle } else { high = middle }
-        }
-        return high
+        return shiftEpsilon(pmf: pmf, shift: shift, delta: delta)
     }
 }
 
@@ -256,6 +240,14 @@ extension DistributedRenyiAccountant {
             }
             pmf[index] = max(0, total / Double(size))
         }
+        return shiftEpsilon(pmf: pmf, shift: shift, delta: delta)
+    }
+}
+
+extension DistributedRenyiAccountant {
+    /// The smallest ε (to 2⁻⁶⁰ relative, by bisection) with Σ_s max(0, P(s − k) − e^ε P(s)) ≤ δ: the exact ε at δ of
+    /// the pair (P shifted by k, P), from its privacy-loss distribution. `pmf` holds P on consecutive integers.
+    static func shiftEpsilon(pmf: [Double], shift: Int, delta: Double) -> Double {
         func hockeyStick(_ epsilon: Double) -> Double {
             let factor = exp(epsilon)
             var total = 0.0

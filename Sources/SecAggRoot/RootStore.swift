@@ -41,23 +41,8 @@ public final class RootStore: Sendable {
     ///
     /// - Throws: ``StoreError`` if it cannot be opened, locked or migrated.
     public convenience init(path: String) throws {
-        let lock = open(path + ".lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
-        guard lock >= 0 else {
-            throw StoreError.unusable(path: path, reason: "cannot open \(path).lock: \(String(cString: strerror(errno)))")
-        }
-        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
-            close(lock)
-            throw StoreError.unusable(path: path, reason: "another process (a running secagg-root?) has it open")
-        }
-        var configuration = Configuration()
-        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-        configuration.busyMode = .timeout(5)
-        do {
-            try self.init(database: try DatabasePool(path: path, configuration: configuration), path: path, lock: lock)
-        } catch {
-            close(lock)
-            throw error as? StoreError ?? StoreError.unusable(path: path, reason: "\(error)")
-        }
+        let (pool, lock) = try StoreFile.openLocked(path, owner: "secagg-root")
+        try self.init(database: pool, path: path, lock: lock)
     }
 
     /// A store in memory (tests).

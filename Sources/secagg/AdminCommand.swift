@@ -257,15 +257,7 @@ struct AdminCommand: AsyncParsableCommand {
                     }
                     text = table
                 }
-                if let out {
-                    do {
-                        try text.write(toFile: out, atomically: true, encoding: .utf8)
-                    } catch {
-                        throw CommandFailure("cannot write \(out): \(error.localizedDescription)")
-                    }
-                } else {
-                    Swift.print(text, terminator: "")
-                }
+                try writeExport(text, to: out)
             }
         }
     }
@@ -333,6 +325,21 @@ struct AdminConnection: ParsableArguments {
         } catch let error as AdminClientError {
             throw CommandFailure(error.description)
         }
+    }
+}
+
+/// An export's text to `out`, or to standard output without one.
+///
+/// - Throws: ``CommandFailure`` if the file cannot be written.
+func writeExport(_ text: String, to out: String?) throws {
+    guard let out else {
+        Swift.print(text, terminator: "")
+        return
+    }
+    do {
+        try text.write(toFile: out, atomically: true, encoding: .utf8)
+    } catch {
+        throw CommandFailure("cannot write \(out): \(error.localizedDescription)")
     }
 }
 

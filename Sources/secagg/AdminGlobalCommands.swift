@@ -72,15 +72,7 @@ extension AdminCommand {
                     }
                     text = lines.joined(separator: "\n") + "\n"
                 }
-                if let out {
-                    do {
-                        try text.write(toFile: out, atomically: true, encoding: .utf8)
-                    } catch {
-                        throw CommandFailure("cannot write \(out): \(error.localizedDescription)")
-                    }
-                } else {
-                    Swift.print(text, terminator: "")
-                }
+                try writeExport(text, to: out)
             }
         }
 

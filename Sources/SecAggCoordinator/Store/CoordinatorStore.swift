@@ -37,26 +37,7 @@ public final class CoordinatorStore: Sendable {
     /// - Throws: ``StoreError`` if the file cannot be opened, is in use by another process, is not a secagg store,
     ///   or the migration fails.
     public convenience init(path: String) throws {
-        let lock = open(path + ".lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
-        guard lock >= 0 else {
-            throw StoreError.unusable(path: path, reason: "cannot open \(path).lock: \(String(cString: strerror(errno)))")
-        }
-        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
-            close(lock)
-            throw StoreError.unusable(path: path, reason: "another process (a running secaggd?) has it open")
-        }
-        var configuration = Configuration()
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
-        configuration.busyMode = .timeout(5)
-        let pool: DatabasePool
-        do {
-            pool = try DatabasePool(path: path, configuration: configuration)
-        } catch {
-            close(lock)
-            throw StoreError.unusable(path: path, reason: "\(error)")
-        }
+        let (pool, lock) = try StoreFile.openLocked(path, owner: "secaggd")
         try self.init(database: pool, path: path, lock: lock)
     }
 
