@@ -197,9 +197,6 @@ public final class RootService: Service, Sendable {
             throw Refusal(description: "the root has no task '\(name)'")
         }
         let task = try RootConfiguration.Task(definition: definition)
-        if let running = try store.globalRounds(task: name, limit: 1).first, running.state == "running" {
-            throw Refusal(description: "global round \(running.id) of task '\(name)' is still running")
-        }
         var random = SystemRandom()
         let id = GlobalRoundID(using: &random)
         let calibration = try task.configuration.globalRoundCalibration()
@@ -207,14 +204,27 @@ public final class RootService: Service, Sendable {
         let bits = task.configuration.bits
         let record = GlobalRoundReport.running(
             globalRound: id, task: name, shards: configuration.shards.map(\.name), actor: actor, charge: nil)
-        let ledger = try store.begin(globalRound: "\(id)", task: name, document: GlobalRoundReport.text(record)) { current in
+        let ledger: PrivacyBudget?
+        do {
+            ledger = try begin(id, name: name, record: record, calibration: calibration, privacy: privacy, bits: bits)
+        } catch let running as RootStore.AlreadyRunning {
+            throw Refusal(description: "global round \(running.globalRound) of task '\(name)' is still running")
+        }
+        jobQueue.yield(Job(id: id, task: task))
+        return (id, ledger)
+    }
+
+    /// The store's half of a start: the charge and the running row, in one transaction.
+    private func begin(
+        _ id: GlobalRoundID, name: String, record: [String: Any], calibration: PrivacyCalibration?,
+        privacy: TaskPrivacy?, bits: Int
+    ) throws -> PrivacyBudget? {
+        try store.begin(globalRound: "\(id)", task: name, document: GlobalRoundReport.text(record)) { current in
             guard let calibration, let privacy else { return current }
             var ledger = try current ?? PrivacyBudget(epsilon: privacy.budgetEpsilon, delta: privacy.delta)
             _ = try ledger.charge(roundID: "\(id)", calibration: calibration, clip: privacy.l2Sensitivity, bits: bits)
             return ledger
         }
-        jobQueue.yield(Job(id: id, task: task))
-        return (id, ledger)
     }
 
     /// Runs one queued global round to its end and records it.

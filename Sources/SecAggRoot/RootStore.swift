@@ -197,12 +197,19 @@ public final class RootStore: Sendable {
     /// - Parameters:
     ///   - charge: Applies the round's charge to the ledger as stored (nil if none yet), or throws to refuse.
     /// - Returns: the ledger after the charge (nil without one).
-    /// - Throws: what `charge` throws (nothing recorded), ``StoreError``.
+    /// - Throws: ``AlreadyRunning`` while another global round of the task runs, what `charge` throws (nothing
+    ///   recorded either way), ``StoreError``.
     public func begin(
         globalRound id: String, task: String, document: String,
         charge: @escaping @Sendable (PrivacyBudget?) throws -> PrivacyBudget?
     ) throws -> PrivacyBudget? {
         try write { db in
+            // In the same transaction as the insert: two concurrent starts of one task cannot both pass.
+            if let running = try String.fetchOne(
+                db, sql: "SELECT id FROM global_round WHERE task = ? AND state = 'running' LIMIT 1", arguments: [task])
+            {
+                throw AlreadyRunning(globalRound: running)
+            }
             let stored = try String.fetchOne(db, sql: "SELECT budget FROM ledger WHERE task = ?", arguments: [task])
             let current = try stored.map { try JSONDecoder().decode(PrivacyBudget.self, from: Data($0.utf8)) }
             let next = try charge(current)
@@ -215,6 +222,11 @@ public final class RootStore: Sendable {
                 arguments: [id, task, Date().timeIntervalSince1970, document])
             return next
         }
+    }
+
+    /// A global round of the task is still running: one runs at a time per task.
+    public struct AlreadyRunning: Error, Sendable {
+        public var globalRound: String
     }
 
     /// Records how a global round ended.

@@ -35,7 +35,15 @@ struct RootStoreTests {
         #expect(ledger != nil)
         #expect(try store.ledger(task: "t") == ledger)
         #expect(throws: Refused.self) {
-            try store.begin(globalRound: "g2", task: "t", document: "{}") { _ in throw Refused() }
+            try store.begin(globalRound: "g2", task: "u", document: "{}") { _ in throw Refused() }
+        }
+        #expect(try store.globalRounds(task: "u", limit: 10).isEmpty && store.ledger(task: "u") == nil)
+        // While g1 runs, a second start of the task is refused inside the transaction (nothing charged).
+        #expect(throws: RootStore.AlreadyRunning.self) {
+            try store.begin(globalRound: "g3", task: "t", document: "{}") { _ in
+                Issue.record("charged while another global round runs")
+                return nil
+            }
         }
         #expect(try store.globalRounds(task: "t", limit: 10).map(\.id) == ["g1"])
         #expect(try store.globalRound(id: "g2") == nil)
