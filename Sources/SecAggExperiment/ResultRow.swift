@@ -45,7 +45,8 @@ public struct ResultRow: Sendable {
         "encoder", "clip", "seed", "success", "abort_reason", "wall_seconds", "setup_seconds",
     ] + RoundPhase.allCases.map { "seconds_\($0)" } + [
         "bytes_up_mean", "bytes_up_max", "bytes_down_mean", "bytes_down_max", "bytes_scope", "survivors",
-        "noise_sigma_per_client", "noise_sigma_total", "epsilon", "rho", "rmse", "predicted_rmse", "max_error",
+        "noise_sigma_per_client", "noise_sigma_total", "epsilon", "rho", "penalty", "accountant", "rmse",
+        "predicted_rmse", "max_error",
     ]
 
     /// The values, one per column.
@@ -100,6 +101,8 @@ public struct ResultRow: Sendable {
             "noise_sigma_total": optional(calibration?.sigma),
             "epsilon": optional(calibration?.epsilon),
             "rho": optional(calibration?.rhoTotal),
+            "penalty": optional(calibration.map { $0.curvePerRelease.repeated($0.parameters.rounds).penalty }),
+            "accountant": calibration.map { .text($0.accountant.rawValue) } ?? .missing,
             "rmse": optional(report.privacy?.rmse),
             "predicted_rmse": optional(report.privacy?.predictedRMSE),
             "max_error": optional(report.privacy?.maximumError),

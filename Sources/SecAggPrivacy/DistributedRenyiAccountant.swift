@@ -9,21 +9,30 @@
 /// and converted to (ε, δ) directly (no zCDP reduction).
 ///
 /// The structure. For S = X₁ + … + X_n with X_i iid N_Z(0, σ²), writing x = (s/n)·1 + y with y ⊥ 1,
-/// P(S = s) = c · h(s) · exp(−s²/(2nσ²)) where h(s) = Σ_{x∈ℤⁿ, Σx=s} exp(−‖x − (s/n)1‖²/(2σ²)) is periodic with
-/// period n. Poisson summation over the lattice gives h(s) = c′ Σ_{r=0}^{n−1} D_r cos(2πrs/n) with
-/// D_r = Σ_{m∈ℤⁿ, Σm=r} exp(−2π²σ²‖m − (r/n)1‖²) ≥ 0 and D_0 ≥ 1, so h stays within c′D_0·[1 − E, 1 + E] for
-/// E = Σ_{r≠0} D_r / D_0 ≤ Σ_{r=1}^{n−1} D_r. Each D_r is bounded by Chernoff: with q = 2π²σ² and θ(z) =
-/// Σ_j e^{−qj²} z^j, D_r = e^{q r²/n}·[z^r]θ(z)ⁿ ≤ e^{q r²/n}·θ(z)ⁿ z^{−r} for every z > 0 (all terms are positive),
-/// minimised over z per r — any z gives a valid bound, so the minimisation need not be exact.
+/// P(S = s) = c · h(s) · g(s), g(s) = exp(−s²/(2nσ²)), where h(s) = Σ_{x∈ℤⁿ, Σx=s} exp(−‖x − (s/n)1‖²/(2σ²)) is
+/// periodic with period n. Poisson summation over the lattice gives h(s) = c′ Σ_{r=0}^{n−1} D_r cos(2πrs/n) with
+/// D_r = Σ_{m∈ℤⁿ, Σm=r} exp(−2π²σ²‖m − (r/n)1‖²) ≥ 0, D_r = D_{n−r} and D_0 ≥ 1. Each D_r is bounded by Chernoff:
+/// with q = 2π²σ² and θ(z) = Σ_j e^{−qj²} z^j, D_r = e^{q r²/n}·[z^r]θ(z)ⁿ ≤ e^{q r²/n}·θ(z)ⁿ z^{−r} for every
+/// z > 0 (all terms are positive), minimised over z per r — any z gives a valid bound, so the minimisation need not
+/// be exact. Two sums of these bounds matter (``aliasing(localSigma:summands:)``):
+/// - E = Σ_{r≠0} D_r / D_0, so h stays within c′D_0·[1 − E, 1 + E];
+/// - the slope: taking each frequency r at its lowest alias r′ = min(r, n − r), h extends to a smooth function of a
+///   real argument that agrees with h on the integers, whose logarithm changes by at most
+///   λ = (2π/n)·Σ_{r≠0} r′D_r / (D_0·(1 − E)) per unit. So h(s + k)/h(s) ≤ e^{λ|k|}: h barely moves over the
+///   width of the sum (period n ≫ √n·σ).
 ///
-/// The bound. For an integer shift k of one coordinate and α > 1 (see ``renyiBound``):
-/// D_α(S + k ‖ S) ≤ αk²/(2nσ²) + (α/(α−1))·log((1+E)/(1−E)), since Σ_s g(s+c) ≤ Σ_s g(s) for a Gaussian g and any
-/// real c. Coordinates are independent, a coordinate that does not move costs nothing, and an integer vector of L2
-/// norm ≤ Δ₂ moves at most ⌊Δ₂²⌋ coordinates: D_α ≤ αΔ₂²/(2nσ²) + min(d, ⌊Δ₂²⌋)·(α/(α−1))·log((1+E)/(1−E)).
-/// More survivors than n only add independent noise, which cannot raise the divergence (data processing), so n is
-/// t_min. With E small (σ_local ≳ 0.8 at n = 10⁴) this is the discrete Gaussian's own divergence; Proposition 14 of
-/// Kairouz, Liu and Steinke instead charges τ on all d coordinates, which is where its looseness comes from. When
-/// E ≥ 1/2 the bound is not used (nil): ``PrivacyAccountant``'s Proposition 14 remains the fallback.
+/// The bound. For an integer shift k of one coordinate and α > 1:
+/// Σ_s P(s)·(P(s + k)/P(s))^α ≤ e^{αλ|k|}·e^{α(α−1)k²/(2nσ²)}·Σ_s c·h(s)·g(s + αk), and the last sum is at most 1:
+/// h's Fourier coefficients (the D_r) and g's Fourier transform are non-negative, so by Poisson summation
+/// Φ(t) = Σ_s h(s)g(s + t) is a sum of non-negative terms times unimodular phases, Φ(t) ≤ Φ(0) = 1/c. Hence
+/// D_α(S + k ‖ S) ≤ αk²/(2nσ²) + (α/(α−1))·λ|k|. Coordinates are independent and divergences add, so for neighbours
+/// whose integer sums differ by a vector k of L2 norm ≤ Δ₂: D_α ≤ αΔ₂²/(2nσ²) + (α/(α−1))·λ‖k‖₁, with
+/// ‖k‖₁ ≤ min(⌊Δ₂²⌋, √d·Δ₂) for an integer k (and ≤ Δ₁ when that is known). More survivors than n only add
+/// independent noise, which cannot raise the divergence (data processing), so n is t_min. The curve has the form
+/// α·ρ + (α/(α−1))·η (``RenyiCurve``), which composes by adding ρ and η. With λ tiny (10⁻⁵ at σ_local = 0.85,
+/// n = 9,000) this is the discrete Gaussian's own divergence; Proposition 14 of Kairouz, Liu and Steinke instead
+/// charges τ on all d coordinates, which is where its looseness comes from. When E ≥ 1/2 (σ_local ≲ 0.75 at
+/// t_min = 9,000) the bound is not offered (nil): ``PrivacyAccountant``'s Proposition 14 remains the fallback.
 public enum DistributedRenyiAccountant {
     /// Above this E the bound is not offered (its log term grows without limit as E → 1).
     public static let largestAliasing = 0.5
@@ -33,81 +42,93 @@ public enum DistributedRenyiAccountant {
     ///
     /// - Throws: ``AccountingError/invalidParameter(name:value:requirement:)`` for σ ≤ 0 or n < 1.
     public static func aliasing(localSigma: Double, summands: Int) throws(AccountingError) -> Double {
+        try aliasingSums(localSigma: localSigma, summands: summands).swing
+    }
+
+    /// λ: a certified upper bound on |log h(s + 1) − log h(s)| for the periodic factor h of a sum of `summands`
+    /// local N_Z(0, σ²) shares — (2π/n)·Σ_{r≠0} min(r, n − r)·D_r / (D_0·(1 − E)) (the type's documentation). 0 for
+    /// one summand; nil where E ≥ ``largestAliasing``.
+    ///
+    /// - Throws: ``AccountingError/invalidParameter(name:value:requirement:)`` for σ ≤ 0 or n < 1.
+    public static func logSlope(localSigma: Double, summands: Int) throws(AccountingError) -> Double? {
+        let sums = try aliasingSums(localSigma: localSigma, summands: summands)
+        guard sums.swing < largestAliasing else { return nil }
+        return 2 * Double.pi / Double(summands) * sums.slope / (1 - sums.swing)
+    }
+
+    /// Σ_{r≠0} D_r and Σ_{r≠0} min(r, n − r)·D_r, each D_r by its Chernoff bound (D_0 ≥ 1 divides neither).
+    static func aliasingSums(localSigma: Double, summands: Int) throws(AccountingError) -> (swing: Double, slope: Double) {
         try AccountingError.require(localSigma.isFinite && localSigma > 0, "localSigma", localSigma, "a finite sigma > 0")
         try AccountingError.require(summands >= 1, "summands", summands, "at least 1")
         let n = summands
-        if n == 1 { return 0 }
+        if n == 1 { return (0, 0) }
         let q = 2 * Double.pi * Double.pi * localSigma * localSigma
         let count = Double(n)
-        var total = 0.0
+        var swing = 0.0, slope = 0.0
         // D_r = D_{n−r} (m ↦ 1 − m): half the range, doubled.
         for r in 1...(n / 2) {
             let mean = Double(r) / count
             let tilt = tiltFor(mean: mean, q: q)
             let exponent = q * Double(r) * mean + count * logTheta(q: q, u: tilt) - Double(r) * tilt
-            let term = exp(exponent)
-            total += (2 * r == n) ? term : 2 * term
+            let term = (2 * r == n) ? exp(exponent) : 2 * exp(exponent)
+            swing += term
+            slope += Double(r) * term
         }
         // Terms below the smallest double (each under 10⁻³⁰⁰) are not lost in the bound.
-        return total + count * 1e-300
+        return (swing + count * 1e-300, slope + count * count * 1e-300)
     }
 
-    /// The bound on D_α of one release, for α > 1: a sum of `minimumSurvivors` local N_Z(0, σ²)^d shares and neighbours
-    /// whose integer sums differ by an L2 norm of at most Δ₂. Nil where E ≥ ``largestAliasing``.
+    /// The Rényi curve of one release: a sum of `minimumSurvivors` local N_Z(0, σ²)^d shares and neighbours whose
+    /// integer sums differ by an L2 norm of at most Δ₂ (and an L1 norm of at most Δ₁ when known):
+    /// ρ = Δ₂²/(2·t_min·σ²), η = λ·min(⌊Δ₂²⌋, √d·Δ₂, Δ₁). Nil where E ≥ ``largestAliasing``.
     ///
-    /// - Throws: ``AccountingError/invalidParameter(name:value:requirement:)`` for α ≤ 1, σ ≤ 0, t_min < 1, d < 1 or
-    ///   a negative Δ₂.
+    /// - Throws: ``AccountingError/invalidParameter(name:value:requirement:)`` for σ ≤ 0, t_min < 1, d < 1 or a
+    ///   negative or non-finite sensitivity.
+    public static func curve(
+        l2Sensitivity: Double, l1Sensitivity: Double? = nil, dimension: Int, localSigma: Double, minimumSurvivors: Int
+    ) throws(AccountingError) -> RenyiCurve? {
+        try AccountingError.require(
+            l2Sensitivity.isFinite && l2Sensitivity >= 0, "l2Sensitivity", l2Sensitivity, "a finite value >= 0")
+        if let l1Sensitivity {
+            try AccountingError.require(
+                l1Sensitivity.isFinite && l1Sensitivity >= 0, "l1Sensitivity", l1Sensitivity, "a finite value >= 0")
+        }
+        try AccountingError.require(dimension >= 1, "dimension", dimension, "at least 1")
+        guard let slope = try logSlope(localSigma: localSigma, summands: minimumSurvivors) else { return nil }
+        let variance = Double(minimumSurvivors) * localSigma * localSigma
+        var moved = min(
+            (l2Sensitivity * l2Sensitivity).rounded(.down), Double(dimension).squareRoot() * l2Sensitivity)
+        if let l1Sensitivity { moved = min(moved, l1Sensitivity) }
+        return RenyiCurve(unchecked: l2Sensitivity * l2Sensitivity / (2 * variance), penalty: slope * moved)
+    }
+
+    /// The bound on D_α of one release, for α > 1 (``curve(l2Sensitivity:l1Sensitivity:dimension:localSigma:minimumSurvivors:)``
+    /// at α). Nil where E ≥ ``largestAliasing``.
+    ///
+    /// - Throws: ``AccountingError/invalidParameter(name:value:requirement:)`` for α ≤ 1 or as ``curve(l2Sensitivity:l1Sensitivity:dimension:localSigma:minimumSurvivors:)``.
     public static func renyiBound(
         order: Double, l2Sensitivity: Double, dimension: Int, localSigma: Double, minimumSurvivors: Int
     ) throws(AccountingError) -> Double? {
         try AccountingError.require(order.isFinite && order > 1, "order", order, "a finite order > 1")
-        let curve = try Curve(
+        let curve = try curve(
             l2Sensitivity: l2Sensitivity, dimension: dimension, localSigma: localSigma, minimumSurvivors: minimumSurvivors)
-        return curve?.divergence(order)
+        return curve?.divergence(order: order)
     }
 
-    /// ε at δ after `rounds` releases, each bounded by ``renyiBound`` (composed per order, converted with
-    /// Canonne, Kamath and Steinke 2020, Proposition 12: ε = R·D_α + log(1 − 1/α) − (log δ + log α)/(α − 1),
-    /// minimised over α). Nil where the bound does not apply (E ≥ ``largestAliasing``).
+    /// ε at δ after `rounds` releases, each bounded by ``renyiBound(order:l2Sensitivity:dimension:localSigma:minimumSurvivors:)``
+    /// (composed per order, converted by ``RenyiCurve/epsilon(delta:)``). Nil where E ≥ ``largestAliasing``.
     ///
     /// - Throws: ``AccountingError/invalidParameter(name:value:requirement:)`` for δ outside (0, 1), rounds < 1, or
-    ///   as ``renyiBound``.
+    ///   as ``curve(l2Sensitivity:l1Sensitivity:dimension:localSigma:minimumSurvivors:)``.
     public static func epsilon(
         delta: Double, rounds: Int = 1, l2Sensitivity: Double, dimension: Int, localSigma: Double, minimumSurvivors: Int
     ) throws(AccountingError) -> Double? {
         try AccountingError.require(delta > 0 && delta < 1, "delta", delta, "0 < delta < 1")
         try AccountingError.require(rounds >= 1, "rounds", rounds, "at least 1")
-        guard let curve = try Curve(
+        guard let curve = try curve(
             l2Sensitivity: l2Sensitivity, dimension: dimension, localSigma: localSigma, minimumSurvivors: minimumSurvivors)
         else { return nil }
-        let logInverseDelta = -log(delta)
-        let (_, best) = PrivacyAccountant.minimiseOverLogScale { u in
-            let a = exp(u)
-            return Double(rounds) * curve.divergence(1 + a) - log1p(1 / a) + (logInverseDelta - log1p(a)) / a
-        }
-        return max(0, best)
-    }
-
-    /// The Rényi curve of one release: D_α ≤ α·signal + (α/(α−1))·coordinates·log((1+E)/(1−E)).
-    struct Curve {
-        var signal: Double
-        var penalty: Double
-
-        init?(l2Sensitivity: Double, dimension: Int, localSigma: Double, minimumSurvivors: Int) throws(AccountingError) {
-            try AccountingError.require(
-                l2Sensitivity.isFinite && l2Sensitivity >= 0, "l2Sensitivity", l2Sensitivity, "a finite value >= 0")
-            try AccountingError.require(dimension >= 1, "dimension", dimension, "at least 1")
-            let aliasing = try DistributedRenyiAccountant.aliasing(localSigma: localSigma, summands: minimumSurvivors)
-            guard aliasing < DistributedRenyiAccountant.largestAliasing else { return nil }
-            let variance = Double(minimumSurvivors) * localSigma * localSigma
-            signal = l2Sensitivity * l2Sensitivity / (2 * variance)
-            let moved = min(Double(dimension), (l2Sensitivity * l2Sensitivity).rounded(.down))
-            penalty = moved * log((1 + aliasing) / (1 - aliasing))
-        }
-
-        func divergence(_ order: Double) -> Double {
-            order * signal + order / (order - 1) * penalty
-        }
+        return try curve.repeated(rounds).epsilon(delta: delta)
     }
 
     /// log θ(e^u), θ(z) = Σ_{j∈ℤ} e^{−qj²} z^j, never below the true value: the terms within 12/√q + 3 of the peak

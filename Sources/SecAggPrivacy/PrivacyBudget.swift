@@ -19,8 +19,11 @@ public struct BudgetEntry: Sendable, Hashable, Codable {
     public let roundID: String
     /// Where the noise was added.
     public let placement: NoisePlacement
-    /// The round's zCDP cost ρ (the Proposition-14 bound over [t_min, n_max] in distributed mode).
+    /// The linear part ρ of the round's Rényi curve (``curve``): its zCDP cost when ``penalty`` is 0.
     public let rho: Double
+    /// The η of the round's Rényi curve: D_α ≤ α·ρ + (α/(α−1))·η. 0 for a zCDP charge (central noise, or
+    /// Proposition 14); positive when the distributed accountant (``DistributedRenyiAccountant``) charged the round.
+    public let penalty: Double
     /// ε of this release on its own, at ``delta``.
     public let epsilon: Double
     /// The budget's δ, at which ``epsilon`` is stated.
@@ -45,14 +48,18 @@ public struct BudgetEntry: Sendable, Hashable, Codable {
     /// Whether the entry counts against the budget (every status except ``Status/refunded``).
     public var isCharged: Bool { status != .refunded }
 
+    /// The round's Rényi curve (ρ, η).
+    public var curve: RenyiCurve { RenyiCurve(unchecked: rho, penalty: penalty) }
+
     init(
-        roundID: String, placement: NoisePlacement, rho: Double, epsilon: Double, delta: Double, sigma: Double,
+        roundID: String, placement: NoisePlacement, curve: RenyiCurve, epsilon: Double, delta: Double, sigma: Double,
         localSigma: Double?, minimumSurvivors: Int, survivors: Int?, clip: Double, bits: Int, status: Status,
         note: String?
     ) {
         self.roundID = roundID
         self.placement = placement
-        self.rho = rho
+        self.rho = curve.rho
+        self.penalty = curve.penalty
         self.epsilon = epsilon
         self.delta = delta
         self.sigma = sigma
@@ -63,6 +70,50 @@ public struct BudgetEntry: Sendable, Hashable, Codable {
         self.bits = bits
         self.status = status
         self.note = note
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case roundID, placement, rho, penalty, epsilon, delta, sigma, localSigma, minimumSurvivors, survivors, clip
+        case bits, status, note
+    }
+
+    /// Decodes an entry; a missing `penalty` (ledgers written before the distributed accountant) is 0.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        roundID = try container.decode(String.self, forKey: .roundID)
+        placement = try container.decode(NoisePlacement.self, forKey: .placement)
+        rho = try container.decode(Double.self, forKey: .rho)
+        penalty = try container.decodeIfPresent(Double.self, forKey: .penalty) ?? 0
+        epsilon = try container.decode(Double.self, forKey: .epsilon)
+        delta = try container.decode(Double.self, forKey: .delta)
+        sigma = try container.decode(Double.self, forKey: .sigma)
+        localSigma = try container.decodeIfPresent(Double.self, forKey: .localSigma)
+        minimumSurvivors = try container.decode(Int.self, forKey: .minimumSurvivors)
+        survivors = try container.decodeIfPresent(Int.self, forKey: .survivors)
+        clip = try container.decode(Double.self, forKey: .clip)
+        bits = try container.decode(Int.self, forKey: .bits)
+        status = try container.decode(Status.self, forKey: .status)
+        note = try container.decodeIfPresent(String.self, forKey: .note)
+    }
+
+    /// Encodes the entry; `penalty` only when it is not 0, so a zCDP entry encodes (and its ledger's digest reads)
+    /// exactly as before the field existed.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(roundID, forKey: .roundID)
+        try container.encode(placement, forKey: .placement)
+        try container.encode(rho, forKey: .rho)
+        if penalty != 0 { try container.encode(penalty, forKey: .penalty) }
+        try container.encode(epsilon, forKey: .epsilon)
+        try container.encode(delta, forKey: .delta)
+        try container.encode(sigma, forKey: .sigma)
+        try container.encodeIfPresent(localSigma, forKey: .localSigma)
+        try container.encode(minimumSurvivors, forKey: .minimumSurvivors)
+        try container.encodeIfPresent(survivors, forKey: .survivors)
+        try container.encode(clip, forKey: .clip)
+        try container.encode(bits, forKey: .bits)
+        try container.encode(status, forKey: .status)
+        try container.encodeIfPresent(note, forKey: .note)
     }
 }
 
@@ -76,10 +127,11 @@ public struct BudgetEntry: Sendable, Hashable, Codable {
 /// 2. When it ends, ``recordRelease(roundID:survivors:)`` or ``recordAbort(roundID:noisedInputsSent:reason:)``.
 ///
 /// ## Accounting
-/// Rounds compose by adding ρ (zCDP composition); ``epsilonSpent`` converts the sum with the tight
-/// Canonne–Kamath–Steinke bound at the budget's δ. The limit is ``PrivacyAccountant/largestRho(epsilon:delta:)``
-/// of the declared (ε, δ), so spending up to it keeps the whole task (ε, δ)-DP. The comparison is exact (no
-/// tolerance); ρ are added with a compensated sum.
+/// Each entry is a Rényi curve D_α ≤ α·ρ + (α/(α−1))·η (``RenyiCurve``); rounds compose by adding ρ and η
+/// (compensated sums), and ``epsilonSpent`` converts the total with Canonne–Kamath–Steinke's Proposition 12 at the
+/// budget's δ. While every entry is zCDP (η = 0) the limit is compared in ρ: ``PrivacyAccountant/largestRho(epsilon:delta:)``
+/// of the declared (ε, δ), exactly (no tolerance). Once an entry has η > 0 the total's ε at δ is compared with
+/// ``epsilonLimit``. Either way spending up to the limit keeps the whole task (ε, δ)-DP.
 ///
 /// ## Aborted rounds
 /// - Central mode: the coordinator adds the noise after unmasking and releases nothing if the round aborts, and
@@ -130,26 +182,50 @@ public struct PrivacyBudget: Sendable, Hashable, Codable {
     /// its budget.
     ///
     /// - Throws: ``AccountingError/invalidParameter(name:value:requirement:)`` for an ε that is not finite and
-    ///   ≥ 0, or whose ρ limit is below the ρ already spent.
+    ///   ≥ 0, or below what is already spent.
     public func withLimit(epsilon newEpsilon: Double) throws(AccountingError) -> PrivacyBudget {
         var changed = try PrivacyBudget(epsilon: newEpsilon, delta: delta)
         try AccountingError.require(
-            changed.rhoLimit >= rhoSpent, "epsilon", newEpsilon, "at least the epsilon already spent (\(epsilonSpent))")
+            changed.fits(spent), "epsilon", newEpsilon, "at least the epsilon already spent (\(epsilonSpent))")
         changed.entries = entries
         return changed
     }
 
-    /// The ρ spent: the sum over entries that are not refunded.
-    public var rhoSpent: Double {
-        PrivacyAccountant.compensatedSum(entries.lazy.filter(\.isCharged).map(\.rho))
+    /// The Rényi curve spent: the composition of the entries that are not refunded.
+    public var spent: RenyiCurve {
+        RenyiCurve.composition(of: entries.lazy.filter(\.isCharged).map(\.curve))
     }
 
-    /// What is left: ρ limit − ρ spent (never negative).
-    public var rhoRemaining: Double { max(0, rhoLimit - rhoSpent) }
+    /// The ρ spent: the sum over entries that are not refunded.
+    public var rhoSpent: Double { spent.rho }
 
-    /// ε spent so far at the budget's δ (tight Canonne–Kamath–Steinke conversion of ``rhoSpent``).
+    /// The η spent (0 while every charge was zCDP).
+    public var penaltySpent: Double { spent.penalty }
+
+    /// What is left, as the largest ρ a further zCDP round may cost: ρ limit − ρ spent while every charge was zCDP;
+    /// otherwise the largest ρ whose addition keeps ε at δ within ``epsilonLimit`` (never negative).
+    public var rhoRemaining: Double {
+        let spent = self.spent
+        if spent.isZCDP { return max(0, rhoLimit - spent.rho) }
+        guard fits(spent) else { return 0 }
+        var low = 0.0, high = max(rhoLimit, 1e-300)
+        for _ in 0..<200 where high - low > 1e-14 * high {
+            let middle = (low + high) / 2
+            if fits(spent + RenyiCurve(unchecked: middle, penalty: 0)) { low = middle } else { high = middle }
+        }
+        return low
+    }
+
+    /// ε spent so far at the budget's δ (``RenyiCurve/epsilon(delta:)`` of ``spent``).
     public var epsilonSpent: Double {
-        (try? PrivacyAccountant.epsilon(rho: rhoSpent, delta: delta)) ?? .infinity
+        (try? spent.epsilon(delta: delta)) ?? .infinity
+    }
+
+    /// Whether a ledger whose charged entries compose to `total` is within the limit.
+    private func fits(_ total: RenyiCurve) -> Bool {
+        guard total.rho.isFinite, total.penalty.isFinite else { return false }
+        if total.isZCDP { return total.rho <= rhoLimit }
+        return ((try? total.epsilon(delta: delta)) ?? .infinity) <= epsilonLimit
     }
 
     /// The declared ε, or the ε of the ρ limit for a budget declared in ρ.
@@ -162,23 +238,27 @@ public struct PrivacyBudget: Sendable, Hashable, Codable {
         entries.first { $0.roundID == roundID }
     }
 
-    /// Whether a round costing `rho` fits in what is left.
+    /// Whether a round costing `rho` (a zCDP round) fits in what is left.
     public func canAfford(rho: Double) -> Bool {
-        rho.isFinite && rho >= 0
-            && PrivacyAccountant.compensatedSum(entries.lazy.filter(\.isCharged).map(\.rho) + [rho]) <= rhoLimit
+        rho.isFinite && rho >= 0 && canAfford(RenyiCurve(unchecked: rho, penalty: 0))
     }
 
-    /// Throws if a round costing `rho` does not fit; records nothing.
+    /// Whether a round with Rényi curve `curve` fits in what is left.
+    public func canAfford(_ curve: RenyiCurve) -> Bool {
+        fits(RenyiCurve.composition(of: entries.lazy.filter(\.isCharged).map(\.curve) + [curve]))
+    }
+
+    /// Throws if a round costing `rho` (with Rényi penalty η = `penalty`, 0 for zCDP) does not fit; records nothing.
     ///
     /// - Throws: `AccountingError.budgetExceeded` with what the round costs and what is left;
-    ///   ``AccountingError/invalidParameter(name:value:requirement:)`` for a negative or non-finite ρ.
-    public func check(roundID: String, rho: Double) throws(AccountingError) {
-        try AccountingError.require(rho.isFinite && rho >= 0, "rho", rho, "a finite rho >= 0")
-        guard canAfford(rho: rho) else {
+    ///   ``AccountingError/invalidParameter(name:value:requirement:)`` for a negative or non-finite ρ or η.
+    public func check(roundID: String, rho: Double, penalty: Double = 0) throws(AccountingError) {
+        let curve = try RenyiCurve(rho: rho, penalty: penalty)
+        guard canAfford(curve) else {
             throw .budgetExceeded(
-                roundID: roundID, requestedRho: rho,
-                requestedEpsilon: try PrivacyAccountant.epsilon(rho: rho, delta: delta), remainingRho: rhoRemaining,
-                spentRho: rhoSpent, limitRho: rhoLimit, budgetEpsilon: epsilonLimit, budgetDelta: delta)
+                roundID: roundID, requestedRho: rho, requestedEpsilon: try curve.epsilon(delta: delta),
+                remainingRho: rhoRemaining, spentRho: rhoSpent, limitRho: rhoLimit, budgetEpsilon: epsilonLimit,
+                budgetDelta: delta)
         }
     }
 
@@ -187,7 +267,9 @@ public struct PrivacyBudget: Sendable, Hashable, Codable {
     /// - Parameters:
     ///   - roundID: A new, unique identifier.
     ///   - placement: Where the noise is added.
-    ///   - rho: The round's ρ (for distributed mode the Proposition-14 bound over [t_min, n_max]).
+    ///   - rho: The round's ρ (for distributed mode the Proposition-14 bound over [t_min, n_max], or the linear part
+    ///     of the distributed accountant's curve).
+    ///   - penalty: The round's η (0 for a zCDP charge).
     ///   - sigma: σ of the released sum's noise.
     ///   - localSigma: σ_local in distributed mode, else `nil`.
     ///   - minimumSurvivors: t_min.
@@ -199,8 +281,8 @@ public struct PrivacyBudget: Sendable, Hashable, Codable {
     ///   Nothing is recorded when it throws.
     @discardableResult
     public mutating func charge(
-        roundID: String, placement: NoisePlacement, rho: Double, sigma: Double, localSigma: Double? = nil,
-        minimumSurvivors: Int, clip: Double, bits: Int
+        roundID: String, placement: NoisePlacement, rho: Double, penalty: Double = 0, sigma: Double,
+        localSigma: Double? = nil, minimumSurvivors: Int, clip: Double, bits: Int
     ) throws(AccountingError) -> BudgetEntry {
         guard entry(roundID: roundID) == nil else { throw .duplicateRound(roundID) }
         try AccountingError.require(sigma.isFinite && sigma > 0, "sigma", sigma, "a finite sigma > 0")
@@ -211,17 +293,18 @@ public struct PrivacyBudget: Sendable, Hashable, Codable {
         try AccountingError.require(minimumSurvivors >= 1, "minimumSurvivors", minimumSurvivors, "at least 1")
         try AccountingError.require(clip.isFinite && clip >= 0, "clip", clip, "a finite clip >= 0")
         try AccountingError.require(bits >= 1 && bits <= 64, "bits", bits, "1...64")
-        try check(roundID: roundID, rho: rho)
+        try check(roundID: roundID, rho: rho, penalty: penalty)
+        let curve = RenyiCurve(unchecked: rho, penalty: penalty)
         let entry = BudgetEntry(
-            roundID: roundID, placement: placement, rho: rho,
-            epsilon: try PrivacyAccountant.epsilon(rho: rho, delta: delta), delta: delta, sigma: sigma,
+            roundID: roundID, placement: placement, curve: curve, epsilon: try curve.epsilon(delta: delta),
+            delta: delta, sigma: sigma,
             localSigma: localSigma, minimumSurvivors: minimumSurvivors, survivors: nil, clip: clip, bits: bits,
             status: .charged, note: nil)
         entries.append(entry)
         return entry
     }
 
-    /// Charges one release of a calibration (its ``PrivacyCalibration/rhoPerRelease``, σ, σ_local and t_min).
+    /// Charges one release of a calibration (its ``PrivacyCalibration/curvePerRelease``, σ, σ_local and t_min).
     ///
     /// - Throws: As ``charge(roundID:placement:rho:sigma:localSigma:minimumSurvivors:clip:bits:)``.
     @discardableResult
@@ -229,8 +312,8 @@ public struct PrivacyBudget: Sendable, Hashable, Codable {
         throws(AccountingError) -> BudgetEntry
     {
         try charge(
-            roundID: roundID, placement: calibration.parameters.placement, rho: calibration.rhoPerRelease,
-            sigma: calibration.sigma, localSigma: calibration.localSigma,
+            roundID: roundID, placement: calibration.parameters.placement, rho: calibration.curvePerRelease.rho,
+            penalty: calibration.curvePerRelease.penalty, sigma: calibration.sigma, localSigma: calibration.localSigma,
             minimumSurvivors: calibration.parameters.minimumSurvivors, clip: clip, bits: bits)
     }
 
@@ -308,6 +391,8 @@ public struct PrivacyBudget: Sendable, Hashable, Codable {
         for entry in entries {
             guard seen.insert(entry.roundID).inserted else { throw AccountingError.duplicateRound(entry.roundID) }
             try AccountingError.require(entry.rho.isFinite && entry.rho >= 0, "rho", entry.rho, "a finite rho >= 0")
+            try AccountingError.require(
+                entry.penalty.isFinite && entry.penalty >= 0, "penalty", entry.penalty, "a finite penalty >= 0")
         }
     }
 }

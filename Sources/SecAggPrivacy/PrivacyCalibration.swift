@@ -19,6 +19,11 @@ public enum CalibrationWarning: Sendable, Hashable, Codable, CustomStringConvert
     /// release is more private (and noisier) than requested.
     case localSigmaRaisedToMinimum(needed: Double)
 
+    /// The target needed a smaller σ_local than either accountant can certify for a sum of t_min shares (below it
+    /// the shares' sum is too far from a discrete Gaussian), so σ_local was raised to `used`: the release is more
+    /// private (and noisier) than requested.
+    case localSigmaRaisedForAccounting(needed: Double, used: Double)
+
     /// A sentence for logs and the CLI.
     public var description: String {
         switch self {
@@ -29,6 +34,10 @@ public enum CalibrationWarning: Sendable, Hashable, Codable, CustomStringConvert
         case .localSigmaRaisedToMinimum(let needed):
             return "the target needs a per-client sigma of \(accountingFormatted(needed)), below 1/2 where the "
                 + "distributed discrete Gaussian analysis applies; using 1/2 (more privacy, more noise)"
+        case .localSigmaRaisedForAccounting(let needed, let used):
+            return "the target needs a per-client sigma of \(accountingFormatted(needed)), below the smallest one "
+                + "whose sum of t_min shares can be accounted for; using \(accountingFormatted(used)) (more privacy, "
+                + "more noise)"
         }
     }
 }
@@ -41,9 +50,16 @@ public enum CalibrationWarning: Sendable, Hashable, Codable, CustomStringConvert
 ///
 /// ## Distributed mode
 /// Each client adds N_Z(0, σ_local²)^d with σ_local² = σ²/t_min (BRIEF §3), so any accepted sum of n ≥ t_min
-/// shares has noise variance ≈ n·σ_local² ≥ σ². ρ is the Proposition-14 bound valid for every n in
-/// [t_min, n_max] (``PrivacyAccountant/distributedRho(l2Sensitivity:l1Sensitivity:localSigma:survivors:dimension:)``),
-/// and σ_local is found by bisection since τ depends on it.
+/// shares has noise variance ≈ n·σ_local² ≥ σ². Two accountants bound a release, and the one with the smaller ε
+/// over the rounds is charged (``accountant``):
+/// - ``Accountant/distributedRenyi``: the Rényi curve of the sum of t_min shares itself
+///   (``DistributedRenyiAccountant``), which is the discrete Gaussian's own curve up to a certified η — within
+///   about 1.1× of the exact ε of the worst integer shift wherever it applies (σ_local above about 0.75–0.8 for
+///   t_min up to 10⁴);
+/// - ``Accountant/proposition14``: the closed-form bound valid for every n in [t_min, n_max]
+///   (``PrivacyAccountant/distributedRho(l2Sensitivity:l1Sensitivity:localSigma:survivors:dimension:)``), the
+///   fallback and cross-check; it charges τ on every coordinate and is loose (up to tens of times) for small σ_local.
+/// σ_local is found by bisection for each and the smaller is used.
 ///
 /// ## Conservative rounding
 /// Every numeric step rounds towards more privacy: the total ρ is the largest one whose ε does not exceed the
@@ -118,10 +134,14 @@ public struct PrivacyCalibration: Sendable, Hashable, Codable {
     public let localSigma: Double?
     /// τ of Proposition 14 at n_max (0 in central mode).
     public let tau: Double
-    /// ρ of one release.
-    public let rhoPerRelease: Double
+    /// The accountant whose bound is charged.
+    public let accountant: Accountant
+    /// The Rényi curve of one release, as charged to the ledger (η = 0 for a zCDP accountant).
+    public let curvePerRelease: RenyiCurve
+    /// ρ of one release: the linear part of ``curvePerRelease`` (its zCDP cost when η = 0).
+    public var rhoPerRelease: Double { curvePerRelease.rho }
     /// ρ of all ``Parameters/rounds`` releases: rounds · ρ per release.
-    public let rhoTotal: Double
+    public var rhoTotal: Double { curvePerRelease.rho * Double(parameters.rounds) }
     /// ε of one release on its own, at δ.
     public let epsilonPerRelease: Double
     /// ε of all releases together, at δ (≤ the target of ``calibrate(epsilon:parameters:)``).
@@ -132,12 +152,32 @@ public struct PrivacyCalibration: Sendable, Hashable, Codable {
     /// δ of the guarantee (``Parameters/delta``).
     public var delta: Double { parameters.delta }
 
+    /// Which bound a calibration charges.
+    public enum Accountant: String, Sendable, Hashable, Codable, CaseIterable {
+        /// Central noise: ρ = Δ₂²/(2σ²), the discrete Gaussian's zCDP (Canonne, Kamath, Steinke 2020).
+        case discreteGaussian = "discrete_gaussian"
+        /// Distributed noise: Kairouz, Liu and Steinke (2021), Proposition 14, as zCDP over [t_min, n_max].
+        case proposition14 = "proposition_14"
+        /// Distributed noise: the Rényi curve of the sum of t_min shares (``DistributedRenyiAccountant``).
+        case distributedRenyi = "distributed_renyi"
+
+        /// A short name for people.
+        public var label: String {
+            switch self {
+            case .discreteGaussian: "discrete Gaussian (zCDP)"
+            case .proposition14: "Proposition 14 (Kairouz-Liu-Steinke, zCDP)"
+            case .distributedRenyi: "Rényi curve of the sum of t_min shares"
+            }
+        }
+    }
+
     /// The least noise for a target: the σ (and σ_local) whose R releases together are (ε, δ)-DP.
     ///
     /// Steps: ρ_total = ``PrivacyAccountant/largestRho(epsilon:delta:)``; ρ per release = ρ_total/R (shrunk by
-    /// 10⁻¹²); central σ = Δ₂/√(2ρ) rounded up; distributed σ_local = the smallest value in [1/2, ∞) whose
-    /// Proposition-14 ρ over [t_min, n_max] is ≤ ρ per release (bisection to 10⁻¹³ relative, keeping the upper,
-    /// valid end); σ = σ_local·√t_min.
+    /// 10⁻¹²); central σ = Δ₂/√(2ρ) rounded up; distributed σ_local = the smaller of the smallest value in [1/2, ∞)
+    /// whose Proposition-14 ρ over [t_min, n_max] is ≤ ρ per release and the smallest value whose Rényi curve
+    /// (``DistributedRenyiAccountant``), composed over R rounds, has ε ≤ the target shrunk by 10⁻¹² (bisections to
+    /// 10⁻¹³ relative, keeping the upper, valid end); σ = σ_local·√t_min.
     ///
     /// - Parameters:
     ///   - epsilon: The target ε > 0 for all rounds together.
@@ -176,6 +216,7 @@ public struct PrivacyCalibration: Sendable, Hashable, Codable {
             let ideal = parameters.l2Sensitivity / (2 * Double(parameters.minimumSurvivors) * target).squareRoot()
             var warnings: [CalibrationWarning] = []
             var localSigma: Double
+            // Proposition 14 first: it always has an answer.
             if try rho(floor) <= target {
                 localSigma = floor
                 if ideal < floor { warnings.append(.localSigmaRaisedToMinimum(needed: ideal)) }
@@ -197,12 +238,42 @@ public struct PrivacyCalibration: Sendable, Hashable, Codable {
                 }
                 localSigma = high
             }
-            if localSigma < PrivacyAccountant.recommendedMinimumLocalSigma {
-                warnings.append(.localSigmaBelowRecommended(localSigma: localSigma))
+            // Then the Rényi curve of the sum of t_min shares, below Proposition 14's answer.
+            if let renyi = try renyiLocalSigma(
+                epsilon: epsilon * (1 - 1e-12), parameters: parameters, lowest: max(floor, ideal), highest: localSigma),
+                renyi.localSigma < localSigma
+            {
+                localSigma = renyi.localSigma
+                warnings = renyi.raised ? [.localSigmaRaisedForAccounting(needed: ideal, used: localSigma)] : []
             }
             let sigma = localSigma * Double(parameters.minimumSurvivors).squareRoot()
             return try make(sigma: sigma, localSigma: localSigma, warnings: warnings, parameters: parameters)
         }
+    }
+
+    /// The smallest σ_local in [`lowest`, `highest`] whose Rényi curve (``DistributedRenyiAccountant``), composed over
+    /// the rounds, has ε ≤ `epsilon` at δ — bisection to 10⁻¹³ relative, keeping the upper, valid end — and whether
+    /// the answer was limited by where the curve exists rather than by ε. Nil if `highest` does not qualify.
+    private static func renyiLocalSigma(
+        epsilon: Double, parameters: Parameters, lowest: Double, highest: Double
+    ) throws(AccountingError) -> (localSigma: Double, raised: Bool)? {
+        func curve(_ localSigma: Double) throws(AccountingError) -> RenyiCurve? {
+            try DistributedRenyiAccountant.curve(
+                l2Sensitivity: parameters.l2Sensitivity, l1Sensitivity: parameters.l1Sensitivity,
+                dimension: parameters.dimension, localSigma: localSigma, minimumSurvivors: parameters.minimumSurvivors)
+        }
+        func qualifies(_ localSigma: Double) throws(AccountingError) -> Bool {
+            guard let curve = try curve(localSigma) else { return false }
+            return try curve.repeated(parameters.rounds).epsilon(delta: parameters.delta) <= epsilon
+        }
+        guard try qualifies(highest) else { return nil }
+        if try qualifies(lowest) { return (lowest, false) }
+        var low = lowest, high = highest
+        for _ in 0..<200 where high - low > 1e-13 * high {
+            let middle = (low + high) / 2
+            if try qualifies(middle) { high = middle } else { low = middle }
+        }
+        return (high, try curve(low) == nil)
     }
 
     /// The privacy of a chosen σ: ρ and ε per release and over the rounds (`secagg dp plan --sigma`).
@@ -239,46 +310,62 @@ public struct PrivacyCalibration: Sendable, Hashable, Codable {
         try AccountingError.require(
             localSigma.isFinite && localSigma >= PrivacyAccountant.minimumLocalSigma, "localSigma", localSigma,
             "a finite sigma >= 1/2 (Kairouz-Liu-Steinke Proposition 14)")
-        let warnings: [CalibrationWarning] =
-            localSigma < PrivacyAccountant.recommendedMinimumLocalSigma
-            ? [.localSigmaBelowRecommended(localSigma: localSigma)] : []
         return try make(
             sigma: localSigma * Double(parameters.minimumSurvivors).squareRoot(), localSigma: localSigma,
-            warnings: warnings, parameters: parameters)
+            warnings: [], parameters: parameters)
     }
 
+    /// The calibration of σ (and σ_local): both distributed accountants are evaluated and the one with the smaller
+    /// ε over the rounds is charged. Proposition 14's σ_local < 2 warning is added when it is the one charged.
     private static func make(
         sigma: Double, localSigma: Double?, warnings: [CalibrationWarning], parameters: Parameters
     ) throws(AccountingError) -> PrivacyCalibration {
-        let rho: Double
+        var warnings = warnings
+        var curve: RenyiCurve
+        var accountant: Accountant
         let tau: Double
         if let localSigma {
-            rho = try PrivacyAccountant.distributedRho(
+            curve = RenyiCurve(unchecked: try PrivacyAccountant.distributedRho(
                 l2Sensitivity: parameters.l2Sensitivity, l1Sensitivity: parameters.l1Sensitivity,
-                localSigma: localSigma, survivors: parameters.survivors, dimension: parameters.dimension)
+                localSigma: localSigma, survivors: parameters.survivors, dimension: parameters.dimension), penalty: 0)
+            accountant = .proposition14
             tau = try PrivacyAccountant.distributedTau(localSigma: localSigma, summands: parameters.maximumSurvivors)
+            if let renyi = try DistributedRenyiAccountant.curve(
+                l2Sensitivity: parameters.l2Sensitivity, l1Sensitivity: parameters.l1Sensitivity,
+                dimension: parameters.dimension, localSigma: localSigma, minimumSurvivors: parameters.minimumSurvivors),
+                try renyi.repeated(parameters.rounds).epsilon(delta: parameters.delta)
+                    < curve.repeated(parameters.rounds).epsilon(delta: parameters.delta)
+            {
+                curve = renyi
+                accountant = .distributedRenyi
+            }
+            if accountant == .proposition14, localSigma < PrivacyAccountant.recommendedMinimumLocalSigma,
+                !warnings.contains(where: { if case .localSigmaBelowRecommended = $0 { true } else { false } })
+            {
+                warnings.append(.localSigmaBelowRecommended(localSigma: localSigma))
+            }
         } else {
-            rho = try PrivacyAccountant.discreteGaussianRho(l2Sensitivity: parameters.l2Sensitivity, sigma: sigma)
+            curve = RenyiCurve(unchecked: try PrivacyAccountant.discreteGaussianRho(
+                l2Sensitivity: parameters.l2Sensitivity, sigma: sigma), penalty: 0)
+            accountant = .discreteGaussian
             tau = 0
         }
-        let total = rho * Double(parameters.rounds)
         return PrivacyCalibration(
-            parameters: parameters, sigma: sigma, localSigma: localSigma, tau: tau, rhoPerRelease: rho,
-            rhoTotal: total,
-            epsilonPerRelease: try PrivacyAccountant.epsilon(rho: rho, delta: parameters.delta),
-            epsilon: try PrivacyAccountant.epsilon(rho: total, delta: parameters.delta), warnings: warnings)
+            parameters: parameters, sigma: sigma, localSigma: localSigma, tau: tau, accountant: accountant,
+            curvePerRelease: curve, epsilonPerRelease: try curve.epsilon(delta: parameters.delta),
+            epsilon: try curve.repeated(parameters.rounds).epsilon(delta: parameters.delta), warnings: warnings)
     }
 
     private init(
-        parameters: Parameters, sigma: Double, localSigma: Double?, tau: Double, rhoPerRelease: Double,
-        rhoTotal: Double, epsilonPerRelease: Double, epsilon: Double, warnings: [CalibrationWarning]
+        parameters: Parameters, sigma: Double, localSigma: Double?, tau: Double, accountant: Accountant,
+        curvePerRelease: RenyiCurve, epsilonPerRelease: Double, epsilon: Double, warnings: [CalibrationWarning]
     ) {
         self.parameters = parameters
         self.sigma = sigma
         self.localSigma = localSigma
         self.tau = tau
-        self.rhoPerRelease = rhoPerRelease
-        self.rhoTotal = rhoTotal
+        self.accountant = accountant
+        self.curvePerRelease = curvePerRelease
         self.epsilonPerRelease = epsilonPerRelease
         self.epsilon = epsilon
         self.warnings = warnings

@@ -104,6 +104,7 @@ extension RootService {
                     "task": name, "scope": "global: every client of every shard is charged each global round",
                     "epsilon_limit": ledger.epsilonLimit, "epsilon_spent": ledger.epsilonSpent, "delta": ledger.delta,
                     "rho_limit": ledger.rhoLimit, "rho_spent": ledger.rhoSpent, "rho_remaining": ledger.rhoRemaining,
+                    "penalty_spent": ledger.penaltySpent,
                     "entries": entries,
                 ])
             case .startRound, .watchRound, .listRounds, .showResult, .pauseTask, .resumeTask, .retireTask,

@@ -240,7 +240,7 @@ public final class RootService: Service, Sendable {
         let outcome = await runner.run(using: RootShards(root: self))
         var document = GlobalRoundReport.finished(outcome, globalRound: job.id, task: task)
         if let ledger = try? store.ledger(task: task.name), let entry = ledger.entry(roundID: "\(job.id)") {
-            document["privacy"] = ["rho": entry.rho, "epsilon_spent_after": ledger.epsilonSpent, "epsilon_limit": ledger.epsilonLimit]
+            document["privacy"] = ["rho": entry.rho, "penalty": entry.penalty, "epsilon_spent_after": ledger.epsilonSpent, "epsilon_limit": ledger.epsilonLimit]
         }
         let state = Task.isCancelled ? "interrupted" : (document["state"] as? String ?? "aborted")
         document["state"] = state

@@ -58,7 +58,12 @@ public struct SimulationReport: Sendable {
 public struct PrivacyOutcome: Sendable {
     public var epsilon: Double
     public var delta: Double
+    /// ρ of all rounds: the linear part of the charged Rényi curve (its zCDP cost when ``penalty`` is 0).
     public var rho: Double
+    /// η of all rounds: the (α/(α−1)) part of the charged Rényi curve (0 for a zCDP accountant).
+    public var penalty: Double
+    /// The accountant whose bound was charged.
+    public var accountant: PrivacyCalibration.Accountant
     /// σ of the noise in the released sum, sized for the fewest survivors (t_min).
     public var sigma: Double
     /// Per-client σ for distributed noise.
@@ -357,7 +362,9 @@ public struct RoundSimulator: Sendable {
         }
         let predicted = (try? calibration.predictedRMSE(survivors: result.survivors.count)) ?? .nan
         return PrivacyOutcome(
-            epsilon: calibration.epsilon, delta: calibration.delta, rho: calibration.rhoTotal, sigma: calibration.sigma,
+            epsilon: calibration.epsilon, delta: calibration.delta, rho: calibration.rhoTotal,
+            penalty: calibration.curvePerRelease.repeated(calibration.parameters.rounds).penalty,
+            accountant: calibration.accountant, sigma: calibration.sigma,
             localSigma: calibration.localSigma, rmse: (squares / Double(exact.count)).squareRoot(),
             maximumError: largest, predictedRMSE: predicted, statement: try? PrivacyStatement(calibration))
     }
@@ -402,7 +409,9 @@ public struct RoundSimulator: Sendable {
         let predicted = (try? calibration.predictedRMSE(
             survivors: survivors, scale: 1 / encoding.encoder.granularity, roundingVariancePerClient: 0.25)) ?? .nan
         return PrivacyOutcome(
-            epsilon: calibration.epsilon, delta: calibration.delta, rho: calibration.rhoTotal, sigma: calibration.sigma,
+            epsilon: calibration.epsilon, delta: calibration.delta, rho: calibration.rhoTotal,
+            penalty: calibration.curvePerRelease.repeated(calibration.parameters.rounds).penalty,
+            accountant: calibration.accountant, sigma: calibration.sigma,
             localSigma: calibration.localSigma, rmse: (squares / Double(max(1, exact.count))).squareRoot(),
             maximumError: largest, predictedRMSE: predicted, statement: try? PrivacyStatement(calibration))
     }

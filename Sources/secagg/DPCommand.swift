@@ -15,7 +15,9 @@ struct DPCommand: ParsableCommand {
                 adds σ²/t_min, so any accepted release carries at least σ². With --sigma instead of --epsilon, \
                 the ε it achieves is reported (σ per client for distributed noise, of the release for central). \
                 --epsilon is the total over --rounds; --epsilon-per-round sizes each round for that ε and reports \
-                the total. Bits follow the rule round validation enforces (sum + 8σ of noise, signed).
+                the total. Distributed noise is charged by whichever accountant gives the smaller ε: the Rényi curve \
+                of the sum of t_min shares (close to the exact ε) or Proposition 14 (closed form); the other is \
+                printed as a cross-check. Bits follow the rule round validation enforces (sum + 8σ of noise, signed).
                 """)
 
         @Option(help: "Clients that may be summed (n_max).") var clients: Int
@@ -44,6 +46,8 @@ struct DPCommand: ParsableCommand {
                 placement: placement, l2Sensitivity: clip, dimension: dimension, minimumSurvivors: minimumSurvivors,
                 maximumSurvivors: clients, delta: delta, rounds: rounds)
             let calibration: PrivacyCalibration
+            // What the per-round calibration had to say (a σ raised above what the target needs) is said too.
+            var warnings: [CalibrationWarning] = []
             do throws(AccountingError) {
                 if let epsilonPerRound {
                     // σ for one round at the per-round target, then the privacy of that σ over all the rounds.
@@ -53,9 +57,11 @@ struct DPCommand: ParsableCommand {
                     calibration = try PrivacyCalibration.calibrate(
                         epsilon: nil, orSigma: placement == .central ? round.sigma : round.localSigma,
                         parameters: parameters)
+                    warnings = round.warnings.filter { !calibration.warnings.contains($0) }
                 } else {
                     calibration = try PrivacyCalibration.calibrate(epsilon: epsilon, orSigma: sigma, parameters: parameters)
                 }
+                warnings += calibration.warnings
             } catch {
                 throw CommandFailure("\(error)")
             }
@@ -64,25 +70,26 @@ struct DPCommand: ParsableCommand {
             let rmseAtMinimum = try? calibration.predictedRMSE(survivors: minimumSurvivors)
             let rmseAtMaximum = try? calibration.predictedRMSE(survivors: clients)
             let statement = try? PrivacyStatement(calibration)
-            // The Rényi accountant's figure for the same σ per client (distributed noise only): what the sum of
-            // t_min shares actually guarantees, next to Proposition 14's charge.
-            var renyi: (addRemove: Double, replaceOne: Double)?
-            if placement == .distributed, let local = calibration.localSigma,
-               let addRemove = try? DistributedRenyiAccountant.epsilon(
-                   delta: delta, rounds: rounds, l2Sensitivity: clip, dimension: dimension, localSigma: local,
-                   minimumSurvivors: minimumSurvivors),
-               let replaceOne = try? DistributedRenyiAccountant.epsilon(
-                   delta: delta, rounds: rounds, l2Sensitivity: 2 * clip, dimension: dimension, localSigma: local,
-                   minimumSurvivors: minimumSurvivors)
-            {
-                renyi = (addRemove, replaceOne)
+            // Both distributed accountants for the same σ per client, add/remove: the one charged and the other as a
+            // cross-check (Proposition 14 is the closed form; the Rényi curve is the sum of t_min shares itself).
+            var crossCheck: (proposition14: Double?, renyi: Double?)?
+            if placement == .distributed, let local = calibration.localSigma {
+                let proposition14 = (try? PrivacyAccountant.distributedRho(
+                    l2Sensitivity: clip, localSigma: local, survivors: minimumSurvivors...clients, dimension: dimension))
+                    .flatMap { try? PrivacyAccountant.epsilon(rho: $0 * Double(rounds), delta: delta) }
+                let renyi = try? DistributedRenyiAccountant.epsilon(
+                    delta: delta, rounds: rounds, l2Sensitivity: clip, dimension: dimension, localSigma: local,
+                    minimumSurvivors: minimumSurvivors)
+                crossCheck = (proposition14, renyi ?? nil)
             }
             if json {
                 var object: [String: Any] = [
                     "noise": placement.rawValue, "epsilon": calibration.epsilon, "delta": calibration.delta,
                     "epsilon_per_round": calibration.epsilonPerRelease, "rho": calibration.rhoTotal,
                     "rho_per_round": calibration.rhoPerRelease, "sigma": calibration.sigma, "rounds": rounds,
-                    "warnings": calibration.warnings.map { "\($0)" },
+                    "accountant": calibration.accountant.rawValue,
+                    "penalty_per_round": calibration.curvePerRelease.penalty,
+                    "warnings": warnings.map { "\($0)" },
                 ]
                 if let local = calibration.localSigma { object["sigma_per_client"] = local }
                 if let bits { object["bits"] = bits.bits }
@@ -92,30 +99,30 @@ struct DPCommand: ParsableCommand {
                     for (key, value) in statement.fields { object[key] = value }
                     object["privacy_assumption"] = statement.assumption
                 }
-                if let renyi {
-                    object["epsilon_renyi_add_remove"] = renyi.addRemove
-                    object["epsilon_renyi_replace_one"] = renyi.replaceOne
-                }
+                if let proposition14 = crossCheck?.proposition14 { object["epsilon_proposition14_add_remove"] = proposition14 }
+                if let renyi = crossCheck?.renyi { object["epsilon_renyi_add_remove"] = renyi }
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
                 return
             }
             print("\(placement) noise for \(rounds) release(s) of \(dimension) entries, Δ₂ = \(clip), "
                   + "\(minimumSurvivors)...\(clients) survivors")
-            print(String(format: "privacy: ε = %.4g, δ = %.3g (ρ = %.4g zCDP in total; ε = %.4g, ρ = %.4g per round)",
-                         calibration.epsilon, calibration.delta, calibration.rhoTotal, calibration.epsilonPerRelease,
-                         calibration.rhoPerRelease))
+            let curve = calibration.curvePerRelease
+            let perRound = curve.isZCDP
+                ? String(format: "ρ = %.4g zCDP", curve.rho)
+                : String(format: "Rényi curve αρ + α/(α−1)·η, ρ = %.4g, η = %.3g", curve.rho, curve.penalty)
+            print(String(format: "privacy: ε = %.4g, δ = %.3g over all rounds; ε = %.4g per round (%@)",
+                         calibration.epsilon, calibration.delta, calibration.epsilonPerRelease, perRound))
+            print("  accountant charged: \(calibration.accountant.label)")
             if let statement {
                 print("  \(statement.relation)")
                 print("  \(statement.assumption)")
             }
-            if placement == .distributed {
-                if let renyi {
-                    print(String(format: "  Rényi accountant (the sum of t_min shares): ε = %.4g add/remove, %.4g replace-one; "
-                                 + "the budget is charged Proposition 14's figure above", renyi.addRemove, renyi.replaceOne))
-                } else {
-                    print("  Rényi accountant: not applicable at this σ per client and t_min (E ≥ 1/2); Proposition 14 only")
-                }
+            if let crossCheck {
+                let figure = { (value: Double?) in value.map { String(format: "%.4g", $0) } ?? "n/a" }
+                print("  cross-check, add/remove, all rounds: Proposition 14 ε = \(figure(crossCheck.proposition14)); "
+                      + "Rényi curve of the sum ε = \(figure(crossCheck.renyi))"
+                      + (crossCheck.renyi == nil ? " (not applicable: σ per client too small for t_min)" : ""))
             }
             print(String(format: "σ of the release: %.4f", calibration.sigma)
                   + (calibration.localSigma.map { String(format: "   σ per client: %.4f", $0) } ?? ""))
@@ -126,7 +133,7 @@ struct DPCommand: ParsableCommand {
             if let bits {
                 print("bits needed: \(bits.bits) (entries up to ±\(entryBound), noise margin ±\(bits.noiseMargin))")
             }
-            for warning in calibration.warnings { print("warning: \(warning)") }
+            for warning in warnings { print("warning: \(warning)") }
         }
     }
 
@@ -135,11 +142,12 @@ struct DPCommand: ParsableCommand {
             abstract: "Compare the distributed-noise accountants with the worst neighbouring pair, over a grid.",
             discussion: """
                 For each case (clients N, t_min as a fraction of N, dimension d, clip c) the σ per client is calibrated \
-                as `dp plan --epsilon-per-round` does (Proposition 14). Printed: that charge (ε of Proposition 14), \
-                the Rényi accountant's ε for the same σ (the sum of t_min shares), and the exact ε of the worst pair \
-                exhibited — an integer shift ⌊c⌋ of one coordinate under the sum of t_min shares, its pmf computed \
-                from the characteristic function (or, where the sum is too wide to tabulate, under N_Z(0, t_min·σ²), \
-                which it then equals) — with the ratio of each accountant to it. Add/remove neighbours, one round.
+                as `dp plan --epsilon-per-round` does (the accountant with the smaller ε). Printed: the accountant \
+                charged and its ε, Proposition 14's ε for the same σ (the closed-form cross-check), and the exact ε of \
+                the worst pair exhibited — an integer shift ⌊c⌋ of one coordinate under the sum of t_min shares, its \
+                pmf computed from the characteristic function (or, where the sum is too wide to tabulate, under \
+                N_Z(0, t_min·σ²), which it then equals) — with the ratio of each to it. Add/remove neighbours, one \
+                round; the figures assume t_min honest survivors.
                 """)
 
         @Option(help: "Target ε per round for the calibration.") var epsilon: Double = 1
@@ -162,7 +170,7 @@ struct DPCommand: ParsableCommand {
             let widths: [Int] = try list(dimensions, "dimensions")
             let norms: [Double] = try list(clips, "clips")
             if !json {
-                print("    N   t_min        d     c  σ/client   ε Prop.14   ε Rényi   ε worst pair   Prop.14/pair   Rényi/pair")
+                print("    N   t_min        d     c  σ/client  charged    ε charged   ε Prop.14   ε worst pair   charged/pair   Prop.14/pair")
             }
             for count in counts {
                 for share in shares {
@@ -178,8 +186,9 @@ struct DPCommand: ParsableCommand {
                             }
                             let local = calibration.localSigma ?? calibration.sigma
                             let claimed = calibration.epsilon
-                            let renyi = try? DistributedRenyiAccountant.epsilon(
-                                delta: delta, l2Sensitivity: clip, dimension: dimension, localSigma: local, minimumSurvivors: minimum)
+                            let proposition14 = (try? PrivacyAccountant.distributedRho(
+                                l2Sensitivity: clip, localSigma: local, survivors: minimum...count, dimension: dimension))
+                                .flatMap { try? PrivacyAccountant.epsilon(rho: $0, delta: delta) }
                             // The sum of t_min shares itself where it can be tabulated; its discrete Gaussian envelope
                             // elsewhere (there E is negligible: the two agree).
                             let shift = Int(clip.rounded(.down))
@@ -190,16 +199,19 @@ struct DPCommand: ParsableCommand {
                             if json {
                                 var object: [String: Any] = [
                                     "clients": count, "min_survivors": minimum, "dimension": dimension, "clip": clip,
-                                    "sigma_per_client": local, "epsilon_proposition14": claimed, "epsilon_worst_pair": pair,
+                                    "sigma_per_client": local, "accountant": calibration.accountant.rawValue,
+                                    "epsilon": claimed, "epsilon_worst_pair": pair,
                                 ]
-                                if let renyi { object["epsilon_renyi"] = renyi }
+                                if let proposition14 { object["epsilon_proposition14"] = proposition14 }
                                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                                 print(String(decoding: data, as: UTF8.self))
                             } else {
-                                let renyiText = renyi.map { String(format: "%9.4g", $0) } ?? "      n/a"
-                                let ratio = renyi.map { String(format: "%10.3f", $0 / pair) } ?? "       n/a"
-                                print(String(format: "%5d %7d %8d %5g %9.4f %11.4g %@ %14.4g %14.2f %@",
-                                             count, minimum, dimension, clip, local, claimed, renyiText, pair, claimed / pair, ratio))
+                                let name = calibration.accountant == .distributedRenyi ? "Rényi  " : "Prop.14"
+                                let closedForm = proposition14.map { String(format: "%11.4g", $0) } ?? "        n/a"
+                                let closedRatio = proposition14.map { String(format: "%14.2f", $0 / pair) } ?? "           n/a"
+                                print(String(format: "%5d %7d %8d %5g %9.4f  %@ %11.4g %@ %14.4g %14.3f %@",
+                                             count, minimum, dimension, clip, local, name, claimed, closedForm, pair,
+                                             claimed / pair, closedRatio))
                             }
                         }
                     }

@@ -160,8 +160,12 @@ struct SimulationOutput {
         if let privacy = report.privacy {
             let noise = report.configuration.privacy == .central ? "central" : "distributed"
             let local = privacy.localSigma.map { String(format: ", σ per client %.3f", $0) } ?? ""
-            lines.append(String(format: "privacy (%@ noise): ε = %.4g, δ = %.3g, ρ = %.4g (zCDP); σ = %.3f%@",
-                                 noise, privacy.epsilon, privacy.delta, privacy.rho, privacy.sigma, local))
+            let charge = privacy.penalty == 0
+                ? String(format: "ρ = %.4g zCDP", privacy.rho)
+                : String(format: "ρ = %.4g, η = %.3g", privacy.rho, privacy.penalty)
+            lines.append(String(format: "privacy (%@ noise): ε = %.4g, δ = %.3g (%@: %@); σ = %.3f%@",
+                                 noise, privacy.epsilon, privacy.delta, privacy.accountant.label, charge, privacy.sigma,
+                                 local))
             if let statement = privacy.statement {
                 lines.append("  \(statement.relation)")
                 lines.append("  \(statement.assumption)")
@@ -228,6 +232,8 @@ struct SimulationOutput {
             object["epsilon"] = privacy.epsilon
             object["delta"] = privacy.delta
             object["rho"] = privacy.rho
+            object["penalty"] = privacy.penalty
+            object["accountant"] = privacy.accountant.rawValue
             object["sigma"] = privacy.sigma
             if let local = privacy.localSigma { object["sigma_per_client"] = local }
             object["rmse"] = privacy.rmse

@@ -363,7 +363,8 @@ extension AccountantTests {
             #expect(calibration.noiseSigmaOfLargestSum == localSigma * 10)
         }
 
-        /// Small noise shares: τ is accounted for, so σ_local exceeds the closed form, and the caller is warned.
+        /// Small noise shares: Proposition 14 charges τ on every coordinate and would need a larger σ_local (and warns);
+        /// the Rényi curve of the sum of t_min shares is charged instead, within 0.1 % of the signal-only figure.
         @Test func distributedWithNonNegligibleTau() throws {
             let parameters = PrivacyCalibration.Parameters(
                 placement: .distributed, l2Sensitivity: 3, dimension: 100, minimumSurvivors: 20, maximumSurvivors: 40,
@@ -372,17 +373,26 @@ extension AccountantTests {
             let localSigma = try #require(calibration.localSigma)
             let rhoBudget = try PrivacyAccountant.largestRho(epsilon: 4, delta: 1e-5)
             let closedForm = 3 / (2 * 20 * rhoBudget).squareRoot()
-            #expect(localSigma > closedForm * 1.001)
-            #expect(localSigma < PrivacyAccountant.recommendedMinimumLocalSigma)
-            #expect(calibration.tau > 1e-6)
-            #expect(calibration.warnings == [.localSigmaBelowRecommended(localSigma: localSigma)])
-            #expect(calibration.rhoPerRelease <= rhoBudget)
+            #expect(calibration.accountant == .distributedRenyi)
+            #expect(localSigma > closedForm && localSigma < closedForm * 1.001)
+            #expect(calibration.curvePerRelease.penalty > 0)
+            #expect(calibration.warnings.isEmpty)
             #expect(close(calibration.epsilon, 4, relative: 1e-6) && calibration.epsilon <= 4)
             let back = try PrivacyCalibration.evaluate(localSigma: localSigma, parameters: parameters)
-            #expect(close(back.epsilon, 4, relative: 1e-6))
+            #expect(close(back.epsilon, 4, relative: 1e-6) && back.accountant == .distributedRenyi)
             // a little less noise no longer meets the target
             let less = try PrivacyCalibration.evaluate(localSigma: localSigma * (1 - 1e-6), parameters: parameters)
             #expect(less.epsilon > 4)
+            // Proposition 14 at the same σ_local claims more than the target: its own answer is larger, below 2 (warned).
+            let proposition14 = try PrivacyAccountant.distributedRho(
+                l2Sensitivity: 3, localSigma: localSigma, survivors: 20...40, dimension: 100)
+            #expect(try PrivacyAccountant.epsilon(rho: proposition14, delta: 1e-5) > 4)
+            #expect(calibration.tau > 1e-6)
+            // A budget of (4, 1e-5) takes exactly this one release.
+            var budget = try PrivacyBudget(epsilon: 4, delta: 1e-5)
+            try budget.charge(roundID: "r1", calibration: calibration, clip: 3, bits: 20)
+            #expect(budget.penaltySpent == calibration.curvePerRelease.penalty && budget.epsilonSpent <= 4)
+            #expect(!budget.canAfford(rho: 1e-9))
         }
 
         @Test func distributedRaisesLocalSigmaToTheProposition14Minimum() throws {
@@ -428,6 +438,49 @@ extension AccountantTests {
                 parameters: .init(
                     placement: .distributed, l2Sensitivity: 500, dimension: 1_000, minimumSurvivors: 8,
                     maximumSurvivors: 10, delta: 1e-6, rounds: rounds))
+        }
+
+        /// Rounds charged by the distributed Rényi accountant compose as curves (ρ and η add): R calibrated rounds fit
+        /// a budget of (ε, δ), one more is refused, the ρ left is what a zCDP round may still cost, and the ledger
+        /// round-trips with its η.
+        @Test func renyiChargesComposeAsCurves() throws {
+            let plan = try PrivacyCalibration.calibrate(
+                epsilon: 1,
+                parameters: .init(
+                    placement: .distributed, l2Sensitivity: 4, dimension: 10_000, minimumSurvivors: 700,
+                    maximumSurvivors: 1_000, delta: 1e-6, rounds: 4))
+            #expect(plan.accountant == .distributedRenyi && plan.curvePerRelease.penalty > 0)
+            var budget = try PrivacyBudget(epsilon: 1, delta: 1e-6)
+            for round in 0..<4 {
+                try budget.charge(roundID: "r\(round)", calibration: plan, clip: 4, bits: 20)
+                try budget.recordRelease(roundID: "r\(round)", survivors: 800)
+            }
+            #expect(budget.epsilonSpent <= 1 && close(budget.epsilonSpent, 1, relative: 1e-6))
+            #expect(close(budget.penaltySpent, 4 * plan.curvePerRelease.penalty, relative: 1e-12))
+            #expect(!budget.canAfford(plan.curvePerRelease))
+            #expect(throws: AccountingError.self) {
+                try budget.charge(roundID: "r4", calibration: plan, clip: 4, bits: 20)
+            }
+            #expect(budget.entries.count == 4)
+            let remaining = budget.rhoRemaining
+            #expect(budget.canAfford(rho: remaining) && !budget.canAfford(rho: remaining * 1.001 + 1e-12))
+            #expect(throws: AccountingError.self) { try budget.withLimit(epsilon: 0.9) }
+            #expect(try budget.withLimit(epsilon: 2).canAfford(plan.curvePerRelease))
+            let back = try JSONDecoder().decode(PrivacyBudget.self, from: JSONEncoder().encode(budget))
+            #expect(back == budget && back.penaltySpent == budget.penaltySpent)
+        }
+
+        /// A zCDP entry encodes without `penalty` (a ledger's digest reads as before the field existed); a ledger
+        /// without the field decodes as zCDP; a negative penalty does not decode.
+        @Test func zcdpEntriesEncodeWithoutPenalty() throws {
+            var budget = try PrivacyBudget(epsilon: 1, delta: 1e-6)
+            try budget.charge(roundID: "a", placement: .central, rho: 0.01, sigma: 10, minimumSurvivors: 1, clip: 1, bits: 20)
+            let text = String(decoding: try JSONEncoder().encode(budget), as: UTF8.self)
+            #expect(!text.contains("penalty") && text.contains("\"rho\":0.01"))
+            let back = try JSONDecoder().decode(PrivacyBudget.self, from: Data(text.utf8))
+            #expect(back == budget && back.penaltySpent == 0)
+            let bad = text.replacingOccurrences(of: "\"rho\":0.01", with: "\"rho\":0.01,\"penalty\":-1")
+            #expect(throws: (any Error).self) { try JSONDecoder().decode(PrivacyBudget.self, from: Data(bad.utf8)) }
         }
 
         /// R rounds calibrated for (ε, δ) exactly fit a budget of (ε, δ); one more is refused and not recorded.

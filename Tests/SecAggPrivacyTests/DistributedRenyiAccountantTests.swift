@@ -7,9 +7,11 @@ import Testing
 @Suite("Distributed noise: the Rényi accountant against exact sums")
 struct DistributedRenyiAccountantTests {
     /// log P(X₁ + … + X_n = s), X_i iid N_Z(0, σ²), for s = i − offset: convolved in log space, so the far tails
-    /// (where Rényi divergences of high order put their weight) keep their relative precision.
-    static func sumLogPMF(sigma: Double, summands: Int) -> (log: [Double], offset: Int) {
-        let reach = Int((sigma * 40).rounded(.up)) + 5
+    /// (where Rényi divergences of high order put their weight) keep their relative precision. Each summand is taken
+    /// over |x| ≤ 40σ + 5 + `extra`: a divergence of order α for a shift k weighs the sum near α·k, which must lie
+    /// well inside the tabulated range (else the truncated tail distorts it).
+    static func sumLogPMF(sigma: Double, summands: Int, extra: Int = 0) -> (log: [Double], offset: Int) {
+        let reach = Int((sigma * 40).rounded(.up)) + 5 + extra
         let raw = (-reach...reach).map { -Double($0 * $0) / (2 * sigma * sigma) }
         let top = raw.max()!
         let logZ = top + log(raw.reduce(0) { $0 + exp($1 - top) })
@@ -76,12 +78,28 @@ struct DistributedRenyiAccountantTests {
         #expect(try DistributedRenyiAccountant.aliasing(localSigma: 0.5, summands: 1) == 0)
     }
 
+    @Test("λ bounds how fast log h of the exact sum moves from one integer to the next", arguments: [2, 3, 5, 8])
+    func slopeBoundsTheExactSteps(summands n: Int) throws {
+        for sigma in [0.6, 0.8, 1.0] {
+            guard let slope = try DistributedRenyiAccountant.logSlope(localSigma: sigma, summands: n) else { continue }
+            let (logs, offset) = Self.sumLogPMF(sigma: sigma, summands: n)
+            // log h(s) = log P(s) + s²/(2nσ²), over two periods around 0.
+            let logH = { (s: Int) in logs[s + offset] + Double(s * s) / (2 * Double(n) * sigma * sigma) }
+            var steepest = 0.0
+            for s in -n...n { steepest = max(steepest, abs(logH(s + 1) - logH(s))) }
+            #expect(slope >= steepest, "n=\(n) σ=\(sigma): λ=\(slope) below the exact step \(steepest)")
+            #expect(steepest > 0 && slope <= 50 * steepest, "n=\(n) σ=\(sigma): λ=\(slope) far above \(steepest)")
+        }
+        #expect(try DistributedRenyiAccountant.logSlope(localSigma: 0.5, summands: 1) == 0)
+        #expect(try DistributedRenyiAccountant.logSlope(localSigma: 0.5, summands: 9_000) == nil)
+    }
+
     @Test("the Rényi bound is never below the exact divergence of an integer shift", arguments: [2, 3, 6])
     func renyiBoundHolds(summands n: Int) throws {
-        for sigma in [0.7, 1.0, 1.5] {
-            let (logs, _) = Self.sumLogPMF(sigma: sigma, summands: n)
+        for sigma in [0.6, 0.7, 1.0, 1.5] {
+            let (logs, _) = Self.sumLogPMF(sigma: sigma, summands: n, extra: 64 * 3 / n + 10)
             for k in 1...3 {
-                for alpha in [1.5, 2, 4, 16] {
+                for alpha in [1.01, 1.5, 2, 4, 16, 64] {
                     let exact = Self.renyi(logs, shift: k, order: alpha)
                     guard let bound = try DistributedRenyiAccountant.renyiBound(
                         order: alpha, l2Sensitivity: Double(k), dimension: 1, localSigma: sigma, minimumSurvivors: n)
@@ -147,5 +165,44 @@ struct DistributedRenyiAccountantTests {
             delta: 1e-6)
         #expect(renyi >= pair && renyi <= 1.25 * pair, "Rényi \(renyi) vs pair \(pair)")
         #expect(proposition14 > 3 * pair, "Proposition 14 \(proposition14) vs pair \(pair)")
+    }
+
+    @Test("calibrated at the edge of the bound (σ_local ≈ 0.6–0.77): never below the exhibited pair, within 1.25× of it")
+    func calibratedAtTheEdge() throws {
+        for (clients, minimum) in [(100, 90), (1_000, 900)] {
+            let calibration = try PrivacyCalibration.calibrate(
+                epsilon: 1,
+                parameters: .init(
+                    placement: .distributed, l2Sensitivity: 1, dimension: 10, minimumSurvivors: minimum,
+                    maximumSurvivors: clients, delta: 1e-6))
+            #expect(calibration.accountant == .distributedRenyi)
+            let local = try #require(calibration.localSigma)
+            #expect(local < 0.8)
+            let pair = try #require(try DistributedRenyiAccountant.sumShiftEpsilon(
+                localSigma: local, summands: minimum, shift: 1, delta: 1e-6))
+            #expect(calibration.epsilon >= pair && calibration.epsilon <= 1.25 * pair,
+                    "N=\(clients) t_min=\(minimum): charged \(calibration.epsilon) vs pair \(pair)")
+        }
+    }
+
+    @Test("a Rényi curve: zCDP when η = 0, ε grows with η, curves compose by adding ρ and η")
+    func curveArithmetic() throws {
+        let zcdp = try RenyiCurve(rho: 0.02)
+        #expect(try zcdp.epsilon(delta: 1e-6) == (try PrivacyAccountant.epsilon(rho: 0.02, delta: 1e-6)))
+        let curved = try RenyiCurve(rho: 0.02, penalty: 0.01)
+        let epsilon = try curved.epsilon(delta: 1e-6)
+        #expect(epsilon > (try zcdp.epsilon(delta: 1e-6)))
+        // Proposition 12 at any one order is an upper bound: the minimum is below each of them.
+        for alpha in [2.0, 10, 40, 100] {
+            let atAlpha = curved.divergence(order: alpha) + log(1 - 1 / alpha) - (log(alpha) + log(1e-6)) / (alpha - 1)
+            #expect(epsilon <= atAlpha + 1e-12)
+        }
+        let three = RenyiCurve.composition(of: [curved, curved, curved])
+        #expect(abs(three.rho - 0.06) < 1e-15 && abs(three.penalty - 0.03) < 1e-15)
+        #expect(three == curved.repeated(3) || abs(three.rho - curved.repeated(3).rho) < 1e-15)
+        #expect(throws: AccountingError.self) { try RenyiCurve(rho: 0.1, penalty: -1) }
+        #expect(throws: (any Error).self) {
+            try JSONDecoder().decode(RenyiCurve.self, from: Data(#"{"rho":0.1,"penalty":-0.5}"#.utf8))
+        }
     }
 }

@@ -155,7 +155,7 @@ extension CoordinatorService {
                 return ok([
                     "task": name, "epsilon_limit": ledger.epsilonLimit, "epsilon_spent": ledger.epsilonSpent,
                     "delta": ledger.delta, "rho_limit": ledger.rhoLimit, "rho_spent": ledger.rhoSpent,
-                    "rho_remaining": ledger.rhoRemaining, "entries": entries,
+                    "rho_remaining": ledger.rhoRemaining, "penalty_spent": ledger.penaltySpent, "entries": entries,
                 ])
             case .startGlobal, .listGlobalRounds, .showGlobalRound, .listShards:
                 return AdminResponse(status: .invalid, body: "this is a shard (secaggd): ask the root (secagg-root) for its global rounds and shards")

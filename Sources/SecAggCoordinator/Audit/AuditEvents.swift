@@ -40,6 +40,7 @@ extension AuditLog {
             var fields = round(task, roundID).merging(ledgerFields(ledger)) { $1 }
             fields["placement"] = .string(entry.placement.rawValue)
             fields["rho"] = real(entry.rho)
+            if entry.penalty != 0 { fields["penalty"] = real(entry.penalty) }
             fields["epsilon"] = real(entry.epsilon)
             fields["delta"] = real(entry.delta)
             fields["sigma"] = real(entry.sigma)
@@ -158,7 +159,7 @@ extension AuditLog {
             "budget_epsilon": real(ledger.epsilonLimit), "budget_delta": real(ledger.delta),
             "spent_epsilon": real(ledger.epsilonSpent), "spent_rho": real(ledger.rhoSpent),
             "remaining_rho": real(ledger.rhoRemaining), "ledger_blake2b": .string(AuditIndex.ledgerDigest(ledger)),
-        ]
+        ].merging(ledger.penaltySpent == 0 ? [:] : ["spent_penalty": real(ledger.penaltySpent)]) { first, _ in first }
     }
 
     /// A real number as its shortest round-tripping decimal text (the log has no floating-point values).

@@ -108,6 +108,7 @@ actor TaskScheduler {
         let statement = try? PrivacyStatement(calibration)
         logger.info("privacy charged", metadata: [
             "epsilon": "\(calibration.epsilonPerRelease)", "rho": "\(calibration.rhoPerRelease)",
+            "penalty": "\(calibration.curvePerRelease.penalty)", "accountant": "\(calibration.accountant.rawValue)",
             "sigma": "\(calibration.sigma)", "spent_epsilon": "\(ledger.epsilonSpent)",
             "neighbouring": "\(NeighbouringRelation.addOrRemove)",
             "epsilon_replace_one": "\(statement.map { "\($0.epsilonPerRoundReplaceOne)" } ?? "unknown")",
