@@ -41,7 +41,7 @@ public struct ResultRow: Sendable {
     /// clients whose input is in the sum (`bytes_scope` says "survivors", or "invited" when the round aborted).
     public static let columns: [String] = [
         "experiment", "version", "command", "clients", "dimension", "bits", "graph", "neighbors", "threshold",
-        "t_min", "mode", "dropout", "design_dropout", "drop_phase", "dp", "epsilon_target", "sigma_setting", "delta",
+        "t_min", "mode", "corrupt", "transport", "dropout", "design_dropout", "drop_phase", "dp", "epsilon_target", "sigma_setting", "delta",
         "encoder", "clip", "seed", "success", "abort_reason", "wall_seconds", "setup_seconds",
     ] + RoundPhase.allCases.map { "seconds_\($0)" } + [
         "bytes_up_mean", "bytes_up_max", "bytes_down_mean", "bytes_down_max", "bytes_scope", "survivors",
@@ -77,6 +77,8 @@ public struct ResultRow: Sendable {
             "threshold": .integer(parameters.threshold),
             "t_min": .integer(parameters.minimumSurvivors),
             "mode": .text(configuration.mode == .active ? "active" : "honest"),
+            "corrupt": .number(configuration.corruptRate),
+            "transport": .text(configuration.transport.rawValue),
             "dropout": .number(configuration.dropoutRate),
             "design_dropout": .number(configuration.designDropoutRate),
             "drop_phase": .text(configuration.dropPhase.rawValue),

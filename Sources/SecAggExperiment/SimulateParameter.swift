@@ -12,7 +12,7 @@ public enum SimulateParameter: String, Sendable, CaseIterable, CodingKey {
     case maxInput = "max-input"
     case dp, epsilon, delta, sigma
     case minSurvivors = "min-survivors"
-    case encoder, clip
+    case encoder, clip, corrupt, transport
 
     /// Sets this parameter of `configuration` from `text` (a YAML scalar).
     ///
@@ -52,6 +52,8 @@ public enum SimulateParameter: String, Sendable, CaseIterable, CodingKey {
         case .minSurvivors: configuration.minimumSurvivors = try integer(text, atLeast: 2)
         case .encoder: configuration.encoder = try choice(text, EncoderKind.self)
         case .clip: configuration.clip = try positive(text)
+        case .corrupt: configuration.corruptRate = try rate(text)
+        case .transport: configuration.transport = try choice(text, SimulationTransport.self)
         }
     }
 
@@ -106,7 +108,9 @@ extension String {
 extension SimulationConfiguration {
     /// The `secagg simulate` arguments that run exactly this configuration (every option spelt out, in a fixed
     /// order, so that equal configurations give equal text: sweeps use it as the run's identity when resuming).
-    /// The worker count is left out: it changes how fast a run goes, not what it computes.
+    /// The worker count is left out: it changes how fast a run goes, not what it computes. `--corrupt` and
+    /// `--transport` appear only when they differ from their defaults (0.05, inprocess), so rows written before
+    /// they existed keep their identity.
     public var simulateArguments: [String] {
         func number(_ value: Double) -> String { "\(value)" }
         func choice(_ value: Choice<Int>) -> String {
@@ -120,6 +124,7 @@ extension SimulationConfiguration {
             "--neighbors", choice(neighbors), "--threshold", choice(threshold),
             "--mode", mode == .active ? "active" : "honest",
         ]
+        if corruptRate != SimulationConfiguration().corruptRate { arguments += ["--corrupt", number(corruptRate)] }
         if let maximumInput { arguments += ["--max-input", "\(maximumInput)"] }
         if privacy != .none {
             arguments += ["--dp", privacy.rawValue]
@@ -131,6 +136,7 @@ extension SimulationConfiguration {
         arguments += ["--encoder", encoder.rawValue]
         if encoder == .float { arguments += ["--clip", number(clip)] }
         arguments += ["--seed", "\(seed)"]
+        if transport != .inprocess { arguments += ["--transport", transport.rawValue] }
         return arguments
     }
 

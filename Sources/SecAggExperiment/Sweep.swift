@@ -1,9 +1,13 @@
 import Foundation
 import SecAggSimulation
 
-/// Runs an experiment's runs one after another in-process, with the simulator `secagg simulate` uses, appending
-/// each run's row to the result files as soon as it ends and reporting progress with an estimate of the time left.
+/// Runs an experiment's runs one after another, with the simulator `secagg simulate` uses, appending each run's row
+/// to the result files as soon as it ends and reporting progress with an estimate of the time left.
 public struct Sweep {
+    /// Runs one configuration: what `secagg simulate` does with it. Injected so that the CLI, which owns the network
+    /// stack, can carry `transport: tcp` runs over loopback TCP.
+    public typealias Runner = (SimulationConfiguration) async throws -> SimulationReport
+
     public var experiment: Experiment
     /// Client workers per run.
     public var workers: Int
@@ -11,12 +15,33 @@ public struct Sweep {
     public var runLimit: Int?
     /// Receives one line per run (and per skipped block) for standard error.
     public var progress: (String) -> Void
+    /// Runs each configuration (``inProcess`` by default).
+    public var runner: Runner
 
-    public init(experiment: Experiment, workers: Int, runLimit: Int? = nil, progress: @escaping (String) -> Void = { _ in }) {
+    public init(
+        experiment: Experiment, workers: Int, runLimit: Int? = nil, runner: @escaping Runner = Sweep.inProcess,
+        progress: @escaping (String) -> Void = { _ in }
+    ) {
         self.experiment = experiment
         self.workers = workers
         self.runLimit = runLimit
+        self.runner = runner
         self.progress = progress
+    }
+
+    /// The in-memory simulator. It refuses a `transport: tcp` configuration (a row must never claim a transport
+    /// its run did not use).
+    ///
+    /// - Throws: ``ResultFilesError`` for a `.tcp` configuration or one the simulator refuses.
+    public static func inProcess(_ configuration: SimulationConfiguration) async throws -> SimulationReport {
+        guard configuration.transport == .inprocess else {
+            throw ResultFilesError("transport \(configuration.transport.rawValue) needs the secagg command (secagg experiment)")
+        }
+        do throws(SimulationConfigurationError) {
+            return try await RoundSimulator(configuration: configuration).run()
+        } catch {
+            throw ResultFilesError(error.description)
+        }
     }
 
     /// What a sweep did.
@@ -46,11 +71,12 @@ public struct Sweep {
             var configuration = run.configuration
             configuration.workers = workers
             let report: SimulationReport
-            do throws(SimulationConfigurationError) {
-                report = try await RoundSimulator(configuration: configuration).run()
+            do {
+                report = try await runner(configuration)
             } catch {
-                // The experiment checked every run before starting; a refusal here is a bug, not a result.
-                throw ResultFilesError("\(run.key): \(error.description)")
+                // The experiment checked every run before starting; a refusal here is a bug or a broken machine (a
+                // loopback listener that cannot bind), not a result: stop, keeping the rows written so far.
+                throw ResultFilesError("\(run.key): \(error)")
             }
             let row = ResultRow(experiment: experiment.name, run: run, report: report)
             try files.append(row)

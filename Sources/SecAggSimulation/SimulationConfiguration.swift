@@ -3,6 +3,17 @@ import SecAggPrivacy
 import SecAggProtocol
 import SecAggWire
 
+/// How a simulated round is carried.
+public enum SimulationTransport: String, Sendable, CaseIterable, Codable {
+    /// The client and coordinator state machines exchange messages in memory (``RoundSimulator``).
+    case inprocess
+    /// A coordinator service and clients in one process over loopback TCP with Noise, with the same seeds, inputs
+    /// and dropouts. The `secagg` CLI runs it (it owns the network stack); ``RoundSimulator/run()`` always runs in
+    /// memory, so whoever runs a configuration must look at this field (an experiment sweep refuses a `.tcp` run
+    /// it has no runner for).
+    case tcp
+}
+
 /// Where simulated clients drop out.
 public enum DropPhase: String, Sendable, CaseIterable, Codable {
     case advertise, share, masked, consistency, unmask, random
@@ -43,8 +54,10 @@ public struct SimulationConfiguration: Sendable, Equatable {
     public var neighbors: Choice<Int> = .automatic
     public var threshold: Choice<Int> = .automatic
     public var mode: RoundMode = .honestButCurious
-    /// Corrupt fraction assumed by the automatic parameter choice.
+    /// Corrupt fraction assumed by the automatic parameter choice (`--corrupt`).
     public var corruptRate: Double = 0.05
+    /// How the round is carried (`--transport`).
+    public var transport: SimulationTransport = .inprocess
     /// Largest input entry; nil picks floor((2^bits − 1) / clients), the largest that cannot overflow.
     public var maximumInput: UInt64?
     public var seed: UInt64 = 1
@@ -143,6 +156,7 @@ extension SimulationConfiguration {
         guard designDropoutRate >= 0, designDropoutRate < 1 else {
             throw SimulationConfigurationError("--design-dropout must be in [0, 1)")
         }
+        guard corruptRate >= 0, corruptRate < 1 else { throw SimulationConfigurationError("--corrupt must be in [0, 1)") }
         if dropPhase == .consistency, mode != .active {
             throw SimulationConfigurationError("--drop-phase consistency needs --mode active (only active rounds have that phase)")
         }

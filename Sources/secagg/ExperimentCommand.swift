@@ -60,7 +60,7 @@ struct ExperimentCommand: AsyncParsableCommand {
         let sweep = Sweep(
             experiment: experiment,
             workers: workers ?? experiment.workers ?? ProcessInfo.processInfo.activeProcessorCount,
-            runLimit: maximumRuns, progress: { reportProgress($0) })
+            runLimit: maximumRuns, runner: LoopbackSimulation.run(configuration:), progress: { reportProgress($0) })
         let summary = try await sweep.run(into: files)
         var line = "experiment \(experiment.name): \(summary.completed) runs done (\(summary.failed) failed)"
         if summary.skipped > 0 { line += ", \(summary.skipped) already in the output" }

@@ -14,6 +14,23 @@ import SecAggWire
 struct LoopbackSimulation {
     let simulator: RoundSimulator
 
+    /// Runs `simulator`'s round over the transport its configuration names: in memory, or over loopback TCP.
+    ///
+    /// - Throws: What setting up the loopback service and clients throws (a round that aborts is a report).
+    static func run(_ simulator: RoundSimulator) async throws -> SimulationReport {
+        switch simulator.configuration.transport {
+        case .inprocess: return await simulator.run()
+        case .tcp: return try await LoopbackSimulation(simulator: simulator).run()
+        }
+    }
+
+    /// `secagg simulate`'s runner for a sweep: the configuration as `secagg simulate` would run it.
+    ///
+    /// - Throws: The simulator's refusal of the configuration, or what ``run(_:)`` throws.
+    @Sendable static func run(configuration: SimulationConfiguration) async throws -> SimulationReport {
+        try await run(RoundSimulator(configuration: configuration))
+    }
+
     func run() async throws -> SimulationReport {
         let configuration = simulator.configuration
         let parameters = simulator.parameters

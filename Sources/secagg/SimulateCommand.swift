@@ -29,6 +29,8 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Neighbours per client (Harary degree) or auto.") var neighbors: String = "auto"
     @Option(help: "Shamir threshold or auto.") var threshold: String = "auto"
     @Option(help: "Threat model: honest|active.") var mode: ModeOption = .honest
+    @Option(help: "Fraction of clients the automatic (k, t) choice assumes corrupt (colluding with the coordinator).")
+    var corrupt: Double = 0.05
     @Option(name: .customLong("max-input"), help: "Largest input entry (default: the largest that cannot overflow).")
     var maximumInput: UInt64?
     @Option(help: "Seed for identities, inputs, dropouts and keys (simulation only).") var seed: UInt64 = 1
@@ -45,14 +47,13 @@ struct SimulateCommand: AsyncParsableCommand {
     var encoder: EncoderKind = .integer
     @Option(help: "L2 clipping norm of each real vector (float encoder).") var clip: Double = 1
     @Option(help: "inprocess (state machines only) or tcp (coordinator service and clients over loopback TCP with Noise).")
-    var transport: TransportOption = .inprocess
+    var transport: SimulationTransport = .inprocess
     @Flag(help: "Print one JSON object instead of the summary.") var json = false
     @Flag(help: "Report progress on stderr (the default for rounds of 10^7 entries or more without --json).")
     var progress = false
 
     enum GraphOption: String, ExpressibleByArgument { case complete, harary }
     enum ModeOption: String, ExpressibleByArgument { case honest, active }
-    enum TransportOption: String, ExpressibleByArgument { case inprocess, tcp }
 
     func run() async throws {
         var configuration = SimulationConfiguration()
@@ -67,6 +68,8 @@ struct SimulateCommand: AsyncParsableCommand {
         configuration.neighbors = try choice(neighbors, option: "--neighbors")
         configuration.threshold = try choice(threshold, option: "--threshold")
         configuration.mode = mode == .active ? .active : .honestButCurious
+        configuration.corruptRate = corrupt
+        configuration.transport = transport
         configuration.maximumInput = maximumInput
         configuration.seed = seed
         configuration.workers = workers ?? ProcessInfo.processInfo.activeProcessorCount
@@ -88,9 +91,7 @@ struct SimulateCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError(error.description)
         }
-        let report = transport == .tcp
-            ? try await LoopbackSimulation(simulator: simulator).run()
-            : await simulator.run()
+        let report = try await LoopbackSimulation.run(simulator)
         if json {
             var output = SimulationOutput(report)
             output.peakResidentMebibytes = peakResidentMebibytes()
@@ -111,6 +112,7 @@ struct SimulateCommand: AsyncParsableCommand {
 }
 
 extension DropPhase: ExpressibleByArgument {}
+extension SimulationTransport: ExpressibleByArgument {}
 extension PrivacyMode: ExpressibleByArgument {}
 extension EncoderKind: ExpressibleByArgument {}
 

@@ -101,6 +101,8 @@ struct ExperimentFileTests {
         configuration.minimumSurvivors = 30
         configuration.designDropoutRate = 0.2
         configuration.dropPhase = .share
+        configuration.corruptRate = 0.1
+        configuration.transport = .tcp
         configuration.seed = 7
         let arguments = configuration.simulateArguments
         // Feeding the arguments back through the experiment parameters gives the same configuration.
@@ -120,5 +122,30 @@ struct ExperimentFileTests {
         #expect(rebuilt == configuration)
         #expect(configuration.simulateCommandLine.hasPrefix("secagg simulate --clients 50 --dimension 10000"))
         #expect(configuration.simulateCommandLine.contains("--min-survivors 30"))
+        #expect(configuration.simulateCommandLine.contains("--corrupt 0.1"))
+        #expect(configuration.simulateCommandLine.hasSuffix("--seed 7 --transport tcp"))
+        // At their defaults the two are left out: rows written before they existed keep their identity.
+        #expect(!SimulationConfiguration().simulateCommandLine.contains("--corrupt"))
+        #expect(!SimulationConfiguration().simulateCommandLine.contains("--transport"))
+    }
+
+    @Test func corruptAndTransportAreAxesAndTheirValuesAreChecked() throws {
+        let experiment = try Experiment(yaml: """
+            name: axes
+            parameters: {clients: 50, dimension: 10, corrupt: [0.05, 0.2], transport: [inprocess, tcp]}
+            """)
+        #expect(experiment.runs.count == 4)
+        #expect(experiment.runs.filter { $0.configuration.transport == .tcp }.count == 2)
+        // A larger assumed corrupt fraction makes the automatic (k, t) choice ask for more neighbours.
+        let degrees = try experiment.runs.map { try $0.configuration.resolve().neighbors }
+        #expect(degrees[0] < degrees[2])
+        do {
+            _ = try Experiment(yaml: "parameters: {clients: 50, corrupt: 1.5, transport: udp}")
+            Issue.record("bad corrupt and transport values were accepted")
+        } catch {
+            #expect(error.problems.count == 2)
+            #expect(error.problems.contains { $0.contains("'parameters.corrupt'") && $0.contains("[0, 1)") })
+            #expect(error.problems.contains { $0.contains("'parameters.transport'") && $0.contains("inprocess or tcp") })
+        }
     }
 }

@@ -31,6 +31,32 @@ struct ResultFilesTests {
         #expect(CSV.records("a,b\nc,d") == [["a", "b"]])
     }
 
+    @Test func theInMemoryRunnerRefusesTCPRunsAndWritesNothing() async throws {
+        let stem = temporaryStem()
+        let csv = stem.appendingPathExtension("csv")
+        let jsonLines = stem.appendingPathExtension("jsonl")
+        defer {
+            try? FileManager.default.removeItem(at: csv)
+            try? FileManager.default.removeItem(at: jsonLines)
+        }
+        let experiment = try Experiment(yaml: "parameters: {clients: 5, dimension: 4, graph: complete, transport: tcp}")
+        let files = try ResultFiles(csvURL: csv, jsonLinesURL: jsonLines, resume: false)
+        await #expect(throws: ResultFilesError.self) { try await Sweep(experiment: experiment, workers: 1).run(into: files) }
+        #expect(try lines(csv).count <= 1)
+        // An injected runner is what runs each configuration, and the row records what its report says ran.
+        var calls = 0
+        let injected = Sweep(experiment: experiment, workers: 1, runner: { configuration in
+            calls += 1
+            var copy = configuration
+            copy.transport = .inprocess
+            return try await Sweep.inProcess(copy)
+        })
+        let summary = try await injected.run(into: files)
+        #expect(summary.completed == 1 && calls == 1)
+        let rows = try ResultFiles.readRows(csvURL: csv)
+        #expect(rows.count == 1 && rows[0]["transport"] == .text("inprocess") && rows[0]["corrupt"] == .text("0.05"))
+    }
+
     @Test func jsonStringsAreEscaped() {
         #expect(JSONText.quoted("a\"b\\c\nd\u{1}") == "\"a\\\"b\\\\c\\nd\\u0001\"")
     }

@@ -129,6 +129,36 @@ struct NoisyTCPSimulationTests {
     }
 }
 
+/// `secagg experiment` with `transport` as an axis: the tcp run goes through a real coordinator service and clients
+/// on loopback (not silently in memory), and each row says how it ran.
+@Suite("Experiment sweeps over TCP")
+struct ExperimentOverTCPTests {
+    @Test("a sweep with transport: [inprocess, tcp] writes one verified row per transport")
+    func transportAxis() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("secagg-sweep-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("tcp.yaml")
+        try """
+            name: tcp-sweep
+            parameters: {clients: 12, dimension: 50, graph: complete, dropout: 0, transport: [inprocess, tcp]}
+            """.write(to: file, atomically: true, encoding: .utf8)
+        let stem = folder.appendingPathComponent("out").path
+        let run = try await TestWorld.runSecagg(["experiment", file.path, "--out", stem])
+        #expect(run.status == 0, "\(run.explanation)")
+        #expect(run.errors.contains("[2/2]"), "progress: \(run.errors)")
+        let lines = try String(contentsOfFile: stem + ".csv", encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(lines.count == 3)
+        let header = lines[0].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        let rows = lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        let column = { (name: String) in try #require(header.firstIndex(of: name)) }
+        let transport = try column("transport"), command = try column("command"), success = try column("success")
+        #expect(rows.map { $0[transport] } == ["inprocess", "tcp"])
+        #expect(rows.allSatisfy { $0[success] == "true" })
+        #expect(rows[1][command].hasSuffix("--transport tcp") && !rows[0][command].contains("--transport"))
+    }
+}
+
 /// `secagg dp plan`: the plan for a target ε achieves that ε, and planning with the σ it chose gives it back.
 @Suite("DP planning command")
 struct DPPlanCommandTests {
