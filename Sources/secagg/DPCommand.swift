@@ -170,6 +170,9 @@ struct DPCommand: ParsableCommand {
             let widths: [Int] = try list(dimensions, "dimensions")
             let norms: [Double] = try list(clips, "clips")
             if !json {
+                print(String(format: "ε at δ = %.3g, one round, for neighbouring rounds that %@; distributed noise: "
+                             + "holds while a released sum carries the noise of at least t_min honest clients", delta,
+                             "\(NeighbouringRelation.addOrRemove)"))
                 print("    N   t_min        d     c  σ/client  charged    ε charged   ε Prop.14   ε worst pair   charged/pair   Prop.14/pair")
             }
             for count in counts {
@@ -200,7 +203,8 @@ struct DPCommand: ParsableCommand {
                                 var object: [String: Any] = [
                                     "clients": count, "min_survivors": minimum, "dimension": dimension, "clip": clip,
                                     "sigma_per_client": local, "accountant": calibration.accountant.rawValue,
-                                    "epsilon": claimed, "epsilon_worst_pair": pair,
+                                    "epsilon": claimed, "epsilon_worst_pair": pair, "delta": delta,
+                                    "neighbouring": NeighbouringRelation.addOrRemove.rawValue,
                                 ]
                                 if let proposition14 { object["epsilon_proposition14"] = proposition14 }
                                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
