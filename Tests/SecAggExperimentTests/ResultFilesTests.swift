@@ -7,8 +7,14 @@ import SecAggWire
 
 @Suite("Result files and resume")
 struct ResultFilesTests {
-    private func temporaryStem() -> URL {
-        FileManager.default.temporaryDirectory.appendingPathComponent("secagg-results-\(UUID().uuidString)")
+    /// A fresh pair of result file names (CSV, JSON Lines) in the temporary directory.
+    private func temporaryFiles() -> (csv: URL, jsonLines: URL) {
+        let stem = FileManager.default.temporaryDirectory.appendingPathComponent("secagg-results-\(UUID().uuidString)")
+        return (stem.appendingPathExtension("csv"), stem.appendingPathExtension("jsonl"))
+    }
+
+    private func removeFiles(_ urls: URL...) {
+        for url in urls { try? FileManager.default.removeItem(at: url) }
     }
 
     private func experiment() throws -> Experiment {
@@ -32,13 +38,8 @@ struct ResultFilesTests {
     }
 
     @Test func theInMemoryRunnerRefusesTCPRunsAndWritesNothing() async throws {
-        let stem = temporaryStem()
-        let csv = stem.appendingPathExtension("csv")
-        let jsonLines = stem.appendingPathExtension("jsonl")
-        defer {
-            try? FileManager.default.removeItem(at: csv)
-            try? FileManager.default.removeItem(at: jsonLines)
-        }
+        let (csv, jsonLines) = temporaryFiles()
+        defer { removeFiles(csv, jsonLines) }
         let experiment = try Experiment(yaml: "parameters: {clients: 5, dimension: 4, graph: complete, transport: tcp}")
         let files = try ResultFiles(csvURL: csv, jsonLinesURL: jsonLines, resume: false)
         await #expect(throws: ResultFilesError.self) { try await Sweep(experiment: experiment, workers: 1).run(into: files) }
@@ -62,13 +63,8 @@ struct ResultFilesTests {
     }
 
     @Test func aPartialSweepResumesWithoutDuplicates() async throws {
-        let stem = temporaryStem()
-        let csv = stem.appendingPathExtension("csv")
-        let jsonLines = stem.appendingPathExtension("jsonl")
-        defer {
-            try? FileManager.default.removeItem(at: csv)
-            try? FileManager.default.removeItem(at: jsonLines)
-        }
+        let (csv, jsonLines) = temporaryFiles()
+        defer { removeFiles(csv, jsonLines) }
         let experiment = try experiment()
         #expect(experiment.runs.count == 4)
 
