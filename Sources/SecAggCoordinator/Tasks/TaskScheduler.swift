@@ -114,6 +114,9 @@ actor TaskScheduler {
             "epsilon_replace_one": "\(statement.map { "\($0.epsilonPerRoundReplaceOne)" } ?? "unknown")",
             "assumes": "\(statement?.assumption ?? "")",
         ])
+        for warning in calibration.warnings {
+            logger.notice("privacy calibration", metadata: ["round": "\(roundID)", "note": "\(warning)"])
+        }
         return .success(noise)
     }
 
