@@ -268,14 +268,20 @@ struct AdmissionTests {
             let keys = [Base.intruder, Base.honest[0], Base.honest[1], Base.honest[2]]
             var answers: [JoinResponse] = []
             try await withThrowingTaskGroup(of: Void.self) { waiting in
+                // The first three stay queued until the fourth has its answer (a fixed wait raced the fourth's
+                // handshake under ThreadSanitizer: the first client had left the queue when the fourth joined).
+                var holds: [AsyncStream<Void>.Continuation] = []
+                defer { for hold in holds { hold.finish() } }
                 for key in keys.prefix(3) {
                     let (joined, release) = AsyncStream.makeStream(of: JoinResponse.self)
+                    let (stay, hold) = AsyncStream.makeStream(of: Void.self)
+                    holds.append(hold)
                     waiting.addTask {
                         try await Base.connect(port: port, as: key) { session, receiver in
                             try await session.send(JoinRequest(taskName: "bounded").encoded)
                             release.yield(try JoinResponse(decoding: try #require(try await receiver.receive(within: .seconds(5)))))
                             release.finish()
-                            _ = try? await receiver.receive(within: .seconds(3))  // stay queued a moment
+                            for await _ in stay {}
                         }
                     }
                     for await answer in joined { answers.append(answer) }
@@ -291,7 +297,7 @@ struct AdmissionTests {
                 }
                 #expect(refusal == .queueFull)
                 #expect(reason.contains("3 clients already wait"))
-                waiting.cancelAll()
+                for hold in holds { hold.finish() }
             }
         }
     }
