@@ -164,9 +164,9 @@ public struct PrivacyCalibration: Sendable, Hashable, Codable {
         /// A short name for people.
         public var label: String {
             switch self {
-            case .discreteGaussian: "discrete Gaussian (zCDP)"
-            case .proposition14: "Proposition 14 (Kairouz-Liu-Steinke, zCDP)"
-            case .distributedRenyi: "Rényi curve of the sum of t_min shares"
+            case .discreteGaussian: "the discrete Gaussian's zCDP"
+            case .proposition14: "Proposition 14 of Kairouz, Liu and Steinke"
+            case .distributedRenyi: "the Rényi curve of the sum of t_min shares"
             }
         }
     }

@@ -165,7 +165,7 @@ struct SimulationOutput {
             let charge = privacy.penalty == 0
                 ? String(format: "ρ = %.4g zCDP", privacy.rho)
                 : String(format: "ρ = %.4g, η = %.3g", privacy.rho, privacy.penalty)
-            lines.append(String(format: "privacy (%@ noise): ε = %.4g, δ = %.3g (%@: %@); σ = %.3f%@",
+            lines.append(String(format: "privacy (%@ noise): ε = %.4g, δ = %.3g, charged by %@: %@; σ = %.3f%@",
                                  noise, privacy.epsilon, privacy.delta, privacy.accountant.label, charge, privacy.sigma,
                                  local))
             if let statement = privacy.statement {
