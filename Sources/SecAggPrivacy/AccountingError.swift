@@ -26,16 +26,18 @@ public enum AccountingError: Error, Equatable, Sendable, CustomStringConvertible
     ///
     /// - Parameters:
     ///   - roundID: The round that was refused.
-    ///   - requestedRho: The round's zCDP cost ρ.
+    ///   - requestedRho: The round's zCDP cost ρ (the linear part of its Rényi curve when it has a penalty η).
     ///   - requestedEpsilon: The ε of the round alone at the budget's δ.
+    ///   - epsilonAfter: The ε the task would have spent with this round, at the budget's δ (what is compared with
+    ///     the budget once a charge has η > 0; then a ρ below the remaining ρ can still be refused).
     ///   - remainingRho: What is left of the budget, in ρ.
     ///   - spentRho: What earlier rounds already spent.
     ///   - limitRho: The whole budget, in ρ.
     ///   - budgetEpsilon: The budget's declared ε.
     ///   - budgetDelta: The budget's δ.
     case budgetExceeded(
-        roundID: String, requestedRho: Double, requestedEpsilon: Double, remainingRho: Double, spentRho: Double,
-        limitRho: Double, budgetEpsilon: Double, budgetDelta: Double)
+        roundID: String, requestedRho: Double, requestedEpsilon: Double, epsilonAfter: Double, remainingRho: Double,
+        spentRho: Double, limitRho: Double, budgetEpsilon: Double, budgetDelta: Double)
 
     /// A round with this identifier is already in the ledger (identifiers are never reused, even after a refund).
     case duplicateRound(String)
@@ -69,11 +71,12 @@ public enum AccountingError: Error, Equatable, Sendable, CustomStringConvertible
         case .invalidParameter(let name, let value, let requirement):
             return "invalid \(name) = \(value): requires \(requirement)"
         case .budgetExceeded(
-            let roundID, let requestedRho, let requestedEpsilon, let remainingRho, let spentRho, let limitRho,
-            let budgetEpsilon, let budgetDelta):
+            let roundID, let requestedRho, let requestedEpsilon, let epsilonAfter, let remainingRho, let spentRho,
+            let limitRho, let budgetEpsilon, let budgetDelta):
             return "round \"\(roundID)\" refused: it would cost rho = \(accountingFormatted(requestedRho)) "
                 + "(epsilon = \(accountingFormatted(requestedEpsilon)) on its own at delta = "
-                + "\(accountingFormatted(budgetDelta))), but only rho = \(accountingFormatted(remainingRho)) remains "
+                + "\(accountingFormatted(budgetDelta))) and bring the task to epsilon = "
+                + "\(accountingFormatted(epsilonAfter)); only rho = \(accountingFormatted(remainingRho)) remains "
                 + "of the budget rho = \(accountingFormatted(limitRho)) "
                 + "(epsilon = \(accountingFormatted(budgetEpsilon)), delta = \(accountingFormatted(budgetDelta))); "
                 + "already spent rho = \(accountingFormatted(spentRho)). "

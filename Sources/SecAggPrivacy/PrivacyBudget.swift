@@ -257,7 +257,7 @@ public struct PrivacyBudget: Sendable, Hashable, Codable {
         guard canAfford(curve) else {
             throw .budgetExceeded(
                 roundID: roundID, requestedRho: rho, requestedEpsilon: try curve.epsilon(delta: delta),
-                remainingRho: rhoRemaining, spentRho: rhoSpent, limitRho: rhoLimit, budgetEpsilon: epsilonLimit,
+                epsilonAfter: (try? (spent + curve).epsilon(delta: delta)) ?? .infinity, remainingRho: rhoRemaining, spentRho: rhoSpent, limitRho: rhoLimit, budgetEpsilon: epsilonLimit,
                 budgetDelta: delta)
         }
     }

@@ -458,8 +458,16 @@ extension AccountantTests {
             #expect(budget.epsilonSpent <= 1 && close(budget.epsilonSpent, 1, relative: 1e-6))
             #expect(close(budget.penaltySpent, 4 * plan.curvePerRelease.penalty, relative: 1e-12))
             #expect(!budget.canAfford(plan.curvePerRelease))
-            #expect(throws: AccountingError.self) {
+            do {
                 try budget.charge(roundID: "r4", calibration: plan, clip: 4, bits: 20)
+                Issue.record("the fifth Rényi-charged round was not refused")
+            } catch {
+                // The message names the ε the task would reach, which is what refused it.
+                guard case .budgetExceeded(_, _, _, let after, _, _, _, _, _) = error else {
+                    Issue.record("unexpected error \(error)")
+                    return
+                }
+                #expect(after > 1 && error.description.contains("bring the task to epsilon = "))
             }
             #expect(budget.entries.count == 4)
             let remaining = budget.rhoRemaining
@@ -500,13 +508,14 @@ extension AccountantTests {
             } catch {
                 guard
                     case .budgetExceeded(
-                        let id, let requested, _, let remaining, let spent, let limit, let eps, let delta) = error
+                        let id, let requested, _, let after, let remaining, let spent, let limit, let eps, let delta)
+                        = error
                 else {
                     Issue.record("unexpected error \(error)")
                     return
                 }
                 #expect(id == "r4" && requested == plan.rhoPerRelease && eps == 1 && delta == 1e-6)
-                #expect(remaining < requested && spent <= limit)
+                #expect(remaining < requested && spent <= limit && after > 1)
                 let message = error.description
                 #expect(message.contains("r4") && message.contains("remains") && message.contains("rho ="))
             }
